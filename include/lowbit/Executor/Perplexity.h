@@ -1,0 +1,42 @@
+//===- Perplexity.h - The peers' perplexity protocols -----------*- C++ -*-===//
+#ifndef LOWBIT_EXECUTOR_PERPLEXITY_H
+#define LOWBIT_EXECUTOR_PERPLEXITY_H
+
+#include "llvm/Support/Error.h"
+
+namespace lowbit {
+
+class Interpreter;
+class Tokenizer;
+
+enum class PerplexityProtocol {
+  /// P1 (Hugging Face): no BOS, non-overlapping windows of ctx tokens, all
+  /// ctx-1 next-token predictions scored.
+  HuggingFace,
+  /// P2 (llama.cpp llama-perplexity): BOS-prefixed stream, each window's
+  /// first token replaced by BOS, only the second half scored.
+  LlamaCpp,
+};
+
+struct PerplexityOptions {
+  PerplexityProtocol protocol = PerplexityProtocol::HuggingFace;
+  int64_t contextLength = 512;
+  int64_t maxWindows = -1; // -1: every full window
+  bool showProgress = true;
+};
+
+struct PerplexityResult {
+  double perplexity = 0;
+  int64_t windows = 0;
+  int64_t scoredTokens = 0;
+  int64_t totalTokens = 0;
+  double seconds = 0;
+};
+
+llvm::Expected<PerplexityResult>
+computePerplexity(Interpreter &model, const Tokenizer &tokenizer,
+                  llvm::StringRef text, const PerplexityOptions &options);
+
+} // namespace lowbit
+
+#endif // LOWBIT_EXECUTOR_PERPLEXITY_H

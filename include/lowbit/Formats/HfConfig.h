@@ -1,0 +1,40 @@
+//===- HfConfig.h - Model hyper-parameters ----------------------*- C++ -*-===//
+#ifndef LOWBIT_FORMATS_HFCONFIG_H
+#define LOWBIT_FORMATS_HFCONFIG_H
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace lowbit {
+
+/// The hyper-parameters of a decoder-only Llama-family model, independent of
+/// where they were read from (config.json or GGUF metadata).
+struct ModelConfig {
+  std::string arch = "llama"; // llama, mistral or qwen2
+  int64_t vocabSize = 0;
+  int64_t hiddenSize = 0;
+  int64_t intermediateSize = 0;
+  int64_t numLayers = 0;
+  int64_t numHeads = 0;
+  int64_t numKvHeads = 0;
+  int64_t headDim = 0;
+  int64_t contextLength = 2048;
+  float rmsNormEps = 1e-6f;
+  double ropeTheta = 10000.0;
+  int64_t bosTokenId = 1;
+  int64_t eosTokenId = 2;
+  bool tieWordEmbeddings = false;
+  bool attentionBias = false; // q/k/v biases (Qwen2)
+
+  /// Checks internal consistency; `source` names the file for messages.
+  llvm::Error validate(llvm::StringRef source) const;
+};
+
+/// Reads `config.json` (Llama, Mistral, Qwen2). Rejects unsupported
+/// architectures, activations and rope scaling with a message naming the file.
+llvm::Expected<ModelConfig> readHfConfig(llvm::StringRef path);
+
+} // namespace lowbit
+
+#endif // LOWBIT_FORMATS_HFCONFIG_H

@@ -1,0 +1,48 @@
+//===- WeightStore.h - Named tensors backed by mapped files -----*- C++ -*-===//
+#ifndef LOWBIT_FORMATS_WEIGHTSTORE_H
+#define LOWBIT_FORMATS_WEIGHTSTORE_H
+
+#include "lowbit/Formats/TensorRef.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+class GgufFile;
+class SafetensorsFile;
+
+/// The weights of a model: every tensor of a set of memory-mapped safetensors
+/// and GGUF files, looked up by name. IR refers to weights only by name, so
+/// importing a large model costs a header parse, not a copy.
+class WeightStore {
+public:
+  WeightStore();
+  ~WeightStore();
+  WeightStore(WeightStore &&);
+  WeightStore &operator=(WeightStore &&);
+
+  /// Adds a file; the format is detected from its first bytes. A tensor name
+  /// already present in an earlier file is an error.
+  llvm::Error addFile(llvm::StringRef path);
+
+  const TensorRef *find(llvm::StringRef name) const;
+  llvm::Expected<const TensorRef *> get(llvm::StringRef name) const;
+  llvm::ArrayRef<std::string> files() const { return paths; }
+  /// The first GGUF file added, if any (its metadata holds the vocabulary).
+  const GgufFile *ggufFile() const;
+
+private:
+  std::vector<std::string> paths;
+  std::vector<std::unique_ptr<SafetensorsFile>> safetensors;
+  std::vector<std::unique_ptr<GgufFile>> ggufs;
+  llvm::StringMap<const TensorRef *> byName;
+};
+
+} // namespace lowbit
+
+#endif // LOWBIT_FORMATS_WEIGHTSTORE_H

@@ -1,0 +1,33 @@
+//===- TensorNames.h - Weight names of the two source conventions -*- C++ -*-=//
+#ifndef LOWBIT_IMPORT_TENSORNAMES_H
+#define LOWBIT_IMPORT_TENSORNAMES_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+#include <string>
+
+namespace lowbit {
+
+/// The role a weight plays in a Llama-family decoder.
+enum class WeightRole {
+  Embedding, AttnNorm, Query, Key, Value, AttnOutput, QueryBias, KeyBias,
+  ValueBias, FfnNorm, Gate, Up, Down, OutputNorm, Output
+};
+
+enum class Naming { HuggingFace, Gguf };
+
+/// The stored name of `role` in layer `layer` (ignored for global weights).
+std::string weightName(Naming naming, WeightRole role, int64_t layer = 0);
+
+/// Inverse of weightName: the role and layer of a stored name, if any.
+struct ParsedWeightName {
+  WeightRole role;
+  int64_t layer;
+  Naming naming;
+};
+std::optional<ParsedWeightName> parseWeightName(llvm::StringRef name);
+
+} // namespace lowbit
+
+#endif // LOWBIT_IMPORT_TENSORNAMES_H

@@ -1,0 +1,186 @@
+//===- Interpreter.cpp - Reference execution of lowbit IR -----------------===//
+#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Support/Error.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <unordered_map>
+
+using namespace mlir;
+using namespace lowbit;
+
+namespace {
+struct DenseWeight {
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+enum class Kind { Weight, Embedding, RmsNorm, Linear, Rope, Attention, Swiglu, Add, Return };
+
+struct Step {
+  Kind kind;
+  Operation *op;
+  SmallVector<Value> frees; // activations whose last use is this step
+};
+} // namespace
+
+struct Interpreter::Impl {
+  func::FuncOp forward;
+  std::vector<Step> steps;
+  llvm::StringMap<DenseWeight> weights;
+  DenseMap<Value, const DenseWeight *> weightValues;
+};
+
+Interpreter::Interpreter() : impl(std::make_unique<Impl>()) {}
+Interpreter::~Interpreter() = default;
+
+static int64_t intAttr(Operation *op, StringRef name) {
+  auto a = dyn_cast_or_null<IntegerAttr>(op->getAttr(name));
+  return a ? a.getInt() : 0;
+}
+static float floatAttr(Operation *op, StringRef name) {
+  auto a = dyn_cast_or_null<FloatAttr>(op->getAttr(name));
+  return a ? float(a.getValueAsDouble()) : 0.0f;
+}
+
+llvm::Expected<std::unique_ptr<Interpreter>>
+Interpreter::create(ModuleOp module, const WeightStore &weights) {
+  std::unique_ptr<Interpreter> interp(new Interpreter());
+  Impl &impl = *interp->impl;
+  impl.forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!impl.forward || impl.forward.getBody().empty())
+    return llvm::createStringError("module has no @forward function to run");
+  Block &body = impl.forward.getBody().front();
+  if (body.getNumArguments() != 2)
+    return llvm::createStringError("@forward must take (tokens, positions)");
+
+  static const std::pair<const char *, Kind> kKinds[] = {
+      {"lowbit.weight", Kind::Weight},       {"lowbit.embedding", Kind::Embedding},
+      {"lowbit.rms_norm", Kind::RmsNorm},    {"lowbit.linear", Kind::Linear},
+      {"lowbit.rope", Kind::Rope},           {"lowbit.attention", Kind::Attention},
+      {"lowbit.swiglu", Kind::Swiglu},       {"lowbit.add", Kind::Add},
+      {"func.return", Kind::Return}};
+  DenseMap<Value, size_t> lastUse;
+  for (Operation &op : body) {
+    std::optional<Kind> kind;
+    for (auto &[name, k] : kKinds)
+      if (op.getName().getStringRef() == name)
+        kind = k;
+    if (!kind)
+      return llvm::createStringError(
+          "the reference executor cannot run op '" +
+          op.getName().getStringRef().str() + "'");
+    for (Value v : op.getOperands())
+      lastUse[v] = impl.steps.size();
+    impl.steps.push_back({*kind, &op, {}});
+
+    if (*kind != Kind::Weight)
+      continue;
+    auto nameAttr = dyn_cast_or_null<StringAttr>(op.getAttr("name"));
+    if (!nameAttr)
+      return llvm::createStringError("lowbit.weight without a name");
+    StringRef name = nameAttr.getValue();
+    auto it = impl.weights.find(name);
+    if (it == impl.weights.end()) {
+      llvm::Expected<const TensorRef *> t = weights.get(name);
+      if (!t)
+        return t.takeError();
+      DenseWeight dense;
+      dense.shape = (*t)->shape;
+      if (llvm::Error e = dequantize(**t, dense.values))
+        return std::move(e);
+      it = impl.weights.try_emplace(name, std::move(dense)).first;
+    }
+    impl.weightValues[op.getResult(0)] = &it->second;
+  }
+  for (auto &[value, step] : lastUse)
+    if (!impl.weightValues.count(value) && !isa<BlockArgument>(value))
+      impl.steps[step].frees.push_back(value);
+  return std::move(interp);
+}
+
+llvm::Expected<Activation>
+Interpreter::forward(llvm::ArrayRef<int32_t> tokens,
+                     llvm::ArrayRef<int32_t> positions) {
+  Impl &impl = *this->impl;
+  std::vector<int32_t> tok(tokens.begin(), tokens.end());
+  std::vector<int32_t> pos(positions.begin(), positions.end());
+  // Node-based map: references to activations stay valid while others are
+  // inserted.
+  std::unordered_map<const void *, Activation> valueMap;
+  struct ValueTable {
+    std::unordered_map<const void *, Activation> &map;
+    Activation &operator[](Value v) { return map[v.getAsOpaquePointer()]; }
+    void erase(Value v) { map.erase(v.getAsOpaquePointer()); }
+  } values{valueMap};
+  auto in = [&](Operation *op, unsigned i) -> Activation & {
+    return values[op->getOperand(i)];
+  };
+  auto weightOf = [&](Operation *op, unsigned i) -> const DenseWeight & {
+    return *impl.weightValues.lookup(op->getOperand(i));
+  };
+  for (Step &step : impl.steps) {
+    Operation *op = step.op;
+    switch (step.kind) {
+    case Kind::Weight:
+      break;
+    case Kind::Embedding: {
+      const DenseWeight &table = weightOf(op, 1);
+      for (int32_t t : tok)
+        if (t < 0 || t >= table.shape[0])
+          return llvm::createStringError("token id " + std::to_string(t) +
+                                         " is outside the vocabulary");
+      embeddingLookup(table.values, table.shape[1], tok, values[op->getResult(0)]);
+      break;
+    }
+    case Kind::RmsNorm:
+      rmsNorm(in(op, 0), weightOf(op, 1).values, floatAttr(op, "epsilon"),
+              values[op->getResult(0)]);
+      break;
+    case Kind::Linear: {
+      if (observer)
+        observer(op, in(op, 0));
+      const DenseWeight &w = weightOf(op, 1);
+      const std::vector<float> *bias =
+          op->getNumOperands() > 2 ? &weightOf(op, 2).values : nullptr;
+      linear(in(op, 0), w.values.data(), w.shape[0], bias,
+             values[op->getResult(0)]);
+      break;
+    }
+    case Kind::Rope: {
+      Activation x = in(op, 0);
+      rope(x, pos, intAttr(op, "num_heads"), intAttr(op, "head_dim"),
+           floatAttr(op, "theta"),
+           cast<BoolAttr>(op->getAttr("interleaved")).getValue());
+      values[op->getResult(0)] = std::move(x);
+      break;
+    }
+    case Kind::Attention: {
+      int64_t kvHeads = intAttr(op, "num_kv_heads");
+      int64_t headDim = intAttr(op, "head_dim");
+      KvLayer &layer = cache.layer(intAttr(op, "layer"), kvHeads * headDim);
+      causalAttention(in(op, 0), in(op, 1), in(op, 2), pos,
+                      intAttr(op, "num_heads"), kvHeads, headDim, layer,
+                      values[op->getResult(0)]);
+      break;
+    }
+    case Kind::Swiglu:
+      swiglu(in(op, 0), in(op, 1), values[op->getResult(0)]);
+      break;
+    case Kind::Add:
+      add(in(op, 0), in(op, 1), values[op->getResult(0)]);
+      break;
+    case Kind::Return:
+      return std::move(values[op->getOperand(0)]);
+    }
+    for (Value v : step.frees)
+      if (step.kind != Kind::Return)
+        values.erase(v);
+  }
+  return llvm::createStringError("@forward has no return");
+}

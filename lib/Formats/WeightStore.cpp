@@ -1,0 +1,67 @@
+//===- WeightStore.cpp ----------------------------------------------------===//
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Formats/Gguf.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Support/Error.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace llvm;
+using namespace lowbit;
+
+WeightStore::WeightStore() = default;
+WeightStore::~WeightStore() = default;
+WeightStore::WeightStore(WeightStore &&) = default;
+WeightStore &WeightStore::operator=(WeightStore &&) = default;
+
+Error WeightStore::addFile(StringRef path) {
+  char magic[4] = {0, 0, 0, 0};
+  {
+    auto head = MemoryBuffer::getFileSlice(path, 4, 0, /*IsVolatile=*/false);
+    if (!head) {
+      uint64_t size = 0;
+      if (!sys::fs::file_size(path, size) && size < 4)
+        return fileError(path, "file too short ({0} bytes) to be a weight file",
+                         size);
+      return fileError(path, "cannot open: {0}", head.getError().message());
+    }
+    std::memcpy(magic, (*head)->getBufferStart(), 4);
+  }
+  ArrayRef<TensorRef> tensors;
+  if (StringRef(magic, 4) == "GGUF") {
+    auto file = GgufFile::open(path);
+    if (!file)
+      return file.takeError();
+    tensors = (*file)->tensors();
+    ggufs.push_back(std::move(*file));
+  } else {
+    auto file = SafetensorsFile::open(path);
+    if (!file)
+      return file.takeError();
+    tensors = (*file)->tensors();
+    safetensors.push_back(std::move(*file));
+  }
+  for (const TensorRef &t : tensors)
+    if (!byName.try_emplace(t.name, &t).second)
+      return fileError(path, "tensor '{0}' is also present in an earlier "
+                       "weight file", t.name);
+  paths.push_back(path.str());
+  return Error::success();
+}
+
+const TensorRef *WeightStore::find(StringRef name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? nullptr : it->second;
+}
+
+Expected<const TensorRef *> WeightStore::get(StringRef name) const {
+  if (const TensorRef *t = find(name))
+    return t;
+  return fileError(paths.empty() ? StringRef("<weight store>") : StringRef(paths.front()),
+                   "no tensor named '{0}' in the weight store", name);
+}
+
+const GgufFile *WeightStore::ggufFile() const {
+  return ggufs.empty() ? nullptr : ggufs.front().get();
+}
