@@ -8,6 +8,7 @@
 #ifndef LOWBIT_EXECUTOR_KERNELS_H
 #define LOWBIT_EXECUTOR_KERNELS_H
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything lowbit needs on Debian 12 (as root), then configures and
+# builds. Safe to run again: installed packages and the build are reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git nodejs npm
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  libopenblas-dev liblapacke-dev libsentencepiece-dev
+  libprotobuf-dev protobuf-compiler libabsl-dev
+  libgtest-dev googletest libbenchmark-dev
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs may come from another repository that already provides npm.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -ra missing <<< "${missing[*]:-}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The real llama.cpp (prebuilt, from the npm registry) used by the GGUF tests.
+if [ -f test/e2e/llamacpp/package.json ] && [ ! -d test/e2e/llamacpp/node_modules ]; then
+  echo "setup: installing node-llama-cpp for the llama.cpp compatibility tests" >&2
+  (cd test/e2e/llamacpp && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund)
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -1,0 +1,119 @@
+//===- lowbit-translate.cpp - Models in and out of lowbit IR --------------===//
+//
+//   lowbit-translate --import-hf DIR [-o model.mlir]
+//   lowbit-translate --import-gguf FILE [-o model.mlir]
+//   lowbit-translate --export-gguf [--outtype f32|f16|bf16|q8_0] MODEL -o out.gguf
+//
+// Imported IR refers to weights by name; the weight files it names stay
+// where they are (absolute paths), so the printed module is small.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Export/GgufExport.h"
+#include "lowbit/Import/ModelLoader.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+
+#include "lowbit/Support/OutputFile.h"
+
+using namespace llvm;
+using namespace lowbit;
+
+static cl::OptionCategory category("lowbit-translate options");
+static cl::opt<std::string> importHf("import-hf",
+                                     cl::desc("Import a Hugging Face model directory"),
+                                     cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> importGguf("import-gguf", cl::desc("Import a GGUF file"),
+                                       cl::value_desc("file"), cl::cat(category));
+static cl::opt<bool> exportGgufFlag(
+    "export-gguf",
+    cl::desc("Export the input model (dir, .gguf or .mlir) to GGUF"),
+    cl::cat(category));
+static cl::opt<std::string> outType("outtype",
+                                    cl::desc("GGUF matrix type: f32, f16, bf16, q8_0"),
+                                    cl::init("f16"), cl::cat(category));
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input model>"),
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout)"),
+                                       cl::init("-"), cl::cat(category));
+
+static int fail(Error e) {
+  WithColor::error(errs(), "lowbit-translate") << toString(std::move(e)) << "\n";
+  return 1;
+}
+
+/// Imported IR names its files absolutely so it can be used from anywhere.
+static std::string absolute(StringRef path) {
+  SmallString<256> p(path);
+  sys::fs::make_absolute(p);
+  sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  return std::string(p);
+}
+
+static int printModule(LoadedModel &model) {
+  auto print = [&](raw_ostream &os) {
+    mlir::OpPrintingFlags flags;
+    model.module->print(os, flags);
+    os << "\n";
+  };
+  if (outputPath == "-") {
+    print(outs());
+    return 0;
+  }
+  if (Error e = writeFileAtomically(outputPath, [&](raw_pwrite_stream &os) {
+        print(os);
+        return Error::success();
+      }))
+    return fail(std::move(e));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "lowbit-translate: import and export models\n");
+  int modes = !importHf.empty() + !importGguf.empty() + exportGgufFlag;
+  if (modes != 1) {
+    errs() << "lowbit-translate: give exactly one of --import-hf, "
+              "--import-gguf, --export-gguf\n";
+    return 1;
+  }
+  if (!importHf.empty() || !importGguf.empty()) {
+    std::string source = absolute(!importHf.empty() ? importHf : importGguf);
+    if (!importHf.empty() && !sys::fs::is_directory(source))
+      return fail(createStringError(importHf + ": not a model directory"));
+    if (!importGguf.empty() && sys::fs::is_directory(source))
+      return fail(createStringError(importGguf + ": is a directory, not a GGUF file"));
+    Expected<std::unique_ptr<LoadedModel>> model = loadModel(source);
+    if (!model)
+      return fail(model.takeError());
+    return printModule(**model);
+  }
+
+  if (inputPath.empty())
+    return fail(createStringError("--export-gguf needs an input model"));
+  if (outputPath == "-")
+    return fail(createStringError("--export-gguf needs -o FILE"));
+  GgufExportOptions options;
+  std::optional<DType> type = parseDTypeName(outType);
+  if (!type || (*type != DType::F32 && *type != DType::F16 &&
+                *type != DType::BF16 && *type != DType::Q8_0))
+    return fail(createStringError("--outtype must be f32, f16, bf16 or q8_0, "
+                                  "not '" + outType + "'"));
+  options.matrixType = *type;
+  options.name = sys::path::stem(sys::path::filename(
+                                     StringRef(inputPath).rtrim('/')))
+                     .str();
+  Expected<std::unique_ptr<LoadedModel>> model = loadModel(inputPath);
+  if (!model)
+    return fail(model.takeError());
+  if (Error e = exportGguf(**model, outputPath, options))
+    return fail(std::move(e));
+  return 0;
+}
