@@ -38,7 +38,10 @@ std::optional<uint64_t> lowbit::tensorBytes(DType type,
       return std::nullopt;
     rows *= uint64_t(shape[i]);
   }
-  uint64_t rowBytes = uint64_t(inner) / info.blockElems * info.blockBytes;
+  uint64_t blocks = uint64_t(inner) / info.blockElems;
+  if (blocks > UINT64_MAX / info.blockBytes)
+    return std::nullopt;
+  uint64_t rowBytes = blocks * info.blockBytes;
   if (rowBytes && rows > UINT64_MAX / rowBytes)
     return std::nullopt;
   return rows * rowBytes;

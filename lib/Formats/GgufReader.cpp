@@ -330,6 +330,20 @@ Error GgufParser::readValue(GgufValue &v, StringRef key) {
   return Error::success();
 }
 
+// Checked like everything else here: tensorBytes() in DType.cpp does not
+// guard the row-size product, and a hostile header must not wrap around.
+static std::optional<uint64_t> checkedBytes(const DTypeInfo &info,
+                                            ArrayRef<int64_t> shape) {
+  uint64_t total;
+  if (__builtin_mul_overflow(uint64_t(shape.back()) / info.blockElems,
+                             uint64_t(info.blockBytes), &total))
+    return std::nullopt;
+  for (size_t i = 0; i + 1 < shape.size(); ++i)
+    if (__builtin_mul_overflow(total, uint64_t(shape[i]), &total))
+      return std::nullopt;
+  return total;
+}
+
 static constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 static constexpr uint64_t kMinKvBytes = 8 + 4 + 1;
 static constexpr uint64_t kMaxNameBytes = 63; // GGML_MAX_NAME - 1 for the NUL
@@ -386,7 +400,7 @@ Error GgufParser::readTensorInfo(uint64_t index,
     return fileError(path, "tensor {0}: row length {1} is not a multiple of "
                      "the {2} block size {3}", qname, t.shape.back(), info.name,
                      info.blockElems);
-  std::optional<uint64_t> size = tensorBytes(*dtype, t.shape);
+  std::optional<uint64_t> size = checkedBytes(info, t.shape);
   if (!size)
     return fileError(path, "tensor {0}: byte size overflows", qname);
   if (offset % file.dataAlignment)
@@ -493,7 +507,7 @@ Expected<std::unique_ptr<GgufFile>> GgufFile::open(StringRef path) {
   file->buffer = std::move(*bufOrErr);
   if (Error e = GgufParser(*file).parse())
     return std::move(e);
-  return std::move(file);
+  return file;
 }
 
 const GgufValue *GgufFile::find(StringRef key) const {

@@ -218,8 +218,9 @@ TEST_F(GgufTest, RoundTripsEveryValueTypeAndTensors) {
     EXPECT_EQ(f->fileOffset(t), f->dataOffset() + expectOffset);
     EXPECT_EQ(f->fileOffset(t) % 32, 0u);
     expectOffset += alignTo(t.bytes, 32);
-    if (i < 3)
+    if (i < 3) {
       EXPECT_EQ(std::vector<uint8_t>(t.data, t.data + t.bytes), *payloads[i]);
+    }
   }
   EXPECT_EQ(f->tensors()[3].bytes, 288u);
   EXPECT_EQ(f->findTensor("missing"), nullptr);
