@@ -4,7 +4,7 @@
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Support/Progress.h"
 
-#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 #include <numeric>

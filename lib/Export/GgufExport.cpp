@@ -60,7 +60,8 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
   // Which rope order do the IR's q/k weights have, and which does llama.cpp
   // expect for this architecture?
   bool irInterleaved = false;
-  model.module->walk([&](mlir::Operation *op) {
+  mlir::ModuleOp module = model.module.get();
+  module.walk([&](mlir::Operation *op) {
     if (op->getName().getStringRef() == "lowbit.rope")
       if (auto b = dyn_cast_or_null<mlir::BoolAttr>(op->getAttr("interleaved")))
         irInterleaved = b.getValue();
@@ -108,7 +109,7 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
   // Every weight the IR names, in IR order, once.
   std::vector<std::string> names;
   StringSet<> seen;
-  model.module->walk([&](mlir::Operation *op) {
+  module.walk([&](mlir::Operation *op) {
     if (op->getName().getStringRef() != "lowbit.weight")
       return;
     if (auto n = dyn_cast_or_null<mlir::StringAttr>(op->getAttr("name")))

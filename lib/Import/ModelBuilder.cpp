@@ -7,6 +7,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/Verifier.h"
 
 using namespace mlir;
 using namespace lowbit;

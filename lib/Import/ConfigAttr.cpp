@@ -1,0 +1,38 @@
+//===- ConfigAttr.cpp - ModelConfig <-> #lowbit.config --------------------===//
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Import/Import.h"
+
+using namespace mlir;
+using namespace lowbit;
+
+Attribute lowbit::configToAttr(MLIRContext *ctx, const ModelConfig &c) {
+  return mlir::lowbit::ConfigAttr::get(
+      ctx, c.arch, c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers,
+      c.numHeads, c.numKvHeads, c.headDim, c.contextLength,
+      double(c.rmsNormEps), c.ropeTheta, c.bosTokenId, c.eosTokenId,
+      c.tieWordEmbeddings);
+}
+
+llvm::Expected<ModelConfig> lowbit::configFromModule(ModuleOp module) {
+  auto attr = dyn_cast_or_null<mlir::lowbit::ConfigAttr>(
+      module->getAttr("lowbit.config"));
+  if (!attr)
+    return llvm::createStringError(
+        "module has no #lowbit.config attribute 'lowbit.config'");
+  ModelConfig c;
+  c.arch = attr.getArch().str();
+  c.vocabSize = attr.getVocabSize();
+  c.hiddenSize = attr.getHiddenSize();
+  c.intermediateSize = attr.getIntermediateSize();
+  c.numLayers = attr.getNumLayers();
+  c.numHeads = attr.getNumHeads();
+  c.numKvHeads = attr.getNumKvHeads();
+  c.headDim = attr.getHeadDim();
+  c.contextLength = attr.getContextLength();
+  c.rmsNormEps = float(attr.getRmsNormEps());
+  c.ropeTheta = attr.getRopeTheta();
+  c.bosTokenId = attr.getBosTokenId();
+  c.eosTokenId = attr.getEosTokenId();
+  c.tieWordEmbeddings = attr.getTieWordEmbeddings();
+  return c;
+}
