@@ -59,7 +59,26 @@ TEST(Safetensors, ReadsValidFile) {
 }
 
 TEST(Safetensors, RejectsCorruptFiles) {
-  EXPECT_NE(errorOf(writeFile("short.safetensors", "", "")).find("truncated"),
+  {
+    std::string path = tempPath("short.safetensors");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    os << "abcd";
+  }
+  EXPECT_NE(errorOf(tempPath("short.safetensors")).find("truncated"),
+            std::string::npos);
+  // A header length that claims more bytes than the file has.
+  std::string e0 = errorOf(writeFile("long.safetensors", "{}", ""));
+  EXPECT_EQ(e0, ""); // an empty model is valid
+  {
+    std::string path = tempPath("huge.safetensors");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    uint64_t n = 4096;
+    os.write(reinterpret_cast<const char *>(&n), 8);
+    os << "{}";
+  }
+  EXPECT_NE(errorOf(tempPath("huge.safetensors")).find("does not fit"),
             std::string::npos);
   std::string e = errorOf(writeFile(
       "outside.safetensors",
