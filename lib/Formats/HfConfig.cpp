@@ -80,7 +80,7 @@ Expected<ModelConfig> lowbit::readHfConfig(StringRef path) {
     c.headDim = *hd;
   c.contextLength = obj->getInteger("max_position_embeddings").value_or(2048);
   if (std::optional<double> eps = obj->getNumber("rms_norm_eps"))
-    c.rmsNormEps = float(*eps);
+    c.rmsNormEps = *eps;
   else
     return fileError(path, "missing required key 'rms_norm_eps'");
 

@@ -2,10 +2,11 @@
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Import/Import.h"
 
-using namespace mlir;
-using namespace lowbit;
+// Both the C++ libraries (::lowbit) and the dialect (mlir::lowbit) are in
+// scope here, so names are qualified.
+using ::lowbit::ModelConfig;
 
-Attribute lowbit::configToAttr(MLIRContext *ctx, const ModelConfig &c) {
+mlir::Attribute lowbit::configToAttr(mlir::MLIRContext *ctx, const ModelConfig &c) {
   return mlir::lowbit::ConfigAttr::get(
       ctx, c.arch, c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers,
       c.numHeads, c.numKvHeads, c.headDim, c.contextLength,
@@ -13,8 +14,8 @@ Attribute lowbit::configToAttr(MLIRContext *ctx, const ModelConfig &c) {
       c.tieWordEmbeddings);
 }
 
-llvm::Expected<ModelConfig> lowbit::configFromModule(ModuleOp module) {
-  auto attr = dyn_cast_or_null<mlir::lowbit::ConfigAttr>(
+llvm::Expected<ModelConfig> lowbit::configFromModule(mlir::ModuleOp module) {
+  auto attr = llvm::dyn_cast_or_null<mlir::lowbit::ConfigAttr>(
       module->getAttr("lowbit.config"));
   if (!attr)
     return llvm::createStringError(
@@ -29,7 +30,7 @@ llvm::Expected<ModelConfig> lowbit::configFromModule(ModuleOp module) {
   c.numKvHeads = attr.getNumKvHeads();
   c.headDim = attr.getHeadDim();
   c.contextLength = attr.getContextLength();
-  c.rmsNormEps = float(attr.getRmsNormEps());
+  c.rmsNormEps = attr.getRmsNormEps();
   c.ropeTheta = attr.getRopeTheta();
   c.bosTokenId = attr.getBosTokenId();
   c.eosTokenId = attr.getEosTokenId();

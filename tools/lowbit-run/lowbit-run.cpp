@@ -135,19 +135,22 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
   if (temperature < 0 || topP <= 0 || topP > 1 || topK < 0)
     return fail(createStringError("invalid sampling options (temperature >= 0, "
                                   "0 < top-p <= 1, top-k >= 0)"));
-  std::vector<int> printed;
-  std::string shown;
+  // Decode prompt and continuation together so SentencePiece's word-initial
+  // spaces come out right, and print only the new suffix.
+  std::vector<int> printed(ids.begin(), ids.end());
+  std::string shown = model.tokenizer->decode(printed);
   auto onToken = [&](int32_t id) {
     if (jsonOutput)
       return;
     printed.push_back(id);
     std::string text = model.tokenizer->decode(printed);
-    outs() << StringRef(text).substr(shown.size());
+    if (StringRef(text).starts_with(shown))
+      outs() << StringRef(text).substr(shown.size());
     outs().flush();
     shown = text;
   };
   if (!jsonOutput)
-    outs() << prompt;
+    outs() << shown;
   auto start = std::chrono::steady_clock::now();
   Expected<std::vector<int32_t>> out = generate(interp, ids, options, onToken);
   if (!out)

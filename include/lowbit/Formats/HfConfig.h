@@ -20,7 +20,7 @@ struct ModelConfig {
   int64_t numKvHeads = 0;
   int64_t headDim = 0;
   int64_t contextLength = 2048;
-  float rmsNormEps = 1e-6f;
+  double rmsNormEps = 1e-6;
   double ropeTheta = 10000.0;
   int64_t bosTokenId = 1;
   int64_t eosTokenId = 2;

@@ -1,0 +1,26 @@
+//===- lowbit-opt.cpp - mlir-opt for lowbit models ------------------------===//
+//
+// The lowbit dialect plus the upstream dialects a model module uses (func,
+// arith, tensor) and the generic transformations (canonicalize, cse, ...).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::registerTransformsPasses();
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect,
+                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "lowbit optimizer driver\n", registry));
+}
