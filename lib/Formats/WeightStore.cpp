@@ -6,6 +6,7 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 using namespace llvm;
 using namespace lowbit;
@@ -29,7 +30,9 @@ Error WeightStore::addFile(StringRef path) {
     std::memcpy(magic, (*head)->getBufferStart(), 4);
   }
   ArrayRef<TensorRef> tensors;
-  if (StringRef(magic, 4) == "GGUF") {
+  // The extension counts too, so a damaged .gguf is diagnosed as GGUF.
+  if (StringRef(magic, 4) == "GGUF" ||
+      sys::path::extension(path).equals_insensitive(".gguf")) {
     auto file = GgufFile::open(path);
     if (!file)
       return file.takeError();
@@ -43,7 +46,7 @@ Error WeightStore::addFile(StringRef path) {
     safetensors.push_back(std::move(*file));
   }
   for (const TensorRef &t : tensors)
-    if (!byName.try_emplace(t.name, &t).second)
+    if (!byName.try_emplace(t.name, &t, paths.size()).second)
       return fileError(path, "tensor '{0}' is also present in an earlier "
                        "weight file", t.name);
   paths.push_back(path.str());
@@ -52,7 +55,12 @@ Error WeightStore::addFile(StringRef path) {
 
 const TensorRef *WeightStore::find(StringRef name) const {
   auto it = byName.find(name);
-  return it == byName.end() ? nullptr : it->second;
+  return it == byName.end() ? nullptr : it->second.first;
+}
+
+StringRef WeightStore::fileOf(StringRef name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? StringRef() : StringRef(paths[it->second.second]);
 }
 
 Expected<const TensorRef *> WeightStore::get(StringRef name) const {

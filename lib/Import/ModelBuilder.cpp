@@ -99,11 +99,41 @@ llvm::Expected<Type> DecoderBuilder::weightType(const TensorRef &t) {
                    t.shape.size());
 }
 
+/// The shape the configuration implies for a weight (outermost first).
+static SmallVector<int64_t> expectedShape(const ModelConfig &c, WeightRole role) {
+  int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+  switch (role) {
+  case WeightRole::Embedding:
+  case WeightRole::Output: return {c.vocabSize, c.hiddenSize};
+  case WeightRole::AttnNorm:
+  case WeightRole::FfnNorm:
+  case WeightRole::OutputNorm: return {c.hiddenSize};
+  case WeightRole::Query: return {q, c.hiddenSize};
+  case WeightRole::Key:
+  case WeightRole::Value: return {kv, c.hiddenSize};
+  case WeightRole::AttnOutput: return {c.hiddenSize, q};
+  case WeightRole::QueryBias: return {q};
+  case WeightRole::KeyBias:
+  case WeightRole::ValueBias: return {kv};
+  case WeightRole::Gate:
+  case WeightRole::Up: return {c.intermediateSize, c.hiddenSize};
+  case WeightRole::Down: return {c.hiddenSize, c.intermediateSize};
+  }
+  return {};
+}
+
 llvm::Expected<Value> DecoderBuilder::weight(WeightRole role, int64_t layer) {
   std::string name = weightName(src.naming, role, layer);
   llvm::Expected<const TensorRef *> t = weights.get(name);
   if (!t)
     return t.takeError();
+  SmallVector<int64_t> want = expectedShape(cfg, role);
+  if (ArrayRef<int64_t>((*t)->shape) != ArrayRef<int64_t>(want))
+    return fileError(weights.fileOf(name),
+                     "tensor '{0}' has shape [{1}], expected [{2}] from the "
+                     "model configuration", name,
+                     llvm::make_range((*t)->shape.begin(), (*t)->shape.end()),
+                     llvm::make_range(want.begin(), want.end()));
   llvm::Expected<Type> type = weightType(**t);
   if (!type)
     return type.takeError();

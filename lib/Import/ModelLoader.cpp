@@ -20,7 +20,11 @@ void lowbit::registerModelDialects(mlir::DialectRegistry &registry) {
   registry.insert<mlir::func::FuncDialect, mlir::lowbit::LowbitDialect>();
 }
 
+/// GGUF by magic, or by name so that a damaged .gguf gets the GGUF reader's
+/// diagnosis rather than the IR parser's.
 static bool isGgufFile(StringRef path) {
+  if (sys::path::extension(path).equals_insensitive(".gguf"))
+    return true;
   auto head = MemoryBuffer::getFileSlice(path, 4, 0, /*IsVolatile=*/false);
   return head && (*head)->getBuffer() == "GGUF";
 }
@@ -131,6 +135,10 @@ Expected<std::unique_ptr<LoadedModel>> lowbit::loadModel(StringRef path) {
       return fileError(path, "not a model (neither a directory, a GGUF file "
                        "nor valid lowbit IR):\n{0}", diagText);
   } else {
+    // Check the tokenizer against the configuration before building IR.
+    Expected<Vocabulary> vocab = loadVocabulary(src->tokenizer, src->config);
+    if (!vocab)
+      return vocab.takeError();
     auto module = buildModelModule(model->context.get(), *src, model->weights);
     if (!module)
       return module.takeError();

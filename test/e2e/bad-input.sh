@@ -14,7 +14,7 @@ expect_error() {
   local err rc
   err=$("$@" 2>&1 >/dev/null); rc=$?
   if [ $rc -eq 0 ]; then echo "FAIL $name: exit 0"; fails=$((fails+1)); return; fi
-  if ! grep -qE "$pattern" <<<"$err"; then
+  if ! grep -qE -- "$pattern" <<<"$err"; then
     echo "FAIL $name: message does not match /$pattern/: $err"; fails=$((fails+1)); return; fi
   if ls "$T"/out.* >/dev/null 2>&1; then
     echo "FAIL $name: output left behind: $(ls "$T"/out.*)"; fails=$((fails+1)); return; fi
@@ -76,13 +76,29 @@ PY
 expect_error unsupported-architecture "arch/config.json: unsupported architecture 'gpt2'" -- \
   "$LOWBIT_BIN/lowbit-translate" --import-hf "$T/arch" -o "$T/out.mlir"
 
+# A tokenizer.model with more pieces than the model's vocab_size (4096).
 model_copy vocab
-python3 - "$T/vocab/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c['vocab_size'] = 1000; json.dump(c, open(sys.argv[1], 'w'))
+python3 - "$T/vocab/tokenizer.model" <<'PY'
+import struct, sys
+extra = b''
+for i in range(10):
+    text = f'extra{i}'.encode()
+    piece = b'\x0a' + bytes([len(text)]) + text + b'\x15' + struct.pack('<f', -1e4)
+    extra += b'\x0a' + bytes([len(piece)]) + piece
+data = open(sys.argv[1], 'rb').read()
+open(sys.argv[1], 'wb').write(extra + data)
 PY
-expect_error tokenizer-vocab-mismatch "vocab/(tokenizer.model|model.safetensors): .*(4096|1000)" -- \
+expect_error tokenizer-vocab-mismatch "vocab/tokenizer.model: tokenizer has 4106 pieces but the model's vocab_size is 4096" -- \
   "$LOWBIT_BIN/lowbit-translate" --export-gguf "$T/vocab" -o "$T/out.gguf"
+
+# Weights whose shapes disagree with config.json.
+model_copy shapes
+python3 - "$T/shapes/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c['vocab_size'] = 5000; json.dump(c, open(sys.argv[1], 'w'))
+PY
+expect_error weight-shape-mismatch "shapes/model.safetensors: tensor 'model.embed_tokens.weight' has shape \\[4096, 256\\], expected \\[5000, 256\\]" -- \
+  "$LOWBIT_BIN/lowbit-run" perplexity --file "$TINY/data/heldout.txt" "$T/shapes"
 
 # --- GGUF ------------------------------------------------------------------
 python3 - "$T" <<'PY'

@@ -40,7 +40,9 @@ TEST(BFloat16, TruncatesWithRounding) {
   EXPECT_EQ(bf16ToFloat(0xc0a0), -5.0f);
   // 1 + 2^-8 is halfway between bf16 1.0 and 1 + 2^-7: ties to even.
   EXPECT_EQ(floatToBf16(1.0f + std::ldexp(1.0f, -8)), 0x3f80);
-  for (uint32_t h = 0; h < 0x10000; h += 7)
-    if ((h & 0x7f80) != 0x7f80)
+  for (uint32_t h = 0; h < 0x10000; h += 7) {
+    if ((h & 0x7f80) != 0x7f80) {
       EXPECT_EQ(floatToBf16(bf16ToFloat(uint16_t(h))), h);
+    }
+  }
 }

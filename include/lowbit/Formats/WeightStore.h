@@ -33,6 +33,8 @@ public:
   const TensorRef *find(llvm::StringRef name) const;
   llvm::Expected<const TensorRef *> get(llvm::StringRef name) const;
   llvm::ArrayRef<std::string> files() const { return paths; }
+  /// The file holding tensor `name` (empty if there is none).
+  llvm::StringRef fileOf(llvm::StringRef name) const;
   /// The first GGUF file added, if any (its metadata holds the vocabulary).
   const GgufFile *ggufFile() const;
 
@@ -40,7 +42,7 @@ private:
   std::vector<std::string> paths;
   std::vector<std::unique_ptr<SafetensorsFile>> safetensors;
   std::vector<std::unique_ptr<GgufFile>> ggufs;
-  llvm::StringMap<const TensorRef *> byName;
+  llvm::StringMap<std::pair<const TensorRef *, size_t>> byName;
 };
 
 } // namespace lowbit

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Perplexity with the real llama.cpp, following llama.cpp's tools/perplexity/perplexity.cpp
+// (`llama-perplexity -f TEXT -c CTX [--chunks N]`, protocol P2 of shared/docs/anchors.md):
+//
+//   node llama-perplexity.mjs --model FILE --file TEXT [--ctx 512] [--chunks N]
+//
+// - The file is read whole; one trailing '\n' is dropped (as llama.cpp's -f does), then it is
+//   tokenized by llama.cpp with BOS first (when the GGUF says add_bos).
+// - Chunk i is tokens [i*ctx, (i+1)*ctx); only full chunks count. Its first token is replaced
+//   by BOS and it is evaluated from an empty KV cache.
+// - With first = ctx/2, logits at positions first .. ctx-2 predict tokens first+1 .. ctx-1:
+//   ctx - first - 1 scored tokens per chunk (255 for ctx 512), exactly like perplexity.cpp.
+// - log p = logit[tok] - max - log(sum_j expf(logit_j - max)), summed in double.
+// Prints {"ppl", "ppl_err", "chunks", "scored", "seconds"}; seconds = evaluation time only
+// (after model load and tokenization).
+import {readFileSync} from "node:fs";
+import {parseArgs} from "node:util";
+import {contextOptions, die, intArg, loadModel} from "./common.mjs";
+
+const {values: args} = parseArgs({
+    options: {
+        model: {type: "string"},
+        file: {type: "string"},
+        ctx: {type: "string", default: "512"},
+        chunks: {type: "string"},
+        progress: {type: "boolean", default: false}
+    }
+});
+if (!args.model || !args.file) die("--model and --file are required");
+const nCtx = intArg(args.ctx, "--ctx", 4);
+
+let text = readFileSync(args.file, "utf8");
+if (text.endsWith("\n")) text = text.slice(0, -1);
+
+const {llama, model} = await loadModel(args.model);
+const addBos = model.tokens.shouldPrependBosToken;
+const bos = model.tokens.bos;
+const tokens = model.tokenize(text, false);
+if (addBos) tokens.unshift(bos);
+
+if (tokens.length < 2 * nCtx) die(`need at least ${2 * nCtx} tokens, the file has ${tokens.length}`);
+const maxChunks = Math.floor(tokens.length / nCtx);
+const nChunks = args.chunks == null ? maxChunks : Math.min(intArg(args.chunks, "--chunks"), maxChunks);
+const first = Math.floor(nCtx / 2);
+
+// llama-perplexity decodes a chunk in micro-batches of n_ubatch = 512 tokens; node-llama-cpp's
+// batchSize sets both n_batch and n_ubatch, so the same split happens for ctx > 512.
+const ctx = await model.createContext(contextOptions(nCtx, Math.min(nCtx, 512)));
+const seq = ctx.getSequence();
+
+const f32 = Math.fround;
+let nll = 0, nll2 = 0, count = 0;
+const t0 = performance.now();
+for (let c = 0; c < nChunks; c++) {
+    const start = c * nCtx;
+    const window = tokens.slice(start, start + nCtx);
+    if (addBos) window[0] = bos;
+
+    // Logits are requested for positions >= first, the same rows llama-perplexity asks for
+    // (the last one is not scored); full logits so the log-softmax runs over the whole vocab.
+    const input = window.map((t, j) => j >= first ? [t, {generateNext: {logits: true}}] : t);
+    await seq.clearHistory();
+    const res = await seq.controlledEvaluate(input);
+
+    for (let j = first; j < nCtx - 1; j++) {
+        const logits = res[j]?.next?.logits;
+        if (logits == null) die(`no logits for chunk ${c} position ${j}`);
+        const tok = window[j + 1];
+        let max = -Infinity;
+        for (const v of logits.values()) if (v > max) max = v;
+        let sumExp = 0;
+        for (const v of logits.values()) sumExp += f32(Math.exp(f32(v - max)));
+        const target = logits.get(tok);
+        if (target == null) die(`no logit for token ${tok}`);
+        const v = -(f32(target - max) - Math.log(sumExp));
+        nll += v;
+        nll2 += v * v;
+        count++;
+    }
+    if (args.progress) process.stderr.write(`[${c + 1}]${Math.exp(nll / count).toFixed(4)},`);
+}
+const seconds = (performance.now() - t0) / 1000;
+if (args.progress) process.stderr.write("\n");
+
+const mean = nll / count;
+const ppl = Math.exp(mean);
+const variance = nll2 / count - mean * mean;
+// llama.cpp's "+/-" figure: standard error of the mean NLL, scaled by ppl
+const pplErr = variance > 0 ? Math.sqrt(variance / (count - 1)) * ppl : null;
+
+process.stdout.write(JSON.stringify({
+    ppl, ppl_err: pplErr, chunks: nChunks, scored: count, seconds: Number(seconds.toFixed(3))
+}) + "\n");
+await llama.dispose();
