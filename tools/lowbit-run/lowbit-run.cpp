@@ -58,6 +58,9 @@ static cl::opt<int64_t> topK("top-k", cl::desc("Keep the K most likely tokens (0
                              cl::init(0), cl::sub(generateCmd));
 static cl::opt<float> topP("top-p", cl::desc("Nucleus mass (1 = off)"),
                            cl::init(1.0f), cl::sub(generateCmd));
+static cl::opt<bool> ignoreEos("ignore-eos",
+                               cl::desc("Keep generating past the end-of-text token"),
+                               cl::sub(generateCmd));
 static cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed"), cl::init(0),
                               cl::sub(generateCmd));
 
@@ -130,7 +133,7 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
   options.topK = topK;
   options.topP = topP;
   options.seed = seed;
-  options.eosId = vocab.eosId;
+  options.eosId = ignoreEos ? -1 : vocab.eosId;
   options.contextLength = model.config.contextLength;
   if (temperature < 0 || topP <= 0 || topP > 1 || topK < 0)
     return fail(createStringError("invalid sampling options (temperature >= 0, "
