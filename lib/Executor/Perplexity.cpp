@@ -22,8 +22,12 @@ lowbit::computePerplexity(Interpreter &model, const Tokenizer &tokenizer,
   int32_t bos = int32_t(tokenizer.vocabulary().bosId);
 
   std::vector<int> tokens;
-  if (llamaCpp)
+  if (llamaCpp) {
     tokens.push_back(bos);
+    // llama-perplexity -f drops one trailing newline from the file.
+    if (text.ends_with("\n"))
+      text = text.drop_back();
+  }
   std::vector<int> body = tokenizer.encode(text);
   tokens.insert(tokens.end(), body.begin(), body.end());
 
