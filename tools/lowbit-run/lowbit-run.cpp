@@ -172,6 +172,7 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
            << formatv(", \"seconds\": {0:F3}}\n", seconds);
   } else {
     outs() << "\n";
+    outs().flush();
     errs() << formatv("{0} tokens in {1:F2} s ({2:F1} tokens/s)\n", out->size(),
                       seconds, out->size() / std::max(seconds, 1e-9));
   }

@@ -15,7 +15,7 @@
 //   hands over as a JS Map per position: that marshalling, not llama.cpp, is most of the time.
 // --fast: let the addon do the sum (node-llama-cpp's totalLogitWeight, summed in float) and send
 //   only two logits per position. About 3x faster and close to llama.cpp's own speed, but the
-//   float sum reads ~1e-4 low (tiny-5m: 32.1884 instead of 32.1885): use it for timing only.
+//   float sum reads slightly low (tiny-5m: 32.18844 instead of 32.18849): use it for timing.
 // --progress: running ppl per chunk on stderr, as llama-perplexity prints it.
 // Prints {"ppl", "ppl_err", "chunks", "scored", "seconds"}; seconds = evaluation time only
 // (after model load and tokenization).
