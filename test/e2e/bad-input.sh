@@ -33,29 +33,27 @@ model_copy trunc; truncate -s 5000000 "$T/trunc/model.safetensors"
 expect_error truncated-safetensors 'trunc/model.safetensors: .*(outside|truncated)' -- \
   "$LOWBIT_BIN/lowbit-translate" --export-gguf "$T/trunc" -o "$T/out.gguf"
 
-model_copy offsets
-python3 - "$T/offsets/model.safetensors" <<'PY'
+# edit_first_tensor FILE PYTHON: rewrites the header entry of the first tensor
+# (by name) of a safetensors file with PYTHON acting on dict `t`.
+edit_first_tensor() {
+  python3 - "$1" "$2" <<'PY'
 import json, struct, sys
 p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
 n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8+n])
-name = sorted(k for k in h if k != '__metadata__')[0]
-h[name]['data_offsets'] = [h[name]['data_offsets'][0] + 2**40, h[name]['data_offsets'][1] + 2**40]
+t = h[sorted(k for k in h if k != '__metadata__')[0]]
+exec(sys.argv[2])
 hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
 open(p, 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8+n:])
 PY
+}
+
+model_copy offsets
+edit_first_tensor "$T/offsets/model.safetensors" "t['data_offsets'] = [o + 2**40 for o in t['data_offsets']]"
 expect_error offsets-outside-file 'offsets/model.safetensors: tensor .*outside' -- \
   "$LOWBIT_BIN/lowbit-translate" --import-hf "$T/offsets" -o "$T/out.mlir"
 
 model_copy dtype
-python3 - "$T/dtype/model.safetensors" <<'PY'
-import json, struct, sys
-p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
-n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8+n])
-name = sorted(k for k in h if k != '__metadata__')[0]
-h[name]['dtype'] = 'Q9'
-hb = json.dumps(h).encode(); hb += b' ' * (-len(hb) % 8)
-open(p, 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8+n:])
-PY
+edit_first_tensor "$T/dtype/model.safetensors" "t['dtype'] = 'Q9'"
 expect_error unknown-dtype "dtype/model.safetensors: tensor .*unknown dtype 'Q9'" -- \
   "$LOWBIT_BIN/lowbit-translate" --import-hf "$T/dtype" -o "$T/out.mlir"
 
