@@ -29,7 +29,7 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
   Attribute value = attr.getValue();
   // Unknown lowbit.* attributes are left to the passes that use them.
   if (name != kConfigAttrName && name != kWeightFilesAttrName &&
-      name != kTokenizerAttrName)
+      name != kSideFilesAttrName && name != kTokenizerAttrName)
     return success();
   if (!isa<ModuleOp>(op))
     return op->emitError() << "'" << name
@@ -42,7 +42,7 @@ LogicalResult LowbitDialect::verifyOperationAttribute(Operation *op,
                              << "' must be a #lowbit.config, got " << value;
     return success();
   }
-  if (name == kWeightFilesAttrName) {
+  if (name == kWeightFilesAttrName || name == kSideFilesAttrName) {
     auto files = dyn_cast<ArrayAttr>(value);
     if (!files)
       return op->emitError() << "'" << name

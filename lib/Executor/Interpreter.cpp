@@ -1,5 +1,6 @@
 //===- Interpreter.cpp - Reference execution of lowbit IR -----------------===//
 #include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Support/Error.h"
@@ -7,12 +8,13 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <unordered_map>
 
 using namespace mlir;
-using namespace lowbit;
+using namespace ::lowbit;
 
 namespace {
 struct DenseWeight {
@@ -38,6 +40,32 @@ struct Interpreter::Impl {
 
 Interpreter::Interpreter() : impl(std::make_unique<Impl>()) {}
 Interpreter::~Interpreter() = default;
+
+/// The IR's type of a weight must describe the stored tensor exactly: same
+/// shape, and the same encoding (element type or quantization format).
+static llvm::Error checkWeightType(Type type, const TensorRef &t) {
+  ArrayRef<int64_t> shape;
+  std::string encoding;
+  if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+    shape = tensor.getShape();
+    Type e = tensor.getElementType();
+    encoding = e.isF32() ? "f32" : e.isF16() ? "f16" : e.isBF16() ? "bf16" : "?";
+  } else if (auto q = dyn_cast<mlir::lowbit::QuantizedWeightType>(type)) {
+    shape = q.getShape();
+    encoding = mlir::lowbit::stringifyQuantFormat(q.getScheme().getFormat()).str();
+  }
+  if (shape == ArrayRef<int64_t>(t.shape) &&
+      encoding == getDTypeInfo(t.dtype).name)
+    return llvm::Error::success();
+  std::string typeText;
+  llvm::raw_string_ostream os(typeText);
+  os << type;
+  return llvm::createStringError(
+      "weight '" + t.name + "' is typed " + typeText + " in the IR but stored as " +
+      getDTypeInfo(t.dtype).name.str() + " [" +
+      llvm::join(llvm::map_range(t.shape, [](int64_t d) { return std::to_string(d); }), ", ") +
+      "]");
+}
 
 static int64_t intAttr(Operation *op, StringRef name) {
   auto a = dyn_cast_or_null<IntegerAttr>(op->getAttr(name));
@@ -90,6 +118,8 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
       llvm::Expected<const TensorRef *> t = weights.get(name);
       if (!t)
         return t.takeError();
+      if (llvm::Error e = checkWeightType(op.getResult(0).getType(), **t))
+        return std::move(e);
       DenseWeight dense;
       dense.shape = (*t)->shape;
       if (llvm::Error e = dequantize(**t, dense.values))

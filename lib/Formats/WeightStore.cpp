@@ -16,7 +16,10 @@ WeightStore::~WeightStore() = default;
 WeightStore::WeightStore(WeightStore &&) = default;
 WeightStore &WeightStore::operator=(WeightStore &&) = default;
 
-Error WeightStore::addFile(StringRef path) {
+Error WeightStore::addFile(StringRef path) { return addFileImpl(path, false); }
+Error WeightStore::addSideFile(StringRef path) { return addFileImpl(path, true); }
+
+Error WeightStore::addFileImpl(StringRef path, bool shadow) {
   char magic[4] = {0, 0, 0, 0};
   {
     auto head = MemoryBuffer::getFileSlice(path, 4, 0, /*IsVolatile=*/false);
@@ -45,10 +48,15 @@ Error WeightStore::addFile(StringRef path) {
     tensors = (*file)->tensors();
     safetensors.push_back(std::move(*file));
   }
-  for (const TensorRef &t : tensors)
+  for (const TensorRef &t : tensors) {
+    if (shadow) {
+      byName[t.name] = {&t, paths.size()};
+      continue;
+    }
     if (!byName.try_emplace(t.name, &t, paths.size()).second)
       return fileError(path, "tensor '{0}' is also present in an earlier "
                        "weight file", t.name);
+  }
   paths.push_back(path.str());
   return Error::success();
 }

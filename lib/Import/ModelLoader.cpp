@@ -71,20 +71,30 @@ Expected<Vocabulary> lowbit::loadVocabulary(StringRef tokenizerPath,
   return vocab;
 }
 
+Error lowbit::openModuleWeights(mlir::ModuleOp module, WeightStore &weights) {
+  mlir::Operation *op = module.getOperation();
+  auto files = dyn_cast_or_null<mlir::ArrayAttr>(op->getAttr("lowbit.weight_files"));
+  if (!files)
+    return createStringError("module has no lowbit.weight_files attribute");
+  for (mlir::Attribute f : files)
+    if (Error e = weights.addFile(cast<mlir::StringAttr>(f).getValue()))
+      return e;
+  if (auto side = dyn_cast_or_null<mlir::ArrayAttr>(op->getAttr("lowbit.side_files")))
+    for (mlir::Attribute f : side)
+      if (Error e = weights.addSideFile(cast<mlir::StringAttr>(f).getValue()))
+        return e;
+  return Error::success();
+}
+
 Error lowbit::attachModelResources(LoadedModel &model, StringRef source) {
   mlir::Operation *op = model.module->getOperation();
   Expected<ModelConfig> config = configFromModule(*model.module);
   if (!config)
     return fileError(source, "{0}", toString(config.takeError()));
   model.config = *config;
-  if (model.weights.files().empty()) {
-    auto files = dyn_cast_or_null<mlir::ArrayAttr>(op->getAttr("lowbit.weight_files"));
-    if (!files)
-      return fileError(source, "module has no lowbit.weight_files attribute");
-    for (mlir::Attribute f : files)
-      if (Error e = model.weights.addFile(cast<mlir::StringAttr>(f).getValue()))
-        return e;
-  }
+  if (model.weights.files().empty())
+    if (Error e = openModuleWeights(*model.module, model.weights))
+      return fileError(source, "{0}", toString(std::move(e)));
   auto tok = dyn_cast_or_null<mlir::StringAttr>(op->getAttr("lowbit.tokenizer"));
   if (!tok)
     return fileError(source, "module has no lowbit.tokenizer attribute");

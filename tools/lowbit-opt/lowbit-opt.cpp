@@ -1,11 +1,13 @@
 //===- lowbit-opt.cpp - mlir-opt for lowbit models ------------------------===//
 //
 // The lowbit dialect plus the upstream dialects a model module uses (func,
-// arith, tensor) and the generic transformations (canonicalize, cse, ...).
+// arith, tensor), the lowbit passes, and the generic transformations
+// (canonicalize, cse, ...).
 //
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -16,6 +18,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  mlir::lowbit::registerLowbitPasses();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect,

@@ -34,6 +34,31 @@ private:
   std::map<std::string, std::string> meta;
 };
 
+/// Writes safetensors files byte-identical to the reference serializer
+/// (formats.md §1): tensors ordered by dtype alignment then name, compact
+/// JSON, header padded with spaces to 8 bytes, `format: pt` metadata.
+class SafetensorsWriter {
+public:
+  void addTensor(llvm::StringRef name, DType type,
+                 llvm::ArrayRef<int64_t> shape, std::vector<uint8_t> bytes);
+  void setMetadata(llvm::StringRef key, llvm::StringRef value) {
+    meta[key.str()] = value.str();
+  }
+  /// Writes atomically; fails (creating nothing) on duplicate names, sizes
+  /// that do not match their shape, or dtypes safetensors cannot store.
+  llvm::Error write(llvm::StringRef path) const;
+
+private:
+  struct Entry {
+    std::string name;
+    DType type;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Entry> entries;
+  std::map<std::string, std::string> meta{{"format", "pt"}};
+};
+
 /// Maps a safetensors dtype string ("BF16") to our DType.
 std::optional<DType> dtypeFromSafetensors(llvm::StringRef name);
 llvm::StringRef safetensorsDTypeName(DType type);

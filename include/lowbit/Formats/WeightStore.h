@@ -29,6 +29,9 @@ public:
   /// Adds a file; the format is detected from its first bytes. A tensor name
   /// already present in an earlier file is an error.
   llvm::Error addFile(llvm::StringRef path);
+  /// Adds a side file written by a pass: its tensors replace any earlier
+  /// tensor of the same name.
+  llvm::Error addSideFile(llvm::StringRef path);
 
   const TensorRef *find(llvm::StringRef name) const;
   llvm::Expected<const TensorRef *> get(llvm::StringRef name) const;
@@ -39,6 +42,7 @@ public:
   const GgufFile *ggufFile() const;
 
 private:
+  llvm::Error addFileImpl(llvm::StringRef path, bool shadow);
   std::vector<std::string> paths;
   std::vector<std::unique_ptr<SafetensorsFile>> safetensors;
   std::vector<std::unique_ptr<GgufFile>> ggufs;

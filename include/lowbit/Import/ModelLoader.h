@@ -30,6 +30,9 @@ void registerModelDialects(mlir::DialectRegistry &registry);
 /// lowbit-translate / lowbit-opt.
 llvm::Expected<std::unique_ptr<LoadedModel>> loadModel(llvm::StringRef path);
 
+/// Opens the weight files and side files a module's attributes name.
+llvm::Error openModuleWeights(mlir::ModuleOp module, WeightStore &weights);
+
 /// Opens the weights and tokenizer named by an existing module's attributes.
 llvm::Error attachModelResources(LoadedModel &model, llvm::StringRef source);
 

@@ -41,6 +41,10 @@ def Lowbit_Dialect : Dialect {
         "lowbit.weight_files";
     static constexpr ::llvm::StringLiteral kTokenizerAttrName =
         "lowbit.tokenizer";
+    // Files holding tensors written by passes; their tensors shadow those of
+    // the weight files, and later side files shadow earlier ones.
+    static constexpr ::llvm::StringLiteral kSideFilesAttrName =
+        "lowbit.side_files";
   }];
 }
 
