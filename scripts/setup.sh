@@ -8,21 +8,19 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git nodejs npm
+  build-essential cmake ninja-build ccache pkg-config git python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   libopenblas-dev liblapacke-dev libsentencepiece-dev
   libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev googletest libbenchmark-dev
 )
+# Node.js may already come from another repository; only install Debian's if absent.
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# nodejs may come from another repository that already provides npm.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
-fi
-read -ra missing <<< "${missing[*]:-}"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   $SUDO apt-get update
@@ -30,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The real llama.cpp (prebuilt, from the npm registry) used by the GGUF tests.
-if [ -f test/e2e/llamacpp/package.json ] && [ ! -d test/e2e/llamacpp/node_modules ]; then
+if [ ! -f test/e2e/llamacpp/node_modules/node-llama-cpp/package.json ]; then
   echo "setup: installing node-llama-cpp for the llama.cpp compatibility tests" >&2
   (cd test/e2e/llamacpp && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund)
 fi
