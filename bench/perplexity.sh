@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Wall time of a perplexity run: lowbit's reference executor beside the real
 # llama.cpp (node-llama-cpp's prebuilt CPU build, 2 threads) on the same GGUF
-# file, text and protocol (P2, ctx 512), measured in the same run.
+# file, text and protocol (P2, ctx 512), measured in the same run. llama.cpp's
+# --fast figure sums log-probabilities in float and may read ~0.001 low.
 #
 #   bash bench/perplexity.sh [MODEL_DIR TEXT CHUNKS]
 # Defaults: llama-27m on WikiText-2, 150 chunks (needs ../shared).
@@ -22,7 +23,9 @@ for engine in lowbit llama.cpp; do
           --chunks "$CHUNKS" --file "$TEXT" "$OUT/model.gguf" 2>/dev/null)
     ppl=$(python3 -c 'import json,sys; print("%.4f" % json.loads(sys.argv[1])["perplexity"])' "$r")
   else
-    r=$(node test/e2e/llamacpp/llama-perplexity.mjs --model "$OUT/model.gguf" --file "$TEXT" \
+    # --fast: node-llama-cpp hands back two logits per position instead of
+    # the whole row, so the time is llama.cpp's, not the JS copy's.
+    r=$(node test/e2e/llamacpp/llama-perplexity.mjs --fast --model "$OUT/model.gguf" --file "$TEXT" \
           --ctx 512 --chunks "$CHUNKS" 2>/dev/null)
     ppl=$(python3 -c 'import json,sys; print("%.4f" % json.loads(sys.argv[1])["ppl"])' "$r")
   fi
