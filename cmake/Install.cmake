@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect LowbitPasses
+set(LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect LowbitQuant LowbitPasses
     LowbitImport LowbitExport LowbitExecutor)
 foreach(lib ${LOWBIT_EXPORTED_LIBS})
   target_include_directories(${lib} PUBLIC

@@ -4,7 +4,11 @@
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Import/TensorNames.h"
+#include "lowbit/Quant/Encode.h"
 #include "lowbit/Support/Error.h"
+#include "lowbit/Support/Progress.h"
+
+#include <map>
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringSet.h"
@@ -13,17 +17,6 @@ using namespace llvm;
 using namespace lowbit;
 
 namespace {
-/// llama.cpp's file-type id (formats.md §2.3) for an all-`type` model.
-uint32_t fileTypeOf(DType type) {
-  switch (type) {
-  case DType::F32: return 0;
-  case DType::F16: return 1;
-  case DType::Q8_0: return 7;
-  case DType::BF16: return 32;
-  default: return 1;
-  }
-}
-
 /// Row order of convert_hf_to_gguf's permute (formats.md §2.6): inside each
 /// head, rotate-half pairs (i, i + d/2) become adjacent (2i, 2i + 1).
 /// Returns, for each destination row, its source row.
@@ -48,11 +41,6 @@ std::vector<int64_t> ropeRowPermutation(int64_t rows, int64_t heads,
 Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
                          const GgufExportOptions &options) {
   const ModelConfig &cfg = model.config;
-  DType matrixType = options.matrixType;
-  if (matrixType != DType::F32 && matrixType != DType::F16 &&
-      matrixType != DType::BF16 && matrixType != DType::Q8_0)
-    return fileError(path, "GGUF export supports f32, f16, bf16 and q8_0 "
-                     "(got {0})", getDTypeInfo(matrixType).name);
   if (cfg.arch != "llama" && cfg.arch != "mistral" && cfg.arch != "qwen2")
     return fileError(path, "cannot export architecture '{0}' to GGUF", cfg.arch);
   std::string arch = cfg.arch == "qwen2" ? "qwen2" : "llama";
@@ -72,9 +60,6 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
   std::string p = arch + ".";
   writer.setString("general.architecture", arch);
   writer.setString("general.name", options.name.empty() ? "lowbit" : options.name);
-  writer.setU32("general.file_type", fileTypeOf(matrixType));
-  if (matrixType == DType::Q8_0)
-    writer.setU32("general.quantization_version", 2);
   writer.setU32(p + "context_length", uint32_t(cfg.contextLength));
   writer.setU32(p + "embedding_length", uint32_t(cfg.hiddenSize));
   writer.setU32(p + "block_count", uint32_t(cfg.numLayers));
@@ -117,8 +102,16 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
         names.push_back(n.getValue().str());
   });
 
+  bool hasOutput = false;
+  for (const std::string &name : names)
+    if (auto p = parseWeightName(name))
+      hasOutput |= p->role == WeightRole::Output;
+  ModelShape shape{cfg.numLayers, cfg.numHeads, cfg.numKvHeads};
+
   std::vector<std::vector<uint8_t>> storage;
   storage.reserve(names.size());
+  std::map<DType, int64_t> matrixElements;
+  Progress progress("export", int64_t(names.size()), options.showProgress);
   for (const std::string &name : names) {
     std::optional<ParsedWeightName> parsed = parseWeightName(name);
     if (!parsed)
@@ -130,49 +123,78 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
     const TensorRef &t = **tensor;
     std::string ggufName = weightName(Naming::Gguf, parsed->role, parsed->layer);
 
+    // Vectors (norms, biases) are F32. Matrices take the requested file
+    // type's choice for their role, or with "auto" keep a ggml block format
+    // and otherwise become F16.
+    DType target = DType::F32;
+    if (t.shape.size() >= 2) {
+      if (options.fileType) {
+        WeightRole role = parsed->role;
+        // Without an output matrix the tied embedding plays its part.
+        if (role == WeightRole::Embedding && !hasOutput)
+          role = WeightRole::Output;
+        Expected<DType> chosen = chooseGgufType(*options.fileType, role,
+                                                parsed->layer, t.shape.back(),
+                                                shape, options.pure);
+        if (!chosen)
+          return chosen.takeError();
+        target = *chosen;
+      } else {
+        target = getDTypeInfo(t.dtype).blockElems > 1 ? t.dtype : DType::F16;
+      }
+      matrixElements[target] += t.numElements();
+    }
+    Expected<std::vector<uint8_t>> bytes = encodeTensor(t, target);
+    if (!bytes)
+      return fileError(path, "{0}", toString(bytes.takeError()));
+    storage.push_back(std::move(*bytes));
+    std::vector<uint8_t> &out = storage.back();
+
     bool isQK = parsed->role == WeightRole::Query || parsed->role == WeightRole::Key ||
                 parsed->role == WeightRole::QueryBias ||
                 parsed->role == WeightRole::KeyBias;
-    int64_t heads = (parsed->role == WeightRole::Query ||
-                     parsed->role == WeightRole::QueryBias)
-                        ? cfg.numHeads
-                        : cfg.numKvHeads;
-    std::vector<int64_t> rowSource;
-    if (isQK && irInterleaved != wantInterleaved)
-      rowSource = ropeRowPermutation(t.shape[0], heads, wantInterleaved);
-
-    // Vectors (norms, biases) stay F32; matrices get the requested type. A
-    // source already in that encoding is copied row by row, not requantized.
-    DType target = t.shape.size() >= 2 ? matrixType : DType::F32;
-    int64_t rows = t.shape.size() >= 2 ? t.shape[0] : 1;
-    int64_t cols = t.numElements() / std::max<int64_t>(rows, 1);
-    if (!rowSource.empty() && t.shape.size() == 1) {
-      rows = t.shape[0];
-      cols = 1;
-    }
-    std::optional<uint64_t> outBytes = tensorBytes(target, t.shape);
-    if (!outBytes)
-      return fileError(path, "tensor '{0}': row length {1} is not a multiple "
-                       "of the {2} block", name, t.shape.back(),
-                       getDTypeInfo(target).name);
-    storage.emplace_back(*outBytes);
-    std::vector<uint8_t> &out = storage.back();
-    uint64_t outRow = *outBytes / rows;
-    auto srcRow = [&](int64_t r) { return rowSource.empty() ? r : rowSource[r]; };
-    if (t.dtype == target) {
-      uint64_t inRow = t.bytes / rows;
+    if (isQK && irInterleaved != wantInterleaved) {
+      int64_t heads = (parsed->role == WeightRole::Query ||
+                       parsed->role == WeightRole::QueryBias)
+                          ? cfg.numHeads
+                          : cfg.numKvHeads;
+      int64_t rows = t.shape[0];
+      std::vector<int64_t> rowSource = ropeRowPermutation(rows, heads, wantInterleaved);
+      // Whole rows move, so the permutation works on encoded bytes too.
+      uint64_t rowBytes = out.size() / rows;
+      std::vector<uint8_t> permuted(out.size());
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(out.data() + r * outRow, t.data + srcRow(r) * inRow, inRow);
-    } else {
-      std::vector<float> values;
-      if (Error e = dequantize(t, values))
-        return e;
-      for (int64_t r = 0; r < rows; ++r)
-        if (Error e = quantizeRow(target, values.data() + srcRow(r) * cols,
-                                  out.data() + r * outRow, cols))
-          return e;
+        std::memcpy(permuted.data() + r * rowBytes,
+                    out.data() + rowSource[r] * rowBytes, rowBytes);
+      out = std::move(permuted);
     }
     writer.addTensor(ggufName, target, t.shape, out.data(), out.size());
+    progress.update(int64_t(storage.size()), ggufName);
   }
+  progress.finish();
+
+  // general.file_type: what was asked for, else what a quantization pass
+  // recorded, else the most common matrix encoding (llama.cpp's own guess).
+  uint32_t fileType = 1;
+  if (options.fileType) {
+    fileType = options.fileType->id;
+  } else if (auto attr = dyn_cast_or_null<mlir::IntegerAttr>(
+                 module->getAttr("lowbit.gguf_file_type"))) {
+    fileType = uint32_t(attr.getInt());
+  } else if (!matrixElements.empty()) {
+    DType common = std::max_element(matrixElements.begin(), matrixElements.end(),
+                                    [](auto &a, auto &b) { return a.second < b.second; })
+                       ->first;
+    if (Expected<GgufFileType> f = parseGgufFileType(getDTypeInfo(common).name))
+      fileType = f->id;
+    else
+      consumeError(f.takeError());
+  }
+  writer.setU32("general.file_type", fileType);
+  bool quantized = false;
+  for (auto &[type, count] : matrixElements)
+    quantized |= getDTypeInfo(type).blockElems > 1;
+  if (quantized)
+    writer.setU32("general.quantization_version", 2);
   return writer.write(path);
 }

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/GgmlQuantize.h"
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/Support/Endian.h"
@@ -300,6 +301,10 @@ Error lowbit::quantizeRow(DType type, const float *src, uint8_t *dst,
   case DType::Q8_0:
     quantizeRowQ8_0(src, dst, n);
     return Error::success();
+  case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1:
+  case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K:
+  case DType::Q6_K:
+    return quantizeRowGgml(type, src, dst, n);
   default:
     return createStringError(inconvertibleErrorCode(),
                              "quantization to %s is not implemented",

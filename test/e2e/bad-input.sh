@@ -121,7 +121,7 @@ expect_error gguf-misaligned-offset 'align.gguf: .*(align|offset)' -- \
   "$LOWBIT_BIN/lowbit-translate" --import-gguf "$T/align.gguf" -o "$T/out.mlir"
 
 # --- options -----------------------------------------------------------------
-expect_error bad-outtype "--outtype must be" -- \
+expect_error bad-outtype "--outtype: unknown GGUF type" -- \
   "$LOWBIT_BIN/lowbit-translate" --export-gguf --outtype q3_x "$TINY" -o "$T/out.gguf"
 expect_error bad-protocol "--protocol must be p1 or p2" -- \
   "$LOWBIT_BIN/lowbit-run" perplexity --protocol p3 --file "$TINY/data/heldout.txt" "$TINY"

@@ -34,9 +34,16 @@ static cl::opt<bool> exportGgufFlag(
     "export-gguf",
     cl::desc("Export the input model (dir, .gguf or .mlir) to GGUF"),
     cl::cat(category));
-static cl::opt<std::string> outType("outtype",
-                                    cl::desc("GGUF matrix type: f32, f16, bf16, q8_0"),
-                                    cl::init("f16"), cl::cat(category));
+static cl::opt<std::string> outType(
+    "outtype",
+    cl::desc("GGUF file type: auto (keep quantized weights, float matrices to "
+             "f16), f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, "
+             "q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k"),
+    cl::init("auto"), cl::cat(category));
+static cl::opt<bool> pure("pure",
+                          cl::desc("Give every matrix the file type's default "
+                                   "type (no llama-quantize mix)"),
+                          cl::cat(category));
 static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<input model>"),
                                       cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout)"),
@@ -101,12 +108,13 @@ int main(int argc, char **argv) {
   if (outputPath == "-")
     return fail(createStringError("--export-gguf needs -o FILE"));
   GgufExportOptions options;
-  std::optional<DType> type = parseDTypeName(outType);
-  if (!type || (*type != DType::F32 && *type != DType::F16 &&
-                *type != DType::BF16 && *type != DType::Q8_0))
-    return fail(createStringError("--outtype must be f32, f16, bf16 or q8_0, "
-                                  "not '" + outType + "'"));
-  options.matrixType = *type;
+  if (outType != "auto") {
+    Expected<GgufFileType> type = parseGgufFileType(outType);
+    if (!type)
+      return fail(createStringError("--outtype: " + toString(type.takeError())));
+    options.fileType = *type;
+  }
+  options.pure = pure;
   options.name = sys::path::stem(sys::path::filename(
                                      StringRef(inputPath).rtrim('/')))
                      .str();

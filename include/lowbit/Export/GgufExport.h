@@ -2,7 +2,9 @@
 #ifndef LOWBIT_EXPORT_GGUFEXPORT_H
 #define LOWBIT_EXPORT_GGUFEXPORT_H
 
-#include "lowbit/Formats/DType.h"
+#include "lowbit/Quant/GgufMixes.h"
+
+#include <optional>
 
 #include "llvm/Support/Error.h"
 
@@ -11,10 +13,15 @@ namespace lowbit {
 struct LoadedModel;
 
 struct GgufExportOptions {
-  /// Encoding of matrices (F32, F16, BF16 or Q8_0); vectors and norms stay
-  /// F32 as convert_hf_to_gguf keeps them.
-  DType matrixType = DType::F16;
+  /// The llama.cpp file type to produce: matrices get its types (with
+  /// llama-quantize's per-tensor mix unless `pure`). Unset ("auto"): weights
+  /// already in a ggml block format keep it and float matrices become F16.
+  /// Vectors (norms, biases) are always F32, as convert_hf_to_gguf writes them.
+  std::optional<GgufFileType> fileType;
+  bool pure = false;
   std::string name; // general.name
+  /// Progress lines on stderr.
+  bool showProgress = true;
 };
 
 /// Writes `model` as a llama.cpp-loadable GGUF v3 file (formats.md §2): the

@@ -26,4 +26,30 @@ def ConvertWeights : Pass<"lowbit-convert-weights", "mlir::ModuleOp"> {
   ];
 }
 
+def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
+  let summary = "Quantize weight matrices to ggml block formats with llama.cpp's mixes";
+  let description = [{
+    Gives every weight matrix the ggml type llama-quantize would give it for
+    `ftype` (`q4_k_m`, `q6_k`, `q4_0`, ...; `pure` disables the per-tensor
+    mix), writes the packed blocks to `side-file` (a GGUF file, written
+    atomically) and retypes the `lowbit.weight` ops as `!lowbit.qweight`.
+    Norms and biases are left in float. The module records the file type in
+    `lowbit.gguf_file_type`, which `--export-gguf` writes as
+    `general.file_type`.
+
+    ```
+    lowbit-opt model.mlir --lowbit-gguf-quantize="ftype=q4_k_m side-file=model.q4_k_m.gguf"
+    ```
+  }];
+  let options = [
+    Option<"ftype", "ftype", "std::string", /*default=*/"\"q4_k_m\"",
+           "llama.cpp file type (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, "
+           "q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k)">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "GGUF file receiving the quantized tensors (required)">,
+    Option<"pure", "pure", "bool", /*default=*/"false",
+           "Use the file type's default type for every matrix">,
+  ];
+}
+
 #endif // LOWBIT_PASSES_TD

@@ -1,0 +1,73 @@
+//===- Encode.cpp - Re-encode a stored tensor -----------------------------===//
+#include "lowbit/Quant/Encode.h"
+#include "lowbit/Formats/GgmlQuants.h"
+
+#include "llvm/Support/Threading.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+using namespace llvm;
+using namespace lowbit;
+
+Expected<std::vector<uint8_t>> lowbit::encodeTensor(const TensorRef &t,
+                                                    DType type,
+                                                    unsigned threads) {
+  std::optional<uint64_t> size = tensorBytes(type, t.shape);
+  if (!size)
+    return createStringError("tensor '" + t.name + "': rows of " +
+                             std::to_string(t.shape.empty() ? 1 : t.shape.back()) +
+                             " values do not fit " +
+                             getDTypeInfo(type).name.str() + " blocks");
+  if (!canDequantize(t.dtype))
+    return createStringError("tensor '" + t.name + "': cannot read " +
+                             getDTypeInfo(t.dtype).name.str() + " values");
+  std::vector<uint8_t> out(*size);
+  if (t.dtype == type) {
+    std::memcpy(out.data(), t.data, out.size());
+    return out;
+  }
+  int64_t cols = t.shape.empty() ? 1 : t.shape.back();
+  int64_t rows = cols ? t.numElements() / cols : 0;
+  if (rows == 0)
+    return out;
+  uint64_t inRow = t.bytes / rows, outRow = out.size() / rows;
+  if (threads == 0)
+    threads = std::max(1u, llvm::get_physical_cores() > 0
+                               ? unsigned(llvm::get_physical_cores())
+                               : std::thread::hardware_concurrency());
+  threads = unsigned(std::min<int64_t>(threads, rows));
+
+  // Dequantize and re-encode in chunks of rows so memory stays bounded.
+  std::atomic<int64_t> next{0};
+  std::mutex errorLock;
+  std::string error;
+  auto work = [&] {
+    std::vector<float> row(cols);
+    constexpr int64_t kChunk = 16;
+    for (;;) {
+      int64_t begin = next.fetch_add(kChunk);
+      if (begin >= rows)
+        return;
+      for (int64_t r = begin; r < std::min(rows, begin + kChunk); ++r) {
+        dequantizeRow(t.dtype, t.data + r * inRow, row.data(), cols);
+        if (Error e = quantizeRow(type, row.data(), out.data() + r * outRow, cols)) {
+          std::lock_guard<std::mutex> lock(errorLock);
+          error = toString(std::move(e));
+          next = rows;
+          return;
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &th : pool)
+    th.join();
+  if (!error.empty())
+    return createStringError("tensor '" + t.name + "': " + error);
+  return out;
+}

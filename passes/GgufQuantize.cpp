@@ -1,0 +1,140 @@
+//===- GgufQuantize.cpp - --lowbit-gguf-quantize --------------------------===//
+//
+// llama-quantize as a pass: each weight matrix gets the type llama.cpp's mix
+// gives its role and layer, is packed into ggml blocks in a GGUF side file,
+// and its lowbit.weight op is retyped as a !lowbit.qweight of that format.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Formats/Gguf.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/Import.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/Encode.h"
+#include "lowbit/Quant/GgufMixes.h"
+#include "lowbit/Support/Progress.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_GGUFQUANTIZE
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+using ::lowbit::DType;
+
+namespace {
+struct GgufQuantizePass
+    : mlir::lowbit::impl::GgufQuantizeBase<GgufQuantizePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError(message);
+      signalPassFailure();
+    };
+    if (sideFile.empty())
+      return fail("--lowbit-gguf-quantize needs side-file=PATH");
+    llvm::Expected<::lowbit::GgufFileType> fileType =
+        ::lowbit::parseGgufFileType(ftype);
+    if (!fileType)
+      return fail("--lowbit-gguf-quantize: " + llvm::toString(fileType.takeError()));
+    if (getDTypeInfo(fileType->defaultType).blockElems == 1)
+      return fail("--lowbit-gguf-quantize: '" + ftype +
+                  "' is a float type; use --lowbit-convert-weights");
+    llvm::Expected<::lowbit::ModelConfig> config = ::lowbit::configFromModule(module);
+    if (!config)
+      return fail(llvm::toString(config.takeError()));
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+      return fail(llvm::toString(std::move(e)));
+
+    // The weights to quantize: float matrices with a Llama-family role.
+    struct Item {
+      std::string name;
+      ::lowbit::ParsedWeightName role;
+    };
+    std::vector<Item> items;
+    llvm::StringSet<> seen;
+    bool hasOutput = false;
+    module.walk([&](mlir::lowbit::WeightOp op) {
+      auto type = dyn_cast<RankedTensorType>(op.getType());
+      auto parsed = ::lowbit::parseWeightName(op.getName());
+      if (!type || type.getRank() != 2 || !parsed)
+        return;
+      hasOutput |= parsed->role == ::lowbit::WeightRole::Output;
+      if (seen.insert(op.getName()).second)
+        items.push_back({op.getName().str(), *parsed});
+    });
+    if (items.empty())
+      return;
+
+    ::lowbit::ModelShape shape{config->numLayers, config->numHeads,
+                               config->numKvHeads};
+    ::lowbit::GgufWriter writer;
+    std::vector<std::vector<uint8_t>> storage;
+    storage.reserve(items.size());
+    llvm::StringMap<DType> chosen;
+    ::lowbit::Progress progress("gguf-quantize " + ftype, int64_t(items.size()));
+    for (const Item &item : items) {
+      const ::lowbit::TensorRef *t = weights.find(item.name);
+      if (!t)
+        return fail("no tensor named '" + item.name + "' in the weight store");
+      ::lowbit::WeightRole role = item.role.role;
+      if (role == ::lowbit::WeightRole::Embedding && !hasOutput)
+        role = ::lowbit::WeightRole::Output; // tied: the embedding is the output
+      llvm::Expected<DType> type = ::lowbit::chooseGgufType(
+          *fileType, role, item.role.layer, t->shape.back(), shape, pure);
+      if (!type)
+        return fail(llvm::toString(type.takeError()));
+      llvm::Expected<std::vector<uint8_t>> bytes = ::lowbit::encodeTensor(*t, *type);
+      if (!bytes)
+        return fail(llvm::toString(bytes.takeError()));
+      storage.push_back(std::move(*bytes));
+      writer.addTensor(item.name, *type, t->shape, storage.back().data(),
+                       storage.back().size());
+      chosen[item.name] = *type;
+      progress.update(int64_t(storage.size()), item.name);
+    }
+    progress.finish();
+
+    SmallString<256> path(sideFile);
+    llvm::sys::fs::make_absolute(path);
+    if (llvm::Error e = writer.write(path))
+      return fail(llvm::toString(std::move(e)));
+
+    MLIRContext *ctx = module.getContext();
+    module.walk([&](mlir::lowbit::WeightOp op) {
+      auto it = chosen.find(op.getName());
+      if (it == chosen.end())
+        return;
+      auto tensor = cast<RankedTensorType>(op.getType());
+      std::optional<mlir::lowbit::QuantFormat> format =
+          mlir::lowbit::symbolizeQuantFormat(getDTypeInfo(it->second).name);
+      if (!format) { // a float fallback (rows too short for any block)
+        Type elem = Builder(ctx).getF16Type();
+        op.getResult().setType(RankedTensorType::get(tensor.getShape(), elem));
+        return;
+      }
+      op.getResult().setType(mlir::lowbit::QuantizedWeightType::get(
+          ctx, tensor.getShape(), mlir::lowbit::QuantSchemeAttr::get(ctx, *format)));
+    });
+
+    Builder b(ctx);
+    SmallVector<Attribute> sides;
+    if (auto old = module->getAttrOfType<ArrayAttr>("lowbit.side_files"))
+      for (Attribute a : old)
+        if (cast<StringAttr>(a).getValue() != path)
+          sides.push_back(a);
+    sides.push_back(b.getStringAttr(path));
+    module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
+    module->setAttr("lowbit.gguf_file_type", b.getI64IntegerAttr(fileType->id));
+  }
+};
+} // namespace
