@@ -8,6 +8,10 @@ set(LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect
 foreach(lib ${LOWBIT_EXPORTED_LIBS})
   target_include_directories(${lib} PUBLIC
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  # The build adds MLIR/LLVM headers globally; consumers get them from here.
+  foreach(dir ${MLIR_INCLUDE_DIRS} ${LLVM_INCLUDE_DIRS})
+    target_include_directories(${lib} SYSTEM PUBLIC $<INSTALL_INTERFACE:${dir}>)
+  endforeach()
 endforeach()
 
 install(TARGETS ${LOWBIT_EXPORTED_LIBS} EXPORT LowbitTargets
