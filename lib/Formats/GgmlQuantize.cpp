@@ -27,6 +27,7 @@
 #include "llvm/Support/Endian.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -39,8 +40,15 @@ using namespace lowbit::ggmlq;
 // Scale searches
 //===----------------------------------------------------------------------===//
 
+// The searches below evaluate independent trial scales side by side ("lanes")
+// instead of one after the other. Each lane still accumulates its sums over
+// the elements in index order with ggml's expressions, so every sum is
+// bit-identical to ggml's; only the dependency chains run in parallel (and
+// the lane loops vectorize). Trials are then compared in ggml's order.
+
 float ggmlq::makeQxQuants(int n, int nmax, const float *x, int8_t *L,
                           const float *qw) {
+  assert(n <= 32 && "sub-block too long");
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i) {
     float ax = std::fabs(x[i]);
@@ -53,35 +61,42 @@ float ggmlq::makeQxQuants(int n, int nmax, const float *x, int8_t *L,
     std::memset(L, 0, n);
     return 0.0f;
   }
-  auto weight = [&](int i) { return qw ? qw[i] : x[i] * x[i]; };
-  float iscale = float(-nmax) / max;
-  float sumlx = 0, suml2 = 0;
+  float w[32], wx[32];
   for (int i = 0; i < n; ++i) {
-    int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
-    L[i] = int8_t(l + nmax);
-    float w = weight(i);
-    sumlx += w * x[i] * float(l);
-    suml2 += w * float(l) * float(l);
+    w[i] = qw ? qw[i] : x[i] * x[i];
+    wx[i] = w[i] * x[i]; // ggml's w*x[i]*l is (w*x[i])*l
   }
-  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0)
-      continue;
-    iscale = -(float(nmax) + 0.1f * float(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
-      float w = weight(i);
-      sumlx += w * x[i] * float(l);
-      suml2 += w * float(l) * float(l);
+  // Lane 0 is the initial scale -nmax/max_el, lanes 1..18 the trials
+  // is = -9..-1, 1..9; lane 19 only pads the count to a multiple of 4.
+  constexpr int kLanes = 20;
+  float iscales[kLanes];
+  iscales[0] = float(-nmax) / max;
+  for (int is = -9, k = 1; is <= 9; ++is)
+    if (is != 0)
+      iscales[k++] = -(float(nmax) + 0.1f * float(is)) / max;
+  iscales[kLanes - 1] = iscales[0];
+  float sumlx[kLanes] = {}, suml2[kLanes] = {};
+  for (int i = 0; i < n; ++i) {
+    for (int t = 0; t < kLanes; ++t) {
+      int l = std::clamp(nearestInt(iscales[t] * x[i]), -nmax, nmax - 1);
+      float fl = float(l);
+      sumlx[t] += wx[i] * fl;
+      suml2[t] += w[i] * fl * fl;
     }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i)
-        L[i] = int8_t(nmax + std::clamp(nearestInt(iscale * x[i]), -nmax,
-                                        nmax - 1));
-      scale = sumlx / suml2;
-      best = scale * sumlx;
+  }
+  auto setCodes = [&](float iscale) {
+    for (int i = 0; i < n; ++i)
+      L[i] = int8_t(nmax + std::clamp(nearestInt(iscale * x[i]), -nmax,
+                                      nmax - 1));
+  };
+  setCodes(iscales[0]);
+  float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
+  float best = scale * sumlx[0];
+  for (int t = 1; t < kLanes - 1; ++t) {
+    if (suml2[t] > 0 && sumlx[t] * sumlx[t] > best * suml2[t]) {
+      setCodes(iscales[t]);
+      scale = sumlx[t] / suml2[t];
+      best = scale * sumlx[t];
     }
   }
   return scale;
@@ -139,13 +154,18 @@ float ggmlq::makeQ3Quants(int n, int nmax, const float *x, int8_t *L) {
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// Shared body of makeQkx2Quants / makeQkx3Quants; they differ only in how a
-// trial code is rounded (kClampFirst) and in the degenerate-range test.
+// Shared body of makeQkx2Quants / makeQkx3Quants; they differ only in the
+// degenerate-range test (max == min vs max <= min, which differ for NaN).
+//
+// ggml's trials are not independent: a trial that improves the fit replaces
+// `min`, and later trials measure from the new min. We evaluate kBatch
+// consecutive trials at once with the current min, accept them in order, and
+// after the first improvement restart the batch at the following trial.
 template <bool kImatrixVariant>
 static float makeQkxQuants(int n, int nmax, const float *x,
                            const float *weights, uint8_t *L, float *theMin,
-                           uint8_t *Laux, float rmin, float rdelta, int nstep,
-                           bool useMad) {
+                           float rmin, float rdelta, int nstep, bool useMad) {
+  assert(n <= 32 && "sub-block too long");
   float min = x[0], max = x[0];
   float sumW = weights[0];
   float sumX = sumW * x[0];
@@ -179,45 +199,68 @@ static float makeQkxQuants(int n, int nmax, const float *x,
     *theMin = -min;
     return scale;
   }
-  for (int is = 0; is <= nstep; ++is) {
-    // `min` is the best fit so far, as in ggml: later trials measure from it.
-    iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
-    float sumL = 0, sumL2 = 0, sumXL = 0;
+
+  constexpr int kBatch = 4;
+  float codes[32][kBatch]; // element-major, so lane loops are contiguous
+  for (int is = 0; is <= nstep;) {
+    float isc[kBatch];
+    for (int b = 0; b < kBatch; ++b)
+      isc[b] = (rmin + rdelta * float(is + b) + float(nmax)) / (max - min);
+    float sumL[kBatch] = {}, sumL2[kBatch] = {}, sumXL[kBatch] = {};
     for (int i = 0; i < n; ++i) {
-      int l;
-      if (kImatrixVariant) {
-        float v = iscale * (x[i] - min);
-        l = v > 0 ? nearestInt(v < float(nmax) ? v : float(nmax)) : 0;
+      const float xm = x[i] - min, w = weights[i];
+      for (int b = 0; b < kBatch; ++b) {
+        // Once `min` has moved, isc * (x - min) can exceed nearestInt's
+        // exact range; like the llama.cpp we match, round first and clamp
+        // the (then wrapped) result. Newer ggml clamps before rounding,
+        // which only differs in that out-of-range case.
+        int l = nearestInt(isc[b] * xm);
+        l = l > nmax ? nmax : l;
+        l = l < 0 ? 0 : l;
+        float fl = float(l), wl = w * fl; // w*l*l and w*l*x start with w*l
+        codes[i][b] = fl;
+        sumL[b] += wl;
+        sumL2[b] += wl * fl;
+        sumXL[b] += wl * x[i];
+      }
+    }
+    float D[kBatch], tScale[kBatch], tMin[kBatch], err[kBatch];
+    for (int b = 0; b < kBatch; ++b) {
+      D[b] = sumW * sumL2[b] - sumL[b] * sumL[b];
+      tScale[b] = (sumW * sumXL[b] - sumX * sumL[b]) / D[b];
+      tMin[b] = (sumL2[b] * sumX - sumL[b] * sumXL[b]) / D[b];
+      if (tMin[b] > 0) {
+        tMin[b] = 0;
+        tScale[b] = sumXL[b] / sumL2[b];
+      }
+      err[b] = 0;
+    }
+    for (int i = 0; i < n; ++i) {
+      const float w = weights[i];
+      if (useMad) {
+        for (int b = 0; b < kBatch; ++b)
+          err[b] += w * std::fabs(tScale[b] * codes[i][b] + tMin[b] -
+                                  x[i]);
       } else {
-        l = std::max(0, std::min(nmax, nearestInt(iscale * (x[i] - min))));
-      }
-      Laux[i] = uint8_t(l);
-      float w = weights[i];
-      sumL += w * float(l);
-      sumL2 += w * float(l) * float(l);
-      sumXL += w * float(l) * x[i];
-    }
-    float D = sumW * sumL2 - sumL * sumL;
-    if (D > 0) {
-      float thisScale = (sumW * sumXL - sumX * sumL) / D;
-      float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = sumXL / sumL2;
-      }
-      float err = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = thisScale * float(Laux[i]) + thisMin - x[i];
-        diff = useMad ? std::fabs(diff) : diff * diff;
-        err += weights[i] * diff;
-      }
-      if (err < bestError) {
-        std::memcpy(L, Laux, n);
-        bestError = err;
-        scale = thisScale;
-        min = thisMin;
+        for (int b = 0; b < kBatch; ++b) {
+          float diff = tScale[b] * codes[i][b] + tMin[b] - x[i];
+          err[b] += w * (diff * diff);
+        }
       }
     }
+    int next = is + kBatch;
+    for (int b = 0; b < kBatch && is + b <= nstep; ++b) {
+      if (D[b] > 0 && err[b] < bestError) {
+        for (int i = 0; i < n; ++i)
+          L[i] = uint8_t(codes[i][b]);
+        bestError = err[b];
+        scale = tScale[b];
+        min = tMin[b];
+        next = is + b + 1;
+        break;
+      }
+    }
+    is = next;
   }
   *theMin = -min;
   return scale;
@@ -225,18 +268,16 @@ static float makeQkxQuants(int n, int nmax, const float *x,
 
 float ggmlq::makeQkx2Quants(int n, int nmax, const float *x,
                             const float *weights, uint8_t *L, float *theMin,
-                            uint8_t *Laux, float rmin, float rdelta, int nstep,
-                            bool useMad) {
-  return makeQkxQuants<false>(n, nmax, x, weights, L, theMin, Laux, rmin,
-                              rdelta, nstep, useMad);
+                            float rmin, float rdelta, int nstep, bool useMad) {
+  return makeQkxQuants<false>(n, nmax, x, weights, L, theMin, rmin, rdelta,
+                              nstep, useMad);
 }
 
 float ggmlq::makeQkx3Quants(int n, int nmax, const float *x,
                             const float *weights, uint8_t *L, float *theMin,
-                            uint8_t *Laux, float rmin, float rdelta, int nstep,
-                            bool useMad) {
-  return makeQkxQuants<true>(n, nmax, x, weights, L, theMin, Laux, rmin,
-                             rdelta, nstep, useMad);
+                            float rmin, float rdelta, int nstep, bool useMad) {
+  return makeQkxQuants<true>(n, nmax, x, weights, L, theMin, rmin, rdelta,
+                             nstep, useMad);
 }
 
 float ggmlq::makeQpQuants(int n, int nmax, const float *x, uint8_t *L,
@@ -396,10 +437,9 @@ static void quantizeRowQ4_1(const float *x, uint8_t *dst, int64_t n,
     uint8_t *qs = dst + 4;
     if (qw) {
       float w[32], min;
-      uint8_t L[32], Laux[32];
+      uint8_t L[32];
       importanceWeights(x, qw + 32 * ib, sigma2, w);
-      float d = makeQkx3Quants(32, 15, x, w, L, &min, Laux, -0.9f, 0.05f, 36,
-                               false);
+      float d = makeQkx3Quants(32, 15, x, w, L, &min, -0.9f, 0.05f, 36, false);
       putHalf(dst, d);
       putHalf(dst + 2, -min);
       for (int j = 0; j < 16; ++j)
@@ -452,10 +492,9 @@ static void quantizeRowQ5_1(const float *x, uint8_t *dst, int64_t n,
     uint8_t codes[32];
     if (qw) {
       float w[32], min;
-      uint8_t Laux[32];
       importanceWeights(x, qw + 32 * ib, sigma2, w);
-      float d = makeQkx3Quants(32, 31, x, w, codes, &min, Laux, -0.9f, 0.05f,
-                               36, false);
+      float d =
+          makeQkx3Quants(32, 31, x, w, codes, &min, -0.9f, 0.05f, 36, false);
       putHalf(dst, d);
       putHalf(dst + 2, -min);
     } else {

@@ -28,6 +28,8 @@ inline int nearestInt(float x) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+/// n <= 32 for all searches below.
+///
 /// Symmetric fit with codes in [-nmax, nmax-1], stored biased (+nmax) in L.
 /// Weights are qw[i], or x[i]^2 when qw is null. Tries the 18 inverse scales
 /// -(nmax + 0.1 t)/max_el and keeps the weighted least-squares optimum.
@@ -44,14 +46,14 @@ float makeQ3Quants(int n, int nmax, const float *x, int8_t *L);
 /// inverse scales (nmax + rmin + rdelta*t) / (max - min). Returns the scale;
 /// *theMin receives -min (>= 0).
 float makeQkx2Quants(int n, int nmax, const float *x, const float *weights,
-                     uint8_t *L, float *theMin, uint8_t *Laux, float rmin,
-                     float rdelta, int nstep, bool useMad);
+                     uint8_t *L, float *theMin, float rmin, float rdelta,
+                     int nstep, bool useMad);
 
-/// The imatrix variant of makeQkx2Quants (codes computed from v clamped to
-/// [0, nmax] before rounding).
+/// The variant of makeQkx2Quants the imatrix paths use (same search; only
+/// the degenerate-range test differs).
 float makeQkx3Quants(int n, int nmax, const float *x, const float *weights,
-                     uint8_t *L, float *theMin, uint8_t *Laux, float rmin,
-                     float rdelta, int nstep, bool useMad);
+                     uint8_t *L, float *theMin, float rmin, float rdelta,
+                     int nstep, bool useMad);
 
 /// Quantizes non-negative values x (sub-block scales or mins) to codes in
 /// [0, nmax] with weights qw. Returns the scale.

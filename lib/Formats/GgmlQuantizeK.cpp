@@ -111,7 +111,7 @@ float sumSquares(const float *x, int n) {
 
 void quantizeBlockQ2K(const float *x, uint8_t *y, const float *qw) {
   uint8_t *scalesOut = y, *qs = y + 16;
-  uint8_t L[QK], Laux[16];
+  uint8_t L[QK];
   float weights[16], mins[16], scales[16];
 
   if (!qw) {
@@ -121,7 +121,7 @@ void quantizeBlockQ2K(const float *x, uint8_t *y, const float *qw) {
       for (int l = 0; l < 16; ++l)
         weights[l] = std::fabs(x[16 * j + l]);
       scales[j] = makeQkx2Quants(16, 3, x + 16 * j, weights, L + 16 * j,
-                                 &mins[j], Laux, -0.5f, 0.1f, 15, true);
+                                 &mins[j], -0.5f, 0.1f, 15, true);
       if (scales[j] > maxScale)
         maxScale = scales[j];
       if (mins[j] > maxMin)
@@ -153,7 +153,7 @@ void quantizeBlockQ2K(const float *x, uint8_t *y, const float *qw) {
       for (int l = 0; l < 16; ++l)
         sw[j] += weights[l];
       scales[j] = makeQkx3Quants(16, 3, x + 16 * j, weights, L + 16 * j,
-                                 &mins[j], Laux, -0.9f, 0.05f, 36, false);
+                                 &mins[j], -0.9f, 0.05f, 36, false);
     }
     float dm = makeQpQuants(16, 15, scales, Ls, sw);
     float mm = makeQpQuants(16, 15, mins, Lm, sw);
@@ -277,7 +277,7 @@ void quantizeBlockQ3K(const float *x, uint8_t *y, const float *qw) {
 /// the fitted codes in L (re-derived afterwards from the stored values).
 void fitBlockK4(const float *x, uint8_t *y, const float *qw, int nmax,
                 float rmin, float rdelta, int nstep, uint8_t *L) {
-  uint8_t Laux[32], ls[8], lm[8];
+  uint8_t ls[8], lm[8];
   float weights[32], mins[8], scales[8];
   uint8_t *scalesOut = y + 4;
 
@@ -288,7 +288,7 @@ void fitBlockK4(const float *x, uint8_t *y, const float *qw, int nmax,
       for (int l = 0; l < 32; ++l)
         weights[l] = avX + std::fabs(x[32 * j + l]);
       scales[j] = makeQkx2Quants(32, nmax, x + 32 * j, weights, L + 32 * j,
-                                 &mins[j], Laux, rmin, rdelta, nstep, false);
+                                 &mins[j], rmin, rdelta, nstep, false);
       if (scales[j] > maxScale)
         maxScale = scales[j];
       if (mins[j] > maxMin)
@@ -316,7 +316,7 @@ void fitBlockK4(const float *x, uint8_t *y, const float *qw, int nmax,
       sumw += weights[l];
     sw[j] = sumw;
     scales[j] = makeQkx3Quants(32, nmax, x + 32 * j, weights, L + 32 * j,
-                               &mins[j], Laux, -0.9f, 0.05f, 36, false);
+                               &mins[j], -0.9f, 0.05f, 36, false);
   }
   float dBlock = makeQpQuants(8, 63, scales, ls, sw);
   float mBlock = makeQpQuants(8, 63, mins, lm, sw);

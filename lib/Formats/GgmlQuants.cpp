@@ -307,7 +307,7 @@ Error lowbit::quantizeRow(DType type, const float *src, uint8_t *dst,
     return quantizeRowGgml(type, src, dst, n);
   default:
     return createStringError(inconvertibleErrorCode(),
-                             "quantization to %s is not implemented",
+                             "cannot encode values as %s (not a storage type)",
                              info.name.str().c_str());
   }
 }

@@ -33,8 +33,9 @@ llvm::Error dequantize(const TensorRef &t, std::vector<float> &out);
 /// computed with the unrounded d, then d stored as fp16. `n` % 32 == 0.
 void quantizeRowQ8_0(const float *src, uint8_t *dst, int64_t n);
 
-/// Encodes `n` values into `dst` (tensorBytes(type, {n}) bytes). Supports
-/// F32, F16, BF16 and Q8_0 for now.
+/// Encodes `n` values into `dst` (tensorBytes(type, {n}) bytes): F32, F16,
+/// BF16 and every ggml block type (byte-identical to llama.cpp's quantizers,
+/// see GgmlQuantize.h). Integer types are not storage encodings and fail.
 llvm::Error quantizeRow(DType type, const float *src, uint8_t *dst, int64_t n);
 
 } // namespace lowbit
