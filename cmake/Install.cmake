@@ -4,7 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect LowbitQuant LowbitPasses
-    LowbitImport LowbitExport LowbitExecutor)
+    LowbitImport LowbitExport LowbitExecutor LowbitCalibration)
 foreach(lib ${LOWBIT_EXPORTED_LIBS})
   target_include_directories(${lib} PUBLIC
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

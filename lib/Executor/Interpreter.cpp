@@ -20,6 +20,7 @@ namespace {
 struct DenseWeight {
   std::vector<int64_t> shape;
   std::vector<float> values;
+  DType stored = DType::F32; // encoding in the weight store
 };
 
 enum class Kind { Weight, Embedding, RmsNorm, Linear, Rope, Attention, Swiglu, Add, Return };
@@ -122,6 +123,7 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
         return std::move(e);
       DenseWeight dense;
       dense.shape = (*t)->shape;
+      dense.stored = (*t)->dtype;
       if (llvm::Error e = dequantize(**t, dense.values))
         return std::move(e);
       it = impl.weights.try_emplace(name, std::move(dense)).first;
@@ -178,8 +180,14 @@ Interpreter::forward(llvm::ArrayRef<int32_t> tokens,
       const DenseWeight &w = weightOf(op, 1);
       const std::vector<float> *bias =
           op->getNumOperands() > 2 ? &weightOf(op, 2).values : nullptr;
-      linear(in(op, 0), w.values.data(), w.shape[0], bias,
-             values[op->getResult(0)]);
+      if (ggmlActivations) {
+        Activation x = in(op, 0);
+        roundActivationsLikeGgml(w.stored, x);
+        linear(x, w.values.data(), w.shape[0], bias, values[op->getResult(0)]);
+      } else {
+        linear(in(op, 0), w.values.data(), w.shape[0], bias,
+               values[op->getResult(0)]);
+      }
       break;
     }
     case Kind::Rope: {

@@ -1,11 +1,13 @@
 //===- Kernels.cpp - fp32 reference kernels -------------------------------===//
 #include "lowbit/Executor/Kernels.h"
+#include "lowbit/Support/Float16.h"
 
 #include <cblas.h>
 
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 
 using namespace lowbit;
 
@@ -166,4 +168,64 @@ double lowbit::logProbability(const float *logits, int64_t vocab,
   for (int64_t i = 0; i < vocab; ++i)
     sum += std::exp(double(logits[i]) - mx);
   return double(logits[target]) - mx - std::log(sum);
+}
+
+/// ggml's nearest_int: round half to even through the float mantissa.
+static int nearestInt(float f) {
+  float v = f + 12582912.0f;
+  int32_t i;
+  std::memcpy(&i, &v, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+void lowbit::roundActivationsLikeGgml(DType weightType, Activation &x) {
+  const DTypeInfo &info = getDTypeInfo(weightType);
+  if (weightType == DType::F16) {
+    for (float &v : x.data)
+      v = fp16ToFloat(floatToFp16(v));
+    return;
+  }
+  if (weightType == DType::BF16) {
+    for (float &v : x.data)
+      v = bf16ToFloat(floatToBf16(v));
+    return;
+  }
+  if (info.blockElems == 1)
+    return; // f32 weights: f32 activations
+  bool kQuant = info.blockElems == 256;
+  int64_t block = kQuant ? 256 : 32;
+  if (x.cols % block)
+    return;
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float *row = x.row(r);
+    for (int64_t b = 0; b < x.cols; b += block) {
+      float *v = row + b;
+      if (kQuant) {
+        // Q8_K: scale from the signed element of largest magnitude.
+        float amax = 0, max = 0;
+        for (int64_t i = 0; i < block; ++i)
+          if (std::fabs(v[i]) > amax) {
+            amax = std::fabs(v[i]);
+            max = v[i];
+          }
+        if (amax == 0) {
+          std::fill(v, v + block, 0.0f);
+          continue;
+        }
+        float iscale = -127.0f / max;
+        float d = 1.0f / iscale;
+        for (int64_t i = 0; i < block; ++i)
+          v[i] = d * float(std::min(127, nearestInt(iscale * v[i])));
+      } else {
+        // Q8_0 / Q8_1: d = amax / 127 stored as fp16, codes from the exact d.
+        float amax = 0;
+        for (int64_t i = 0; i < block; ++i)
+          amax = std::max(amax, std::fabs(v[i]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        float dh = fp16ToFloat(floatToFp16(d));
+        for (int64_t i = 0; i < block; ++i)
+          v[i] = dh * std::nearbyint(v[i] * id);
+      }
+    }
+  }
 }

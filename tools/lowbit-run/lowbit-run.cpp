@@ -41,6 +41,11 @@ static cl::opt<int64_t> chunks("chunks", cl::desc("Evaluate only the first N win
                                cl::init(-1), cl::sub(perplexityCmd));
 static cl::opt<std::string> textFile("file", cl::desc("Evaluation text"),
                                      cl::Required, cl::sub(perplexityCmd));
+static cl::opt<std::string> activations(
+    "activations",
+    cl::desc("fp32 (reference, default) or ggml: round each matmul's input as "
+             "llama.cpp's CPU backend does, to compare with its numbers"),
+    cl::init("fp32"), cl::sub(perplexityCmd), cl::sub(generateCmd));
 static cl::opt<bool> jsonOutput("json", cl::desc("Print the result as JSON"),
                                 cl::sub(perplexityCmd), cl::sub(generateCmd));
 
@@ -195,6 +200,10 @@ int main(int argc, char **argv) {
       Interpreter::create((*model)->module.get(), (*model)->weights);
   if (!interp)
     return fail(interp.takeError());
+  if (activations != "fp32" && activations != "ggml")
+    return fail(createStringError("--activations must be fp32 or ggml, not '" +
+                                  activations + "'"));
+  (*interp)->setGgmlActivations(activations == "ggml");
   return perplexityCmd ? runPerplexity(**model, **interp)
                        : runGenerate(**model, **interp);
 }

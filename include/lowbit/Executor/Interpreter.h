@@ -35,6 +35,13 @@ public:
                                      llvm::ArrayRef<int32_t> positions);
   void resetCache() { cache.reset(); }
 
+  /// Round each linear's input the way llama.cpp's CPU backend does before
+  /// its dot products (Q8_0/Q8_1/Q8_K blocks for quantized weights, f16/bf16
+  /// for half-precision ones), so perplexities can be compared with
+  /// llama.cpp's to the third decimal. Off by default: the reference
+  /// semantics are fp32 activations.
+  void setGgmlActivations(bool enable) { ggmlActivations = enable; }
+
   /// Observer called with the input of every lowbit.linear as it runs
   /// (calibration hooks in here).
   void setLinearObserver(std::function<void(mlir::Operation *, const Activation &)> fn) {
@@ -46,6 +53,7 @@ private:
   Interpreter();
   std::unique_ptr<Impl> impl;
   KvCache cache;
+  bool ggmlActivations = false;
   std::function<void(mlir::Operation *, const Activation &)> observer;
 };
 

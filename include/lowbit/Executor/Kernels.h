@@ -8,6 +8,8 @@
 #ifndef LOWBIT_EXECUTOR_KERNELS_H
 #define LOWBIT_EXECUTOR_KERNELS_H
 
+#include "lowbit/Formats/DType.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -57,6 +59,11 @@ void causalAttention(const Activation &q, const Activation &k,
                      KvLayer &cache, Activation &out);
 void swiglu(const Activation &gate, const Activation &up, Activation &out);
 void add(const Activation &a, const Activation &b, Activation &out);
+
+/// Rounds activations in place to what llama.cpp's CPU matmul sees for a
+/// weight stored as `weightType`: Q8_0 blocks of 32 for the legacy types and
+/// Q8_0, Q8_K blocks of 256 for the k-quants, f16/bf16 for half weights.
+void roundActivationsLikeGgml(DType weightType, Activation &x);
 
 /// log-softmax of one row of logits at index `target`, in double precision.
 double logProbability(const float *logits, int64_t vocab, int64_t target);

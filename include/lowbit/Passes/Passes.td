@@ -52,4 +52,36 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
   ];
 }
 
+def Calibrate : Pass<"lowbit-calibrate", "mlir::ModuleOp"> {
+  let summary = "Record per-linear activation statistics on calibration text";
+  let description = [{
+    Runs the model with the reference interpreter on `windows` windows of
+    `window-length` tokens drawn at seeded random offsets from the tokenized
+    `file` (as GPTQ draws its calibration samples), and records for every
+    linear input the per-channel mean square (llama.cpp's importance matrix),
+    mean |x| and max |x|, and, with `hessian`, GPTQ's H = 2/n XᵀX. The
+    statistics are saved to `output` (protobuf, written atomically) and the
+    module records that file's absolute path in `lowbit.calibration` for the
+    quantization passes. The IR is otherwise unchanged.
+
+    ```
+    lowbit-opt model.mlir --lowbit-calibrate="file=calib.txt output=model.stats.pb"
+    ```
+  }];
+  let options = [
+    Option<"file", "file", "std::string", /*default=*/"",
+           "Calibration text (required)">,
+    Option<"windows", "windows", "int64_t", /*default=*/"128",
+           "Number of windows drawn from the text">,
+    Option<"windowLength", "window-length", "int64_t", /*default=*/"512",
+           "Tokens per window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the window offsets">,
+    Option<"hessian", "hessian", "bool", /*default=*/"true",
+           "Also collect the GPTQ Hessian 2/n X^T X of every linear input">,
+    Option<"output", "output", "std::string", /*default=*/"",
+           "Statistics file to write (required)">,
+  ];
+}
+
 #endif // LOWBIT_PASSES_TD

@@ -1,0 +1,184 @@
+//===- Calibrate.cpp - Statistics of every linear input on sample text ----===//
+#include "lowbit/Calibration/Calibrate.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Formats/Vocabulary.h"
+#include "lowbit/Import/Import.h"
+#include "lowbit/Support/Error.h"
+#include "lowbit/Support/Progress.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <numeric>
+#include <random>
+
+using namespace llvm;
+using namespace lowbit;
+
+std::vector<int64_t> lowbit::sampleWindowStarts(int64_t tokens,
+                                                int64_t windowLength,
+                                                int64_t windows,
+                                                uint64_t seed) {
+  std::vector<int64_t> starts;
+  if (windows <= 0 || windowLength <= 0 || tokens < windowLength)
+    return starts;
+  // std::uniform_int_distribution differs between standard libraries;
+  // rejecting the top partial block of 2^64 keeps the draw uniform and the
+  // same everywhere.
+  uint64_t range = uint64_t(tokens - windowLength) + 1;
+  uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  std::mt19937_64 rng(seed);
+  starts.reserve(size_t(windows));
+  for (int64_t i = 0; i < windows; ++i) {
+    uint64_t v;
+    do
+      v = rng();
+    while (v >= limit);
+    starts.push_back(int64_t(v % range));
+  }
+  return starts;
+}
+
+namespace {
+/// The linear inputs of a module, one per distinct activation.
+struct LinearInputs {
+  std::vector<std::vector<std::string>> weights;
+  std::vector<int64_t> inFeatures;
+  /// The one linear of each input whose observer call is recorded; the
+  /// others reading the same activation would only repeat it.
+  DenseMap<mlir::Operation *, unsigned> recordedBy;
+};
+} // namespace
+
+static Expected<LinearInputs> collectLinearInputs(mlir::ModuleOp module) {
+  LinearInputs inputs;
+  DenseMap<mlir::Value, unsigned> indexOf;
+  std::string error;
+  module.walk([&](mlir::lowbit::LinearOp op) {
+    auto weight = op.getWeight().getDefiningOp<mlir::lowbit::WeightOp>();
+    if (!weight) {
+      error = "a lowbit.linear whose weight is not a lowbit.weight";
+      return mlir::WalkResult::interrupt();
+    }
+    auto [it, inserted] =
+        indexOf.try_emplace(op.getInput(), unsigned(inputs.weights.size()));
+    if (inserted) {
+      inputs.weights.emplace_back();
+      inputs.inFeatures.push_back(
+          cast<mlir::RankedTensorType>(op.getInput().getType()).getDimSize(1));
+      inputs.recordedBy[op] = it->second;
+    }
+    inputs.weights[it->second].push_back(weight.getName().str());
+    return mlir::WalkResult::advance();
+  });
+  if (!error.empty())
+    return createStringError("cannot calibrate " + error);
+  if (inputs.weights.empty())
+    return createStringError("cannot calibrate a module without lowbit.linear");
+  return inputs;
+}
+
+static Expected<CalibrationStatistics>
+calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
+              const Tokenizer &tokenizer, StringRef text, StringRef textName,
+              const CalibrationOptions &options) {
+  if (options.windows <= 0)
+    return createStringError(
+        formatv("calibration needs at least one window, not {0}",
+                options.windows)
+            .str());
+  if (options.windowLength <= 0)
+    return createStringError(
+        formatv("calibration window length must be positive, not {0}",
+                options.windowLength)
+            .str());
+  Expected<ModelConfig> config = configFromModule(module);
+  if (!config)
+    return config.takeError();
+  if (options.windowLength > config->contextLength)
+    return createStringError(
+        formatv("calibration window of {0} tokens exceeds the model's context "
+                "length {1}",
+                options.windowLength, config->contextLength)
+            .str());
+  Expected<LinearInputs> inputs = collectLinearInputs(module);
+  if (!inputs)
+    return inputs.takeError();
+
+  std::vector<int> tokens = tokenizer.encode(text);
+  if (int64_t(tokens.size()) < options.windowLength) {
+    std::string message =
+        formatv("calibration text has {0} tokens, fewer than one window of {1}",
+                tokens.size(), options.windowLength)
+            .str();
+    if (textName.empty())
+      return createStringError(message);
+    return fileError(textName, "{0}", message);
+  }
+
+  Expected<std::unique_ptr<Interpreter>> interpreter =
+      Interpreter::create(module, weights);
+  if (!interpreter)
+    return interpreter.takeError();
+  std::vector<StatisticsAccumulator> accumulators;
+  accumulators.reserve(inputs->inFeatures.size());
+  for (int64_t k : inputs->inFeatures)
+    accumulators.emplace_back(k, options.collectHessian);
+  (*interpreter)->setLinearObserver(
+      [&](mlir::Operation *linear, const Activation &x) {
+        auto it = inputs->recordedBy.find(linear);
+        if (it == inputs->recordedBy.end())
+          return;
+        StatisticsAccumulator &acc = accumulators[it->second];
+        assert(x.cols == acc.inFeatures() && "activation width changed");
+        acc.add(x.data.data(), x.rows);
+      });
+
+  std::vector<int64_t> starts =
+      sampleWindowStarts(int64_t(tokens.size()), options.windowLength,
+                         options.windows, options.seed);
+  std::vector<int32_t> positions(size_t(options.windowLength));
+  std::iota(positions.begin(), positions.end(), 0);
+  std::vector<int32_t> window(size_t(options.windowLength));
+  Progress progress("calibrate", options.windows, options.showProgress);
+  for (int64_t w = 0; w < options.windows; ++w) {
+    std::copy_n(tokens.begin() + starts[w], options.windowLength,
+                window.begin());
+    (*interpreter)->resetCache();
+    Expected<Activation> logits = (*interpreter)->forward(window, positions);
+    if (!logits)
+      return logits.takeError();
+    progress.update(w + 1, formatv("window at token {0}", starts[w]).str());
+  }
+  progress.finish();
+
+  CalibrationStatistics stats;
+  stats.model = ModelFingerprint::of(*config);
+  stats.text = textName.str();
+  stats.windows = options.windows;
+  stats.windowLength = options.windowLength;
+  stats.seed = options.seed;
+  for (size_t i = 0; i < accumulators.size(); ++i)
+    if (Error e = stats.add(accumulators[i].finish(inputs->weights[i])))
+      return std::move(e);
+  return std::move(stats);
+}
+
+Expected<CalibrationStatistics>
+lowbit::calibrate(mlir::ModuleOp module, const WeightStore &weights,
+                  const Tokenizer &tokenizer, StringRef text,
+                  const CalibrationOptions &options) {
+  return calibrateImpl(module, weights, tokenizer, text, "", options);
+}
+
+Expected<CalibrationStatistics>
+lowbit::calibrateFile(mlir::ModuleOp module, const WeightStore &weights,
+                      const Tokenizer &tokenizer, StringRef textPath,
+                      const CalibrationOptions &options) {
+  auto buffer = MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!buffer)
+    return fileError(textPath, "cannot open: {0}", buffer.getError().message());
+  return calibrateImpl(module, weights, tokenizer, (*buffer)->getBuffer(),
+                       textPath, options);
+}
