@@ -13,6 +13,7 @@
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
+#include "lowbit/Quant/ImportanceMatrix.h"
 #include "lowbit/Support/Progress.h"
 
 #include "mlir/IR/Builders.h"
@@ -54,6 +55,13 @@ struct GgufQuantizePass
     ::lowbit::WeightStore weights;
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
       return fail(llvm::toString(std::move(e)));
+    std::optional<::lowbit::ImportanceMatrix> importance;
+    if (!imatrix.empty()) {
+      auto m = ::lowbit::ImportanceMatrix::load(imatrix);
+      if (!m)
+        return fail(llvm::toString(m.takeError()));
+      importance = std::move(*m);
+    }
 
     // The weights to quantize: float matrices with a Llama-family role.
     struct Item {
@@ -82,6 +90,7 @@ struct GgufQuantizePass
     storage.reserve(items.size());
     llvm::StringMap<DType> chosen;
     ::lowbit::Progress progress("gguf-quantize " + ftype, int64_t(items.size()));
+    int64_t covered = 0;
     for (const Item &item : items) {
       const ::lowbit::TensorRef *t = weights.find(item.name);
       if (!t)
@@ -93,7 +102,13 @@ struct GgufQuantizePass
           *fileType, role, item.role.layer, t->shape.back(), shape, pure);
       if (!type)
         return fail(llvm::toString(type.takeError()));
-      llvm::Expected<std::vector<uint8_t>> bytes = ::lowbit::encodeTensor(*t, *type);
+      // Like llama-quantize, tensors the imatrix does not cover (the
+      // embedding, usually the output) are quantized without it.
+      const std::vector<float> *columns =
+          importance ? importance->find(item.name) : nullptr;
+      covered += columns != nullptr;
+      llvm::Expected<std::vector<uint8_t>> bytes =
+          ::lowbit::encodeTensor(*t, *type, 0, columns);
       if (!bytes)
         return fail(llvm::toString(bytes.takeError()));
       storage.push_back(std::move(*bytes));
@@ -103,6 +118,9 @@ struct GgufQuantizePass
       progress.update(int64_t(storage.size()), item.name);
     }
     progress.finish();
+    if (importance && covered == 0)
+      return fail(imatrix + ": names none of this model's weights (an imatrix "
+                  "for a different model?)");
 
     SmallString<256> path(sideFile);
     llvm::sys::fs::make_absolute(path);

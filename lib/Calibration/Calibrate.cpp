@@ -125,8 +125,8 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
   accumulators.reserve(inputs->inFeatures.size());
   for (int64_t k : inputs->inFeatures)
     accumulators.emplace_back(k, options.collectHessian);
-  (*interpreter)->setLinearObserver(
-      [&](mlir::Operation *linear, const Activation &x) {
+  (*interpreter)
+      ->setLinearObserver([&](mlir::Operation *linear, const Activation &x) {
         auto it = inputs->recordedBy.find(linear);
         if (it == inputs->recordedBy.end())
           return;

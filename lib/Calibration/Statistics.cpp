@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -29,8 +30,8 @@ static constexpr uint8_t kInputsKey = 8 << 3 | 2;
 
 StatisticsAccumulator::StatisticsAccumulator(int64_t inFeatures,
                                              bool collectHessian)
-    : k(inFeatures), collectHessian(collectHessian), sumSquare(k),
-      sumAbs(k), absMax(k), gram(collectHessian ? size_t(k * k) : 0) {}
+    : k(inFeatures), collectHessian(collectHessian), sumSquare(k), sumAbs(k),
+      absMax(k), gram(collectHessian ? size_t(k * k) : 0) {}
 
 void StatisticsAccumulator::add(const float *x, int64_t rows) {
   if (rows <= 0)
@@ -51,8 +52,8 @@ void StatisticsAccumulator::add(const float *x, int64_t rows) {
   // dozens of accumulators but only one batch is in flight.
   static thread_local std::vector<float> batch;
   batch.resize(size_t(k * k));
-  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(rows), 1.0f,
-              x, int(k), 0.0f, batch.data(), int(k));
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(rows), 1.0f, x,
+              int(k), 0.0f, batch.data(), int(k));
   for (int64_t i = 0; i < k; ++i) {
     double *dst = gram.data() + i * k;
     const float *src = batch.data() + i * k;
@@ -90,8 +91,8 @@ StatisticsAccumulator::finish(std::vector<std::string> weights) const {
 //===----------------------------------------------------------------------===//
 
 ModelFingerprint ModelFingerprint::of(const ModelConfig &c) {
-  return {c.arch,     c.vocabSize, c.hiddenSize, c.intermediateSize,
-          c.numLayers, c.numHeads, c.numKvHeads};
+  return {c.arch,      c.vocabSize, c.hiddenSize, c.intermediateSize,
+          c.numLayers, c.numHeads,  c.numKvHeads};
 }
 
 bool ModelFingerprint::operator==(const ModelFingerprint &o) const {
@@ -125,8 +126,7 @@ Error CalibrationStatistics::add(LinearStatistics stats) {
   return Error::success();
 }
 
-const LinearStatistics *
-CalibrationStatistics::lookup(StringRef weight) const {
+const LinearStatistics *CalibrationStatistics::lookup(StringRef weight) const {
   auto it = byWeight.find(weight);
   return it == byWeight.end() ? nullptr : &entries[it->second];
 }
@@ -135,8 +135,10 @@ Error CalibrationStatistics::checkModel(const ModelConfig &config,
                                         StringRef path) const {
   ModelFingerprint expected = ModelFingerprint::of(config);
   if (model != expected)
-    return fileError(path, "statistics of another model ({0}), not of this "
-                     "one ({1})", model.str(), expected.str());
+    return fileError(path,
+                     "statistics of another model ({0}), not of this "
+                     "one ({1})",
+                     model.str(), expected.str());
   return Error::success();
 }
 
@@ -154,8 +156,10 @@ Error CalibrationStatistics::save(StringRef path) const {
     if (int64_t(s.meanSquare.size()) != k || int64_t(s.meanAbs.size()) != k ||
         int64_t(s.absMax.size()) != k ||
         (!s.hessian.empty() && int64_t(s.hessian.size()) != k * k))
-      return fileError(path, "statistics of '{0}' do not match its {1} input "
-                       "features", s.weights.front(), k);
+      return fileError(path,
+                       "statistics of '{0}' do not match its {1} input "
+                       "features",
+                       s.weights.front(), k);
     for (int64_t i = 0; i < int64_t(s.hessian.size()) && i < k; ++i)
       for (int64_t j = i + 1; j < k; ++j)
         if (std::memcmp(&s.hessian[i * k + j], &s.hessian[j * k + i], 4))
@@ -203,8 +207,10 @@ Error CalibrationStatistics::save(StringRef path) const {
       }
       size_t bytes = in.ByteSizeLong();
       if (bytes > size_t(INT_MAX))
-        return fileError(path, "statistics of '{0}' exceed protobuf's 2 GiB "
-                         "message limit", s.weights.front());
+        return fileError(path,
+                         "statistics of '{0}' exceed protobuf's 2 GiB "
+                         "message limit",
+                         s.weights.front());
       os << char(kInputsKey);
       writeVarint(os, bytes);
       os << in.SerializeAsString();
@@ -233,11 +239,20 @@ struct FieldCursor {
   bool skip(unsigned wire) {
     uint64_t n;
     switch (wire) {
-    case 0: return varint(n);
-    case 1: n = 8; break;
-    case 2: if (!varint(n)) return false; break;
-    case 5: n = 4; break;
-    default: return false;
+    case 0:
+      return varint(n);
+    case 1:
+      n = 8;
+      break;
+    case 2:
+      if (!varint(n))
+        return false;
+      break;
+    case 5:
+      n = 4;
+      break;
+    default:
+      return false;
     }
     if (n > uint64_t(end - p))
       return false;
@@ -261,8 +276,10 @@ static Expected<LinearStatistics> fromProto(const pb::Input &in, size_t index,
   auto check = [&](int64_t size, const char *field, int64_t want) -> Error {
     if (size == want)
       return Error::success();
-    return fileError(path, "statistics of {0}: {1} has {2} values, expected "
-                     "{3}", what, field, size, want);
+    return fileError(path,
+                     "statistics of {0}: {1} has {2} values, expected "
+                     "{3}",
+                     what, field, size, want);
   };
   if (Error e = check(in.mean_square_size(), "mean_square", k))
     return std::move(e);
@@ -271,8 +288,8 @@ static Expected<LinearStatistics> fromProto(const pb::Input &in, size_t index,
   if (Error e = check(in.abs_max_size(), "abs_max", k))
     return std::move(e);
   if (in.hessian_upper_size() != 0)
-    if (Error e = check(in.hessian_upper_size(), "hessian_upper",
-                        k * (k + 1) / 2))
+    if (Error e =
+            check(in.hessian_upper_size(), "hessian_upper", k * (k + 1) / 2))
       return std::move(e);
   s.meanSquare.assign(in.mean_square().begin(), in.mean_square().end());
   s.meanAbs.assign(in.mean_abs().begin(), in.mean_abs().end());
@@ -305,7 +322,8 @@ Expected<CalibrationStatistics> CalibrationStatistics::load(StringRef path) {
   std::string rest;
   FieldCursor cursor{data.bytes_begin(), data.bytes_end()};
   auto truncated = [&]() {
-    return fileError(path, "truncated or corrupt calibration statistics file "
+    return fileError(path,
+                     "truncated or corrupt calibration statistics file "
                      "(damaged after {0} complete entries)",
                      stats.entries.size());
   };
@@ -340,16 +358,18 @@ Expected<CalibrationStatistics> CalibrationStatistics::load(StringRef path) {
   if (!header.ParseFromString(rest))
     return truncated();
   if (header.version() != kVersion)
-    return fileError(path, "calibration statistics version {0}; this build "
-                     "reads version {1}", header.version(), kVersion);
+    return fileError(path,
+                     "calibration statistics version {0}; this build "
+                     "reads version {1}",
+                     header.version(), kVersion);
   if (!header.has_input_count() ||
       header.input_count() != int64_t(stats.entries.size()))
     return truncated();
 
   const pb::Model &m = header.model();
-  stats.model = {m.arch(),       m.vocab_size(), m.hidden_size(),
-                 m.intermediate_size(), m.num_layers(), m.num_heads(),
-                 m.num_kv_heads()};
+  stats.model = {
+      m.arch(),       m.vocab_size(), m.hidden_size(), m.intermediate_size(),
+      m.num_layers(), m.num_heads(),  m.num_kv_heads()};
   stats.text = header.text();
   stats.windows = header.windows();
   stats.windowLength = header.window_length();

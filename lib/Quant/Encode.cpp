@@ -1,5 +1,6 @@
 //===- Encode.cpp - Re-encode a stored tensor -----------------------------===//
 #include "lowbit/Quant/Encode.h"
+#include "lowbit/Formats/GgmlQuantize.h"
 #include "lowbit/Formats/GgmlQuants.h"
 
 #include "llvm/Support/Threading.h"
@@ -11,9 +12,9 @@
 using namespace llvm;
 using namespace lowbit;
 
-Expected<std::vector<uint8_t>> lowbit::encodeTensor(const TensorRef &t,
-                                                    DType type,
-                                                    unsigned threads) {
+Expected<std::vector<uint8_t>>
+lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
+                     const std::vector<float> *importance) {
   std::optional<uint64_t> size = tensorBytes(type, t.shape);
   if (!size)
     return createStringError("tensor '" + t.name + "': rows of " +
@@ -23,8 +24,17 @@ Expected<std::vector<uint8_t>> lowbit::encodeTensor(const TensorRef &t,
   if (!canDequantize(t.dtype))
     return createStringError("tensor '" + t.name + "': cannot read " +
                              getDTypeInfo(t.dtype).name.str() + " values");
+  int64_t inner = t.shape.empty() ? 1 : t.shape.back();
+  if (importance && int64_t(importance->size()) != inner)
+    return createStringError("tensor '" + t.name + "' has " +
+                             std::to_string(inner) + " input columns but its "
+                             "importance vector has " +
+                             std::to_string(importance->size()) +
+                             " values (an imatrix for a different model?)");
+  if (importance && !ggmlTypeSupportsImportance(type))
+    importance = nullptr; // e.g. Q8_0 and float types ignore it
   std::vector<uint8_t> out(*size);
-  if (t.dtype == type) {
+  if (t.dtype == type && !importance) {
     std::memcpy(out.data(), t.data, out.size());
     return out;
   }
@@ -52,7 +62,10 @@ Expected<std::vector<uint8_t>> lowbit::encodeTensor(const TensorRef &t,
         return;
       for (int64_t r = begin; r < std::min(rows, begin + kChunk); ++r) {
         dequantizeRow(t.dtype, t.data + r * inRow, row.data(), cols);
-        if (Error e = quantizeRow(type, row.data(), out.data() + r * outRow, cols)) {
+        Error e = importance ? quantizeRowGgml(type, row.data(), out.data() + r * outRow,
+                                               cols, importance->data())
+                             : quantizeRow(type, row.data(), out.data() + r * outRow, cols);
+        if (e) {
           std::lock_guard<std::mutex> lock(errorLock);
           error = toString(std::move(e));
           next = rows;

@@ -66,7 +66,7 @@ struct ModelFingerprint {
   static ModelFingerprint of(const ModelConfig &config);
   bool operator==(const ModelFingerprint &o) const;
   bool operator!=(const ModelFingerprint &o) const { return !(*this == o); }
-  /// "llama, vocab 4096, hidden 256, intermediate 768, 4 layers, 4 heads, 2 kv heads"
+  /// "llama, vocab 4096, hidden 256, intermediate 768, 4 layers, ..."
   std::string str() const;
 };
 

@@ -49,6 +49,9 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "GGUF file receiving the quantized tensors (required)">,
     Option<"pure", "pure", "bool", /*default=*/"false",
            "Use the file type's default type for every matrix">,
+    Option<"imatrix", "imatrix", "std::string", /*default=*/"",
+           "Importance matrix (llama.cpp .dat) weighting the block-scale "
+           "searches">,
   ];
 }
 
