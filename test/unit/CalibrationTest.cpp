@@ -160,8 +160,10 @@ TEST(StatisticsAccumulator, HessianIsOptional) {
 TEST(CalibrationStatistics, LookupSharesAnEntryPerInput) {
   CalibrationStatistics stats = sampleStatistics();
   ASSERT_EQ(stats.inputs().size(), 2u);
-  EXPECT_EQ(stats.lookup("layers.0.q.weight"), stats.lookup("layers.0.v.weight"));
-  EXPECT_NE(stats.lookup("layers.0.q.weight"), stats.lookup("layers.0.down.weight"));
+  EXPECT_EQ(stats.lookup("layers.0.q.weight"),
+            stats.lookup("layers.0.v.weight"));
+  EXPECT_NE(stats.lookup("layers.0.q.weight"),
+            stats.lookup("layers.0.down.weight"));
   EXPECT_EQ(stats.lookup("layers.1.q.weight"), nullptr);
   StatisticsAccumulator acc(5, false);
   llvm::Error e = stats.add(acc.finish({"layers.0.k.weight"}));
@@ -227,8 +229,8 @@ TEST(CalibrationStatistics, RejectsOtherFiles) {
   EXPECT_EQ(errorOf(CalibrationStatistics::load(path)),
             path + ": not a calibration statistics file");
   std::string missing = dir.path("missing.pb");
-  EXPECT_EQ(errorOf(CalibrationStatistics::load(missing)).rfind(
-                missing + ": cannot open: ", 0),
+  EXPECT_EQ(errorOf(CalibrationStatistics::load(missing))
+                .rfind(missing + ": cannot open: ", 0),
             0u);
 
   // A damaged width inside an entry is caught by the consistency checks:
@@ -383,10 +385,10 @@ TEST_F(CalibrateTiny, Errors) {
   o.windowLength = 2048;
   EXPECT_EQ(errorOf(run(o)), "calibration window of 2048 tokens exceeds the "
                              "model's context length 1024");
-  EXPECT_EQ(errorOf(calibrateFile(*model->module, model->weights,
-                                  *model->tokenizer, "/nonexistent/calib.txt",
-                                  options(false))),
-            "/nonexistent/calib.txt: cannot open: No such file or directory");
+  EXPECT_EQ(
+      errorOf(calibrateFile(*model->module, model->weights, *model->tokenizer,
+                            "/nonexistent/calib.txt", options(false))),
+      "/nonexistent/calib.txt: cannot open: No such file or directory");
 }
 
 } // namespace

@@ -43,6 +43,11 @@
 // PROTO:        weights: "lm_head.weight"
 // PROTO:      input_count: 17
 
+// lowbit-opt holds protobuf 3.21 statically and hidden, so it neither imports
+// nor interposes on the 3.14 runtime libsentencepiece exports
+// (lib/Calibration/CMakeLists.txt).
+// RUN: nm -DC lowbit-opt | not grep 'google::protobuf'
+
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-calibrate="output=%t/x.pb" 2>&1 | FileCheck %s --check-prefix=NOFILE
 // NOFILE: error: --lowbit-calibrate needs file=PATH (the calibration text)
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-calibrate="file=%lowbit_models/tiny-5m/data/calib.txt" 2>&1 | FileCheck %s --check-prefix=NOOUT
