@@ -10,6 +10,7 @@
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Calibration/Imatrix.h"
 #include "lowbit/Passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -71,6 +72,10 @@ struct CalibratePass : mlir::lowbit::impl::CalibrateBase<CalibratePass> {
     llvm::sys::fs::make_absolute(path);
     if (llvm::Error e = stats->save(path))
       return fail(llvm::toString(std::move(e)));
+    if (!imatrixOutput.empty())
+      if (llvm::Error e =
+              ::lowbit::importanceFromCalibration(*stats).save(imatrixOutput))
+        return fail(llvm::toString(std::move(e)));
     module->setAttr("lowbit.calibration",
                     Builder(module.getContext()).getStringAttr(path));
   }

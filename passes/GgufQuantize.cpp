@@ -13,7 +13,7 @@
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
-#include "lowbit/Quant/ImportanceMatrix.h"
+#include "lowbit/Calibration/Imatrix.h"
 #include "lowbit/Support/Progress.h"
 
 #include "mlir/IR/Builders.h"
@@ -57,7 +57,7 @@ struct GgufQuantizePass
       return fail(llvm::toString(std::move(e)));
     std::optional<::lowbit::ImportanceMatrix> importance;
     if (!imatrix.empty()) {
-      auto m = ::lowbit::ImportanceMatrix::load(imatrix);
+      auto m = ::lowbit::loadImportance(imatrix, *config);
       if (!m)
         return fail(llvm::toString(m.takeError()));
       importance = std::move(*m);

@@ -50,8 +50,9 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
     Option<"pure", "pure", "bool", /*default=*/"false",
            "Use the file type's default type for every matrix">,
     Option<"imatrix", "imatrix", "std::string", /*default=*/"",
-           "Importance matrix (llama.cpp .dat) weighting the block-scale "
-           "searches">,
+           "Importance matrix weighting the block-scale searches: a llama.cpp "
+           "imatrix (.dat) or lowbit calibration statistics "
+           "(--lowbit-calibrate output)">,
   ];
 }
 
@@ -84,6 +85,9 @@ def Calibrate : Pass<"lowbit-calibrate", "mlir::ModuleOp"> {
            "Also collect the GPTQ Hessian 2/n X^T X of every linear input">,
     Option<"output", "output", "std::string", /*default=*/"",
            "Statistics file to write (required)">,
+    Option<"imatrixOutput", "imatrix-output", "std::string", /*default=*/"",
+           "Also write the per-column mean squares as a llama.cpp imatrix "
+           "(.dat) file">,
   ];
 }
 
