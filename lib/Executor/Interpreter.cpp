@@ -3,6 +3,7 @@
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Quant/Affine.h"
 #include "lowbit/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -54,6 +55,9 @@ static llvm::Error checkWeightType(Type type, const TensorRef &t) {
   } else if (auto q = dyn_cast<mlir::lowbit::QuantizedWeightType>(type)) {
     shape = q.getShape();
     encoding = mlir::lowbit::stringifyQuantFormat(q.getScheme().getFormat()).str();
+    // Affine codes are stored unpacked, one byte each (Quant/Affine.h).
+    if (q.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine)
+      encoding = "u8";
   }
   if (shape == ArrayRef<int64_t>(t.shape) &&
       encoding == getDTypeInfo(t.dtype).name)
@@ -66,6 +70,28 @@ static llvm::Error checkWeightType(Type type, const TensorRef &t) {
       getDTypeInfo(t.dtype).name.str() + " [" +
       llvm::join(llvm::map_range(t.shape, [](int64_t d) { return std::to_string(d); }), ", ") +
       "]");
+}
+
+/// Codes plus the NAME.scales / NAME.zeros companions (Quant/Affine.h).
+static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupSize,
+                                          const WeightStore &weights,
+                                          std::vector<float> &out) {
+  int64_t rows = codes.shape[0], cols = codes.shape[1];
+  int64_t groups = groupSize < 0 ? 1 : cols / groupSize;
+  const TensorRef *scales = weights.find(codes.name + ".scales");
+  const TensorRef *zeros = weights.find(codes.name + ".zeros");
+  for (const TensorRef *t : {scales, zeros})
+    if (!t || t->dtype != DType::F32 ||
+        t->shape != std::vector<int64_t>{rows, groups})
+      return llvm::createStringError(
+          "affine weight '" + codes.name + "' needs f32 tensors '" + codes.name +
+          ".scales' and '.zeros' of shape [" + std::to_string(rows) + ", " +
+          std::to_string(groups) + "] in the weight store");
+  out.resize(size_t(rows * cols));
+  dequantizeAffine(codes.data, reinterpret_cast<const float *>(scales->data),
+                   reinterpret_cast<const float *>(zeros->data), rows, cols,
+                   groupSize, out.data());
+  return llvm::Error::success();
 }
 
 static int64_t intAttr(Operation *op, StringRef name) {
@@ -124,8 +150,14 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
       DenseWeight dense;
       dense.shape = (*t)->shape;
       dense.stored = (*t)->dtype;
-      if (llvm::Error e = dequantize(**t, dense.values))
+      auto qtype = dyn_cast<mlir::lowbit::QuantizedWeightType>(op.getResult(0).getType());
+      if (qtype && qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine) {
+        if (llvm::Error e = dequantizeAffineWeight(**t, qtype.getScheme().getGroupSize(),
+                                                   weights, dense.values))
+          return std::move(e);
+      } else if (llvm::Error e = dequantize(**t, dense.values)) {
         return std::move(e);
+      }
       it = impl.weights.try_emplace(name, std::move(dense)).first;
     }
     impl.weightValues[op.getResult(0)] = &it->second;

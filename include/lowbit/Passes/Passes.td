@@ -91,4 +91,31 @@ def Calibrate : Pass<"lowbit-calibrate", "mlir::ModuleOp"> {
   ];
 }
 
+def Rtn : Pass<"lowbit-rtn", "mlir::ModuleOp"> {
+  let summary = "Round-to-nearest integer quantization of the decoder's linears";
+  let description = [{
+    The baseline every calibrated method is compared with: each group of
+    `group-size` inputs of every output row of the decoder layers' linear
+    weights (q, k, v, o, gate, up, down; embeddings and the output head stay
+    in float, as GPTQ and AWQ leave them) gets a scale and, unless `sym`, a
+    zero point on the reference GPTQ quantizer's grid, and weights round to
+    the nearest code. Codes, scales and zeros go to `side-file`
+    (safetensors); the weights are retyped as
+    `!lowbit.qweight<..., #lowbit.scheme<format = affine, ...>>`.
+
+    ```
+    lowbit-opt model.mlir --lowbit-rtn="bits=4 group-size=128 side-file=model.rtn.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight (2-8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Inputs per scale (-1: one group per output channel)">,
+    Option<"sym", "sym", "bool", /*default=*/"false",
+           "Symmetric grid (no zero point)">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "Safetensors file receiving codes, scales and zeros (required)">,
+  ];
+}
+
 #endif // LOWBIT_PASSES_TD

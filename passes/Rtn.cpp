@@ -1,0 +1,136 @@
+//===- Rtn.cpp - --lowbit-rtn ---------------------------------------------===//
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/Affine.h"
+#include "lowbit/Support/Progress.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cstring>
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_RTN
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+using ::lowbit::DType;
+
+/// The linears GPTQ, AWQ and RTN quantize: those inside decoder layers.
+static bool isDecoderLinear(::lowbit::WeightRole role) {
+  using ::lowbit::WeightRole;
+  switch (role) {
+  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
+  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
+  case WeightRole::Down:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static std::vector<uint8_t> bytesOf(const std::vector<float> &v) {
+  std::vector<uint8_t> out(v.size() * 4);
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+namespace {
+struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError(message);
+      signalPassFailure();
+    };
+    if (sideFile.empty())
+      return fail("--lowbit-rtn needs side-file=PATH");
+    if (bits < 2 || bits > 8)
+      return fail("--lowbit-rtn: bits must be 2..8, not " + Twine(int(bits)));
+    if (groupSize == 0 || groupSize < -1)
+      return fail("--lowbit-rtn: group-size must be positive or -1, not " +
+                  Twine(int64_t(groupSize)));
+    ::lowbit::AffineScheme scheme{int(bits), int64_t(groupSize), bool(sym)};
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+      return fail(llvm::toString(std::move(e)));
+
+    SmallVector<mlir::lowbit::WeightOp> targets;
+    module.walk([&](mlir::lowbit::WeightOp op) {
+      auto type = dyn_cast<RankedTensorType>(op.getType());
+      auto parsed = ::lowbit::parseWeightName(op.getName());
+      if (type && type.getRank() == 2 && parsed && isDecoderLinear(parsed->role))
+        targets.push_back(op);
+    });
+    // Check every shape before writing anything.
+    for (mlir::lowbit::WeightOp op : targets) {
+      int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
+      if (groupSize > 0 && k % groupSize)
+        return fail("--lowbit-rtn: group size " + Twine(int64_t(groupSize)) +
+                    " does not divide input width " + Twine(k) + " of '" +
+                    op.getName() + "'");
+    }
+
+    ::lowbit::SafetensorsWriter writer;
+    llvm::StringMap<bool> done;
+    ::lowbit::Progress progress("rtn", int64_t(targets.size()));
+    int64_t count = 0;
+    for (mlir::lowbit::WeightOp op : targets) {
+      progress.update(++count, op.getName());
+      if (!done.try_emplace(op.getName(), true).second)
+        continue;
+      const ::lowbit::TensorRef *t = weights.find(op.getName());
+      if (!t)
+        return fail("no tensor named '" + op.getName() + "' in the weight store");
+      std::vector<float> w;
+      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+        return fail(llvm::toString(std::move(e)));
+      int64_t rows = t->shape[0], cols = t->shape[1];
+      auto q = ::lowbit::quantizeAffineRtn(w.data(), rows, cols, scheme);
+      if (!q)
+        return fail(llvm::toString(q.takeError()));
+      int64_t groups = scheme.groupsPerRow(cols);
+      writer.addTensor(op.getName(), DType::U8, {rows, cols}, std::move(q->codes));
+      writer.addTensor((op.getName() + ".scales").str(), DType::F32, {rows, groups},
+                       bytesOf(q->scales));
+      writer.addTensor((op.getName() + ".zeros").str(), DType::F32, {rows, groups},
+                       bytesOf(q->zeros));
+    }
+    progress.finish();
+    if (targets.empty())
+      return;
+
+    SmallString<256> path(sideFile);
+    llvm::sys::fs::make_absolute(path);
+    if (llvm::Error e = writer.write(path))
+      return fail(llvm::toString(std::move(e)));
+
+    MLIRContext *ctx = module.getContext();
+    auto schemeAttr = mlir::lowbit::QuantSchemeAttr::get(
+        ctx, mlir::lowbit::QuantFormat::Affine, bits, groupSize, sym,
+        /*act_order=*/false);
+    for (mlir::lowbit::WeightOp op : targets)
+      op.getResult().setType(mlir::lowbit::QuantizedWeightType::get(
+          ctx, cast<RankedTensorType>(op.getType()).getShape(), schemeAttr));
+
+    Builder b(ctx);
+    SmallVector<Attribute> sides;
+    if (auto old = module->getAttrOfType<ArrayAttr>("lowbit.side_files"))
+      for (Attribute a : old)
+        if (cast<StringAttr>(a).getValue() != path)
+          sides.push_back(a);
+    sides.push_back(b.getStringAttr(path));
+    module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
+  }
+};
+} // namespace
