@@ -11,6 +11,7 @@
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Passes/Passes.h"
+#include "PassSupport.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -95,20 +96,13 @@ struct ConvertWeightsPass
     if (retype.empty())
       return;
 
-    SmallString<256> path(sideFile);
-    llvm::sys::fs::make_absolute(path);
+    std::string path = mlir::lowbit::absolutePath(sideFile);
     if (llvm::Error e = writer.write(path))
       return fail(llvm::toString(std::move(e)));
     for (auto &[op, type] : retype)
       op.getResult().setType(type);
 
-    SmallVector<Attribute> sides;
-    if (auto old = module->getAttrOfType<ArrayAttr>("lowbit.side_files"))
-      for (Attribute a : old)
-        if (cast<StringAttr>(a).getValue() != path)
-          sides.push_back(a);
-    sides.push_back(b.getStringAttr(path));
-    module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
+    mlir::lowbit::recordSideFile(module, path);
   }
 };
 } // namespace

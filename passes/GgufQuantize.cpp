@@ -11,6 +11,7 @@
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Passes/Passes.h"
+#include "PassSupport.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
 #include "lowbit/Calibration/Imatrix.h"
@@ -122,8 +123,7 @@ struct GgufQuantizePass
       return fail(imatrix + ": names none of this model's weights (an imatrix "
                   "for a different model?)");
 
-    SmallString<256> path(sideFile);
-    llvm::sys::fs::make_absolute(path);
+    std::string path = mlir::lowbit::absolutePath(sideFile);
     if (llvm::Error e = writer.write(path))
       return fail(llvm::toString(std::move(e)));
 
@@ -144,15 +144,9 @@ struct GgufQuantizePass
           ctx, tensor.getShape(), mlir::lowbit::QuantSchemeAttr::get(ctx, *format)));
     });
 
-    Builder b(ctx);
-    SmallVector<Attribute> sides;
-    if (auto old = module->getAttrOfType<ArrayAttr>("lowbit.side_files"))
-      for (Attribute a : old)
-        if (cast<StringAttr>(a).getValue() != path)
-          sides.push_back(a);
-    sides.push_back(b.getStringAttr(path));
-    module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
-    module->setAttr("lowbit.gguf_file_type", b.getI64IntegerAttr(fileType->id));
+    mlir::lowbit::recordSideFile(module, path);
+    module->setAttr("lowbit.gguf_file_type",
+                    Builder(ctx).getI64IntegerAttr(fileType->id));
   }
 };
 } // namespace

@@ -6,6 +6,7 @@
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Import/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
+#include "PassSupport.h"
 #include "lowbit/Quant/Affine.h"
 #include "lowbit/Support/Progress.h"
 
@@ -110,8 +111,7 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
     if (targets.empty())
       return;
 
-    SmallString<256> path(sideFile);
-    llvm::sys::fs::make_absolute(path);
+    std::string path = mlir::lowbit::absolutePath(sideFile);
     if (llvm::Error e = writer.write(path))
       return fail(llvm::toString(std::move(e)));
 
@@ -123,14 +123,7 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
       op.getResult().setType(mlir::lowbit::QuantizedWeightType::get(
           ctx, cast<RankedTensorType>(op.getType()).getShape(), schemeAttr));
 
-    Builder b(ctx);
-    SmallVector<Attribute> sides;
-    if (auto old = module->getAttrOfType<ArrayAttr>("lowbit.side_files"))
-      for (Attribute a : old)
-        if (cast<StringAttr>(a).getValue() != path)
-          sides.push_back(a);
-    sides.push_back(b.getStringAttr(path));
-    module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
+    mlir::lowbit::recordSideFile(module, path);
   }
 };
 } // namespace
