@@ -15,6 +15,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cassert>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -271,8 +272,18 @@ void lowbit::quantizeRowQ8_0(const float *src, uint8_t *dst, int64_t n) {
     float d = amax / 127;
     float id = d ? 1.0f / d : 0.0f;
     support::endian::write16le(dst, floatToFp16(d));
-    for (int j = 0; j < 32; ++j)
-      dst[2 + j] = uint8_t(int8_t(std::roundf(src[j] * id)));
+    // roundf is a library call per value. For a finite block with a finite
+    // 1/d every |x·id| <= 127 (+ rounding), where rounding half away from
+    // zero is trunc plus the sign when the (exact) fraction reaches 0.5: the
+    // same bytes, and the compiler vectorizes it.
+    bool bounded = amax <= FLT_MAX && id <= FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      float v = src[j] * id;
+      int32_t t = bounded ? int32_t(v) : 0;
+      float frac = v - float(t);
+      dst[2 + j] = bounded ? uint8_t(int8_t(t + (frac >= 0.5f) - (frac <= -0.5f)))
+                           : uint8_t(int8_t(std::roundf(v)));
+    }
   }
 }
 

@@ -8,7 +8,6 @@
 #include "llvm/Support/Threading.h"
 
 #include <atomic>
-#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -43,37 +42,6 @@ void readRow(DType type, const uint8_t *src, float *dst, int64_t n,
     dst[i] = halfTable[support::endian::read16le(src + 2 * i)];
 }
 
-/// quantizeRowQ8_0 with the same bytes, about 3x faster: roundf is a
-/// library call per value, while for finite |v| < 2^31 rounding half away
-/// from zero is trunc(v) plus the sign when |v - trunc(v)| >= 0.5 (the
-/// difference is exact), which the compiler vectorizes. amax, d and 1/d are
-/// computed exactly as there. Blocks with a NaN or Inf value or an infinite
-/// 1/d (subnormal d), where |v| is not bounded by 127, go to the reference.
-void quantizeRowQ8_0Fast(const float *src, uint8_t *dst, int64_t n) {
-  for (int64_t i = 0; i < n / 32; ++i, src += 32, dst += 34) {
-    float amax = 0.0f;
-    bool finite = true;
-    for (int j = 0; j < 32; ++j) {
-      amax = amax > std::fabs(src[j]) ? amax : std::fabs(src[j]);
-      finite &= std::fabs(src[j]) <= FLT_MAX;
-    }
-    float d = amax / 127;
-    float id = d ? 1.0f / d : 0.0f;
-    if (!finite || !(id <= FLT_MAX)) {
-      quantizeRowQ8_0(src, dst, 32);
-      continue;
-    }
-    support::endian::write16le(dst, floatToFp16(d));
-    int8_t q[32];
-    for (int j = 0; j < 32; ++j) {
-      float v = src[j] * id; // |v| <= 127 (+ rounding)
-      int32_t t = int32_t(v);
-      float frac = v - float(t);
-      q[j] = int8_t(t + (frac >= 0.5f) - (frac <= -0.5f));
-    }
-    std::memcpy(dst + 2, q, 32);
-  }
-}
 
 } // namespace
 
@@ -133,10 +101,6 @@ lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
       for (int64_t r = begin; r < std::min(rows, begin + kChunk); ++r) {
         readRow(t.dtype, t.data + r * inRow, row.data(), cols, halfTable);
         uint8_t *dst = out.data() + r * outRow;
-        if (type == DType::Q8_0) {
-          quantizeRowQ8_0Fast(row.data(), dst, cols);
-          continue;
-        }
         Error e = importance ? quantizeRowGgml(type, row.data(), dst, cols,
                                                importance->data())
                              : quantizeRow(type, row.data(), dst, cols);
