@@ -1,8 +1,17 @@
 //===- PassSupport.cpp ----------------------------------------------------===//
 #include "PassSupport.h"
+#include "lowbit/Calibration/Calibrate.h"
+#include "lowbit/Calibration/Statistics.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/Vocabulary.h"
+#include "lowbit/Import/Import.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Import/TensorNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/FileSystem.h"
+
+#include <cstring>
 
 using namespace mlir;
 
@@ -21,4 +30,114 @@ void mlir::lowbit::recordSideFile(ModuleOp module, llvm::StringRef path) {
         sides.push_back(a);
   sides.push_back(b.getStringAttr(path));
   module->setAttr("lowbit.side_files", b.getArrayAttr(sides));
+}
+
+SmallVector<mlir::lowbit::WeightOp>
+mlir::lowbit::decoderLinearWeights(ModuleOp module) {
+  using ::lowbit::WeightRole;
+  SmallVector<WeightOp> targets;
+  module.walk([&](WeightOp op) {
+    auto type = dyn_cast<RankedTensorType>(op.getType());
+    auto parsed = ::lowbit::parseWeightName(op.getName());
+    if (!type || type.getRank() != 2 || !parsed)
+      return;
+    switch (parsed->role) {
+    case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
+    case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
+    case WeightRole::Down:
+      targets.push_back(op);
+      break;
+    default:
+      break;
+    }
+  });
+  return targets;
+}
+
+llvm::Expected<std::unique_ptr<::lowbit::Tokenizer>>
+mlir::lowbit::moduleTokenizer(ModuleOp module) {
+  llvm::Expected<::lowbit::ModelConfig> config =
+      ::lowbit::configFromModule(module);
+  if (!config)
+    return config.takeError();
+  auto tokenizerPath = module->getAttrOfType<StringAttr>("lowbit.tokenizer");
+  if (!tokenizerPath)
+    return llvm::createStringError("module has no lowbit.tokenizer attribute");
+  llvm::Expected<::lowbit::Vocabulary> vocab =
+      ::lowbit::loadVocabulary(tokenizerPath.getValue(), *config);
+  if (!vocab)
+    return vocab.takeError();
+  return ::lowbit::Tokenizer::create(*vocab, tokenizerPath.getValue());
+}
+
+llvm::Error mlir::lowbit::resolveCalibrationText(
+    ModuleOp module, llvm::StringRef file, int64_t windows,
+    int64_t windowLength, uint64_t seed, std::string &textPath,
+    ::lowbit::CalibrationOptions &options) {
+  if (!file.empty()) {
+    textPath = file.str();
+    options.windows = windows;
+    options.windowLength = windowLength;
+    options.seed = seed;
+    return llvm::Error::success();
+  }
+  auto statsPath = module->getAttrOfType<StringAttr>("lowbit.calibration");
+  if (!statsPath)
+    return llvm::createStringError(
+        "needs calibration text: give file=PATH or run --lowbit-calibrate "
+        "first");
+  llvm::Expected<::lowbit::CalibrationStatistics> stats =
+      ::lowbit::CalibrationStatistics::load(statsPath.getValue());
+  if (!stats)
+    return stats.takeError();
+  if (stats->text.empty())
+    return llvm::createStringError(
+        "the statistics in '" + statsPath.getValue() +
+        "' do not record their calibration text: give file=PATH");
+  textPath = stats->text;
+  options.windows = stats->windows;
+  options.windowLength = stats->windowLength;
+  options.seed = stats->seed;
+  return llvm::Error::success();
+}
+
+static std::vector<uint8_t> bytesOf(const void *data, size_t bytes) {
+  std::vector<uint8_t> out(bytes);
+  std::memcpy(out.data(), data, bytes);
+  return out;
+}
+
+void mlir::lowbit::addFloatTensor(::lowbit::SafetensorsWriter &writer,
+                                  llvm::StringRef name,
+                                  llvm::ArrayRef<int64_t> shape,
+                                  llvm::ArrayRef<float> values) {
+  writer.addTensor(name, ::lowbit::DType::F32, shape,
+                   bytesOf(values.data(), values.size() * sizeof(float)));
+}
+
+void mlir::lowbit::addAffineTensors(::lowbit::SafetensorsWriter &writer,
+                                    llvm::StringRef name, int64_t rows,
+                                    int64_t cols, ::lowbit::AffineTensor tensor,
+                                    const std::vector<int32_t> *gIdx) {
+  int64_t groups = int64_t(tensor.scales.size()) / rows;
+  writer.addTensor(name, ::lowbit::DType::U8, {rows, cols},
+                   std::move(tensor.codes));
+  addFloatTensor(writer, (name + ".scales").str(), {rows, groups}, tensor.scales);
+  addFloatTensor(writer, (name + ".zeros").str(), {rows, groups}, tensor.zeros);
+  if (gIdx)
+    writer.addTensor((name + ".g_idx").str(), ::lowbit::DType::I32, {cols},
+                     bytesOf(gIdx->data(), gIdx->size() * sizeof(int32_t)));
+}
+
+void mlir::lowbit::retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits,
+                                  int64_t groupSize, bool symmetric,
+                                  bool actOrder) {
+  if (ops.empty())
+    return;
+  MLIRContext *ctx = ops.front()->getContext();
+  auto scheme = QuantSchemeAttr::get(ctx, QuantFormat::Affine, bits, groupSize,
+                                     symmetric, actOrder);
+  for (WeightOp op : ops)
+    op.getResult().setType(QuantizedWeightType::get(
+        ctx, cast<RankedTensorType>(op.getType()).getShape(), scheme));
 }

@@ -2,9 +2,20 @@
 #ifndef LOWBIT_PASSES_PASSSUPPORT_H
 #define LOWBIT_PASSES_PASSSUPPORT_H
 
-#include "mlir/IR/BuiltinOps.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Quant/Affine.h"
 
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
 #include <string>
+
+namespace lowbit {
+class SafetensorsWriter;
+class Tokenizer;
+struct CalibrationOptions;
+} // namespace lowbit
 
 namespace mlir::lowbit {
 
@@ -14,6 +25,34 @@ std::string absolutePath(llvm::StringRef path);
 /// Appends a side file to the module's `lowbit.side_files` (moving it to the
 /// end if it is already listed: the last side file wins).
 void recordSideFile(ModuleOp module, llvm::StringRef absolutePath);
+
+/// The float weight matrices of the decoder layers' linears (q, k, v, o,
+/// gate, up, down), the ones GPTQ, AWQ and RTN quantize; embeddings and the
+/// output head stay in float as those methods leave them.
+SmallVector<WeightOp> decoderLinearWeights(ModuleOp module);
+
+/// The tokenizer the module's `lowbit.tokenizer` names.
+llvm::Expected<std::unique_ptr<::lowbit::Tokenizer>> moduleTokenizer(ModuleOp module);
+
+/// The calibration text and windows of a calibrated pass: `file` and the
+/// given window options when `file` is set, else the text and windows the
+/// module's `lowbit.calibration` statistics were collected on.
+llvm::Error resolveCalibrationText(ModuleOp module, llvm::StringRef file,
+                                   int64_t windows, int64_t windowLength,
+                                   uint64_t seed, std::string &textPath,
+                                   ::lowbit::CalibrationOptions &options);
+
+/// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.
+void addAffineTensors(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,
+                      int64_t rows, int64_t cols, ::lowbit::AffineTensor tensor,
+                      const std::vector<int32_t> *gIdx = nullptr);
+/// f32 vector/matrix tensor.
+void addFloatTensor(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,
+                    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> values);
+
+/// Retypes weight ops as affine `!lowbit.qweight`.
+void retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits, int64_t groupSize,
+                    bool symmetric, bool actOrder);
 
 } // namespace mlir::lowbit
 

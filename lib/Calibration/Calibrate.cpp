@@ -79,10 +79,10 @@ static Expected<LinearInputs> collectLinearInputs(mlir::ModuleOp module) {
   return inputs;
 }
 
-static Expected<CalibrationStatistics>
-calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
-              const Tokenizer &tokenizer, StringRef text, StringRef textName,
-              const CalibrationOptions &options) {
+Expected<std::vector<std::vector<int32_t>>>
+lowbit::calibrationWindows(const Tokenizer &tokenizer, StringRef text,
+                           StringRef textName, int64_t contextLength,
+                           const CalibrationOptions &options) {
   if (options.windows <= 0)
     return createStringError(
         formatv("calibration needs at least one window, not {0}",
@@ -93,19 +93,12 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
         formatv("calibration window length must be positive, not {0}",
                 options.windowLength)
             .str());
-  Expected<ModelConfig> config = configFromModule(module);
-  if (!config)
-    return config.takeError();
-  if (options.windowLength > config->contextLength)
+  if (options.windowLength > contextLength)
     return createStringError(
         formatv("calibration window of {0} tokens exceeds the model's context "
                 "length {1}",
-                options.windowLength, config->contextLength)
+                options.windowLength, contextLength)
             .str());
-  Expected<LinearInputs> inputs = collectLinearInputs(module);
-  if (!inputs)
-    return inputs.takeError();
-
   std::vector<int> tokens = tokenizer.encode(text);
   if (int64_t(tokens.size()) < options.windowLength) {
     std::string message =
@@ -116,6 +109,29 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
       return createStringError(message);
     return fileError(textName, "{0}", message);
   }
+  std::vector<std::vector<int32_t>> windows;
+  for (int64_t start :
+       sampleWindowStarts(int64_t(tokens.size()), options.windowLength,
+                          options.windows, options.seed))
+    windows.emplace_back(tokens.begin() + start,
+                         tokens.begin() + start + options.windowLength);
+  return std::move(windows);
+}
+
+static Expected<CalibrationStatistics>
+calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
+              const Tokenizer &tokenizer, StringRef text, StringRef textName,
+              const CalibrationOptions &options) {
+  Expected<ModelConfig> config = configFromModule(module);
+  if (!config)
+    return config.takeError();
+  Expected<std::vector<std::vector<int32_t>>> windows = calibrationWindows(
+      tokenizer, text, textName, config->contextLength, options);
+  if (!windows)
+    return windows.takeError();
+  Expected<LinearInputs> inputs = collectLinearInputs(module);
+  if (!inputs)
+    return inputs.takeError();
 
   Expected<std::unique_ptr<Interpreter>> interpreter =
       Interpreter::create(module, weights);
@@ -135,21 +151,15 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
         acc.add(x.data.data(), x.rows);
       });
 
-  std::vector<int64_t> starts =
-      sampleWindowStarts(int64_t(tokens.size()), options.windowLength,
-                         options.windows, options.seed);
   std::vector<int32_t> positions(size_t(options.windowLength));
   std::iota(positions.begin(), positions.end(), 0);
-  std::vector<int32_t> window(size_t(options.windowLength));
   Progress progress("calibrate", options.windows, options.showProgress);
   for (int64_t w = 0; w < options.windows; ++w) {
-    std::copy_n(tokens.begin() + starts[w], options.windowLength,
-                window.begin());
     (*interpreter)->resetCache();
-    Expected<Activation> logits = (*interpreter)->forward(window, positions);
+    Expected<Activation> logits = (*interpreter)->forward((*windows)[w], positions);
     if (!logits)
       return logits.takeError();
-    progress.update(w + 1, formatv("window at token {0}", starts[w]).str());
+    progress.update(w + 1);
   }
   progress.finish();
 

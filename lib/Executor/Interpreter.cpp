@@ -168,27 +168,55 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
   return std::move(interp);
 }
 
+ExecutionFrame Interpreter::begin(llvm::ArrayRef<int32_t> tokens,
+                                  llvm::ArrayRef<int32_t> positions) const {
+  ExecutionFrame frame;
+  frame.tokens.assign(tokens.begin(), tokens.end());
+  frame.positions.assign(positions.begin(), positions.end());
+  return frame;
+}
+
+const Activation *Interpreter::valueOf(const ExecutionFrame &frame,
+                                       Value value) const {
+  auto it = frame.values.find(value.getAsOpaquePointer());
+  return it == frame.values.end() ? nullptr : &it->second;
+}
+
+std::vector<float> *Interpreter::denseWeight(llvm::StringRef name) {
+  auto it = impl->weights.find(name);
+  return it == impl->weights.end() ? nullptr : &it->second.values;
+}
+
 llvm::Expected<Activation>
 Interpreter::forward(llvm::ArrayRef<int32_t> tokens,
                      llvm::ArrayRef<int32_t> positions) {
+  ExecutionFrame frame = begin(tokens, positions);
+  if (llvm::Error e = run(frame))
+    return std::move(e);
+  return std::move(frame.result);
+}
+
+llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
   Impl &impl = *this->impl;
-  std::vector<int32_t> tok(tokens.begin(), tokens.end());
-  std::vector<int32_t> pos(positions.begin(), positions.end());
-  // Node-based map: references to activations stay valid while others are
-  // inserted.
-  std::unordered_map<const void *, Activation> valueMap;
+  if (frame.finished)
+    return llvm::Error::success();
+  const std::vector<int32_t> &tok = frame.tokens;
+  const std::vector<int32_t> &pos = frame.positions;
   struct ValueTable {
     std::unordered_map<const void *, Activation> &map;
     Activation &operator[](Value v) { return map[v.getAsOpaquePointer()]; }
     void erase(Value v) { map.erase(v.getAsOpaquePointer()); }
-  } values{valueMap};
+  } values{frame.values};
   auto in = [&](Operation *op, unsigned i) -> Activation & {
     return values[op->getOperand(i)];
   };
   auto weightOf = [&](Operation *op, unsigned i) -> const DenseWeight & {
     return *impl.weightValues.lookup(op->getOperand(i));
   };
-  for (Step &step : impl.steps) {
+  for (; frame.nextStep < impl.steps.size(); ++frame.nextStep) {
+    Step &step = impl.steps[frame.nextStep];
+    if (step.op == stopBefore)
+      return llvm::Error::success();
     Operation *op = step.op;
     switch (step.kind) {
     case Kind::Weight:
@@ -246,7 +274,10 @@ Interpreter::forward(llvm::ArrayRef<int32_t> tokens,
       add(in(op, 0), in(op, 1), values[op->getResult(0)]);
       break;
     case Kind::Return:
-      return std::move(values[op->getOperand(0)]);
+      frame.result = std::move(values[op->getOperand(0)]);
+      frame.values.clear();
+      frame.finished = true;
+      return llvm::Error::success();
     }
     for (Value v : step.frees)
       if (step.kind != Kind::Return)

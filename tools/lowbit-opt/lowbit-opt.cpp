@@ -19,6 +19,7 @@
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::lowbit::registerLowbitPasses();
+  mlir::lowbit::registerLowbitPipelines();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect,

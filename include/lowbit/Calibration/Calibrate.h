@@ -32,6 +32,14 @@ struct CalibrationOptions {
 std::vector<int64_t> sampleWindowStarts(int64_t tokens, int64_t windowLength,
                                         int64_t windows, uint64_t seed);
 
+/// The calibration windows of `text`: tokenized as one stream (no BOS), then
+/// cut at sampleWindowStarts(). Errors (naming `textName` when not empty)
+/// when the options are invalid or the text is shorter than one window.
+llvm::Expected<std::vector<std::vector<int32_t>>>
+calibrationWindows(const Tokenizer &tokenizer, llvm::StringRef text,
+                   llvm::StringRef textName, int64_t contextLength,
+                   const CalibrationOptions &options);
+
 /// Tokenizes `text` as one stream (no BOS, like GPTQ's windows cut from the
 /// middle of a document), runs each window at positions 0..windowLength-1
 /// with a fresh KV cache, and accumulates the statistics of every

@@ -17,10 +17,22 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <unordered_map>
 
 namespace lowbit {
 
 class WeightStore;
+
+/// One input part of the way through @forward: its live activations and the
+/// next op to run. Layer-by-layer calibration advances many of these a few
+/// ops at a time while it quantizes the weights in between.
+struct ExecutionFrame {
+  std::vector<int32_t> tokens, positions;
+  std::unordered_map<const void *, Activation> values;
+  size_t nextStep = 0;
+  bool finished = false;
+  Activation result; // the returned value once finished
+};
 
 class Interpreter {
 public:
@@ -34,6 +46,19 @@ public:
   llvm::Expected<Activation> forward(llvm::ArrayRef<int32_t> tokens,
                                      llvm::ArrayRef<int32_t> positions);
   void resetCache() { cache.reset(); }
+
+  /// A frame positioned before the first op of @forward.
+  ExecutionFrame begin(llvm::ArrayRef<int32_t> tokens,
+                       llvm::ArrayRef<int32_t> positions) const;
+  /// Runs `frame` up to, not including, `stopBefore` (an op of @forward), or
+  /// to the end when it is null or already behind the frame.
+  llvm::Error run(ExecutionFrame &frame, mlir::Operation *stopBefore = nullptr);
+  /// The live activation `value` of `frame`, or null.
+  const Activation *valueOf(const ExecutionFrame &frame, mlir::Value value) const;
+  /// The fp32 values of weight `name` as the interpreter uses them; writing
+  /// them (same size) changes what later runs compute, e.g. to fake-quantize
+  /// a layer before calibrating the next one. Null if there is no such weight.
+  std::vector<float> *denseWeight(llvm::StringRef name);
 
   /// Round each linear's input the way llama.cpp's CPU backend does before
   /// its dot products (Q8_0/Q8_1/Q8_K blocks for quantized weights, f16/bf16

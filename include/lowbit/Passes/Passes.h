@@ -12,6 +12,10 @@ namespace mlir::lowbit {
 #define GEN_PASS_REGISTRATION
 #include "lowbit/Passes/Passes.h.inc"
 
+/// `--lowbit-pipeline="name=RECIPE ..."`: the usual GPTQ/AWQ/RTN recipes
+/// (passes/Pipelines.cpp).
+void registerLowbitPipelines();
+
 } // namespace mlir::lowbit
 
 #endif // LOWBIT_PASSES_PASSES_H

@@ -1,0 +1,95 @@
+//===- Pipelines.cpp - Named quantization recipes --------------------------===//
+//
+// `--lowbit-pipeline="name=gptq-w4g128 file=calib.txt side-file=out.safetensors"`
+// expands to the pass with the recipe's settings, so the usual recipes need
+// no option list. The expansion is an ordinary textual pass pipeline, shown
+// by `lowbit-opt --lowbit-pipeline=... --dump-pass-pipeline`.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+
+namespace {
+struct Recipe {
+  const char *name;
+  const char *pass;     // pass argument
+  const char *settings; // its options
+  const char *summary;
+};
+
+// Calibrated recipes take the calibration text; the others ignore it.
+constexpr Recipe kRecipes[] = {
+    {"rtn-w8g128", "lowbit-rtn", "bits=8 group-size=128", "round to nearest, 8 bits, groups of 128"},
+    {"rtn-w8", "lowbit-rtn", "bits=8 group-size=-1", "round to nearest, 8 bits, per output channel"},
+    {"rtn-w4g128", "lowbit-rtn", "bits=4 group-size=128", "round to nearest, 4 bits, groups of 128"},
+    {"rtn-w3g128", "lowbit-rtn", "bits=3 group-size=128", "round to nearest, 3 bits, groups of 128"},
+    {"gptq-w8g128", "lowbit-gptq", "bits=8 group-size=128", "GPTQ, 8 bits, groups of 128"},
+    {"gptq-w4g128", "lowbit-gptq", "bits=4 group-size=128", "GPTQ, 4 bits, groups of 128"},
+    {"gptq-w4g128-act-order", "lowbit-gptq", "bits=4 group-size=128 act-order=true",
+     "GPTQ with act-order (desc_act), 4 bits, groups of 128"},
+    {"gptq-w3g128", "lowbit-gptq", "bits=3 group-size=128", "GPTQ, 3 bits, groups of 128"},
+    {"gptq-w2g64", "lowbit-gptq", "bits=2 group-size=64", "GPTQ, 2 bits, groups of 64"},
+    {"awq-w4g128", "lowbit-awq", "bits=4 group-size=128", "AWQ, 4 bits, groups of 128"},
+    {"awq-w3g128", "lowbit-awq", "bits=3 group-size=128", "AWQ, 3 bits, groups of 128"},
+    {"awq-gptq-w4g128", "lowbit-awq", "bits=4 group-size=128 gptq=true",
+     "AWQ scales and clipping, then GPTQ rounding, 4 bits, groups of 128"},
+    {"awq-gptq-w3g128", "lowbit-awq", "bits=3 group-size=128 gptq=true",
+     "AWQ scales and clipping, then GPTQ rounding, 3 bits, groups of 128"},
+};
+
+struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
+  Option<std::string> name{*this, "name", llvm::cl::desc("Recipe name")};
+  Option<std::string> file{*this, "file",
+                           llvm::cl::desc("Calibration text (calibrated recipes)")};
+  Option<std::string> sideFile{*this, "side-file",
+                               llvm::cl::desc("File receiving the quantized weights")};
+};
+} // namespace
+
+static std::string recipeList() {
+  std::string list;
+  for (const Recipe &r : kRecipes)
+    list += std::string("\n  ") + r.name + ": " + r.summary;
+  return list;
+}
+
+void mlir::lowbit::registerLowbitPipelines() {
+  std::string description =
+      "Named quantization recipe: name=NAME file=CALIBRATION-TEXT "
+      "side-file=PATH. Recipes:" +
+      recipeList();
+  registerPassPipeline(
+      "lowbit-pipeline", description,
+      [](OpPassManager &pm, StringRef optionsText,
+         function_ref<LogicalResult(const Twine &)> errorHandler) -> LogicalResult {
+        PipelineOptions options;
+        if (failed(options.parseFromString(optionsText)))
+          return errorHandler("--lowbit-pipeline: cannot parse options '" +
+                              optionsText + "'");
+        const Recipe *recipe = nullptr;
+        for (const Recipe &r : kRecipes)
+          if (options.name == r.name)
+            recipe = &r;
+        if (!recipe)
+          return errorHandler("--lowbit-pipeline: unknown recipe '" +
+                              options.name + "'; known recipes:" + recipeList());
+        if (options.sideFile.empty())
+          return errorHandler("--lowbit-pipeline: needs side-file=PATH");
+        std::string settings = recipe->settings;
+        settings += " side-file=" + options.sideFile.getValue();
+        if (!options.file.empty() && StringRef(recipe->pass) != "lowbit-rtn")
+          settings += " file=" + options.file.getValue();
+        std::string text =
+            std::string(recipe->pass) + "{" + settings + "}";
+        return parsePassPipeline(text, pm, llvm::errs());
+      },
+      [](function_ref<void(const detail::PassOptions &)> optHandler) {
+        optHandler(PipelineOptions());
+      });
+}
