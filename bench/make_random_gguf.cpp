@@ -7,7 +7,11 @@
 // then "▁tok%d"), so that both llama.cpp and lowbit load it. Meant for
 // timing quantizers, not for generating text.
 //
-//   lowbit-make-random-gguf OUT.gguf [--layers N] [--seed N]
+//   lowbit-make-random-gguf OUT.gguf [--shape tinyllama-1.1b|llama-3.2-1b]
+//                           [--layers N] [--seed N]
+//
+// --shape llama-3.2-1b: 16 layers, hidden 2048, ffn 8192, 32/8 heads,
+// vocab 128256 (the output head is written untied).
 //
 // The file is streamed: one tensor is generated at a time (rows in parallel,
 // each row from its own seeded generator, so the bytes do not depend on the
@@ -159,7 +163,8 @@ bool writeAll(FILE *f, const void *data, size_t n) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: lowbit-make-random-gguf OUT.gguf [--layers N] "
+  std::fprintf(stderr, "usage: lowbit-make-random-gguf OUT.gguf "
+                       "[--shape tinyllama-1.1b|llama-3.2-1b] [--layers N] "
                        "[--seed N]\n");
   return 2;
 }
@@ -172,7 +177,17 @@ int main(int argc, char **argv) {
   uint64_t seed = 20240601;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--layers" || a == "--seed") && i + 1 < argc) {
+    if (a == "--shape" && i + 1 < argc) {
+      std::string name = argv[++i];
+      if (name == "llama-3.2-1b") {
+        shape.ffn = 8192;
+        shape.kvHeads = 8;
+        shape.vocab = 128256;
+        shape.layers = 16;
+      } else if (name != "tinyllama-1.1b") {
+        return usage();
+      }
+    } else if ((a == "--layers" || a == "--seed") && i + 1 < argc) {
       uint64_t v = std::strtoull(argv[++i], nullptr, 10);
       if (a == "--layers")
         shape.layers = int64_t(v);
