@@ -12,6 +12,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <cstring>
 #include <unordered_map>
 
 using namespace mlir;
@@ -72,9 +73,10 @@ static llvm::Error checkWeightType(Type type, const TensorRef &t) {
       "]");
 }
 
-/// Codes plus the NAME.scales / NAME.zeros companions (Quant/Affine.h).
+/// Codes plus the NAME.scales / NAME.zeros companions (Quant/Affine.h) and,
+/// for act-order weights, NAME.g_idx (the group of each input column).
 static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupSize,
-                                          const WeightStore &weights,
+                                          bool actOrder, const WeightStore &weights,
                                           std::vector<float> &out) {
   int64_t rows = codes.shape[0], cols = codes.shape[1];
   int64_t groups = groupSize < 0 ? 1 : cols / groupSize;
@@ -87,10 +89,26 @@ static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupS
           "affine weight '" + codes.name + "' needs f32 tensors '" + codes.name +
           ".scales' and '.zeros' of shape [" + std::to_string(rows) + ", " +
           std::to_string(groups) + "] in the weight store");
+  std::vector<int32_t> gIdx;
+  if (actOrder) {
+    const TensorRef *g = weights.find(codes.name + ".g_idx");
+    if (!g || g->dtype != DType::I32 || g->shape != std::vector<int64_t>{cols})
+      return llvm::createStringError(
+          "act-order affine weight '" + codes.name + "' needs an i32 tensor '" +
+          codes.name + ".g_idx' of shape [" + std::to_string(cols) +
+          "] in the weight store");
+    gIdx.resize(size_t(cols));
+    std::memcpy(gIdx.data(), g->data, gIdx.size() * sizeof(int32_t));
+    for (int32_t v : gIdx)
+      if (v < 0 || v >= groups)
+        return llvm::createStringError(
+            "affine weight '" + codes.name + "': g_idx value " +
+            std::to_string(v) + " is outside [0, " + std::to_string(groups) + ")");
+  }
   out.resize(size_t(rows * cols));
   dequantizeAffine(codes.data, reinterpret_cast<const float *>(scales->data),
                    reinterpret_cast<const float *>(zeros->data), rows, cols,
-                   groupSize, out.data());
+                   groupSize, out.data(), gIdx.empty() ? nullptr : gIdx.data());
   return llvm::Error::success();
 }
 
@@ -153,6 +171,7 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
       auto qtype = dyn_cast<mlir::lowbit::QuantizedWeightType>(op.getResult(0).getType());
       if (qtype && qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine) {
         if (llvm::Error e = dequantizeAffineWeight(**t, qtype.getScheme().getGroupSize(),
+                                                   qtype.getScheme().getActOrder(),
                                                    weights, dense.values))
           return std::move(e);
       } else if (llvm::Error e = dequantize(**t, dense.values)) {

@@ -1,9 +1,12 @@
 //===- GgufExport.cpp - lowbit IR -> GGUF ---------------------------------===//
 #include "lowbit/Export/GgufExport.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Formats/AffinePacking.h"
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Import/TensorNames.h"
+#include "lowbit/Quant/Affine.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Progress.h"
@@ -35,6 +38,22 @@ std::vector<int64_t> ropeRowPermutation(int64_t rows, int64_t heads,
           src[halves] = interleaved;
       }
   return src;
+}
+
+/// An affine weight (GPTQ/AWQ/RTN codes) as f32 values, to be re-encoded.
+Error dequantizeAffineTensor(const WeightStore &weights, StringRef name,
+                             mlir::lowbit::QuantSchemeAttr scheme,
+                             std::vector<float> &out) {
+  Expected<AffineWeight> w =
+      readAffineWeight(weights, name, int(scheme.getBits()),
+                       scheme.getGroupSize(), scheme.getActOrder());
+  if (!w)
+    return w.takeError();
+  out.resize(size_t(w->rows * w->cols));
+  dequantizeAffine(w->codes.data(), w->scales.data(), w->zeros.data(), w->rows,
+                   w->cols, w->groupSize, out.data(),
+                   w->gIdx.empty() ? nullptr : w->gIdx.data());
+  return Error::success();
 }
 } // namespace
 
@@ -91,15 +110,18 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
   writer.setBool("tokenizer.ggml.add_bos_token", vocab.addBos);
   writer.setBool("tokenizer.ggml.add_eos_token", vocab.addEos);
 
-  // Every weight the IR names, in IR order, once.
+  // Every weight the IR names, in IR order, once; affine ones (integer
+  // codes with group scales and zeros) are dequantized and re-encoded.
   std::vector<std::string> names;
   StringSet<> seen;
-  module.walk([&](mlir::Operation *op) {
-    if (op->getName().getStringRef() != "lowbit.weight")
+  StringMap<mlir::lowbit::QuantSchemeAttr> affine;
+  module.walk([&](mlir::lowbit::WeightOp op) {
+    if (!seen.insert(op.getName()).second)
       return;
-    if (auto n = dyn_cast_or_null<mlir::StringAttr>(op->getAttr("name")))
-      if (seen.insert(n.getValue()).second)
-        names.push_back(n.getValue().str());
+    names.push_back(op.getName().str());
+    if (auto q = dyn_cast<mlir::lowbit::QuantizedWeightType>(op.getResult().getType()))
+      if (q.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine)
+        affine[op.getName()] = q.getScheme();
   });
 
   bool hasOutput = false;
@@ -120,7 +142,18 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
     Expected<const TensorRef *> tensor = model.weights.get(name);
     if (!tensor)
       return tensor.takeError();
-    const TensorRef &t = **tensor;
+    TensorRef dequantized;
+    std::vector<float> affineValues;
+    if (auto it = affine.find(name); it != affine.end()) {
+      if (Error e = dequantizeAffineTensor(model.weights, name, it->second,
+                                           affineValues))
+        return fileError(path, "{0}", toString(std::move(e)));
+      dequantized = **tensor;
+      dequantized.dtype = DType::F32;
+      dequantized.data = reinterpret_cast<const uint8_t *>(affineValues.data());
+      dequantized.bytes = affineValues.size() * sizeof(float);
+    }
+    const TensorRef &t = affineValues.empty() ? **tensor : dequantized;
     std::string ggufName = weightName(Naming::Gguf, parsed->role, parsed->layer);
 
     // Vectors (norms, biases) are F32. Matrices take the requested file

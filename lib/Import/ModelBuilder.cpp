@@ -38,6 +38,8 @@ private:
     return b.getNamedAttr(name, value);
   }
   llvm::Expected<Type> weightType(const TensorRef &t);
+  llvm::Expected<Type> affineType(const ModelSource::AffineScheme &scheme,
+                                  ArrayRef<int64_t> shape);
   llvm::Expected<Value> weight(WeightRole role, int64_t layer = 0);
   Value weightOrNull(WeightRole role, int64_t layer);
   Value linear(Value x, Value w, Value bias, int64_t outWidth) {
@@ -99,6 +101,22 @@ llvm::Expected<Type> DecoderBuilder::weightType(const TensorRef &t) {
                    t.shape.size());
 }
 
+llvm::Expected<Type>
+DecoderBuilder::affineType(const ModelSource::AffineScheme &scheme,
+                           ArrayRef<int64_t> shape) {
+  std::string text =
+      llvm::formatv("!lowbit.qweight<{0}x{1}, #lowbit.scheme<format = affine, "
+                    "bits = {2}, group_size = {3}, symmetric = {4}, act_order "
+                    "= {5}>>",
+                    shape[0], shape[1], scheme.bits, scheme.groupSize,
+                    scheme.symmetric ? "true" : "false",
+                    scheme.actOrder ? "true" : "false")
+          .str();
+  if (Type type = parseType(text, ctx))
+    return type;
+  return llvm::createStringError("cannot build the affine weight type " + text);
+}
+
 /// The shape the configuration implies for a weight (outermost first).
 static SmallVector<int64_t> expectedShape(const ModelConfig &c, WeightRole role) {
   int64_t q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
@@ -134,7 +152,9 @@ llvm::Expected<Value> DecoderBuilder::weight(WeightRole role, int64_t layer) {
                      "model configuration", name,
                      llvm::make_range((*t)->shape.begin(), (*t)->shape.end()),
                      llvm::make_range(want.begin(), want.end()));
-  llvm::Expected<Type> type = weightType(**t);
+  auto affine = src.affineWeights.find(name);
+  llvm::Expected<Type> type =
+      affine == src.affineWeights.end() ? weightType(**t) : affineType(affine->second, want);
   if (!type)
     return type.takeError();
   return create("lowbit.weight", {}, *type,
@@ -159,6 +179,12 @@ llvm::Expected<OwningOpRef<ModuleOp>> DecoderBuilder::build() {
   for (const std::string &f : src.weightFiles)
     files.push_back(b.getStringAttr(f));
   module->getOperation()->setAttr("lowbit.weight_files", b.getArrayAttr(files));
+  if (!src.sideFiles.empty()) {
+    SmallVector<Attribute> side;
+    for (const std::string &f : src.sideFiles)
+      side.push_back(b.getStringAttr(f));
+    module->getOperation()->setAttr("lowbit.side_files", b.getArrayAttr(side));
+  }
   module->getOperation()->setAttr("lowbit.tokenizer",
                                   b.getStringAttr(src.tokenizer));
 

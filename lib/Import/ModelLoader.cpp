@@ -109,7 +109,8 @@ Error lowbit::attachModelResources(LoadedModel &model, StringRef source) {
   return Error::success();
 }
 
-Expected<std::unique_ptr<LoadedModel>> lowbit::loadModel(StringRef path) {
+Expected<std::unique_ptr<LoadedModel>> lowbit::loadModel(StringRef path,
+                                                         StringRef sideFile) {
   auto model = std::make_unique<LoadedModel>();
   mlir::DialectRegistry registry;
   registerModelDialects(registry);
@@ -121,7 +122,7 @@ Expected<std::unique_ptr<LoadedModel>> lowbit::loadModel(StringRef path) {
   Expected<ModelSource> src = ModelSource();
   bool isIR = false;
   if (sys::fs::is_directory(path))
-    src = readHfDirectory(path, model->weights);
+    src = readHfDirectory(path, model->weights, HfImportOptions{sideFile.str()});
   else if (isGgufFile(path))
     src = readGgufModel(path, model->weights);
   else

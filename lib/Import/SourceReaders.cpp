@@ -2,6 +2,7 @@
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
+#include "lowbit/Import/QuantizedCheckpoint.h"
 #include "lowbit/Support/Error.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -57,7 +58,8 @@ static Expected<std::vector<std::string>> findWeightFiles(StringRef dir) {
 }
 
 Expected<ModelSource> lowbit::readHfDirectory(StringRef dir,
-                                              WeightStore &weights) {
+                                              WeightStore &weights,
+                                              const HfImportOptions &options) {
   if (!sys::fs::is_directory(dir))
     return fileError(dir, "not a model directory");
   ModelSource src;
@@ -83,6 +85,15 @@ Expected<ModelSource> lowbit::readHfDirectory(StringRef dir,
     return fileError(dir, "no tokenizer.model (only SentencePiece tokenizers "
                      "are supported)");
   src.tokenizer = std::string(tok);
+
+  Expected<std::optional<CheckpointQuantization>> quant =
+      readCheckpointQuantization(dir);
+  if (!quant)
+    return quant.takeError();
+  if (*quant)
+    if (Error e = unpackQuantizedCheckpoint(**quant, src, weights,
+                                            options.sideFile))
+      return std::move(e);
 
   // A tied model may still ship lm_head.weight; an untied one must.
   if (!src.config.tieWordEmbeddings &&

@@ -1,10 +1,51 @@
 //===- Affine.cpp - Group-wise integer quantization -----------------------===//
 #include "lowbit/Quant/Affine.h"
+#include "lowbit/Support/Float16.h"
 
 #include <algorithm>
 #include <cmath>
 
 using namespace lowbit;
+
+namespace {
+
+/// The fp16 value a scale is stored as. Subnormal fp16 steps are coarse
+/// (2^-24), so there the scale rounds up: a grid rounded down would clip the
+/// group's extremes.
+float storedScale(float scale) {
+  constexpr float kMinNormal = 6.103515625e-05f; // 2^-14
+  constexpr float kMaxFinite = 65504.0f;
+  if (!(scale < kMaxFinite))
+    return kMaxFinite;
+  uint16_t h = floatToFp16(scale);
+  float r = fp16ToFloat(h);
+  if (r < kMinNormal && r < scale)
+    r = fp16ToFloat(uint16_t(h + 1));
+  return r > 0 ? r : fp16ToFloat(1); // smallest subnormal
+}
+
+/// Scale and zero of the range [lo, hi] (lo <= 0 <= hi, not both 0).
+void gridOfRange(float lo, float hi, const AffineScheme &scheme, float maxq,
+                 float &scale, float &zero) {
+  scale = storedScale((hi - lo) / maxq);
+  zero = scheme.symmetric
+             ? (maxq + 1) / 2
+             : std::clamp(std::nearbyint(-lo / scale), 0.0f, maxq);
+}
+
+/// Σ |s·(q − z) − w|^norm over the group (the reference quantizer's norm 2.4).
+double gridError(const float *w, int64_t n, float scale, float zero,
+                 float maxq) {
+  constexpr float kNorm = 2.4f;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float q = std::clamp(std::nearbyint(w[i] / scale) + zero, 0.0f, maxq);
+    sum += std::pow(std::fabs(scale * (q - zero) - w[i]), kNorm);
+  }
+  return sum;
+}
+
+} // namespace
 
 void lowbit::computeAffineGrid(const float *w, int64_t n,
                                const AffineScheme &scheme, float &scale,
@@ -25,8 +66,23 @@ void lowbit::computeAffineGrid(const float *w, int64_t n,
     lo = -1;
     hi = 1;
   }
-  scale = (hi - lo) / maxq;
-  zero = scheme.symmetric ? (maxq + 1) / 2 : std::nearbyint(-lo / scale);
+  gridOfRange(lo, hi, scheme, maxq, scale, zero);
+  if (!scheme.mseGrid)
+    return;
+  // The reference quantizer's mse=True search: grid=100, maxshrink=0.8.
+  constexpr int kGrid = 100, kSteps = 80;
+  double best = gridError(w, n, scale, zero, maxq);
+  for (int i = 1; i < kSteps; ++i) {
+    float p = 1.0f - float(i) / kGrid;
+    float s, z;
+    gridOfRange(p * lo, p * hi, scheme, maxq, s, z);
+    double err = gridError(w, n, s, z, maxq);
+    if (err < best) {
+      best = err;
+      scale = s;
+      zero = z;
+    }
+  }
 }
 
 uint8_t lowbit::affineCode(float w, float scale, float zero, int bits) {
@@ -66,11 +122,12 @@ llvm::Expected<AffineTensor> lowbit::quantizeAffineRtn(const float *w,
 
 void lowbit::dequantizeAffine(const uint8_t *codes, const float *scales,
                               const float *zeros, int64_t rows, int64_t cols,
-                              int64_t groupSize, float *out) {
+                              int64_t groupSize, float *out,
+                              const int32_t *gIdx) {
   int64_t g = groupSize < 0 ? cols : groupSize, groups = cols / g;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
-      int64_t j = r * groups + c / g;
+      int64_t j = r * groups + (gIdx ? gIdx[c] : c / g);
       out[r * cols + c] = scales[j] * (float(codes[r * cols + c]) - zeros[j]);
     }
 }

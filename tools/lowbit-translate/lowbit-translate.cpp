@@ -3,13 +3,20 @@
 //   lowbit-translate --import-hf DIR [-o model.mlir]
 //   lowbit-translate --import-gguf FILE [-o model.mlir]
 //   lowbit-translate --export-gguf [--outtype f32|f16|bf16|q8_0] MODEL -o out.gguf
+//   lowbit-translate --export-gptq DIR [--gptq-format gptq|gptq_v2] MODEL
+//   lowbit-translate --export-awq DIR MODEL
+//
+// A GPTQ/AWQ checkpoint imports with its codes unpacked into a side file
+// (--side-file, by default beside the -o output).
 //
 // Imported IR refers to weights by name; the weight files it names stay
 // where they are (absolute paths), so the printed module is small.
 //
 //===----------------------------------------------------------------------===//
+#include "lowbit/Export/CheckpointExport.h"
 #include "lowbit/Export/GgufExport.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Import/QuantizedCheckpoint.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -34,6 +41,26 @@ static cl::opt<bool> exportGgufFlag(
     "export-gguf",
     cl::desc("Export the input model (dir, .gguf or .mlir) to GGUF"),
     cl::cat(category));
+static cl::opt<std::string> exportGptqDir(
+    "export-gptq",
+    cl::desc("Export the input model, its linears affine-quantized, as a GPTQ "
+             "checkpoint directory"),
+    cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> exportAwqDir(
+    "export-awq",
+    cl::desc("Export the input model, its linears affine-quantized (4-bit), as "
+             "an AWQ GEMM checkpoint directory"),
+    cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> gptqFormat(
+    "gptq-format",
+    cl::desc("GPTQ zero-point layout: gptq (v1, AutoGPTQ; no asymmetric zero "
+             "of 0) or gptq_v2 (GPTQModel)"),
+    cl::init("gptq"), cl::cat(category));
+static cl::opt<std::string> sideFile(
+    "side-file",
+    cl::desc("Where importing a GPTQ/AWQ checkpoint writes the unpacked codes "
+             "(default: the -o file with extension .weights.safetensors)"),
+    cl::value_desc("file"), cl::cat(category));
 static cl::opt<std::string> outType(
     "outtype",
     cl::desc("GGUF file type: auto (keep quantized weights, float matrices to "
@@ -85,10 +112,11 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "lowbit-translate: import and export models\n");
-  int modes = !importHf.empty() + !importGguf.empty() + exportGgufFlag;
+  int modes = !importHf.empty() + !importGguf.empty() + exportGgufFlag +
+              !exportGptqDir.empty() + !exportAwqDir.empty();
   if (modes != 1) {
     errs() << "lowbit-translate: give exactly one of --import-hf, "
-              "--import-gguf, --export-gguf\n";
+              "--import-gguf, --export-gguf, --export-gptq, --export-awq\n";
     return 1;
   }
   if (!importHf.empty() || !importGguf.empty()) {
@@ -97,10 +125,63 @@ int main(int argc, char **argv) {
       return fail(createStringError(importHf + ": not a model directory"));
     if (!importGguf.empty() && sys::fs::is_directory(source))
       return fail(createStringError(importGguf + ": is a directory, not a GGUF file"));
-    Expected<std::unique_ptr<LoadedModel>> model = loadModel(source);
+    // The unpacked codes of a GPTQ/AWQ checkpoint need a file the printed
+    // IR can name.
+    std::string side;
+    if (!importHf.empty()) {
+      Expected<std::optional<CheckpointQuantization>> quant =
+          readCheckpointQuantization(source);
+      if (!quant)
+        return fail(quant.takeError());
+      if (*quant) {
+        if (!sideFile.empty()) {
+          side = sideFile;
+        } else if (outputPath != "-") {
+          SmallString<256> p(outputPath);
+          sys::path::replace_extension(p, ".weights.safetensors");
+          side = std::string(p);
+        } else {
+          return fail(createStringError(
+              importHf + ": is a quantized checkpoint; its unpacked codes go "
+              "to a side file: give -o FILE or --side-file FILE"));
+        }
+        side = absolute(side);
+      }
+    } else if (!sideFile.empty()) {
+      return fail(createStringError("--side-file applies to --import-hf of a "
+                                    "GPTQ/AWQ checkpoint"));
+    }
+    bool existed = !side.empty() && sys::fs::exists(side);
+    Expected<std::unique_ptr<LoadedModel>> model = loadModel(source, side);
+    int rc = model ? printModule(**model) : fail(model.takeError());
+    if (rc && !side.empty() && !existed)
+      sys::fs::remove(side);
+    return rc;
+  }
+
+  if (!exportGptqDir.empty() || !exportAwqDir.empty()) {
+    CheckpointExportOptions options;
+    options.kind = exportGptqDir.empty() ? CheckpointKind::Awq : CheckpointKind::Gptq;
+    StringRef flag = exportGptqDir.empty() ? "--export-awq" : "--export-gptq";
+    if (gptqFormat == "gptq")
+      options.gptqFormat = GptqZeroFormat::V1;
+    else if (gptqFormat == "gptq_v2")
+      options.gptqFormat = GptqZeroFormat::V2;
+    else
+      return fail(createStringError("--gptq-format must be gptq or gptq_v2, not '" +
+                                    gptqFormat + "'"));
+    if (inputPath.empty())
+      return fail(createStringError(flag + " needs an input model"));
+    if (outputPath != "-")
+      return fail(createStringError(flag + " takes the output directory as its "
+                                    "value; -o does not apply"));
+    Expected<std::unique_ptr<LoadedModel>> model = loadModel(inputPath);
     if (!model)
       return fail(model.takeError());
-    return printModule(**model);
+    if (Error e = exportQuantizedCheckpoint(
+            **model, exportGptqDir.empty() ? exportAwqDir : exportGptqDir, options))
+      return fail(std::move(e));
+    return 0;
   }
 
   if (inputPath.empty())

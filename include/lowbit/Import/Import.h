@@ -9,6 +9,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
+#include <map>
+
 namespace lowbit {
 
 class GgufFile;
@@ -22,6 +24,23 @@ struct ModelSource {
   bool interleavedRope = false;
   std::vector<std::string> weightFiles;
   std::string tokenizer; // tokenizer.model path or the GGUF file
+  /// Weights the store holds as affine codes (unpacked GPTQ/AWQ linears),
+  /// by name, and the side files holding them (lowbit.side_files).
+  struct AffineScheme {
+    int bits;
+    int64_t groupSize;
+    bool symmetric;
+    bool actOrder;
+  };
+  std::map<std::string, AffineScheme> affineWeights;
+  std::vector<std::string> sideFiles;
+};
+
+struct HfImportOptions {
+  /// Where the unpacked codes of a GPTQ/AWQ checkpoint go. Empty: a
+  /// temporary file, removed once mapped (the weights stay usable, but the
+  /// IR does not name them).
+  std::string sideFile;
 };
 
 /// Builds the @forward function of a Llama-family decoder, referring to each
@@ -33,8 +52,10 @@ buildModelModule(mlir::MLIRContext *ctx, const ModelSource &source,
 
 /// Reads a Hugging Face model directory (config.json, *.safetensors,
 /// tokenizer.model) into a ModelSource and opens its weights.
+/// GPTQ and AWQ checkpoints are unpacked (QuantizedCheckpoint.h).
 llvm::Expected<ModelSource> readHfDirectory(llvm::StringRef dir,
-                                            WeightStore &weights);
+                                            WeightStore &weights,
+                                            const HfImportOptions &options = {});
 /// Reads a GGUF file's metadata into a ModelSource and opens its weights.
 llvm::Expected<ModelSource> readGgufModel(llvm::StringRef path,
                                           WeightStore &weights);

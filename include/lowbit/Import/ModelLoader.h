@@ -27,8 +27,11 @@ struct LoadedModel {
 void registerModelDialects(mlir::DialectRegistry &registry);
 
 /// Opens a Hugging Face directory, a GGUF file, or a .mlir module produced by
-/// lowbit-translate / lowbit-opt.
-llvm::Expected<std::unique_ptr<LoadedModel>> loadModel(llvm::StringRef path);
+/// lowbit-translate / lowbit-opt. The unpacked codes of a GPTQ or AWQ
+/// directory go to `sideFile`, which the IR then names (empty: a temporary
+/// file, removed once mapped).
+llvm::Expected<std::unique_ptr<LoadedModel>>
+loadModel(llvm::StringRef path, llvm::StringRef sideFile = {});
 
 /// Opens the weight files and side files a module's attributes name.
 llvm::Error openModuleWeights(mlir::ModuleOp module, WeightStore &weights);

@@ -118,4 +118,105 @@ def Rtn : Pass<"lowbit-rtn", "mlir::ModuleOp"> {
   ];
 }
 
+def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
+  let summary = "GPTQ: Hessian-aware rounding of the decoder's linears";
+  let description = [{
+    Quantizes the decoder layers' linear weights with GPTQ (Frantar et al.,
+    2022) to the affine format of `--lowbit-rtn`. Layer by layer and, inside
+    a layer, group by group (q/k/v, then o, then gate/up, then down: the
+    reference's true-sequential order), each group's Hessian H = 2XᵀX/n is
+    collected on calibration windows that ran through the already quantized
+    part of the model, then the weights are rounded column by column with the
+    error compensated through the Cholesky factor of H⁻¹. `act-order`
+    processes columns by decreasing Hessian diagonal (g_idx records each
+    column's group); `static-groups` fixes group parameters up front. With
+    `sequential=false` the Hessians of the float model saved by
+    `--lowbit-calibrate` are used instead (one calibration, many runs).
+
+    ```
+    lowbit-opt model.mlir --lowbit-gptq="file=calib.txt bits=4 group-size=128 side-file=model.gptq.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight (2, 3, 4 or 8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Inputs per scale (-1: one group per output channel)">,
+    Option<"sym", "sym", "bool", /*default=*/"false",
+           "Symmetric grid (no zero point)">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "Process columns by decreasing Hessian diagonal (desc_act)">,
+    Option<"staticGroups", "static-groups", "bool", /*default=*/"false",
+           "Group parameters from the original contiguous groups">,
+    Option<"dampPercent", "damp", "double", /*default=*/"0.01",
+           "Dampening added to the Hessian diagonal, as a fraction of its mean">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy-batch update">,
+    Option<"mse", "mse", "bool", /*default=*/"false",
+           "Search each group's range for the least error (shrink grid) "
+           "instead of min/max">,
+    Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
+           "Quantize q/k/v, o, gate/up and down one after another inside a "
+           "layer, each calibrated after the previous ones">,
+    Option<"sequential", "sequential", "bool", /*default=*/"true",
+           "Calibrate layer i on the quantized layers before it; false uses "
+           "the float model's Hessians from --lowbit-calibrate">,
+    Option<"file", "file", "std::string", /*default=*/"",
+           "Calibration text (default: the text recorded by --lowbit-calibrate "
+           "in the module's statistics)">,
+    Option<"windows", "windows", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"windowLength", "window-length", "int64_t", /*default=*/"512",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the window offsets">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "Safetensors file receiving codes, scales, zeros and g_idx (required)">,
+  ];
+}
+
+def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
+  let summary = "AWQ: activation-aware scaling and clipping, then rounding";
+  let description = [{
+    Quantizes the decoder layers' linear weights with AWQ (Lin et al., 2023):
+    layer by layer, on calibration windows that ran through the already
+    quantized layers, it searches for each group of linears sharing an input
+    a per-input-channel scale s = mean|x|^α (α on a grid of `grid` points),
+    folds 1/s into the preceding rms_norm (q/k/v, gate/up) or linear (down
+    into up; o into v when their widths match), so the float model is
+    unchanged, then searches a per-group clipping range, and rounds to the
+    affine format with zero point. With `gptq=true` the final rounding is
+    GPTQ's instead of round-to-nearest. Rescaled norms and linears go to the
+    side file with the codes.
+
+    ```
+    lowbit-opt model.mlir --lowbit-awq="file=calib.txt bits=4 group-size=128 side-file=model.awq.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight (2-8)">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
+           "Inputs per scale">,
+    Option<"grid", "grid", "int", /*default=*/"20",
+           "Points of the α grid of the scale search">,
+    Option<"clip", "clip", "bool", /*default=*/"true",
+           "Search per-group clipping ranges">,
+    Option<"samples", "samples", "int64_t", /*default=*/"4096",
+           "Calibration tokens kept per group for the searches">,
+    Option<"gptq", "gptq", "bool", /*default=*/"false",
+           "Round the scaled weights with GPTQ instead of to nearest">,
+    Option<"file", "file", "std::string", /*default=*/"",
+           "Calibration text (default: the text recorded by --lowbit-calibrate "
+           "in the module's statistics)">,
+    Option<"windows", "windows", "int64_t", /*default=*/"128",
+           "Calibration windows">,
+    Option<"windowLength", "window-length", "int64_t", /*default=*/"512",
+           "Tokens per calibration window">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the window offsets">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "Safetensors file receiving codes, scales, zeros and rescaled "
+           "neighbours (required)">,
+  ];
+}
+
 #endif // LOWBIT_PASSES_TD

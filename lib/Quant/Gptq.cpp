@@ -1,0 +1,293 @@
+//===- Gptq.cpp - GPTQ weight quantization --------------------------------===//
+//
+// With U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), quantizing column i
+// and updating the columns after it by −(w_i − q_i) / U[i,i] · U[i, i:] is
+// the optimal brain surgeon update restricted to the columns still free
+// (the paper's equation 4 with the Cholesky reformulation of section 3.4).
+// Updates inside a block of columns are applied at once per column; the
+// columns after the block receive all of the block's errors in one GEMM.
+//
+// Rows do not interact (H is shared), so row ranges run on separate threads.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Quant/Gptq.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Threading.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <string>
+#include <thread>
+
+using namespace lowbit;
+using llvm::createStringError;
+
+namespace {
+
+unsigned threadCount() {
+  // LOWBIT_THREADS=N overrides the core count (as for the encoders).
+  if (const char *env = std::getenv("LOWBIT_THREADS"))
+    if (int n = std::atoi(env); n > 0)
+      return unsigned(n);
+  int physical = llvm::get_physical_cores();
+  return std::max(1u, physical > 0 ? unsigned(physical)
+                                   : std::thread::hardware_concurrency());
+}
+
+/// Runs body(begin, end, slot) over [0, n) split into one contiguous range
+/// per thread; `slot` numbers the ranges from 0.
+void parallelFor(int64_t n, int64_t minPerThread,
+                 llvm::function_ref<void(int64_t, int64_t, int64_t)> body) {
+  int64_t threads = std::min<int64_t>(threadCount(),
+                                      std::max<int64_t>(1, n / minPerThread));
+  int64_t chunk = (n + threads - 1) / threads;
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) {
+    int64_t begin = t * chunk, end = std::min(n, begin + chunk);
+    if (begin < end)
+      pool.emplace_back([=] { body(begin, end, t); });
+  }
+  body(0, std::min(n, chunk), 0);
+  for (std::thread &t : pool)
+    t.join();
+}
+
+std::string shortNumber(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", v);
+  return buffer;
+}
+
+llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
+                         const GptqOptions &options) {
+  const AffineScheme &scheme = options.scheme;
+  if (rows <= 0 || cols <= 0)
+    return createStringError("GPTQ needs a non-empty matrix, not " +
+                             std::to_string(rows) + "x" + std::to_string(cols));
+  if (scheme.bits != 2 && scheme.bits != 3 && scheme.bits != 4 &&
+      scheme.bits != 8)
+    return createStringError("GPTQ bits must be 2, 3, 4 or 8, not " +
+                             std::to_string(scheme.bits));
+  if (scheme.groupSize == 0 || scheme.groupSize < -1)
+    return createStringError("group size must be positive or -1, not " +
+                             std::to_string(scheme.groupSize));
+  if (scheme.groupSize > 0 && cols % scheme.groupSize)
+    return createStringError("group size " + std::to_string(scheme.groupSize) +
+                             " does not divide input width " +
+                             std::to_string(cols));
+  if (options.blockSize <= 0)
+    return createStringError("GPTQ block size must be positive, not " +
+                             std::to_string(options.blockSize));
+  if (!(options.dampPercent >= 0 && std::isfinite(options.dampPercent)))
+    return createStringError("GPTQ damp fraction must be finite and >= 0, not " +
+                             shortNumber(options.dampPercent));
+  if (hessianSize != size_t(cols) * size_t(cols))
+    return createStringError(
+        "the Hessian has " + std::to_string(hessianSize) + " entries; input width " +
+        std::to_string(cols) + " needs " + std::to_string(cols) + "x" +
+        std::to_string(cols) + " = " + std::to_string(cols * cols));
+  return llvm::Error::success();
+}
+
+/// The upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU) as row-major floats, for
+/// the permuted and damped Hessian `h` (row-major, symmetric, destroyed).
+/// Factorizations run in double: calibration Hessians are often badly
+/// conditioned, and float loses the small pivots.
+llvm::Expected<std::vector<float>>
+inverseCholeskyUpper(std::vector<double> &h, int64_t k, double damp) {
+  auto notPositiveDefinite = [&](lapack_int minor) {
+    return createStringError(
+        "the Hessian is not positive definite after damping (leading minor " +
+        std::to_string(minor) + " of " + std::to_string(k) +
+        "); raise the damp fraction (now " + shortNumber(damp) +
+        ") or calibrate on more tokens");
+  };
+  // h is symmetric, so its row-major storage is also its column-major
+  // storage; column-major LAPACK avoids LAPACKE's transposed copies.
+  lapack_int n = lapack_int(k);
+  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+  if (info > 0)
+    return notPositiveDefinite(info);
+  if (info == 0)
+    info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+  if (info > 0)
+    return notPositiveDefinite(info);
+  // potri leaves H⁻¹ in the upper triangle, which potrf 'U' reads.
+  if (info == 0)
+    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+  if (info > 0)
+    return notPositiveDefinite(info);
+  if (info < 0)
+    return createStringError("LAPACK rejected argument " +
+                             std::to_string(-info) +
+                             " while inverting the Hessian");
+  // Column-major U[i][j] lives at j·k + i.
+  std::vector<float> u(size_t(k * k), 0.0f);
+  for (int64_t j = 0; j < k; ++j)
+    for (int64_t i = 0; i <= j; ++i)
+      u[size_t(i * k + j)] = float(h[size_t(j * k + i)]);
+  return u;
+}
+
+} // namespace
+
+llvm::Expected<GptqResult> lowbit::gptqQuantize(const float *w, int64_t rows,
+                                                int64_t cols,
+                                                std::vector<float> hessian,
+                                                const GptqOptions &options) {
+  if (llvm::Error e = checkOptions(rows, cols, hessian.size(), options))
+    return std::move(e);
+  const AffineScheme &scheme = options.scheme;
+  const int64_t k = cols;
+  for (int64_t i = 0; i < k * k; ++i)
+    if (!std::isfinite(hessian[size_t(i)]))
+      return createStringError("Hessian entry (" + std::to_string(i / k) +
+                               ", " + std::to_string(i % k) +
+                               ") is not finite");
+  for (int64_t i = 0; i < rows * k; ++i)
+    if (!std::isfinite(w[i]))
+      return createStringError("weight (" + std::to_string(i / k) + ", " +
+                               std::to_string(i % k) + ") is not finite");
+
+  GptqResult result;
+  // An input channel that was always 0 carries no information: pin its
+  // diagonal so H stays invertible and quantize its weights as 0.
+  std::vector<bool> dead(size_t(k), false);
+  for (int64_t i = 0; i < k; ++i)
+    if (hessian[size_t(i * k + i)] == 0) {
+      hessian[size_t(i * k + i)] = 1;
+      dead[size_t(i)] = true;
+      ++result.deadColumns;
+    }
+
+  // perm[p] is the original column processed at position p.
+  std::vector<int64_t> perm(static_cast<size_t>(k));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (options.actOrder)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
+      return hessian[size_t(a * k + a)] > hessian[size_t(b * k + b)];
+    });
+
+  double meanDiag = 0;
+  for (int64_t i = 0; i < k; ++i)
+    meanDiag += hessian[size_t(i * k + i)];
+  meanDiag /= double(k);
+  std::vector<double> permuted(size_t(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      permuted[size_t(i * k + j)] = hessian[size_t(perm[i] * k + perm[j])];
+  hessian = {};
+  for (int64_t i = 0; i < k; ++i)
+    permuted[size_t(i * k + i)] += options.dampPercent * meanDiag;
+  llvm::Expected<std::vector<float>> hinvOr =
+      inverseCholeskyUpper(permuted, k, options.dampPercent);
+  if (!hinvOr)
+    return hinvOr.takeError();
+  permuted = {};
+  const std::vector<float> &hinv = *hinvOr;
+
+  // Dynamic groups get their grid when quantization reaches them, so they
+  // follow the processing order: group j holds positions [j·G, (j+1)·G)
+  // (with act-order, not the columns j·G..). Static groups are the original
+  // contiguous columns.
+  const int64_t groupSize = scheme.groupWidth(k);
+  const int64_t groups = scheme.groupsPerRow(k);
+  const bool wholeRow = scheme.groupSize < 0;
+  const bool dynamicGroups = !wholeRow && !options.staticGroups;
+  std::vector<int32_t> groupAt(static_cast<size_t>(k)); // group of processing position p
+  for (int64_t p = 0; p < k; ++p)
+    groupAt[size_t(p)] =
+        int32_t(wholeRow ? 0 : (dynamicGroups ? p : perm[p]) / groupSize);
+  result.gIdx.resize(size_t(k));
+  for (int64_t p = 0; p < k; ++p)
+    result.gIdx[size_t(perm[p])] = groupAt[size_t(p)];
+
+  // Blocks start on group starts, so a dynamic group's grid always comes
+  // from columns that have received every earlier column's update.
+  int64_t blockSize = options.blockSize;
+  if (dynamicGroups)
+    blockSize = groupSize <= blockSize ? blockSize / groupSize * groupSize
+                                       : groupSize;
+
+  // Working copy: permuted columns, dead ones zeroed.
+  std::vector<float> work(size_t(rows * k));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t p = 0; p < k; ++p)
+      work[size_t(r * k + p)] =
+          dead[size_t(perm[p])] ? 0.0f : w[r * k + perm[p]];
+
+  AffineTensor &t = result.tensor;
+  t.codes.resize(size_t(rows * k));
+  t.scales.resize(size_t(rows * groups));
+  t.zeros.resize(size_t(rows * groups));
+  result.dequantized.resize(size_t(rows * k));
+
+  int64_t threads = std::max<int64_t>(1, threadCount());
+  std::vector<double> losses(size_t(threads), 0.0);
+  parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t slot) {
+    int64_t n = end - begin;
+    // Grids fixed before any update: one per row, or the original
+    // contiguous groups of the (dead-zeroed) weights.
+    std::vector<float> group(static_cast<size_t>(groupSize));
+    for (int64_t r = begin; r < end && !dynamicGroups; ++r) {
+      if (wholeRow) {
+        computeAffineGrid(&work[size_t(r * k)], k, scheme,
+                          t.scales[size_t(r * groups)],
+                          t.zeros[size_t(r * groups)]);
+        continue;
+      }
+      for (int64_t j = 0; j < groups; ++j) {
+        for (int64_t i = 0; i < groupSize; ++i) {
+          int64_t c = j * groupSize + i;
+          group[size_t(i)] = dead[size_t(c)] ? 0.0f : w[r * k + c];
+        }
+        computeAffineGrid(group.data(), groupSize, scheme,
+                          t.scales[size_t(r * groups + j)],
+                          t.zeros[size_t(r * groups + j)]);
+      }
+    }
+
+    double loss = 0;
+    std::vector<float> errors(size_t(n * blockSize));
+    for (int64_t i1 = 0; i1 < k; i1 += blockSize) {
+      int64_t i2 = std::min(k, i1 + blockSize), count = i2 - i1;
+      for (int64_t r = begin; r < end; ++r) {
+        float *row = &work[size_t(r * k)];
+        float *err = &errors[size_t((r - begin) * count)];
+        for (int64_t p = i1; p < i2; ++p) {
+          int64_t g = r * groups + groupAt[size_t(p)];
+          if (dynamicGroups && p % groupSize == 0)
+            computeAffineGrid(row + p, groupSize, scheme, t.scales[size_t(g)],
+                              t.zeros[size_t(g)]);
+          float scale = t.scales[size_t(g)], zero = t.zeros[size_t(g)];
+          uint8_t code = affineCode(row[p], scale, zero, scheme.bits);
+          float q = scale * (float(code) - zero);
+          const float *u = &hinv[size_t(p * k)];
+          float e = (row[p] - q) / u[p];
+          loss += 0.5 * double(e) * double(e);
+          for (int64_t j = p + 1; j < i2; ++j)
+            row[j] -= e * u[j];
+          err[p - i1] = e;
+          t.codes[size_t(r * k + perm[p])] = code;
+          result.dequantized[size_t(r * k + perm[p])] = q;
+        }
+      }
+      if (i2 < k)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n),
+                    int(k - i2), int(count), -1.0f, errors.data(), int(count),
+                    &hinv[size_t(i1 * k + i2)], int(k), 1.0f,
+                    &work[size_t(begin * k + i2)], int(k));
+    }
+    losses[size_t(slot)] = loss;
+  });
+  for (double l : losses)
+    result.loss += l;
+  return result;
+}

@@ -1,0 +1,331 @@
+//===- Awq.cpp - --lowbit-awq ---------------------------------------------===//
+//
+// Drives AWQ (lib/Quant/Awq) layer by layer: for each group of linears that
+// share an input, search the per-channel scale s on the layer's calibration
+// inputs, multiply the group's weight columns by s and divide the producer
+// of the input (rms_norm weight, or the rows of the up / v linear) by s, then
+// search clipping ranges on the scaled inputs and round.
+//
+// The interpreter that feeds the next layer keeps the float norms and holds
+// each linear's fake-quantized weight in the basis of its unscaled input
+// (columns divided by s again), which computes the same function as the
+// folded model. The side file holds the folded model: codes of the scaled
+// weights and the rescaled norms and biases.
+//
+//===----------------------------------------------------------------------===//
+#include "PassSupport.h"
+#include "lowbit/Calibration/Layerwise.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/Vocabulary.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/Awq.h"
+#include "lowbit/Quant/Gptq.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_AWQ
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+
+namespace {
+struct QuantizedLinear {
+  int64_t rows = 0, cols = 0;
+  ::lowbit::AffineTensor tensor;
+};
+
+/// Where a group's 1/s goes: a norm weight, or the rows (and bias) of the
+/// linear producing the input.
+struct FoldTarget {
+  std::string norm;      // rms_norm weight name, or
+  std::string linear;    // producer linear weight name
+  std::string bias;      // its bias, if any
+};
+
+static std::string weightNameOf(Value v) {
+  if (auto w = v.getDefiningOp<mlir::lowbit::WeightOp>())
+    return w.getName().str();
+  return "";
+}
+
+/// The producer of a group's input that can absorb 1/s, if any.
+static std::optional<FoldTarget> foldTargetOf(const ::lowbit::LinearGroup &group) {
+  Operation *def = group.input.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  FoldTarget t;
+  if (auto norm = dyn_cast<mlir::lowbit::RmsNormOp>(def)) {
+    t.norm = weightNameOf(norm.getWeight());
+    return t.norm.empty() ? std::nullopt : std::optional(t);
+  }
+  // down: swiglu(gate, up) is linear in up, channel by channel.
+  // o: attention output channels are combinations of v's channels of the
+  // same head, so v's rows can absorb 1/s when every head has its own v
+  // (no grouped-query sharing: widths equal).
+  Value producer;
+  StringRef kind = def->getName().getStringRef();
+  if (kind == "lowbit.swiglu")
+    producer = def->getOperand(1);
+  else if (kind == "lowbit.attention")
+    producer = def->getOperand(2);
+  else
+    return std::nullopt;
+  auto linear = producer.getDefiningOp<mlir::lowbit::LinearOp>();
+  if (!linear)
+    return std::nullopt;
+  if (cast<RankedTensorType>(producer.getType()).getDimSize(1) != group.inFeatures)
+    return std::nullopt;
+  t.linear = weightNameOf(linear.getWeight());
+  if (linear.getBias())
+    t.bias = weightNameOf(linear.getBias());
+  if (t.linear.empty())
+    return std::nullopt;
+  return t;
+}
+
+struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError("--lowbit-awq: " + message);
+      signalPassFailure();
+    };
+    if (sideFile.empty())
+      return fail("needs side-file=PATH");
+    if (bits < 2 || bits > 8)
+      return fail("bits must be 2..8, not " + Twine(int(bits)));
+    if (gptq && bits != 2 && bits != 3 && bits != 4 && bits != 8)
+      return fail("gptq=true needs bits 2, 3, 4 or 8, not " + Twine(int(bits)));
+    if (groupSize <= 0)
+      return fail("group-size must be positive, not " + Twine(int64_t(groupSize)));
+    if (grid < 1 || grid > 1000)
+      return fail("grid must be 1..1000, not " + Twine(int(grid)));
+    if (samples < 1)
+      return fail("samples must be positive, not " + Twine(int64_t(samples)));
+
+    SmallVector<mlir::lowbit::WeightOp> targets =
+        mlir::lowbit::decoderLinearWeights(module);
+    for (mlir::lowbit::WeightOp op : targets) {
+      int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
+      if (k % groupSize)
+        return fail("group size " + Twine(int64_t(groupSize)) +
+                    " does not divide input width " + Twine(k) + " of '" +
+                    op.getName() + "'");
+    }
+    if (targets.empty())
+      return fail("the module has no float decoder linears to quantize");
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+      return fail(llvm::toString(std::move(e)));
+
+    ::lowbit::LayerwiseOptions options;
+    std::string text;
+    if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
+            module, file, windows, windowLength, seed, text, options.calibration))
+      return fail(llvm::toString(std::move(e)));
+    options.perGroup = false;
+    options.collectHessian = gptq;
+    options.sampleRows = samples;
+    auto tokenizer = mlir::lowbit::moduleTokenizer(module);
+    if (!tokenizer)
+      return fail(llvm::toString(tokenizer.takeError()));
+    if (llvm::Error e = ::lowbit::calibrateLayerwise(
+            module, weights, **tokenizer, text, options,
+            [&](ArrayRef<::lowbit::LinearGroup> groups,
+                ArrayRef<::lowbit::GroupInputs> inputs,
+                ::lowbit::LayerwiseWeights &dense) {
+              return quantizeLayer(groups, inputs, dense);
+            }))
+      return fail(llvm::toString(std::move(e)));
+
+    ::lowbit::SafetensorsWriter writer;
+    for (mlir::lowbit::WeightOp op : targets) {
+      auto it = results.find(op.getName());
+      if (it == results.end())
+        return fail("no AWQ result for '" + op.getName() + "'");
+      mlir::lowbit::addAffineTensors(writer, op.getName(), it->second.rows,
+                                     it->second.cols, std::move(it->second.tensor));
+    }
+    for (auto &entry : rescaled)
+      mlir::lowbit::addFloatTensor(writer, entry.getKey(),
+                                   {int64_t(entry.getValue().size())},
+                                   entry.getValue());
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    if (llvm::Error e = writer.write(path))
+      return fail(llvm::toString(std::move(e)));
+    // Rescaled norms and biases are stored in f32 now.
+    module.walk([&](mlir::lowbit::WeightOp op) {
+      if (!rescaled.count(op.getName()))
+        return;
+      auto type = cast<RankedTensorType>(op.getType());
+      op.getResult().setType(
+          RankedTensorType::get(type.getShape(), Float32Type::get(module.getContext())));
+    });
+    mlir::lowbit::retypeAsAffine(targets, bits, groupSize, /*symmetric=*/false,
+                                 /*actOrder=*/false);
+    mlir::lowbit::recordSideFile(module, path);
+  }
+
+  llvm::Error quantizeLayer(ArrayRef<::lowbit::LinearGroup> groups,
+                            ArrayRef<::lowbit::GroupInputs> inputs,
+                            ::lowbit::LayerwiseWeights &dense) {
+    ::lowbit::AwqGrid awqGrid;
+    awqGrid.bits = bits;
+    awqGrid.groupSize = groupSize;
+    awqGrid.zeroPoint = true;
+
+    // 1. Scales of every group, searched on the layer as it stands.
+    std::vector<std::vector<float>> scales(groups.size());
+    // Whether the interpreter sees the group's input unscaled (norm folds
+    // stay out of the interpreter) or already divided by s (producer rows).
+    std::vector<bool> inputUnscaled(groups.size(), true);
+    llvm::StringMap<std::vector<float>> rowScale; // producer linear -> 1/s
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const ::lowbit::LinearGroup &group = groups[g];
+      int64_t k = group.inFeatures;
+      std::optional<FoldTarget> fold = foldTargetOf(group);
+      scales[g].assign(size_t(k), 1.0f);
+      if (!fold)
+        continue;
+      std::vector<const float *> ws;
+      std::vector<int64_t> rows;
+      for (const std::string &name : group.weights) {
+        std::vector<float> *w = dense.get(name);
+        if (!w)
+          return llvm::createStringError("no weight '" + name + "'");
+        ws.push_back(w->data());
+        rows.push_back(int64_t(w->size()) / k);
+      }
+      const ::lowbit::GroupInputs &in = inputs[g];
+      llvm::Expected<::lowbit::AwqScaleResult> found = ::lowbit::searchAwqScales(
+          in.sample.data(), in.sampleRows, k, ws, rows,
+          in.statistics.meanAbs.data(), awqGrid, grid);
+      if (!found)
+        return found.takeError();
+      scales[g] = std::move(found->scales);
+      std::vector<float> inverse(scales[g].size());
+      for (size_t c = 0; c < inverse.size(); ++c)
+        inverse[c] = 1.0f / scales[g][c];
+      if (!fold->norm.empty()) {
+        std::vector<float> *norm = dense.get(fold->norm);
+        if (!norm || norm->size() != inverse.size())
+          return llvm::createStringError("cannot fold AWQ scales into '" +
+                                         fold->norm + "'");
+        std::vector<float> folded(*norm);
+        for (size_t c = 0; c < folded.size(); ++c)
+          folded[c] *= inverse[c];
+        rescaled[fold->norm] = std::move(folded);
+      } else {
+        if (!fold->bias.empty()) {
+          std::vector<float> *bias = dense.get(fold->bias);
+          if (!bias || bias->size() != inverse.size())
+            return llvm::createStringError("cannot fold AWQ scales into '" +
+                                           fold->bias + "'");
+          // The bias also feeds the next linear through the scaled rows:
+          // the interpreter's copy changes with them.
+          for (size_t c = 0; c < bias->size(); ++c)
+            (*bias)[c] *= inverse[c];
+          rescaled[fold->bias] = *bias;
+        }
+        rowScale[fold->linear] = std::move(inverse);
+        inputUnscaled[g] = false;
+      }
+    }
+
+    // 2. Clip and round every linear in its folded form.
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const ::lowbit::LinearGroup &group = groups[g];
+      int64_t k = group.inFeatures;
+      const std::vector<float> &s = scales[g];
+      const ::lowbit::GroupInputs &in = inputs[g];
+      std::vector<float> x(in.sample);
+      for (int64_t r = 0; r < in.sampleRows; ++r)
+        for (int64_t c = 0; c < k; ++c)
+          x[size_t(r * k + c)] /= s[size_t(c)];
+      for (const std::string &name : group.weights) {
+        std::vector<float> *w = dense.get(name);
+        int64_t rows = int64_t(w->size()) / k;
+        auto rs = rowScale.find(name);
+        std::vector<float> folded(*w);
+        for (int64_t r = 0; r < rows; ++r) {
+          float rowFactor = rs != rowScale.end() ? rs->second[size_t(r)] : 1.0f;
+          for (int64_t c = 0; c < k; ++c)
+            folded[size_t(r * k + c)] *= rowFactor * s[size_t(c)];
+        }
+        if (clip && !isQueryOrKey(name)) {
+          llvm::Expected<std::vector<float>> clipMax = ::lowbit::searchAwqClip(
+              x.data(), in.sampleRows, k, folded.data(), rows, awqGrid, grid);
+          if (!clipMax)
+            return clipMax.takeError();
+          int64_t groupsPerRow = k / groupSize;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < k; ++c) {
+              float m = (*clipMax)[size_t(r * groupsPerRow + c / groupSize)];
+              float &v = folded[size_t(r * k + c)];
+              v = std::clamp(v, -m, m);
+            }
+        }
+        QuantizedLinear &q = results[name];
+        q.rows = rows;
+        q.cols = k;
+        std::vector<float> fake(folded.size());
+        if (gptq) {
+          // The Hessian of the scaled input x/s is S⁻¹ H S⁻¹.
+          std::vector<float> h = in.statistics.hessian;
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t j = 0; j < k; ++j)
+              h[size_t(i * k + j)] /= s[size_t(i)] * s[size_t(j)];
+          ::lowbit::GptqOptions o;
+          o.scheme.bits = bits;
+          o.scheme.groupSize = groupSize;
+          llvm::Expected<::lowbit::GptqResult> r = ::lowbit::gptqQuantize(
+              folded.data(), rows, k, std::move(h), o);
+          if (!r)
+            return llvm::createStringError("GPTQ of '" + name +
+                                           "': " + llvm::toString(r.takeError()));
+          q.tensor = std::move(r->tensor);
+          fake = std::move(r->dequantized);
+        } else {
+          llvm::Expected<::lowbit::AffineTensor> t =
+              ::lowbit::quantizeAwq(folded.data(), rows, k, awqGrid, nullptr);
+          if (!t)
+            return llvm::createStringError("AWQ of '" + name +
+                                           "': " + llvm::toString(t.takeError()));
+          q.tensor = std::move(*t);
+          ::lowbit::dequantizeAffine(q.tensor.codes.data(), q.tensor.scales.data(),
+                                     q.tensor.zeros.data(), rows, k, groupSize,
+                                     fake.data());
+        }
+        // Back to the basis of the interpreter's input; rows keep their 1/s.
+        if (inputUnscaled[g])
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < k; ++c)
+              fake[size_t(r * k + c)] /= s[size_t(c)];
+        *w = std::move(fake);
+      }
+    }
+    return llvm::Error::success();
+  }
+
+  static bool isQueryOrKey(StringRef name) {
+    auto parsed = ::lowbit::parseWeightName(name);
+    return parsed && (parsed->role == ::lowbit::WeightRole::Query ||
+                      parsed->role == ::lowbit::WeightRole::Key);
+  }
+
+  llvm::StringMap<QuantizedLinear> results;
+  llvm::StringMap<std::vector<float>> rescaled;
+};
+} // namespace

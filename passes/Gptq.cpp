@@ -1,0 +1,202 @@
+//===- Gptq.cpp - --lowbit-gptq -------------------------------------------===//
+//
+// Drives GPTQ (lib/Quant/Gptq) over the decoder's linears: Hessians come
+// from layer-by-layer calibration through the already quantized model
+// (lib/Calibration/Layerwise) or, with sequential=false, from the float
+// model's statistics file.
+//
+//===----------------------------------------------------------------------===//
+#include "PassSupport.h"
+#include "lowbit/Calibration/Layerwise.h"
+#include "lowbit/Calibration/Statistics.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/Vocabulary.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/Import.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/Gptq.h"
+#include "lowbit/Support/Progress.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_GPTQ
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+
+namespace {
+struct QuantizedLinear {
+  int64_t rows = 0, cols = 0;
+  ::lowbit::AffineTensor tensor;
+  std::vector<int32_t> gIdx;
+};
+
+struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
+  using Base::Base;
+
+  ::lowbit::GptqOptions gptqOptions() const {
+    ::lowbit::GptqOptions o;
+    o.scheme.bits = bits;
+    o.scheme.groupSize = groupSize;
+    o.scheme.symmetric = sym;
+    o.scheme.mseGrid = mse;
+    o.actOrder = actOrder;
+    o.staticGroups = staticGroups;
+    o.dampPercent = dampPercent;
+    o.blockSize = blockSize;
+    return o;
+  }
+
+  /// Quantizes `w` [rows, cols] against `hessian` and records the result.
+  llvm::Error quantizeOne(StringRef name, std::vector<float> &w, int64_t rows,
+                          int64_t cols, std::vector<float> hessian) {
+    llvm::Expected<::lowbit::GptqResult> r = ::lowbit::gptqQuantize(
+        w.data(), rows, cols, std::move(hessian), gptqOptions());
+    if (!r)
+      return llvm::createStringError("GPTQ of '" + name.str() +
+                                     "': " + llvm::toString(r.takeError()));
+    w = std::move(r->dequantized);
+    QuantizedLinear &q = results[name];
+    q.rows = rows;
+    q.cols = cols;
+    q.tensor = std::move(r->tensor);
+    q.gIdx = std::move(r->gIdx);
+    return llvm::Error::success();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError("--lowbit-gptq: " + message);
+      signalPassFailure();
+    };
+    if (sideFile.empty())
+      return fail("needs side-file=PATH");
+    if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+      return fail("bits must be 2, 3, 4 or 8, not " + Twine(int(bits)));
+    if (groupSize == 0 || groupSize < -1)
+      return fail("group-size must be positive or -1, not " +
+                  Twine(int64_t(groupSize)));
+    if (!(dampPercent > 0 && dampPercent < 1))
+      return fail("damp must be in (0, 1), not " + llvm::formatv("{0}", double(dampPercent)).str());
+    if (blockSize <= 0)
+      return fail("block-size must be positive, not " + Twine(int64_t(blockSize)));
+
+    SmallVector<mlir::lowbit::WeightOp> targets =
+        mlir::lowbit::decoderLinearWeights(module);
+    for (mlir::lowbit::WeightOp op : targets) {
+      int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
+      if (groupSize > 0 && k % groupSize)
+        return fail("group size " + Twine(int64_t(groupSize)) +
+                    " does not divide input width " + Twine(k) + " of '" +
+                    op.getName() + "'");
+    }
+    if (targets.empty())
+      return fail("the module has no float decoder linears to quantize");
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+      return fail(llvm::toString(std::move(e)));
+
+    if (llvm::Error e = sequential ? runSequential(module, weights)
+                                   : runFromStatistics(module, weights, targets))
+      return fail(llvm::toString(std::move(e)));
+
+    ::lowbit::SafetensorsWriter writer;
+    for (mlir::lowbit::WeightOp op : targets) {
+      auto it = results.find(op.getName());
+      if (it == results.end())
+        return fail("no GPTQ result for '" + op.getName() + "'");
+      QuantizedLinear &q = it->second;
+      bool keepGIdx = actOrder && !staticGroups;
+      mlir::lowbit::addAffineTensors(writer, op.getName(), q.rows, q.cols,
+                                     std::move(q.tensor),
+                                     keepGIdx ? &q.gIdx : nullptr);
+    }
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    if (llvm::Error e = writer.write(path))
+      return fail(llvm::toString(std::move(e)));
+    mlir::lowbit::retypeAsAffine(targets, bits, groupSize, sym,
+                                 actOrder && !staticGroups);
+    mlir::lowbit::recordSideFile(module, path);
+  }
+
+  llvm::Error runSequential(ModuleOp module, const ::lowbit::WeightStore &weights) {
+    ::lowbit::LayerwiseOptions options;
+    std::string text;
+    if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
+            module, file, windows, windowLength, seed, text, options.calibration))
+      return e;
+    options.calibration.collectHessian = true;
+    options.perGroup = trueSequential;
+    options.collectHessian = true;
+    auto tokenizer = mlir::lowbit::moduleTokenizer(module);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    return ::lowbit::calibrateLayerwise(
+        module, weights, **tokenizer, text, options,
+        [&](ArrayRef<::lowbit::LinearGroup> groups,
+            ArrayRef<::lowbit::GroupInputs> inputs,
+            ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
+          for (size_t g = 0; g < groups.size(); ++g)
+            for (const std::string &name : groups[g].weights) {
+              std::vector<float> *w = dense.get(name);
+              if (!w)
+                return llvm::createStringError("no weight '" + name + "'");
+              int64_t cols = groups[g].inFeatures;
+              int64_t rows = int64_t(w->size()) / cols;
+              if (llvm::Error e = quantizeOne(name, *w, rows, cols,
+                                              inputs[g].statistics.hessian))
+                return e;
+            }
+          return llvm::Error::success();
+        });
+  }
+
+  llvm::Error runFromStatistics(ModuleOp module,
+                                const ::lowbit::WeightStore &weights,
+                                ArrayRef<mlir::lowbit::WeightOp> targets) {
+    auto statsPath = module->getAttrOfType<StringAttr>("lowbit.calibration");
+    if (!statsPath)
+      return llvm::createStringError(
+          "sequential=false needs the float model's Hessians: run "
+          "--lowbit-calibrate first");
+    llvm::Expected<::lowbit::ModelConfig> config =
+        ::lowbit::configFromModule(module);
+    if (!config)
+      return config.takeError();
+    llvm::Expected<::lowbit::CalibrationStatistics> stats =
+        ::lowbit::CalibrationStatistics::load(statsPath.getValue(), *config);
+    if (!stats)
+      return stats.takeError();
+    ::lowbit::Progress progress("gptq", int64_t(targets.size()));
+    int64_t done = 0;
+    for (mlir::lowbit::WeightOp op : targets) {
+      const ::lowbit::LinearStatistics *s = stats->lookup(op.getName());
+      if (!s || s->hessian.empty())
+        return llvm::createStringError(
+            "the statistics in '" + statsPath.getValue() + "' have no Hessian for '" +
+            op.getName() + "' (calibrate with hessian=true)");
+      llvm::Expected<const ::lowbit::TensorRef *> t = weights.get(op.getName());
+      if (!t)
+        return t.takeError();
+      std::vector<float> w;
+      if (llvm::Error e = ::lowbit::dequantize(**t, w))
+        return e;
+      if (llvm::Error e = quantizeOne(op.getName(), w, (*t)->shape[0],
+                                      (*t)->shape[1], s->hessian))
+        return e;
+      progress.update(++done, op.getName());
+    }
+    progress.finish();
+    return llvm::Error::success();
+  }
+
+  llvm::StringMap<QuantizedLinear> results;
+};
+} // namespace
