@@ -23,6 +23,7 @@
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Awq.h"
 #include "lowbit/Quant/Gptq.h"
+#include "lowbit/Support/Float16.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -223,9 +224,11 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
         if (!norm || norm->size() != inverse.size())
           return llvm::createStringError("cannot fold AWQ scales into '" +
                                          fold->norm + "'");
+        // Rounded to fp16, as checkpoints store norms, so an exported model
+        // computes exactly what this IR does.
         std::vector<float> folded(*norm);
         for (size_t c = 0; c < folded.size(); ++c)
-          folded[c] *= inverse[c];
+          folded[c] = ::lowbit::fp16ToFloat(::lowbit::floatToFp16(folded[c] * inverse[c]));
         rescaled[fold->norm] = std::move(folded);
       } else {
         if (!fold->bias.empty()) {
@@ -236,7 +239,7 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
           // The bias also feeds the next linear through the scaled rows:
           // the interpreter's copy changes with them.
           for (size_t c = 0; c < bias->size(); ++c)
-            (*bias)[c] *= inverse[c];
+            (*bias)[c] = ::lowbit::fp16ToFloat(::lowbit::floatToFp16((*bias)[c] * inverse[c]));
           rescaled[fold->bias] = *bias;
         }
         rowScale[fold->linear] = std::move(inverse);
