@@ -7,7 +7,7 @@
 # counts the pages of lowbit's memory-mapped input), output sizes, and whether
 # every tensor of the two outputs is byte-identical (compared by name;
 # metadata and tensor order differ). On a shared machine compare the CPU
-# seconds too: other load inflates wall time, not CPU time.
+# seconds too (cpu_ratio): other load inflates wall time, not CPU time.
 #
 #   bash bench/quantize.sh [TYPES]      e.g. "q8_0 q4_k_m"
 # Environment: THREADS (2), REPS (1), BUILD_DIR (build), LAYERS (22).
@@ -87,12 +87,14 @@ for t in $TYPES; do
     same="NO ($(echo "$cmp_out" | tail -1))"
   fi
   ratio=$(awk -v a="$l_s" -v b="$b_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-  rows+=("$(printf '%-7s %8s %8s %7sx %8s %8s %9s %9s %13s %13s  %s' \
-    "$t" "$l_s" "$b_s" "$ratio" "$l_cpu" "$b_cpu" "$l_mb" "$b_mb" "$l_bytes" "$b_bytes" "$same")")
+  cpu_ratio=$(awk -v a="$l_cpu" -v b="$b_cpu" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  rows+=("$(printf '%-7s %8s %8s %7sx %8s %8s %7sx %9s %9s %13s %13s  %s' \
+    "$t" "$l_s" "$b_s" "$ratio" "$l_cpu" "$b_cpu" "$cpu_ratio" "$l_mb" "$b_mb" "$l_bytes" "$b_bytes" "$same")")
   rm -f "$WORK/llama.gguf" "$WORK/lowbit.gguf"
 done
 
-echo "input: $(stat -c %s "$IN") bytes F16; $THREADS threads; $(nproc) cores; best of $REPS"
-printf '%-7s %8s %8s %8s %8s %8s %9s %9s %13s %13s  %s\n' type wall_llm wall_lb speedup \
-  cpu_llm cpu_lb peakMB_llm peakMB_lb bytes_llm bytes_lb tensors_identical
+echo "input: $(stat -c %s "$IN") bytes F16; $THREADS threads; $(nproc) cores; best of $REPS;" \
+  "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-7s %8s %8s %8s %8s %8s %8s %9s %9s %13s %13s  %s\n' type wall_llm wall_lb speedup \
+  cpu_llm cpu_lb cpu_ratio peakMB_llm peakMB_lb bytes_llm bytes_lb tensors_identical
 for r in "${rows[@]}"; do echo "$r"; done

@@ -134,6 +134,35 @@ LogicalResult LinearOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// SplitColumnsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitColumnsOp::verify() {
+  ArrayRef<int64_t> columns = getColumns();
+  int64_t k = width(getInput());
+  if (columns.empty())
+    return emitOpError() << "needs at least one column";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] < 0 || columns[i] >= k)
+      return emitOpError() << "column " << columns[i]
+                           << " is outside the input width " << k;
+    if (i > 0 && columns[i] <= columns[i - 1])
+      return emitOpError() << "columns must be strictly increasing, got "
+                           << columns[i - 1] << " before " << columns[i];
+  }
+  if (getInliers().getType() != getInput().getType())
+    return emitOpError() << "inliers type " << getInliers().getType()
+                         << " does not match input type "
+                         << getInput().getType();
+  if (width(getOutliers()) != int64_t(columns.size()))
+    return emitOpError() << "outliers width " << width(getOutliers())
+                         << " does not match the " << columns.size()
+                         << " columns";
+  return verifySequenceLengths(
+      *this, {{"input", getInput()}, {"outliers", getOutliers()}});
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 

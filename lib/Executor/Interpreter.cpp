@@ -4,6 +4,8 @@
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Quant/Affine.h"
+#include "lowbit/Quant/Bnb.h"
+#include "lowbit/Quant/Int8Row.h"
 #include "lowbit/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,9 +25,12 @@ struct DenseWeight {
   std::vector<int64_t> shape;
   std::vector<float> values;
   DType stored = DType::F32; // encoding in the weight store
+  // int8_row (LLM.int8()): the linear also rounds each activation row to
+  // int8, so values here times those rows are the rescaled int8 product.
+  bool int8Rows = false;
 };
 
-enum class Kind { Weight, Embedding, RmsNorm, Linear, Rope, Attention, Swiglu, Add, Return };
+enum class Kind { Weight, Embedding, RmsNorm, Linear, SplitColumns, Rope, Attention, Swiglu, Add, Return };
 
 struct Step {
   Kind kind;
@@ -48,6 +53,7 @@ Interpreter::~Interpreter() = default;
 /// shape, and the same encoding (element type or quantization format).
 static llvm::Error checkWeightType(Type type, const TensorRef &t) {
   ArrayRef<int64_t> shape;
+  SmallVector<int64_t, 2> packedShape;
   std::string encoding;
   if (auto tensor = dyn_cast<RankedTensorType>(type)) {
     shape = tensor.getShape();
@@ -59,6 +65,17 @@ static llvm::Error checkWeightType(Type type, const TensorRef &t) {
     // Affine codes are stored unpacked, one byte each (Quant/Affine.h).
     if (q.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine)
       encoding = "u8";
+    // int8_row codes are plain int8 (CB; the scales are NAME.scb).
+    if (q.getScheme().getFormat() == mlir::lowbit::QuantFormat::Int8Row)
+      encoding = "i8";
+    // nf4/fp4 codes are bitsandbytes' packed nibbles, u8 [ceil(N·K/2), 1]
+    // (Quant/Bnb.h).
+    if (q.getScheme().getFormat() == mlir::lowbit::QuantFormat::NF4 ||
+        q.getScheme().getFormat() == mlir::lowbit::QuantFormat::FP4) {
+      encoding = "u8";
+      packedShape = {(q.getShape()[0] * q.getShape()[1] + 1) / 2, 1};
+      shape = packedShape;
+    }
   }
   if (shape == ArrayRef<int64_t>(t.shape) &&
       encoding == getDTypeInfo(t.dtype).name)
@@ -112,6 +129,24 @@ static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupS
   return llvm::Error::success();
 }
 
+/// CB codes plus the NAME.scb row scales (Quant/Int8Row.h).
+static llvm::Error dequantizeInt8RowWeight(const TensorRef &codes,
+                                           const WeightStore &weights,
+                                           std::vector<float> &out) {
+  int64_t rows = codes.shape[0], cols = codes.shape[1];
+  const TensorRef *scb = weights.find(codes.name + ".scb");
+  if (!scb || scb->dtype != DType::F32 || scb->shape != std::vector<int64_t>{rows})
+    return llvm::createStringError(
+        "int8_row weight '" + codes.name + "' needs an f32 tensor '" +
+        codes.name + ".scb' of shape [" + std::to_string(rows) +
+        "] in the weight store");
+  out.resize(size_t(rows * cols));
+  dequantizeInt8Rows(reinterpret_cast<const int8_t *>(codes.data),
+                     reinterpret_cast<const float *>(scb->data), rows, cols,
+                     out.data());
+  return llvm::Error::success();
+}
+
 static int64_t intAttr(Operation *op, StringRef name) {
   auto a = dyn_cast_or_null<IntegerAttr>(op->getAttr(name));
   return a ? a.getInt() : 0;
@@ -135,6 +170,7 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
   static const std::pair<const char *, Kind> kKinds[] = {
       {"lowbit.weight", Kind::Weight},       {"lowbit.embedding", Kind::Embedding},
       {"lowbit.rms_norm", Kind::RmsNorm},    {"lowbit.linear", Kind::Linear},
+      {"lowbit.split_columns", Kind::SplitColumns},
       {"lowbit.rope", Kind::Rope},           {"lowbit.attention", Kind::Attention},
       {"lowbit.swiglu", Kind::Swiglu},       {"lowbit.add", Kind::Add},
       {"func.return", Kind::Return}};
@@ -174,6 +210,26 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
                                                    qtype.getScheme().getActOrder(),
                                                    weights, dense.values))
           return std::move(e);
+      } else if (qtype && qtype.getScheme().getFormat() ==
+                              mlir::lowbit::QuantFormat::Int8Row) {
+        dense.int8Rows = true;
+        if (llvm::Error e = dequantizeInt8RowWeight(**t, weights, dense.values))
+          return std::move(e);
+      } else if (qtype && (qtype.getScheme().getFormat() ==
+                               mlir::lowbit::QuantFormat::NF4 ||
+                           qtype.getScheme().getFormat() ==
+                               mlir::lowbit::QuantFormat::FP4)) {
+        auto bnb = readBnb4BitWeight(
+            weights, name,
+            qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::NF4
+                ? Bnb4BitType::NF4
+                : Bnb4BitType::FP4,
+            qtype.getScheme().getGroupSize(), qtype.getShape()[0],
+            qtype.getShape()[1]);
+        if (!bnb)
+          return bnb.takeError();
+        dense.shape.assign(qtype.getShape().begin(), qtype.getShape().end());
+        dense.values = dequantizeBnb4Bit(*bnb);
       } else if (llvm::Error e = dequantize(**t, dense.values)) {
         return std::move(e);
       }
@@ -259,14 +315,32 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
       const DenseWeight &w = weightOf(op, 1);
       const std::vector<float> *bias =
           op->getNumOperands() > 2 ? &weightOf(op, 2).values : nullptr;
-      if (ggmlActivations) {
+      if (ggmlActivations || w.int8Rows) {
         Activation x = in(op, 0);
-        roundActivationsLikeGgml(w.stored, x);
+        if (w.int8Rows)
+          fakeQuantizeInt8Rows(x.data.data(), x.rows, x.cols);
+        else
+          roundActivationsLikeGgml(w.stored, x);
         linear(x, w.values.data(), w.shape[0], bias, values[op->getResult(0)]);
       } else {
         linear(in(op, 0), w.values.data(), w.shape[0], bias,
                values[op->getResult(0)]);
       }
+      break;
+    }
+    case Kind::SplitColumns: {
+      // Inliers: the input with the columns zeroed; outliers: the columns.
+      ArrayRef<int64_t> columns =
+          cast<DenseI64ArrayAttr>(op->getAttr("columns")).asArrayRef();
+      Activation inliers = in(op, 0);
+      Activation outliers(inliers.rows, int64_t(columns.size()));
+      for (int64_t r = 0; r < inliers.rows; ++r)
+        for (size_t i = 0; i < columns.size(); ++i) {
+          outliers.row(r)[i] = inliers.row(r)[columns[i]];
+          inliers.row(r)[columns[i]] = 0.0f;
+        }
+      values[op->getResult(0)] = std::move(inliers);
+      values[op->getResult(1)] = std::move(outliers);
       break;
     }
     case Kind::Rope: {

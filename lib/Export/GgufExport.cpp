@@ -11,7 +11,13 @@
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Progress.h"
 
+#include <condition_variable>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringSet.h"
@@ -55,6 +61,201 @@ Error dequantizeAffineTensor(const WeightStore &weights, StringRef name,
                    w->gIdx.empty() ? nullptr : w->gIdx.data());
   return Error::success();
 }
+
+/// One tensor of the output file, before its bytes exist.
+struct PlannedTensor {
+  std::string weightName; // as the IR names it
+  std::string ggufName;
+  const TensorRef *source = nullptr;
+  /// Set for affine codes, which are dequantized to F32 before encoding.
+  std::optional<mlir::lowbit::QuantSchemeAttr> affine;
+  DType target = DType::F32;
+  /// For q/k weights changing rope order: output row r is input row
+  /// rowSource[r] (whole rows move, so this works on encoded rows too).
+  std::vector<int64_t> rowSource;
+};
+
+/// Encodes the planned tensors in file order on a pool of worker threads,
+/// a few tensors ahead of the writer: while tensor i is written, tensors
+/// i+1 and i+2 are encoded. Only kSlots encoded tensors exist at a time, and
+/// the mapped input pages of each finished tensor are released, so memory
+/// stays near a few tensors' worth whatever the model's size.
+class StreamingEncoder {
+public:
+  StreamingEncoder(const WeightStore &weights,
+                   const std::vector<PlannedTensor> &plan, unsigned threads)
+      : weights(weights), plan(plan) {
+    for (unsigned i = 0; i < std::max(1u, threads); ++i)
+      workers.emplace_back([this] { work(); });
+  }
+
+  ~StreamingEncoder() {
+    {
+      std::lock_guard<std::mutex> guard(lock);
+      stopping = true;
+    }
+    workAvailable.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+    for (Slot &slot : slots)
+      consumeError(std::move(slot.error));
+  }
+
+  /// The encoding of tensor `index`; the writer asks in order, each once.
+  /// The bytes stay valid until the next call.
+  Expected<ArrayRef<uint8_t>> take(size_t index) {
+    assert(index == nextToTake && "tensors are taken in order");
+    ++nextToTake;
+    // Queue the tensors up to kSlots - 1 ahead; the slot of index + 2 held
+    // index - 1, which the writer has finished with.
+    for (; nextToOpen < plan.size() && nextToOpen < index + kSlots;
+         ++nextToOpen)
+      open(nextToOpen);
+
+    Slot &slot = slots[index % kSlots];
+    {
+      std::unique_lock<std::mutex> guard(lock);
+      tensorDone.wait(guard, [&] { return slot.rowsDone == slot.rows; });
+    }
+    const PlannedTensor &p = plan[index];
+    if (slot.error)
+      return std::move(slot.error);
+    // Encoded by now, so the input pages can go (they stay cached).
+    if (p.source->bytes >= kReleaseMinBytes)
+      releaseMappedPages(p.source->data, p.source->bytes);
+    slot.affineValues = {};
+    ArrayRef<uint8_t> bytes(slot.buffer.get(), slot.size);
+    // A permuted vector (q/k bias) has one value per row: move the values.
+    if (!p.rowSource.empty() && !slot.rowsPermuted) {
+      uint64_t valueBytes = slot.size / p.rowSource.size();
+      slot.permuted.resize(slot.size);
+      for (size_t r = 0; r < p.rowSource.size(); ++r)
+        std::memcpy(slot.permuted.data() + r * valueBytes,
+                    slot.buffer.get() + p.rowSource[r] * valueBytes,
+                    valueBytes);
+      bytes = slot.permuted;
+    }
+    return bytes;
+  }
+
+private:
+  static constexpr size_t kSlots = 3;
+  static constexpr uint64_t kReleaseMinBytes = 1 << 20;
+
+  struct Slot {
+    std::optional<TensorEncoder> encoder;
+    std::vector<float> affineValues;
+    std::unique_ptr<uint8_t[]> buffer;
+    uint64_t capacity = 0, size = 0;
+    std::vector<uint8_t> permuted;
+    bool rowsPermuted = false;
+    // Guarded by `lock`: rows handed out, rows finished, and the number of
+    // rows to encode (0 once the slot failed or holds nothing).
+    int64_t nextRow = 0, rowsDone = 0, rows = 0, chunkRows = 1;
+    size_t order = 0; // the tensor's index in the plan
+    Error error = Error::success();
+  };
+
+  /// Prepares tensor `index` in its slot and lets the workers at it.
+  void open(size_t index) {
+    const PlannedTensor &p = plan[index];
+    Slot &slot = slots[index % kSlots];
+    consumeError(std::move(slot.error));
+    slot.encoder.reset();
+    slot.permuted = {};
+    Error error = prepare(p, slot);
+    std::lock_guard<std::mutex> guard(lock);
+    slot.nextRow = slot.rowsDone = 0;
+    slot.rows = error ? 0 : slot.encoder->rows();
+    slot.error = std::move(error);
+    slot.order = index;
+    workAvailable.notify_all();
+  }
+
+  Error prepare(const PlannedTensor &p, Slot &slot) {
+    TensorRef input = *p.source;
+    if (p.affine) {
+      if (Error e = dequantizeAffineTensor(weights, p.weightName, *p.affine,
+                                           slot.affineValues))
+        return e;
+      input.dtype = DType::F32;
+      input.data = reinterpret_cast<const uint8_t *>(slot.affineValues.data());
+      input.bytes = slot.affineValues.size() * sizeof(float);
+    }
+    Expected<TensorEncoder> enc = TensorEncoder::create(input, p.target);
+    if (!enc)
+      return enc.takeError();
+    slot.encoder.emplace(std::move(*enc));
+    slot.size = slot.encoder->encodedBytes();
+    if (slot.size > slot.capacity) {
+      slot.buffer.reset(); // before allocating the larger one
+      slot.buffer.reset(new uint8_t[slot.size]);
+      slot.capacity = slot.size;
+    }
+    // Matrices permute whole rows while encoding; vectors afterwards.
+    slot.rowsPermuted = !p.rowSource.empty() &&
+                        int64_t(p.rowSource.size()) == slot.encoder->rows();
+    // Chunks of about 32K values: small enough to balance the threads at
+    // the end of a tensor, large enough that the lock is rarely contended.
+    slot.chunkRows = std::max<int64_t>(1, 32768 / std::max<int64_t>(
+                                              1, slot.encoder->cols()));
+    return Error::success();
+  }
+
+  void work() {
+    std::vector<float> scratch;
+    std::unique_lock<std::mutex> guard(lock);
+    for (;;) {
+      // The earliest tensor with rows left, so the writer waits least.
+      Slot *slot = nullptr;
+      workAvailable.wait(guard, [&] {
+        slot = nullptr;
+        if (stopping)
+          return true;
+        for (Slot &s : slots)
+          if (s.nextRow < s.rows && (!slot || s.order < slot->order))
+            slot = &s;
+        return slot != nullptr;
+      });
+      if (stopping)
+        return;
+      int64_t begin = slot->nextRow;
+      int64_t end = std::min(slot->rows, begin + slot->chunkRows);
+      slot->nextRow = end;
+      const TensorEncoder &enc = *slot->encoder;
+      const PlannedTensor &p = plan[slot->order];
+      guard.unlock();
+      if (int64_t(scratch.size()) < enc.cols())
+        scratch.resize(enc.cols());
+      Error e = enc.encodeRows(
+          begin, end, slot->buffer.get(),
+          slot->rowsPermuted ? ArrayRef<int64_t>(p.rowSource)
+                             : ArrayRef<int64_t>(),
+          scratch.data());
+      guard.lock();
+      if (e) {
+        // Stop handing out this tensor's rows; take() reports the error.
+        if (slot->error)
+          consumeError(std::move(e));
+        else
+          slot->error = std::move(e);
+        slot->rows = slot->nextRow;
+      }
+      slot->rowsDone += end - begin;
+      if (slot->rowsDone == slot->rows)
+        tensorDone.notify_all();
+    }
+  }
+
+  const WeightStore &weights;
+  const std::vector<PlannedTensor> &plan;
+  Slot slots[kSlots];
+  size_t nextToOpen = 0, nextToTake = 0;
+  std::mutex lock;
+  std::condition_variable workAvailable, tensorDone;
+  bool stopping = false;
+  std::vector<std::thread> workers;
+};
 } // namespace
 
 Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
@@ -130,10 +331,11 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
       hasOutput |= p->role == WeightRole::Output;
   ModelShape shape{cfg.numLayers, cfg.numHeads, cfg.numKvHeads};
 
-  std::vector<std::vector<uint8_t>> storage;
-  storage.reserve(names.size());
+  // Plan every tensor first: the header (names, types, shapes, offsets)
+  // precedes the data, and the encoded sizes follow from type and shape.
+  std::vector<PlannedTensor> plan;
+  plan.reserve(names.size());
   std::map<DType, int64_t> matrixElements;
-  Progress progress("export", int64_t(names.size()), options.showProgress);
   for (const std::string &name : names) {
     std::optional<ParsedWeightName> parsed = parseWeightName(name);
     if (!parsed)
@@ -142,69 +344,54 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
     Expected<const TensorRef *> tensor = model.weights.get(name);
     if (!tensor)
       return tensor.takeError();
-    TensorRef dequantized;
-    std::vector<float> affineValues;
-    if (auto it = affine.find(name); it != affine.end()) {
-      if (Error e = dequantizeAffineTensor(model.weights, name, it->second,
-                                           affineValues))
-        return fileError(path, "{0}", toString(std::move(e)));
-      dequantized = **tensor;
-      dequantized.dtype = DType::F32;
-      dequantized.data = reinterpret_cast<const uint8_t *>(affineValues.data());
-      dequantized.bytes = affineValues.size() * sizeof(float);
-    }
-    const TensorRef &t = affineValues.empty() ? **tensor : dequantized;
-    std::string ggufName = weightName(Naming::Gguf, parsed->role, parsed->layer);
+    PlannedTensor planned;
+    planned.weightName = name;
+    planned.source = *tensor;
+    if (auto it = affine.find(name); it != affine.end())
+      planned.affine = it->second;
+    const std::vector<int64_t> &dims = (*tensor)->shape;
+    planned.ggufName = weightName(Naming::Gguf, parsed->role, parsed->layer);
 
     // Vectors (norms, biases) are F32. Matrices take the requested file
     // type's choice for their role, or with "auto" keep a ggml block format
-    // and otherwise become F16.
+    // and otherwise become F16 (affine weights are read as F32).
     DType target = DType::F32;
-    if (t.shape.size() >= 2) {
+    if (dims.size() >= 2) {
       if (options.fileType) {
         WeightRole role = parsed->role;
         // Without an output matrix the tied embedding plays its part.
         if (role == WeightRole::Embedding && !hasOutput)
           role = WeightRole::Output;
         Expected<DType> chosen = chooseGgufType(*options.fileType, role,
-                                                parsed->layer, t.shape.back(),
+                                                parsed->layer, dims.back(),
                                                 shape, options.pure);
         if (!chosen)
           return chosen.takeError();
         target = *chosen;
       } else {
-        target = getDTypeInfo(t.dtype).blockElems > 1 ? t.dtype : DType::F16;
+        DType stored = planned.affine ? DType::F32 : (*tensor)->dtype;
+        target = getDTypeInfo(stored).blockElems > 1 ? stored : DType::F16;
       }
-      matrixElements[target] += t.numElements();
+      int64_t elements = 1;
+      for (int64_t d : dims)
+        elements *= d;
+      matrixElements[target] += elements;
     }
-    Expected<std::vector<uint8_t>> bytes = encodeTensor(t, target);
-    if (!bytes)
-      return fileError(path, "{0}", toString(bytes.takeError()));
-    storage.push_back(std::move(*bytes));
-    std::vector<uint8_t> &out = storage.back();
+    planned.target = target;
 
     bool isQK = parsed->role == WeightRole::Query || parsed->role == WeightRole::Key ||
                 parsed->role == WeightRole::QueryBias ||
                 parsed->role == WeightRole::KeyBias;
-    if (isQK && irInterleaved != wantInterleaved) {
+    if (isQK && irInterleaved != wantInterleaved && !dims.empty()) {
       int64_t heads = (parsed->role == WeightRole::Query ||
                        parsed->role == WeightRole::QueryBias)
                           ? cfg.numHeads
                           : cfg.numKvHeads;
-      int64_t rows = t.shape[0];
-      std::vector<int64_t> rowSource = ropeRowPermutation(rows, heads, wantInterleaved);
-      // Whole rows move, so the permutation works on encoded bytes too.
-      uint64_t rowBytes = out.size() / rows;
-      std::vector<uint8_t> permuted(out.size());
-      for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(permuted.data() + r * rowBytes,
-                    out.data() + rowSource[r] * rowBytes, rowBytes);
-      out = std::move(permuted);
+      planned.rowSource = ropeRowPermutation(dims[0], heads, wantInterleaved);
     }
-    writer.addTensor(ggufName, target, t.shape, out.data(), out.size());
-    progress.update(int64_t(storage.size()), ggufName);
+    writer.addDeferredTensor(planned.ggufName, target, dims);
+    plan.push_back(std::move(planned));
   }
-  progress.finish();
 
   // general.file_type: what was asked for, else what a quantization pass
   // recorded, else the most common matrix encoding (llama.cpp's own guess).
@@ -229,5 +416,16 @@ Error lowbit::exportGguf(const LoadedModel &model, StringRef path,
     quantized |= getDTypeInfo(type).blockElems > 1;
   if (quantized)
     writer.setU32("general.quantization_version", 2);
-  return writer.write(path);
+
+  StreamingEncoder encoder(model.weights, plan, encodeThreadCount());
+  Progress progress("export", int64_t(plan.size()), options.showProgress);
+  Error written = writer.write(path, [&](size_t index) -> Expected<ArrayRef<uint8_t>> {
+    Expected<ArrayRef<uint8_t>> bytes = encoder.take(index);
+    if (!bytes)
+      return fileError(path, "{0}", toString(bytes.takeError()));
+    progress.update(int64_t(index + 1), plan[index].ggufName);
+    return bytes;
+  });
+  progress.finish();
+  return written;
 }

@@ -28,6 +28,11 @@ inline int nearestInt(float x) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+/// Whether the AVX2 (+F16C) versions of the hot loops may run. They compute
+/// the same IEEE operations as the portable code, in the same order per
+/// value (no FMA), so the bytes do not depend on the answer.
+bool useAvx2();
+
 /// n <= 32 for all searches below.
 ///
 /// Symmetric fit with codes in [-nmax, nmax-1], stored biased (+nmax) in L.

@@ -23,6 +23,12 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LOWBIT_X86 1
+#define LOWBIT_AVX2 __attribute__((target("avx2,f16c")))
+#endif
+
 using namespace llvm;
 using namespace lowbit;
 using namespace lowbit::ggmlq;
@@ -372,6 +378,28 @@ void quantizeBlockQ5K(const float *x, uint8_t *y, const float *qw) {
 // Q6_K: 16 x 16, 6-bit codes, signed 8-bit scale per sub-block
 //===----------------------------------------------------------------------===//
 
+#ifdef LOWBIT_X86
+/// Q6_K's final codes of 16 values: clamp(nearest(x / d), -32, 31) + 32.
+LOWBIT_AVX2 void requantizeQ6KAvx2(const float *x, float d, int8_t *L) {
+  const __m256 dv = _mm256_set1_ps(d), magic = _mm256_set1_ps(12582912.0f);
+  __m256i q[2];
+  for (int k = 0; k < 2; ++k) {
+    __m256 f = _mm256_add_ps(_mm256_div_ps(_mm256_loadu_ps(x + 8 * k), dv),
+                             magic);
+    __m256i l = _mm256_sub_epi32(
+        _mm256_and_si256(_mm256_castps_si256(f), _mm256_set1_epi32(0x7fffff)),
+        _mm256_set1_epi32(0x400000));
+    l = _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(-32)),
+                         _mm256_set1_epi32(31));
+    q[k] = _mm256_add_epi32(l, _mm256_set1_epi32(32));
+  }
+  __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+  __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words),
+                                  _mm256_extracti128_si256(words, 1));
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(L), bytes);
+}
+#endif
+
 void quantizeBlockQ6K(const float *x, uint8_t *y, const float *qw) {
   uint8_t *ql = y, *qh = y + 128;
   int8_t *scalesOut = reinterpret_cast<int8_t *>(y + 192);
@@ -405,6 +433,12 @@ void quantizeBlockQ6K(const float *x, uint8_t *y, const float *qw) {
     float d = dAll * float(scalesOut[j]);
     if (d == 0.0f)
       continue;
+#ifdef LOWBIT_X86
+    if (useAvx2()) {
+      requantizeQ6KAvx2(x + 16 * j, d, L + 16 * j);
+      continue;
+    }
+#endif
     for (int ii = 0; ii < 16; ++ii) {
       int l = nearestInt(x[16 * j + ii] / d);
       L[16 * j + ii] = int8_t(std::max(-32, std::min(31, l)) + 32);

@@ -13,6 +13,7 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
 using namespace lowbit;
@@ -81,16 +82,19 @@ void GgufWriter::addTensor(StringRef name, DType type, ArrayRef<int64_t> shape,
     tensorList.back().owned = std::move(bytes);
 }
 
-void GgufWriter::addTensor(StringRef name, DType type, ArrayRef<int64_t> shape,
-                           const uint8_t *data, uint64_t size) {
-  auto problem = [&](const Twine &msg) {
+std::optional<uint64_t> GgufWriter::checkTensor(StringRef name, DType type,
+                                                ArrayRef<int64_t> shape) {
+  auto problem = [&](const Twine &msg) -> std::optional<uint64_t> {
     problems.push_back(("tensor '" + name + "': " + msg).str());
+    return std::nullopt;
   };
   if (name.size() > kMaxNameBytes)
     return problem("name is " + Twine(name.size()) + " bytes long (at most " +
                    Twine(kMaxNameBytes) + " allowed)");
-  if (nameIndex.count(name))
-    return problems.push_back(("duplicate tensor name '" + name + "'").str());
+  if (nameIndex.count(name)) {
+    problems.push_back(("duplicate tensor name '" + name + "'").str());
+    return std::nullopt;
+  }
   if (!ggmlFromDType(type))
     return problem("type " + getDTypeInfo(type).name +
                    " cannot be stored in GGUF");
@@ -112,11 +116,32 @@ void GgufWriter::addTensor(StringRef name, DType type, ArrayRef<int64_t> shape,
     overflow |= __builtin_mul_overflow(expected, uint64_t(shape[i]), &expected);
   if (overflow)
     return problem("byte size overflows");
-  if (expected != size)
-    return problem("has " + Twine(size) + " bytes, expected " +
-                   Twine(expected) + " for its shape and type");
+  return expected;
+}
+
+void GgufWriter::addTensor(StringRef name, DType type, ArrayRef<int64_t> shape,
+                           const uint8_t *data, uint64_t size) {
+  std::optional<uint64_t> expected = checkTensor(name, type, shape);
+  if (!expected)
+    return;
+  if (*expected != size) {
+    problems.push_back(("tensor '" + name + "': has " + Twine(size) +
+                        " bytes, expected " + Twine(*expected) +
+                        " for its shape and type").str());
+    return;
+  }
   nameIndex[name] = tensorList.size();
   tensorList.push_back({name.str(), type, shape.vec(), {}, data, size});
+}
+
+void GgufWriter::addDeferredTensor(StringRef name, DType type,
+                                   ArrayRef<int64_t> shape) {
+  std::optional<uint64_t> size = checkTensor(name, type, shape);
+  if (!size)
+    return;
+  nameIndex[name] = tensorList.size();
+  tensorList.push_back({name.str(), type, shape.vec(), {}, nullptr, *size,
+                        /*deferred=*/true});
 }
 
 namespace {
@@ -168,8 +193,22 @@ static void writeScalar(Out &out, GgufValueType type, const GgufValue &v) {
 }
 
 Error GgufWriter::write(StringRef path) const {
+  return writeImpl(path, std::nullopt);
+}
+
+Error GgufWriter::write(StringRef path, TensorBytesSource source) const {
+  return writeImpl(path, source);
+}
+
+Error GgufWriter::writeImpl(StringRef path,
+                            std::optional<TensorBytesSource> source) const {
   if (!problems.empty())
     return fileError(path, "{0}", join(problems, "; "));
+  if (!source)
+    for (const Tensor &t : tensorList)
+      if (t.deferred)
+        return fileError(path, "tensor '{0}' has no bytes (added as deferred, "
+                         "written without a source)", t.name);
   uint32_t alignment = kDefaultAlignment;
   if (auto it = keyIndex.find("general.alignment"); it != keyIndex.end()) {
     const GgufValue &v = kvs[it->second].second;
@@ -211,9 +250,26 @@ Error GgufWriter::write(StringRef path) const {
       offset += alignTo(t.size, alignment);
     }
     out.pad(alignment);
-    for (const Tensor &t : tensorList) {
-      out.bytes(t.owned.empty() ? t.data : t.owned.data(), t.size);
+    for (size_t i = 0; i < tensorList.size(); ++i) {
+      const Tensor &t = tensorList[i];
+      if (t.deferred) {
+        Expected<ArrayRef<uint8_t>> bytes = (*source)(i);
+        if (!bytes)
+          return bytes.takeError();
+        if (bytes->size() != t.size)
+          return fileError(path, "tensor '{0}': got {1} bytes, expected {2}",
+                           t.name, bytes->size(), t.size);
+        out.bytes(bytes->data(), bytes->size());
+      } else {
+        out.bytes(t.owned.empty() ? t.data : t.owned.data(), t.size);
+      }
       out.pad(alignment);
+      // A failed write (e.g. a full disk) stops before the rest is encoded.
+      if (os.get_kind() == raw_ostream::OStreamKind::OK_FDStream) {
+        auto &fd = static_cast<raw_fd_ostream &>(os);
+        if (fd.has_error())
+          return fileError(path, "write failed: {0}", fd.error().message());
+      }
     }
     return Error::success();
   });

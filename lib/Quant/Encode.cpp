@@ -4,15 +4,28 @@
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Support/Float16.h"
 
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/Threading.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <tuple>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LOWBIT_X86 1
+#endif
 
 using namespace llvm;
 using namespace lowbit;
@@ -32,22 +45,71 @@ const float *fp16Table() {
   return table.data();
 }
 
-void readRow(DType type, const uint8_t *src, float *dst, int64_t n,
-             const float *halfTable) {
+void halfRowByTable(const uint8_t *src, float *dst, int64_t n) {
+  const float *table = fp16Table();
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = table[support::endian::read16le(src + 2 * i)];
+}
+
+#ifdef LOWBIT_X86
+/// F16C conversion, exact like fp16ToFloat for every finite value and
+/// infinity. Returns false when the row holds a NaN (exponent bits all ones
+/// and a payload), whose signalling bit the instruction may set where
+/// fp16ToFloat keeps it; the caller then converts the row by table.
+__attribute__((target("avx,f16c"))) bool halfRowF16C(const uint8_t *src,
+                                                     float *dst, int64_t n) {
+  const __m128i expMask = _mm_set1_epi16(0x7c00);
+  __m128i special = _mm_setzero_si128();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(src + 2 * i));
+    special = _mm_or_si128(
+        special, _mm_cmpeq_epi16(_mm_and_si128(h, expMask), expMask));
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+  }
+  if (!_mm_testz_si128(special, special))
+    return false;
+  for (; i < n; ++i)
+    dst[i] = fp16ToFloat(support::endian::read16le(src + 2 * i));
+  return true;
+}
+
+bool haveF16C() {
+  static const bool have =
+      __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return have;
+}
+#endif
+
+void readRow(DType type, const uint8_t *src, float *dst, int64_t n) {
   if (type != DType::F16) {
     dequantizeRow(type, src, dst, n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i)
-    dst[i] = halfTable[support::endian::read16le(src + 2 * i)];
+#ifdef LOWBIT_X86
+  if (haveF16C() && halfRowF16C(src, dst, n))
+    return;
+#endif
+  halfRowByTable(src, dst, n);
 }
-
 
 } // namespace
 
-Expected<std::vector<uint8_t>>
-lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
-                     const std::vector<float> *importance) {
+unsigned lowbit::encodeThreadCount(unsigned requested) {
+  unsigned threads = requested;
+  if (threads == 0)
+    if (const char *env = std::getenv("LOWBIT_THREADS"))
+      threads = unsigned(std::max(0, std::atoi(env)));
+  if (threads == 0)
+    threads = std::max(1u, llvm::get_physical_cores() > 0
+                               ? unsigned(llvm::get_physical_cores())
+                               : std::thread::hardware_concurrency());
+  return threads;
+}
+
+Expected<TensorEncoder>
+TensorEncoder::create(const TensorRef &t, DType type,
+                      const std::vector<float> *importance) {
   std::optional<uint64_t> size = tensorBytes(type, t.shape);
   if (!size)
     return createStringError("tensor '" + t.name + "': rows of " +
@@ -66,50 +128,74 @@ lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
                              " values (an imatrix for a different model?)");
   if (importance && !ggmlTypeSupportsImportance(type))
     importance = nullptr; // e.g. Q8_0 and float types ignore it
-  std::vector<uint8_t> out(*size);
-  if (t.dtype == type && !importance) {
-    std::memcpy(out.data(), t.data, out.size());
-    return out;
+  TensorEncoder enc;
+  enc.tensor = t;
+  enc.type = type;
+  enc.importance = importance ? importance->data() : nullptr;
+  enc.numCols = inner;
+  enc.numRows = inner ? t.numElements() / inner : 0;
+  if (enc.numRows) {
+    enc.inRow = t.bytes / enc.numRows;
+    enc.outRow = *size / enc.numRows;
   }
-  int64_t cols = t.shape.empty() ? 1 : t.shape.back();
-  int64_t rows = cols ? t.numElements() / cols : 0;
-  if (rows == 0)
-    return out;
-  uint64_t inRow = t.bytes / rows, outRow = out.size() / rows;
-  // LOWBIT_THREADS=N sets the default (e.g. to time on a fixed core count).
-  if (threads == 0)
-    if (const char *env = std::getenv("LOWBIT_THREADS"))
-      threads = unsigned(std::max(0, std::atoi(env)));
-  if (threads == 0)
-    threads = std::max(1u, llvm::get_physical_cores() > 0
-                               ? unsigned(llvm::get_physical_cores())
-                               : std::thread::hardware_concurrency());
-  threads = unsigned(std::min<int64_t>(threads, rows));
-  const float *halfTable = t.dtype == DType::F16 ? fp16Table() : nullptr;
+  enc.copyRows = t.dtype == type && !importance;
+  return enc;
+}
 
-  // Dequantize and re-encode in chunks of rows so memory stays bounded.
+Error TensorEncoder::encodeRows(int64_t begin, int64_t end, uint8_t *out,
+                                ArrayRef<int64_t> rowSource,
+                                float *scratch) const {
+  for (int64_t r = begin; r < end; ++r) {
+    const uint8_t *src =
+        tensor.data + (rowSource.empty() ? r : rowSource[r]) * inRow;
+    uint8_t *dst = out + r * outRow;
+    if (copyRows) {
+      std::memcpy(dst, src, outRow);
+      continue;
+    }
+    readRow(tensor.dtype, src, scratch, numCols);
+    // The ggml block types go straight to their (vectorized) encoders.
+    Error e = canQuantizeGgml(type)
+                  ? quantizeRowGgml(type, scratch, dst, numCols, importance)
+                  : quantizeRow(type, scratch, dst, numCols);
+    if (e)
+      return createStringError("tensor '" + tensor.name + "': " +
+                               toString(std::move(e)));
+  }
+  return Error::success();
+}
+
+Error TensorEncoder::encode(MutableArrayRef<uint8_t> out, unsigned threads,
+                            ArrayRef<int64_t> rowSource) const {
+  assert(out.size() == encodedBytes() && "output of the wrong size");
+  if (numRows == 0)
+    return Error::success();
+  if (copyRows && rowSource.empty()) {
+    std::memcpy(out.data(), tensor.data, out.size());
+    return Error::success();
+  }
+  threads = unsigned(std::min<int64_t>(encodeThreadCount(threads), numRows));
+
+  // Threads take chunks of rows until none are left.
   std::atomic<int64_t> next{0};
   std::mutex errorLock;
-  std::string error;
+  Error error = Error::success();
   auto work = [&] {
-    std::vector<float> row(cols);
+    std::vector<float> row(numCols);
     constexpr int64_t kChunk = 16;
     for (;;) {
       int64_t begin = next.fetch_add(kChunk);
-      if (begin >= rows)
+      if (begin >= numRows)
         return;
-      for (int64_t r = begin; r < std::min(rows, begin + kChunk); ++r) {
-        readRow(t.dtype, t.data + r * inRow, row.data(), cols, halfTable);
-        uint8_t *dst = out.data() + r * outRow;
-        Error e = importance ? quantizeRowGgml(type, row.data(), dst, cols,
-                                               importance->data())
-                             : quantizeRow(type, row.data(), dst, cols);
-        if (e) {
-          std::lock_guard<std::mutex> lock(errorLock);
-          error = toString(std::move(e));
-          next = rows;
-          return;
-        }
+      if (Error e = encodeRows(begin, std::min(numRows, begin + kChunk),
+                               out.data(), rowSource, row.data())) {
+        std::lock_guard<std::mutex> lock(errorLock);
+        if (error) // keep the first
+          consumeError(std::move(e));
+        else
+          error = std::move(e);
+        next = numRows;
+        return;
       }
     }
   };
@@ -119,7 +205,121 @@ lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
   work();
   for (std::thread &th : pool)
     th.join();
-  if (!error.empty())
-    return createStringError("tensor '" + t.name + "': " + error);
+  return error;
+}
+
+Expected<std::vector<uint8_t>>
+lowbit::encodeTensor(const TensorRef &t, DType type, unsigned threads,
+                     const std::vector<float> *importance) {
+  Expected<TensorEncoder> enc = TensorEncoder::create(t, type, importance);
+  if (!enc)
+    return enc.takeError();
+  std::vector<uint8_t> out(enc->encodedBytes());
+  if (Error e = enc->encode(out, threads))
+    return std::move(e);
   return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Releasing mapped input
+//===----------------------------------------------------------------------===//
+
+#if defined(__linux__)
+namespace {
+/// One line of /proc/self/maps.
+struct Mapping {
+  uintptr_t begin = 0, end = 0;
+  char perms[5] = {};
+  unsigned long inode = 0;
+};
+
+/// The mapping that holds `addr`, if any.
+std::optional<Mapping> findMapping(uintptr_t addr, const char *file) {
+  FILE *f = std::fopen(file, "r");
+  if (!f)
+    return std::nullopt;
+  std::optional<Mapping> found;
+  char *line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    Mapping m;
+    unsigned long b, e, offset, inode;
+    unsigned major, minor;
+    if (std::sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &b, &e, m.perms,
+                    &offset, &major, &minor, &inode) != 7)
+      continue;
+    if (addr < b || addr >= e)
+      continue;
+    m.begin = b;
+    m.end = e;
+    m.inode = inode;
+    found = m;
+    break;
+  }
+  std::free(line);
+  std::fclose(f);
+  return found;
+}
+
+/// Whether the read-only file mapping `m` holds no private (copied-on-write)
+/// pages, i.e. every page can be read back from the file. A mapping that was
+/// writable once (e.g. a library's relocated data) can hold such pages.
+bool holdsOnlyFilePages(const Mapping &m) {
+  FILE *f = std::fopen("/proc/self/smaps", "r");
+  if (!f)
+    return false;
+  bool inMapping = false, clean = false;
+  char *line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned long b, e;
+    char dash;
+    if (std::sscanf(line, "%lx%c%lx ", &b, &dash, &e) == 3 && dash == '-') {
+      if (inMapping)
+        break;
+      inMapping = b == m.begin && e == m.end;
+      continue;
+    }
+    unsigned long kb;
+    if (inMapping && std::sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+      clean = kb == 0;
+      break;
+    }
+  }
+  std::free(line);
+  std::fclose(f);
+  return clean;
+}
+} // namespace
+#endif
+
+void lowbit::releaseMappedPages(const void *data, uint64_t size) {
+#if defined(__linux__)
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (uintptr_t(data) + page - 1) & ~(page - 1);
+  uintptr_t end = (uintptr_t(data) + size) & ~(page - 1);
+  if (!data || end <= begin)
+    return;
+  std::optional<Mapping> m = findMapping(begin, "/proc/self/maps");
+  if (!m || end > m->end || m->inode == 0 ||
+      llvm::StringRef(m->perms).take_front(3) != "r--")
+    return;
+  // Checking for private pages reads smaps, which costs more than maps:
+  // remember the mappings found clean.
+  static std::mutex lock;
+  static std::vector<std::tuple<uintptr_t, uintptr_t, unsigned long>> clean;
+  {
+    std::lock_guard<std::mutex> guard(lock);
+    auto key = std::make_tuple(m->begin, m->end, m->inode);
+    if (std::find(clean.begin(), clean.end(), key) == clean.end()) {
+      if (!holdsOnlyFilePages(*m))
+        return;
+      clean.push_back(key);
+    }
+  }
+  madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)data;
+  (void)size;
+#endif
 }

@@ -245,6 +245,55 @@ TEST_F(GgufTest, WritesExactLayout) {
   EXPECT_EQ((*buf)->getBuffer().str(), b.s);
 }
 
+TEST_F(GgufTest, DeferredTensorsStreamInOrder) {
+  GgufWriter w;
+  w.setU32("k", 5);
+  w.addTensor("held", DType::F32, {2}, iota(8));
+  w.addDeferredTensor("a", DType::Q8_0, {2, 32});
+  w.addDeferredTensor("b", DType::F32, {3});
+  std::string p = file("deferred.gguf");
+  // Without a source there is nothing to write them from.
+  Error missing = w.write(p);
+  ASSERT_TRUE(bool(missing));
+  EXPECT_NE(toString(std::move(missing)).find("tensor 'a' has no bytes"),
+            std::string::npos);
+  EXPECT_TRUE(dirEntries().empty());
+
+  std::vector<size_t> asked;
+  std::vector<uint8_t> current;
+  ASSERT_FALSE(bool(w.write(p, [&](size_t i) -> Expected<ArrayRef<uint8_t>> {
+    asked.push_back(i);
+    current = iota(i == 1 ? 68 : 12);
+    return ArrayRef<uint8_t>(current);
+  })));
+  EXPECT_EQ(asked, (std::vector<size_t>{1, 2}));
+  auto f = open(p);
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->tensors().size(), 3u);
+  EXPECT_EQ(f->tensors()[1].bytes, 68u);
+  EXPECT_EQ(f->fileOffset(f->tensors()[2]), f->dataOffset() + 32 + 96);
+  std::vector<uint8_t> expect = iota(12);
+  EXPECT_EQ(std::memcmp(f->tensors()[2].data, expect.data(), 12), 0);
+  ASSERT_FALSE(sys::fs::remove(p));
+
+  // A source that fails, or hands over the wrong size, leaves no file.
+  Error failed = w.write(p, [&](size_t i) -> Expected<ArrayRef<uint8_t>> {
+    return createStringError("cannot encode tensor " + std::to_string(i));
+  });
+  ASSERT_TRUE(bool(failed));
+  EXPECT_EQ(toString(std::move(failed)), "cannot encode tensor 1");
+  EXPECT_TRUE(dirEntries().empty());
+  Error shortBytes = w.write(p, [&](size_t) -> Expected<ArrayRef<uint8_t>> {
+    current = iota(4);
+    return ArrayRef<uint8_t>(current);
+  });
+  ASSERT_TRUE(bool(shortBytes));
+  EXPECT_NE(toString(std::move(shortBytes))
+                .find("tensor 'a': got 4 bytes, expected 68"),
+            std::string::npos);
+  EXPECT_TRUE(dirEntries().empty());
+}
+
 TEST_F(GgufTest, HonoursGeneralAlignment) {
   GgufWriter w;
   w.setU32("general.alignment", 64);

@@ -5,6 +5,7 @@
 //   lowbit-translate --export-gguf [--outtype f32|f16|bf16|q8_0] MODEL -o out.gguf
 //   lowbit-translate --export-gptq DIR [--gptq-format gptq|gptq_v2] MODEL
 //   lowbit-translate --export-awq DIR MODEL
+//   lowbit-translate --export-bnb DIR MODEL
 //
 // A GPTQ/AWQ checkpoint imports with its codes unpacked into a side file
 // (--side-file, by default beside the -o output).
@@ -13,6 +14,7 @@
 // where they are (absolute paths), so the printed module is small.
 //
 //===----------------------------------------------------------------------===//
+#include "lowbit/Export/BnbExport.h"
 #include "lowbit/Export/CheckpointExport.h"
 #include "lowbit/Export/GgufExport.h"
 #include "lowbit/Import/ModelLoader.h"
@@ -50,6 +52,12 @@ static cl::opt<std::string> exportAwqDir(
     "export-awq",
     cl::desc("Export the input model, its linears affine-quantized (4-bit), as "
              "an AWQ GEMM checkpoint directory"),
+    cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> exportBnbDir(
+    "export-bnb",
+    cl::desc("Export the input model, its linears quantized by "
+             "--lowbit-bnb-4bit or --lowbit-llm-int8, as a bitsandbytes "
+             "checkpoint directory"),
     cl::value_desc("dir"), cl::cat(category));
 static cl::opt<std::string> gptqFormat(
     "gptq-format",
@@ -113,10 +121,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "lowbit-translate: import and export models\n");
   int modes = !importHf.empty() + !importGguf.empty() + exportGgufFlag +
-              !exportGptqDir.empty() + !exportAwqDir.empty();
+              !exportGptqDir.empty() + !exportAwqDir.empty() +
+              !exportBnbDir.empty();
   if (modes != 1) {
     errs() << "lowbit-translate: give exactly one of --import-hf, "
-              "--import-gguf, --export-gguf, --export-gptq, --export-awq\n";
+              "--import-gguf, --export-gguf, --export-gptq, --export-awq, "
+              "--export-bnb\n";
     return 1;
   }
   if (!importHf.empty() || !importGguf.empty()) {
@@ -157,6 +167,20 @@ int main(int argc, char **argv) {
     if (rc && !side.empty() && !existed)
       sys::fs::remove(side);
     return rc;
+  }
+
+  if (!exportBnbDir.empty()) {
+    if (inputPath.empty())
+      return fail(createStringError("--export-bnb needs an input model"));
+    if (outputPath != "-")
+      return fail(createStringError("--export-bnb takes the output directory "
+                                    "as its value; -o does not apply"));
+    Expected<std::unique_ptr<LoadedModel>> model = loadModel(inputPath);
+    if (!model)
+      return fail(model.takeError());
+    if (Error e = exportBnbCheckpoint(**model, exportBnbDir, BnbExportOptions()))
+      return fail(std::move(e));
+    return 0;
   }
 
   if (!exportGptqDir.empty() || !exportAwqDir.empty()) {

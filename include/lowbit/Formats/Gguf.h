@@ -10,6 +10,7 @@
 
 #include "lowbit/Formats/TensorRef.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -149,9 +150,13 @@ private:
   llvm::StringMap<size_t> tensorIndex;
 };
 
-/// Builds a GGUF v3 file in memory and writes it in one go. Keys and tensors
-/// are written in insertion order, tensor data in tensor order with padding
-/// after every tensor, like both llama.cpp writers.
+/// Builds a GGUF v3 file and writes it in one go. Keys and tensors are written
+/// in insertion order, tensor data in tensor order with padding after every
+/// tensor, like both llama.cpp writers. Tensor bytes are either held (or
+/// pointed to) from addTensor on, or deferred: asked for one tensor at a time
+/// while the file is written, so a large model is never in memory whole (the
+/// header with every offset only needs the byte sizes, which follow from type
+/// and shape).
 ///
 /// Invalid input (duplicate key or tensor name, a name over 63 bytes, a
 /// shape/byte-size mismatch, a type GGUF cannot store) is remembered and
@@ -191,12 +196,25 @@ public:
   void addTensor(const TensorRef &t) {
     addTensor(t.name, t.dtype, t.shape, t.data, t.bytes);
   }
+  /// Adds a tensor whose bytes write(path, source) asks `source` for.
+  void addDeferredTensor(llvm::StringRef name, DType type,
+                         llvm::ArrayRef<int64_t> shape);
+
+  /// The bytes of deferred tensor `index` (its position among all tensors,
+  /// in addTensor order), exactly as many as its type and shape take. They
+  /// must stay valid until the next call. Called once per deferred tensor,
+  /// in order.
+  using TensorBytesSource =
+      llvm::function_ref<llvm::Expected<llvm::ArrayRef<uint8_t>>(size_t index)>;
 
   bool hasKey(llvm::StringRef key) const { return keyIndex.count(key); }
   bool hasTensor(llvm::StringRef name) const { return nameIndex.count(name); }
 
-  /// Writes the file atomically (nothing is left behind on failure).
+  /// Writes the file atomically (nothing is left behind on failure). The
+  /// first form needs every tensor's bytes at hand; the second takes those
+  /// of deferred tensors from `source`, an error of which aborts the write.
   llvm::Error write(llvm::StringRef path) const;
+  llvm::Error write(llvm::StringRef path, TensorBytesSource source) const;
 
 private:
   struct Tensor {
@@ -206,7 +224,14 @@ private:
     std::vector<uint8_t> owned;
     const uint8_t *data;
     uint64_t size;
+    bool deferred = false;
   };
+  /// The byte size of a valid tensor of this name, type and shape; otherwise
+  /// records the problem and returns nothing.
+  std::optional<uint64_t> checkTensor(llvm::StringRef name, DType type,
+                                      llvm::ArrayRef<int64_t> shape);
+  llvm::Error writeImpl(llvm::StringRef path,
+                        std::optional<TensorBytesSource> source) const;
   std::vector<std::pair<std::string, GgufValue>> kvs;
   llvm::StringMap<size_t> keyIndex;
   std::vector<Tensor> tensorList;

@@ -118,6 +118,39 @@ def Rtn : Pass<"lowbit-rtn", "mlir::ModuleOp"> {
   ];
 }
 
+def Bnb4Bit : Pass<"lowbit-bnb-4bit", "mlir::ModuleOp"> {
+  let summary = "bitsandbytes NF4 / FP4 blockwise 4-bit quantization";
+  let description = [{
+    Quantizes the decoder layers' linear weights the way bitsandbytes'
+    Linear4bit does (QLoRA, Dettmers et al., 2023): each block of
+    `block-size` consecutive weights keeps its absmax, and every weight
+    becomes the index of the nearest NF4 or FP4 codebook value (two per
+    byte, first in the high nibble). With `double-quant` the absmax values
+    are themselves quantized to 8 bits (blocks of 256, bitsandbytes' dynamic
+    map, around their mean). Embeddings, norms and the output head stay in
+    float, as transformers leaves them. The tensors go to `side-file`
+    (safetensors, layout in docs/ir.md); the weights are retyped as
+    `!lowbit.qweight<..., #lowbit.scheme<format = nf4, bits = 4,
+    group_size = BLOCK, ...>>`.
+
+    ```
+    lowbit-opt model.mlir --lowbit-bnb-4bit="quant-type=nf4 double-quant=true side-file=model.nf4.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"quantType", "quant-type", "std::string", /*default=*/"\"nf4\"",
+           "Codebook: nf4 or fp4">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"64",
+           "Weights per absmax: a power of two from 64 to 4096 that divides "
+           "every input width">,
+    Option<"doubleQuant", "double-quant", "bool", /*default=*/"false",
+           "Quantize the absmax values to 8 bits as well">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "Safetensors file receiving the packed codes and absmax values "
+           "(required)">,
+  ];
+}
+
 def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
   let summary = "GPTQ: Hessian-aware rounding of the decoder's linears";
   let description = [{
@@ -151,9 +184,9 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
            "Dampening added to the Hessian diagonal, as a fraction of its mean">,
     Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
            "Columns per lazy-batch update">,
-    Option<"mse", "mse", "bool", /*default=*/"false",
-           "Search each group's range for the least error (shrink grid) "
-           "instead of min/max">,
+    Option<"mse", "mse", "bool", /*default=*/"true",
+           "Search each group's range for the least error (shrink grid); "
+           "false: the reference's min/max range">,
     Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
            "Quantize q/k/v, o, gate/up and down one after another inside a "
            "layer, each calibrated after the previous ones">,
@@ -216,6 +249,38 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and rescaled "
            "neighbours (required)">,
+  ];
+}
+
+def LlmInt8 : Pass<"lowbit-llm-int8", "mlir::ModuleOp"> {
+  let summary = "LLM.int8(): int8 weights with 16-bit outlier columns";
+  let description = [{
+    Quantizes the decoder layers' linear weights the way bitsandbytes'
+    Linear8bitLt does (LLM.int8(), Dettmers et al., 2022): per output row,
+    absmax scale SCB and int8 codes CB, retyped as
+    `!lowbit.qweight<..., #lowbit.scheme<format = int8_row, ...>>`. Input
+    columns whose calibration max |x| (from the statistics
+    `--lowbit-calibrate` recorded in `lowbit.calibration`) reaches
+    `threshold` are outliers: a `lowbit.split_columns` takes them out of the
+    int8 product and a second linear multiplies them with the matching
+    weight columns, dequantized and stored as f16 in NAME.outliers; the two
+    results are added. bitsandbytes finds outlier columns anew in every
+    batch; here they are fixed by calibration. CB (i8 NAME), SCB (f32
+    NAME.scb) and the outlier columns go to `side-file` (safetensors); the
+    module records the threshold in `lowbit.llm_int8_threshold`.
+
+    ```
+    lowbit-opt model.mlir --lowbit-calibrate="file=calib.txt output=stats.pb" \
+        --lowbit-llm-int8="threshold=6.0 side-file=model.int8.safetensors"
+    ```
+  }];
+  let options = [
+    Option<"threshold", "threshold", "double", /*default=*/"6.0",
+           "Calibration max |x| from which an input column is an outlier "
+           "(positive; a huge value gives pure int8)">,
+    Option<"sideFile", "side-file", "std::string", /*default=*/"",
+           "Safetensors file receiving CB, SCB and the outlier columns "
+           "(required)">,
   ];
 }
 

@@ -133,6 +133,31 @@ def Lowbit_LinearOp : Lowbit_Op<"linear", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// lowbit.split_columns
+//===----------------------------------------------------------------------===//
+
+def Lowbit_SplitColumnsOp : Lowbit_Op<"split_columns", [Pure]> {
+  let summary = "separate chosen input columns from the rest";
+  let description = [{
+    LLM.int8()'s mixed-precision decomposition of a linear's input:
+    `inliers` is `input` with the listed `columns` set to zero, `outliers`
+    holds those columns, gathered in the listed order. `columns` is strictly
+    increasing, non-empty and inside the input width.
+
+    ```mlir
+    %inl, %out = lowbit.split_columns %x {columns = array<i64: 3, 77>}
+        : (tensor<?x256xf32>) -> (tensor<?x256xf32>, tensor<?x2xf32>)
+    ```
+  }];
+  let arguments = (ins Lowbit_Activation:$input, DenseI64ArrayAttr:$columns);
+  let results = (outs Lowbit_Activation:$inliers,
+                      Lowbit_Activation:$outliers);
+  let assemblyFormat =
+      "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // lowbit.rope
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,126 @@
+//===- Bnb4bit.cpp - --lowbit-bnb-4bit ------------------------------------===//
+#include "PassSupport.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Passes/Passes.h"
+#include "lowbit/Quant/Bnb.h"
+#include "lowbit/Support/Progress.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <cstring>
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_BNB4BIT
+#include "lowbit/Passes/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+using ::lowbit::DType;
+
+template <typename T>
+static std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
+  std::vector<uint8_t> out(v.size() * sizeof(T));
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+/// The side-file layout documented in docs/ir.md (what readBnb4BitWeight
+/// reads back).
+static void addBnbTensors(::lowbit::SafetensorsWriter &writer,
+                          llvm::StringRef name,
+                          const ::lowbit::Bnb4BitWeight &w) {
+  writer.addTensor(name, DType::U8, {w.packedBytes(), 1}, w.packed);
+  std::string absmax = (name + ".absmax").str();
+  if (!w.doubleQuant) {
+    writer.addTensor(absmax, DType::F32, {w.numBlocks()}, bytesOf(w.absmax));
+    return;
+  }
+  writer.addTensor(absmax, DType::U8, {w.numBlocks()}, w.absmaxCodes);
+  writer.addTensor((name + ".nested_absmax").str(), DType::F32,
+                   {w.numNestedBlocks()}, bytesOf(w.nestedAbsmax));
+  writer.addTensor((name + ".nested_offset").str(), DType::F32, {1},
+                   bytesOf(std::vector<float>{w.offset}));
+}
+
+namespace {
+struct Bnb4BitPass : mlir::lowbit::impl::Bnb4BitBase<Bnb4BitPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &message) {
+      module.emitError(message);
+      signalPassFailure();
+    };
+    if (sideFile.empty())
+      return fail("--lowbit-bnb-4bit needs side-file=PATH");
+    std::optional<::lowbit::Bnb4BitType> type =
+        ::lowbit::parseBnb4BitType(quantType);
+    if (!type)
+      return fail("--lowbit-bnb-4bit: quant-type must be nf4 or fp4, not '" +
+                  quantType + "'");
+    if (!::lowbit::isValidBnbBlockSize(blockSize))
+      return fail("--lowbit-bnb-4bit: block-size must be a power of two from "
+                  "64 to 4096, not " + Twine(int64_t(blockSize)));
+
+    SmallVector<mlir::lowbit::WeightOp> targets =
+        mlir::lowbit::decoderLinearWeights(module);
+    // bitsandbytes' blocks run over the flattened weight; the IR's group is a
+    // run of one row's inputs, which is the same when it divides the width.
+    for (mlir::lowbit::WeightOp op : targets) {
+      int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
+      if (k % blockSize)
+        return fail("--lowbit-bnb-4bit: block size " +
+                    Twine(int64_t(blockSize)) +
+                    " does not divide input width " + Twine(k) + " of '" +
+                    op.getName() + "'");
+    }
+    if (targets.empty())
+      return;
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+      return fail(llvm::toString(std::move(e)));
+
+    ::lowbit::SafetensorsWriter writer;
+    llvm::StringSet<> done;
+    ::lowbit::Progress progress("bnb-4bit", int64_t(targets.size()));
+    int64_t count = 0;
+    for (mlir::lowbit::WeightOp op : targets) {
+      progress.update(++count, op.getName());
+      if (!done.insert(op.getName()).second)
+        continue;
+      const ::lowbit::TensorRef *t = weights.find(op.getName());
+      if (!t)
+        return fail("no tensor named '" + op.getName() +
+                    "' in the weight store");
+      std::vector<float> w;
+      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+        return fail(llvm::toString(std::move(e)));
+      ::lowbit::Bnb4BitWeight q = ::lowbit::quantizeBnb4Bit(
+          w.data(), t->shape[0], t->shape[1], *type, blockSize, doubleQuant);
+      addBnbTensors(writer, op.getName(), q);
+    }
+    progress.finish();
+
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    if (llvm::Error e = writer.write(path))
+      return fail(llvm::toString(std::move(e)));
+
+    MLIRContext *ctx = module.getContext();
+    auto scheme = mlir::lowbit::QuantSchemeAttr::get(
+        ctx,
+        *type == ::lowbit::Bnb4BitType::NF4 ? mlir::lowbit::QuantFormat::NF4
+                                            : mlir::lowbit::QuantFormat::FP4,
+        /*bits=*/4, blockSize, /*symmetric=*/true, /*act_order=*/false);
+    for (mlir::lowbit::WeightOp op : targets)
+      op.getResult().setType(mlir::lowbit::QuantizedWeightType::get(
+          ctx, cast<RankedTensorType>(op.getType()).getShape(), scheme));
+    mlir::lowbit::recordSideFile(module, path);
+  }
+};
+} // namespace
