@@ -11,6 +11,10 @@
 //    legacy types and before the final codes for K-quants;
 //  - no contraction of a*b+c into fused multiply-adds (ggml's reference
 //    build does not use FMA for these loops).
+// The AVX2 versions of the hot loops (chosen at run time, see useAvx2) apply
+// the same operations to 8 values or 8 trials at once; their target leaves
+// FMA out, and where a NaN or an infinity would make the vector form differ
+// (maximum searches, saturating packs) the block takes the portable code.
 //
 //===----------------------------------------------------------------------===//
 #if defined(__clang__)
