@@ -22,20 +22,12 @@
 #include <string>
 #include <thread>
 
+#include "lowbit/Quant/Encode.h"
+
 using namespace lowbit;
 using llvm::createStringError;
 
 namespace {
-
-unsigned threadCount() {
-  // LOWBIT_THREADS=N overrides the core count (as for the encoders).
-  if (const char *env = std::getenv("LOWBIT_THREADS"))
-    if (int n = std::atoi(env); n > 0)
-      return unsigned(n);
-  int physical = llvm::get_physical_cores();
-  return std::max(1u, physical > 0 ? unsigned(physical)
-                                   : std::thread::hardware_concurrency());
-}
 
 /// Runs body(begin, end) over [0, n) split into one contiguous range per
 /// thread; small ranges stay on the calling thread.
@@ -43,7 +35,7 @@ void parallelFor(int64_t n, int64_t minPerThread,
                  llvm::function_ref<void(int64_t, int64_t)> body) {
   if (n <= 0)
     return;
-  int64_t threads = std::min<int64_t>(threadCount(),
+  int64_t threads = std::min<int64_t>(encodeThreadCount(),
                                       std::max<int64_t>(1, n / minPerThread));
   if (threads <= 1) {
     body(0, n);

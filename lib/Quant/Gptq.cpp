@@ -26,26 +26,18 @@
 #include <string>
 #include <thread>
 
+#include "lowbit/Quant/Encode.h"
+
 using namespace lowbit;
 using llvm::createStringError;
 
 namespace {
 
-unsigned threadCount() {
-  // LOWBIT_THREADS=N overrides the core count (as for the encoders).
-  if (const char *env = std::getenv("LOWBIT_THREADS"))
-    if (int n = std::atoi(env); n > 0)
-      return unsigned(n);
-  int physical = llvm::get_physical_cores();
-  return std::max(1u, physical > 0 ? unsigned(physical)
-                                   : std::thread::hardware_concurrency());
-}
-
 /// Runs body(begin, end, slot) over [0, n) split into one contiguous range
 /// per thread; `slot` numbers the ranges from 0.
 void parallelFor(int64_t n, int64_t minPerThread,
                  llvm::function_ref<void(int64_t, int64_t, int64_t)> body) {
-  int64_t threads = std::min<int64_t>(threadCount(),
+  int64_t threads = std::min<int64_t>(encodeThreadCount(),
                                       std::max<int64_t>(1, n / minPerThread));
   int64_t chunk = (n + threads - 1) / threads;
   std::vector<std::thread> pool;
@@ -229,7 +221,7 @@ llvm::Expected<GptqResult> lowbit::gptqQuantize(const float *w, int64_t rows,
   t.zeros.resize(size_t(rows * groups));
   result.dequantized.resize(size_t(rows * k));
 
-  int64_t threads = std::max<int64_t>(1, threadCount());
+  int64_t threads = std::max<int64_t>(1, encodeThreadCount());
   std::vector<double> losses(size_t(threads), 0.0);
   parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t slot) {
     int64_t n = end - begin;
