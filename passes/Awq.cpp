@@ -115,6 +115,9 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
       return fail("grid must be 1..1000, not " + Twine(int(grid)));
     if (samples < 1)
       return fail("samples must be positive, not " + Twine(int64_t(samples)));
+    if (blockWindows < 0)
+      return fail("block-windows must be 0 or more, not " +
+                  Twine(int64_t(blockWindows)));
 
     SmallVector<mlir::lowbit::WeightOp> targets =
         mlir::lowbit::decoderLinearWeights(module);
@@ -137,8 +140,10 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
             module, file, windows, windowLength, seed, text, options.calibration))
       return fail(llvm::toString(std::move(e)));
     options.perGroup = false;
-    options.collectHessian = gptq;
+    options.collectHessian = gptq || scaleOnHessian;
+    options.quantizedInputs = sequential;
     options.sampleRows = samples;
+    options.probeWindows = blockWindows;
     auto tokenizer = mlir::lowbit::moduleTokenizer(module);
     if (!tokenizer)
       return fail(llvm::toString(tokenizer.takeError()));
@@ -210,9 +215,29 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
         rows.push_back(int64_t(w->size()) / k);
       }
       const ::lowbit::GroupInputs &in = inputs[g];
+      // q/k/v are scored on the attention output, gate/up on the MLP's, as
+      // the reference does; single linears on their own output.
+      ::lowbit::AwqLossCallback blockLoss;
+      std::string probeError;
+      if (Operation *end = blockEndOf(group, groups); end && dense.probe()) {
+        ::lowbit::BlockProbe *probe = dense.probe();
+        blockLoss = [&, end, probe](ArrayRef<std::vector<float>> fakes) {
+          llvm::Expected<double> e = probe->error(group, end, fakes);
+          if (e)
+            return *e;
+          probeError = llvm::toString(e.takeError());
+          return std::nan("");
+        };
+      }
+      // The Hessian 2XᵀX/n scores the linears' outputs on every token.
+      const float *gram = scaleOnHessian ? in.statistics.hessian.data() : nullptr;
       llvm::Expected<::lowbit::AwqScaleResult> found = ::lowbit::searchAwqScales(
           in.sample.data(), in.sampleRows, k, ws, rows,
-          in.statistics.meanAbs.data(), awqGrid, grid);
+          in.statistics.meanAbs.data(), awqGrid, grid, blockLoss, gram);
+      if (!probeError.empty()) {
+        llvm::consumeError(found.takeError());
+        return llvm::createStringError(probeError);
+      }
       if (!found)
         return found.takeError();
       scales[g] = std::move(found->scales);
@@ -320,6 +345,35 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
       }
     }
     return llvm::Error::success();
+  }
+
+  static std::optional<::lowbit::WeightRole> roleOf(StringRef name) {
+    auto parsed = ::lowbit::parseWeightName(name);
+    if (!parsed)
+      return std::nullopt;
+    return parsed->role;
+  }
+
+  /// The op whose output scores a group's scales: o for q/k/v, down for
+  /// gate/up; null for groups scored on their own output.
+  static Operation *blockEndOf(const ::lowbit::LinearGroup &group,
+                               ArrayRef<::lowbit::LinearGroup> layer) {
+    ::lowbit::WeightRole endRole;
+    if (llvm::any_of(group.weights, [](const std::string &n) {
+          return roleOf(n) == ::lowbit::WeightRole::Query;
+        }))
+      endRole = ::lowbit::WeightRole::AttnOutput;
+    else if (llvm::any_of(group.weights, [](const std::string &n) {
+               return roleOf(n) == ::lowbit::WeightRole::Gate;
+             }))
+      endRole = ::lowbit::WeightRole::Down;
+    else
+      return nullptr;
+    for (const ::lowbit::LinearGroup &other : layer)
+      for (size_t j = 0; j < other.weights.size(); ++j)
+        if (roleOf(other.weights[j]) == endRole)
+          return other.linears[j];
+    return nullptr;
   }
 
   static bool isQueryOrKey(StringRef name) {

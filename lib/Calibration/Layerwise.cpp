@@ -15,12 +15,115 @@
 
 #include <map>
 #include <numeric>
+#include <optional>
 
 using namespace llvm;
 using namespace lowbit;
 
 std::vector<float> *LayerwiseWeights::get(StringRef name) {
   return interpreter.denseWeight(name);
+}
+
+BlockProbe::~BlockProbe() = default;
+
+void BlockProbe::startLayer(std::vector<ExecutionFrame> frames) {
+  layerStart = std::move(frames);
+  atGroup.clear();
+  reference.clear();
+}
+
+Error BlockProbe::runTo(ExecutionFrame &frame, mlir::Operation *end) {
+  // Stopping before the op after `end` leaves `end`'s result live.
+  mlir::Operation *stop = end->getNextNode();
+  if (!stop)
+    return createStringError("block probe: '" + end->getName().getStringRef() +
+                             "' ends @forward");
+  interpreter.resetCache();
+  return interpreter.run(frame, stop);
+}
+
+Expected<std::vector<ExecutionFrame> *>
+BlockProbe::framesBefore(mlir::Operation *op) {
+  auto it = atGroup.find(op);
+  if (it != atGroup.end())
+    return &it->second;
+  std::vector<ExecutionFrame> frames = layerStart;
+  for (ExecutionFrame &frame : frames) {
+    interpreter.resetCache();
+    if (Error e = interpreter.run(frame, op))
+      return std::move(e);
+    if (frame.finished)
+      return createStringError("block probe: the group lies outside the layer");
+  }
+  return &(atGroup[op] = std::move(frames));
+}
+
+Expected<double> BlockProbe::error(const LinearGroup &group, mlir::Operation *end,
+                                   ArrayRef<std::vector<float>> candidates) {
+  if (candidates.size() != group.weights.size())
+    return createStringError("block probe: one candidate per weight expected");
+  if (end->getNumResults() != 1)
+    return createStringError("block probe: the end op must have one result");
+  mlir::Operation *first = group.linears.front();
+  if (end->getBlock() != first->getBlock() ||
+      (end != first && !first->isBeforeInBlock(end)))
+    return createStringError("block probe: the end op precedes the group");
+  Expected<std::vector<ExecutionFrame> *> start =
+      framesBefore(group.linears.front());
+  if (!start)
+    return start.takeError();
+  mlir::Value result = end->getResult(0);
+  auto output = [&](ExecutionFrame frame) -> Expected<std::vector<float>> {
+    if (Error e = runTo(frame, end))
+      return std::move(e);
+    const Activation *out = interpreter.valueOf(frame, result);
+    if (!out)
+      return createStringError("block probe: the end op's result is not live");
+    return out->data;
+  };
+  std::vector<std::vector<float>> &ref = reference[end];
+  if (ref.empty())
+    for (const ExecutionFrame &frame : **start) {
+      Expected<std::vector<float>> out = output(frame);
+      if (!out)
+        return out.takeError();
+      ref.push_back(std::move(*out));
+    }
+
+  // Swap the candidates in, run, swap the held weights back.
+  std::vector<std::vector<float> *> held;
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    std::vector<float> *w = interpreter.denseWeight(group.weights[j]);
+    if (!w || w->size() != candidates[j].size())
+      return createStringError("block probe: candidate for '" +
+                               group.weights[j] + "' has the wrong size");
+    held.push_back(w);
+  }
+  std::vector<std::vector<float>> saved;
+  for (size_t j = 0; j < held.size(); ++j) {
+    saved.push_back(std::move(*held[j]));
+    *held[j] = candidates[j];
+  }
+  double sum = 0;
+  size_t count = 0;
+  Error failure = Error::success();
+  for (size_t w = 0; w < (*start)->size(); ++w) {
+    Expected<std::vector<float>> out = output((**start)[w]);
+    if (!out) {
+      failure = out.takeError();
+      break;
+    }
+    for (size_t i = 0; i < out->size(); ++i) {
+      double d = double((*out)[i]) - ref[w][i];
+      sum += d * d;
+    }
+    count += out->size();
+  }
+  for (size_t j = 0; j < held.size(); ++j)
+    *held[j] = std::move(saved[j]);
+  if (failure)
+    return std::move(failure);
+  return count ? sum / double(count) : 0.0;
 }
 
 static bool isDecoderLinearRole(WeightRole role) {
@@ -136,7 +239,10 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   if (!created)
     return created.takeError();
   Interpreter &interpreter = **created;
-  LayerwiseWeights writable(interpreter);
+  std::optional<BlockProbe> probe;
+  if (!options.perGroup && options.probeWindows > 0)
+    probe.emplace(interpreter);
+  LayerwiseWeights writable(interpreter, probe ? &*probe : nullptr);
 
   std::vector<int32_t> positions(size_t(calib.windowLength));
   std::iota(positions.begin(), positions.end(), 0);
@@ -188,16 +294,29 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
       continue;
     }
     // Whole layer: collect every group on a copy of each window's frame, so
-    // the originals can run the layer again once it is quantized.
+    // the originals can run the layer again once it is quantized (or, with
+    // float inputs, take the copy on to the next layer before that).
     std::vector<GroupCollector> collectors;
     for (const LinearGroup &group : groups)
       collectors.emplace_back(group.inFeatures, options.collectHessian);
+    // The probe replays evenly spread windows from the start of the layer.
+    int64_t probeCount =
+        probe ? std::min<int64_t>(options.probeWindows, int64_t(frames.size())) : 0;
+    std::vector<ExecutionFrame> probeStarts;
+    size_t layerIndex = size_t(&groups - layers->data());
+    mlir::Operation *nextLayer = layerIndex + 1 < layers->size()
+                                     ? (*layers)[layerIndex + 1].front().linears.front()
+                                     : nullptr;
     for (size_t w = 0; w < frames.size(); ++w) {
       if (Expected<const Activation *> x =
               advance(frames[w], groups.front().linears.front(),
                       groups.front().input);
           !x)
         return x.takeError();
+      if (probeCount && int64_t(probeStarts.size()) < probeCount &&
+          int64_t(w) == int64_t(probeStarts.size()) * int64_t(frames.size()) /
+                             probeCount)
+        probeStarts.push_back(frames[w]);
       ExecutionFrame copy = frames[w];
       for (size_t g = 0; g < groups.size(); ++g) {
         Expected<const Activation *> x =
@@ -206,7 +325,15 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
           return x.takeError();
         collectors[g].add(**x, rowsPerWindow, int64_t(w));
       }
+      if (!options.quantizedInputs && nextLayer) {
+        interpreter.resetCache();
+        if (Error e = interpreter.run(copy, nextLayer))
+          return e;
+        frames[w] = std::move(copy);
+      }
     }
+    if (probe)
+      probe->startLayer(std::move(probeStarts));
     std::vector<GroupInputs> inputs;
     for (size_t g = 0; g < groups.size(); ++g)
       inputs.push_back(collectors[g].finish(groups[g]));

@@ -1,5 +1,6 @@
 //===- BnbExport.cpp - lowbit IR -> bitsandbytes directories --------------===//
 #include "lowbit/Export/BnbExport.h"
+#include "lowbit/Export/CheckpointDirectory.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Formats/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
@@ -11,9 +12,7 @@
 #include "lowbit/Support/Progress.h"
 
 #include "llvm/ADT/StringSet.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <cmath>
@@ -28,17 +27,6 @@ using mlir::lowbit::QuantSchemeAttr;
 using mlir::lowbit::QuantizedWeightType;
 
 namespace {
-
-bool isLinear(WeightRole role) {
-  switch (role) {
-  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
-  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
-  case WeightRole::Down:
-    return true;
-  default:
-    return false;
-  }
-}
 
 bool isBnb4Bit(QuantFormat f) {
   return f == QuantFormat::NF4 || f == QuantFormat::FP4;
@@ -61,37 +49,6 @@ struct ExportedWeight {
   QuantSchemeAttr scheme; // null: a float tensor
 };
 
-/// For each row of Hugging Face's rotate-half q/k layout, the row of GGUF's
-/// adjacent-pair layout holding it (formats.md §2.6).
-std::vector<int64_t> rotateHalfRowSource(int64_t rows, int64_t heads) {
-  int64_t d = rows / heads;
-  std::vector<int64_t> src(static_cast<size_t>(rows));
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < d / 2; ++i)
-      for (int64_t j = 0; j < 2; ++j)
-        src[h * d + j * (d / 2) + i] = h * d + 2 * i + j;
-  return src;
-}
-
-/// Reorders the rows of a row-major buffer of `rowSource.size()` rows.
-template <typename T>
-void permuteRows(std::vector<T> &v, ArrayRef<int64_t> rowSource) {
-  if (rowSource.empty())
-    return;
-  size_t width = v.size() / rowSource.size();
-  std::vector<T> out(v.size());
-  for (size_t r = 0; r < rowSource.size(); ++r)
-    std::memcpy(out.data() + r * width, v.data() + rowSource[r] * width,
-                sizeof(T) * width);
-  v = std::move(out);
-}
-
-template <typename T> std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
-  std::vector<uint8_t> out(v.size() * sizeof(T));
-  std::memcpy(out.data(), v.data(), out.size());
-  return out;
-}
-
 /// The shortest decimal that reads back as the same float, in Python's
 /// spelling (1e-05, 10000.0), as transformers writes config values.
 std::string pythonFloat(double v) {
@@ -103,11 +60,6 @@ std::string pythonFloat(double v) {
       break;
   }
   return pythonFloatRepr(std::strtod(buf, nullptr));
-}
-
-bool isGgufFile(StringRef path) {
-  auto head = MemoryBuffer::getFileSlice(path, 4, 0, /*IsVolatile=*/false);
-  return head && (*head)->getBuffer() == "GGUF";
 }
 
 struct Exporter {
@@ -131,7 +83,6 @@ struct Exporter {
   Error check();
   Error writeWeights(StringRef path);
   Error writeConfig(StringRef tempDir);
-  Error copyTokenizer(StringRef tempDir);
   Error addFloat(SafetensorsWriter &writer, const ExportedWeight &w,
                  ArrayRef<int64_t> rowSource);
   Error add4Bit(SafetensorsWriter &writer, const ExportedWeight &w,
@@ -141,18 +92,11 @@ struct Exporter {
 };
 
 Error Exporter::check() {
-  const ModelConfig &cfg = model.config;
-  if (cfg.arch != "llama" && cfg.arch != "mistral" && cfg.arch != "qwen2")
-    return fileError(dir, "cannot export architecture '{0}'", cfg.arch);
-  mlir::ModuleOp module = model.module.get();
-  auto tok = dyn_cast_or_null<mlir::StringAttr>(module->getAttr("lowbit.tokenizer"));
+  Expected<std::string> tok = checkpointTokenizer(model, dir, "bitsandbytes");
   if (!tok)
-    return fileError(dir, "the module has no lowbit.tokenizer attribute");
-  tokenizer = tok.getValue().str();
-  if (isGgufFile(tokenizer))
-    return fileError(dir, "the model's tokenizer is inside the GGUF file {0}; "
-                     "a bitsandbytes checkpoint needs a SentencePiece "
-                     "tokenizer.model", tokenizer);
+    return tok.takeError();
+  tokenizer = std::move(*tok);
+  mlir::ModuleOp module = model.module.get();
 
   StringSet<> seen;
   std::string floatLinear, fourBitLinear, int8Linear, embedding;
@@ -177,7 +121,7 @@ Error Exporter::check() {
       w.shape.assign(q.getShape().begin(), q.getShape().end());
       w.scheme = q.getScheme();
       QuantFormat f = w.scheme.getFormat();
-      if (!isLinear(parsed->role)) {
+      if (!isDecoderLinear(parsed->role)) {
         error = fileError(dir, "weight '{0}' is {1}-encoded, but bitsandbytes "
                           "checkpoints keep embeddings, norms and the output "
                           "head in float", name,
@@ -207,7 +151,7 @@ Error Exporter::check() {
       }
     } else if (auto r = dyn_cast<mlir::RankedTensorType>(t)) {
       w.shape.assign(r.getShape().begin(), r.getShape().end());
-      if (isLinear(parsed->role) && floatLinear.empty())
+      if (isDecoderLinear(parsed->role) && floatLinear.empty())
         floatLinear = name;
     }
     if (parsed->role == WeightRole::Embedding)
@@ -242,11 +186,7 @@ Error Exporter::check() {
   if (const TensorRef *e = embedding.empty() ? nullptr : model.weights.find(embedding))
     if (isFloat(e->dtype))
       dtype = e->dtype;
-  module.walk([&](mlir::Operation *op) {
-    if (op->getName().getStringRef() == "lowbit.rope")
-      if (auto b = dyn_cast_or_null<mlir::BoolAttr>(op->getAttr("interleaved")))
-        irInterleaved = b.getValue();
-  });
+  irInterleaved = hasInterleavedRope(module);
   return Error::success();
 }
 
@@ -359,13 +299,8 @@ Error Exporter::writeWeights(StringRef path) {
   int64_t done = 0;
   for (const ExportedWeight &w : weights) {
     progress.update(++done, w.hfName);
-    // q/k rows of a llama GGUF import are in adjacent-pair order; Hugging
-    // Face checkpoints use rotate-half order.
-    std::vector<int64_t> rowSource;
-    bool isQ = w.role == WeightRole::Query || w.role == WeightRole::QueryBias;
-    bool isK = w.role == WeightRole::Key || w.role == WeightRole::KeyBias;
-    if (irInterleaved && (isQ || isK))
-      rowSource = rotateHalfRowSource(w.shape[0], isQ ? cfg.numHeads : cfg.numKvHeads);
+    std::vector<int64_t> rowSource =
+        huggingFaceRowSource(cfg, w.role, w.shape[0], irInterleaved);
     Error e = !w.scheme ? addFloat(writer, w, rowSource)
               : isBnb4Bit(w.scheme.getFormat()) ? add4Bit(writer, w, rowSource)
                                                 : addInt8(writer, w, rowSource);
@@ -377,43 +312,10 @@ Error Exporter::writeWeights(StringRef path) {
 }
 
 Error Exporter::writeConfig(StringRef tempDir) {
-  const ModelConfig &cfg = model.config;
-  SmallString<256> p(tempDir);
-  sys::path::append(p, "config.json");
-  std::error_code ec;
-  raw_fd_ostream os(p, ec, sys::fs::OF_Text);
-  if (ec)
-    return fileError(p, "cannot create: {0}", ec.message());
-  auto raw = [](json::OStream &j, StringRef key, const std::string &text) {
-    j.attributeBegin(key);
-    j.rawValue(text);
-    j.attributeEnd();
-  };
-  StringRef arch = cfg.arch == "qwen2"     ? "Qwen2ForCausalLM"
-                   : cfg.arch == "mistral" ? "MistralForCausalLM"
-                                           : "LlamaForCausalLM";
-  {
-    json::OStream j(os, 2);
+  return writeJsonFile(tempDir, "config.json", [&](json::OStream &j) {
     j.object([&] {
-      j.attributeArray("architectures", [&] { j.value(arch); });
-      j.attribute("model_type", cfg.arch);
-      j.attribute("attention_bias", cfg.attentionBias);
-      j.attribute("bos_token_id", cfg.bosTokenId);
-      j.attribute("eos_token_id", cfg.eosTokenId);
-      j.attribute("head_dim", cfg.headDim);
-      j.attribute("hidden_act", "silu");
-      j.attribute("hidden_size", cfg.hiddenSize);
-      j.attribute("intermediate_size", cfg.intermediateSize);
-      j.attribute("max_position_embeddings", cfg.contextLength);
-      j.attribute("num_attention_heads", cfg.numHeads);
-      j.attribute("num_hidden_layers", cfg.numLayers);
-      j.attribute("num_key_value_heads", cfg.numKvHeads);
-      raw(j, "rms_norm_eps", pythonFloat(cfg.rmsNormEps));
-      raw(j, "rope_theta", pythonFloat(cfg.ropeTheta));
-      j.attribute("tie_word_embeddings", !hasOutput);
-      j.attribute("torch_dtype", torchName(dtype));
-      j.attribute("use_cache", true);
-      j.attribute("vocab_size", cfg.vocabSize);
+      writeModelConfigKeys(j, model.config, /*tieWordEmbeddings=*/!hasOutput,
+                           torchName(dtype), pythonFloat);
       // BitsAndBytesConfig.to_dict(), keys sorted as transformers writes
       // config.json.
       j.attributeObject("quantization_config", [&] {
@@ -426,39 +328,13 @@ Error Exporter::writeConfig(StringRef tempDir) {
         j.attribute("llm_int8_enable_fp32_cpu_offload", false);
         j.attribute("llm_int8_has_fp16_weight", false);
         j.attribute("llm_int8_skip_modules", nullptr);
-        raw(j, "llm_int8_threshold", pythonFloat(threshold));
+        writeRawAttribute(j, "llm_int8_threshold", pythonFloat(threshold));
         j.attribute("load_in_4bit", fourBit);
         j.attribute("load_in_8bit", int8);
         j.attribute("quant_method", "bitsandbytes");
       });
     });
-  }
-  os << "\n";
-  os.close();
-  if (os.has_error())
-    return fileError(p, "write failed: {0}", os.error().message());
-  return Error::success();
-}
-
-Error Exporter::copyTokenizer(StringRef tempDir) {
-  SmallString<256> to(tempDir);
-  sys::path::append(to, "tokenizer.model");
-  if (std::error_code ec = sys::fs::copy_file(tokenizer, to))
-    return fileError(tokenizer, "cannot copy the tokenizer: {0}", ec.message());
-  // The files transformers reads beside it, when the source has them.
-  StringRef from = sys::path::parent_path(tokenizer);
-  for (const char *name : {"tokenizer_config.json", "special_tokens_map.json",
-                           "tokenizer.json", "added_tokens.json",
-                           "generation_config.json"}) {
-    SmallString<256> src(from), dst(tempDir);
-    sys::path::append(src, name);
-    sys::path::append(dst, name);
-    if (!sys::fs::exists(src))
-      continue;
-    if (std::error_code ec = sys::fs::copy_file(src, dst))
-      return fileError(src, "cannot copy: {0}", ec.message());
-  }
-  return Error::success();
+  });
 }
 
 } // namespace
@@ -469,40 +345,13 @@ Error lowbit::exportBnbCheckpoint(const LoadedModel &model, StringRef dir,
   if (Error e = exporter.check())
     return e;
 
-  // Build beside the destination, then rename: a failed export leaves
-  // nothing, and an existing non-empty directory is never touched.
-  SmallString<256> target(dir);
-  sys::fs::make_absolute(target);
-  sys::path::remove_dots(target, /*remove_dot_dot=*/true);
-  while (target.size() > 1 && sys::path::is_separator(target.back()))
-    target.pop_back();
-  if (sys::fs::exists(target)) {
-    std::error_code ec;
-    sys::fs::directory_iterator it(target, ec);
-    if (!sys::fs::is_directory(target) || ec || it != sys::fs::directory_iterator())
-      return fileError(dir, "already exists and is not an empty directory");
-  }
-  SmallString<256> temp;
-  if (std::error_code ec = sys::fs::createUniqueDirectory(target + ".tmp", temp))
-    return fileError(dir, "cannot create a directory beside it: {0}",
-                     ec.message());
-  auto build = [&]() -> Error {
+  return buildCheckpointDirectory(dir, [&](StringRef temp) -> Error {
     SmallString<256> weightsPath(temp);
     sys::path::append(weightsPath, "model.safetensors");
     if (Error e = exporter.writeWeights(weightsPath))
       return e;
     if (Error e = exporter.writeConfig(temp))
       return e;
-    if (Error e = exporter.copyTokenizer(temp))
-      return e;
-    if (std::error_code ec = sys::fs::rename(temp, target))
-      return fileError(dir, "cannot move the finished checkpoint into place: "
-                       "{0}", ec.message());
-    return Error::success();
-  };
-  if (Error e = build()) {
-    sys::fs::remove_directories(temp);
-    return e;
-  }
-  return Error::success();
+    return copyTokenizerFiles(exporter.tokenizer, temp);
+  });
 }

@@ -96,6 +96,11 @@ void minMax(const float *w, int64_t n, float &lo, float &hi) {
 /// with row stride ld.
 class OutputError {
 public:
+  /// From a precomputed XᵀX [width, width] (only its upper triangle is read).
+  OutputError(const float *gramMatrix, int64_t width)
+      : x(nullptr), tokens(0), width(width), ld(width),
+        gram(gramMatrix, gramMatrix + width * width) {}
+
   OutputError(const float *x, int64_t tokens, int64_t width, int64_t ld)
       : x(x), tokens(tokens), width(width), ld(ld) {
     if (width <= tokens) {
@@ -257,7 +262,8 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
                         llvm::ArrayRef<const float *> weights,
                         llvm::ArrayRef<int64_t> rowsPerWeight,
                         const float *meanAbsX, const AwqGrid &grid,
-                        int gridSize, AwqLossCallback lossCallback) {
+                        int gridSize, AwqLossCallback lossCallback,
+                        const float *gram) {
   if (llvm::Error e = checkAwqGrid(grid, k))
     return std::move(e);
   if (gridSize < 1)
@@ -275,7 +281,7 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
                                " is empty");
     totalRows += rowsPerWeight[j];
   }
-  if (!lossCallback && (!x || samples <= 0))
+  if (!lossCallback && !gram && (!x || samples <= 0))
     return createStringError("AWQ scale search needs calibration inputs");
   if (!meanAbsX)
     return createStringError("AWQ scale search needs the mean |x| per channel");
@@ -285,8 +291,14 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
                                " is " + std::to_string(meanAbsX[c]));
 
   std::optional<OutputError> outputError;
-  if (!lossCallback)
+  if (lossCallback)
+    ;
+  else if (gram)
+    outputError.emplace(gram, k);
+  else
     outputError.emplace(x, samples, k, k);
+  // With the Gram matrix the loss is per weight row, not per output value.
+  double lossCount = gram ? double(totalRows) : double(samples) * double(totalRows);
 
   AwqScaleResult result;
   result.losses.resize(size_t(gridSize));
@@ -339,7 +351,7 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
         sum += v;
     }
     double loss = lossCallback ? lossCallback(fakes)
-                               : sum / (double(samples) * double(totalRows));
+                               : sum / lossCount;
     if (std::isnan(loss))
       return createStringError("AWQ scale search: the loss at alpha " +
                                std::to_string(alpha) + " is NaN");

@@ -192,6 +192,40 @@ TEST(Awq, LossMatchesDirectComputation) {
   }
 }
 
+TEST(Awq, GramLossEqualsSampleLoss) {
+  // Given XᵀX of the same tokens, the search scores every alpha as on x
+  // itself, up to the per-token normalisation.
+  const int64_t k = 128, samples = 300;
+  AwqGrid grid{4, 64, true};
+  std::vector<float> x = randomMatrix(samples, k, 1.0f, 11);
+  for (int64_t t = 0; t < samples; ++t)
+    x[size_t(t * k + 5)] *= 15;
+  std::vector<float> w = randomMatrix(32, k, 0.05f, 12);
+  std::vector<float> m = meanAbs(x, k);
+  std::vector<float> gram(size_t(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      double sum = 0;
+      for (int64_t t = 0; t < samples; ++t)
+        sum += double(x[size_t(t * k + i)]) * x[size_t(t * k + j)];
+      gram[size_t(i * k + j)] = float(sum);
+    }
+  auto onX = searchAwqScales(x.data(), samples, k, {w.data()}, {32}, m.data(), grid, 10);
+  auto onGram = searchAwqScales(nullptr, 0, k, {w.data()}, {32}, m.data(), grid,
+                                10, {}, gram.data());
+  ASSERT_TRUE(bool(onX));
+  ASSERT_TRUE(bool(onGram)) << errorText(onGram.takeError());
+  EXPECT_EQ(onX->alpha, onGram->alpha);
+  EXPECT_EQ(onX->scales, onGram->scales);
+  for (size_t i = 0; i < onX->losses.size(); ++i)
+    EXPECT_NEAR(onGram->losses[i], onX->losses[i] * samples,
+                1e-3 * onX->losses[i] * samples);
+  // Neither x nor XᵀX: an error, not a crash.
+  auto none = searchAwqScales(nullptr, 0, k, {w.data()}, {32}, m.data(), grid);
+  EXPECT_FALSE(bool(none));
+  llvm::consumeError(none.takeError());
+}
+
 TEST(Awq, OutlierChannelsGetScaled) {
   const int64_t k = 256, samples = 512;
   AwqGrid grid{4, 128, true};

@@ -15,7 +15,10 @@
 #include "lowbit/Calibration/Calibrate.h"
 #include "lowbit/Calibration/Statistics.h"
 
+#include "lowbit/Executor/Interpreter.h"
+
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
@@ -24,7 +27,6 @@
 
 namespace lowbit {
 
-class Interpreter;
 class Tokenizer;
 class WeightStore;
 
@@ -57,17 +59,59 @@ struct LayerwiseOptions {
   bool collectHessian = true;
   /// Input rows to keep per group (0: none).
   int64_t sampleRows = 0;
+  /// Per-layer mode: feed each layer the outputs of the quantized layers
+  /// before it (true) or of the float ones (AWQ reference's order).
+  bool quantizedInputs = true;
+  /// Windows a BlockProbe replays (per-layer mode only; 0: no probe).
+  int64_t probeWindows = 0;
+};
+
+/// Replays a few calibration windows from the input of a linear group to the
+/// output of a later op of the same layer with candidate weights for the
+/// group, so a scale search can score a whole attention or MLP block (AWQ's
+/// module2inspect) instead of each linear on its own. Valid for one layer:
+/// the driver positions it before the layer's first group.
+class BlockProbe {
+public:
+  explicit BlockProbe(Interpreter &interpreter) : interpreter(interpreter) {}
+  ~BlockProbe();
+
+  /// Mean squared difference of `end`'s result between a run with `group`'s
+  /// weights replaced by `candidates` (one per weight, same sizes) and a run
+  /// with the weights the interpreter holds now. `end` must follow the
+  /// group's first linear in @forward.
+  llvm::Expected<double> error(const LinearGroup &group, mlir::Operation *end,
+                               llvm::ArrayRef<std::vector<float>> candidates);
+
+  /// Starts a layer: `frames` stand before the layer's first group.
+  void startLayer(std::vector<ExecutionFrame> frames);
+  int64_t windows() const { return int64_t(layerStart.size()); }
+
+private:
+  llvm::Expected<std::vector<ExecutionFrame> *> framesBefore(mlir::Operation *op);
+  llvm::Error runTo(ExecutionFrame &frame, mlir::Operation *end);
+
+  Interpreter &interpreter;
+  std::vector<ExecutionFrame> layerStart;
+  // Frames advanced to a group's first linear, and reference outputs of an
+  // end op, both per window and built on first use.
+  llvm::DenseMap<mlir::Operation *, std::vector<ExecutionFrame>> atGroup;
+  llvm::DenseMap<mlir::Operation *, std::vector<std::vector<float>>> reference;
 };
 
 /// Writable fp32 weights of the model being quantized.
 class LayerwiseWeights {
 public:
-  explicit LayerwiseWeights(Interpreter &interpreter) : interpreter(interpreter) {}
+  explicit LayerwiseWeights(Interpreter &interpreter, BlockProbe *probe = nullptr)
+      : interpreter(interpreter), blockProbe(probe) {}
   /// Null when the model has no weight `name`.
   std::vector<float> *get(llvm::StringRef name);
+  /// The block probe of the current layer, or null when none was requested.
+  BlockProbe *probe() { return blockProbe; }
 
 private:
   Interpreter &interpreter;
+  BlockProbe *blockProbe;
 };
 
 /// Called once per group (perGroup) or once per layer with all its groups.

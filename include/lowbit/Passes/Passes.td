@@ -237,6 +237,16 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
            "Calibration tokens kept per group for the searches">,
     Option<"gptq", "gptq", "bool", /*default=*/"false",
            "Round the scaled weights with GPTQ instead of to nearest">,
+    Option<"blockWindows", "block-windows", "int64_t", /*default=*/"0",
+           "Calibration windows replayed to score the scales of q/k/v on the "
+           "attention output and of gate/up on the MLP output (0: score each "
+           "linear's own output)">,
+    Option<"scaleOnHessian", "scale-tokens-all", "bool", /*default=*/"false",
+           "Score each linear's own output on every calibration token "
+           "(through XᵀX) instead of on `samples` sampled tokens">,
+    Option<"sequential", "sequential", "bool", /*default=*/"true",
+           "Calibrate each layer on the outputs of the quantized layers before "
+           "it (false: on the float model's, as the reference AWQ does)">,
     Option<"file", "file", "std::string", /*default=*/"",
            "Calibration text (default: the text recorded by --lowbit-calibrate "
            "in the module's statistics)">,

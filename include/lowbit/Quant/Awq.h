@@ -77,14 +77,16 @@ struct AwqScaleResult {
 /// s = max(meanAbsX^alpha, 1e−4) / sqrt(max(s) · min(s)), and
 /// loss = Σ_j ‖x · W_jᵀ − x · (Q(W_j · diag(s)) · diag(s)⁻¹)ᵀ‖² / numel
 /// (numel = samples · Σ_j rows_j), or `lossCallback` of the fake-quantized
-/// weights when given (then `x` may be null). The first alpha with the
-/// smallest loss wins; alpha 0 gives s = 1, plain rounding.
+/// weights when given (then `x` may be null). With `gram` (XᵀX [k, k] over
+/// every calibration token, any positive multiple) the same error is
+/// Σ_j Σ_rows d·gram·dᵀ / Σ_j rows_j, and `x` may be null. The first alpha
+/// with the smallest loss wins; alpha 0 gives s = 1, plain rounding.
 llvm::Expected<AwqScaleResult>
 searchAwqScales(const float *x, int64_t samples, int64_t k,
                 llvm::ArrayRef<const float *> weights,
                 llvm::ArrayRef<int64_t> rowsPerWeight, const float *meanAbsX,
                 const AwqGrid &grid, int gridSize = 20,
-                AwqLossCallback lossCallback = {});
+                AwqLossCallback lossCallback = {}, const float *gram = nullptr);
 
 /// Clip search (auto_clip). Tokens: rows 0, step, 2·step, ... of `x`
 /// [samples, k] with step = max(1, samples / maxTokens) (as the reference
