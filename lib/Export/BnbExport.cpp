@@ -11,11 +11,9 @@
 #include "lowbit/Support/Float16.h"
 #include "lowbit/Support/Progress.h"
 
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,8 +21,6 @@
 using namespace llvm;
 using namespace lowbit;
 using mlir::lowbit::QuantFormat;
-using mlir::lowbit::QuantSchemeAttr;
-using mlir::lowbit::QuantizedWeightType;
 
 namespace {
 
@@ -40,14 +36,6 @@ bool isFloat(DType t) {
 StringRef torchName(DType t) {
   return t == DType::F32 ? "float32" : t == DType::F16 ? "float16" : "bfloat16";
 }
-
-/// One weight of the IR and how it is written.
-struct ExportedWeight {
-  std::string irName, hfName;
-  WeightRole role;
-  std::vector<int64_t> shape;
-  QuantSchemeAttr scheme; // null: a float tensor
-};
 
 /// The shortest decimal that reads back as the same float, in Python's
 /// spelling (1e-05, 10000.0), as transformers writes config values.
@@ -66,7 +54,7 @@ struct Exporter {
   const LoadedModel &model;
   const BnbExportOptions &options;
   StringRef dir;
-  std::vector<ExportedWeight> weights;
+  std::vector<CheckpointWeight> weights;
   bool fourBit = false, int8 = false;
   Bnb4BitType type = Bnb4BitType::NF4;
   std::optional<bool> doubleQuant; // known once the first weight is read
@@ -83,11 +71,11 @@ struct Exporter {
   Error check();
   Error writeWeights(StringRef path);
   Error writeConfig(StringRef tempDir);
-  Error addFloat(SafetensorsWriter &writer, const ExportedWeight &w,
+  Error addFloat(SafetensorsWriter &writer, const CheckpointWeight &w,
                  ArrayRef<int64_t> rowSource);
-  Error add4Bit(SafetensorsWriter &writer, const ExportedWeight &w,
+  Error add4Bit(SafetensorsWriter &writer, const CheckpointWeight &w,
                 ArrayRef<int64_t> rowSource);
-  Error addInt8(SafetensorsWriter &writer, const ExportedWeight &w,
+  Error addInt8(SafetensorsWriter &writer, const CheckpointWeight &w,
                 ArrayRef<int64_t> rowSource);
 };
 
@@ -98,69 +86,48 @@ Error Exporter::check() {
   tokenizer = std::move(*tok);
   mlir::ModuleOp module = model.module.get();
 
-  StringSet<> seen;
   std::string floatLinear, fourBitLinear, int8Linear, embedding;
-  Error error = Error::success();
-  module.walk([&](mlir::lowbit::WeightOp op) {
-    if (error || !seen.insert(op.getName()).second)
-      return;
-    std::string name = op.getName().str();
-    std::optional<ParsedWeightName> parsed = parseWeightName(name);
-    // LLM.int8()'s calibrated outlier columns: bitsandbytes finds outliers
-    // at run time, its checkpoints store only CB and SCB.
-    if (!parsed && StringRef(name).ends_with(".outliers"))
-      return;
-    if (!parsed) {
-      error = fileError(dir, "weight '{0}' is not a Llama-family tensor", name);
-      return;
-    }
-    ExportedWeight w{name, weightName(Naming::HuggingFace, parsed->role, parsed->layer),
-                     parsed->role, {}, nullptr};
-    mlir::Type t = op.getResult().getType();
-    if (auto q = dyn_cast<QuantizedWeightType>(t)) {
-      w.shape.assign(q.getShape().begin(), q.getShape().end());
-      w.scheme = q.getScheme();
+  auto add = [&](CheckpointWeight w) -> Error {
+    if (w.scheme) {
       QuantFormat f = w.scheme.getFormat();
-      if (!isDecoderLinear(parsed->role)) {
-        error = fileError(dir, "weight '{0}' is {1}-encoded, but bitsandbytes "
-                          "checkpoints keep embeddings, norms and the output "
-                          "head in float", name,
-                          mlir::lowbit::stringifyQuantFormat(f));
-        return;
-      }
+      if (!isDecoderLinear(w.role))
+        return fileError(dir, "weight '{0}' is {1}-encoded, but bitsandbytes "
+                         "checkpoints keep embeddings, norms and the output "
+                         "head in float", w.irName,
+                         mlir::lowbit::stringifyQuantFormat(f));
       if (isBnb4Bit(f)) {
         if (fourBitLinear.empty()) {
-          fourBitLinear = name;
+          fourBitLinear = w.irName;
           type = f == QuantFormat::NF4 ? Bnb4BitType::NF4 : Bnb4BitType::FP4;
         } else if ((f == QuantFormat::NF4) != (type == Bnb4BitType::NF4)) {
-          error = fileError(dir, "weight '{0}' is {1} but '{2}' is {3}; a "
-                            "bitsandbytes checkpoint has one 4-bit type",
-                            name, mlir::lowbit::stringifyQuantFormat(f),
-                            fourBitLinear, bnb4BitTypeName(type));
-          return;
+          return fileError(dir, "weight '{0}' is {1} but '{2}' is {3}; a "
+                           "bitsandbytes checkpoint has one 4-bit type",
+                           w.irName, mlir::lowbit::stringifyQuantFormat(f),
+                           fourBitLinear, bnb4BitTypeName(type));
         }
       } else if (f == QuantFormat::Int8Row) {
         if (int8Linear.empty())
-          int8Linear = name;
+          int8Linear = w.irName;
       } else {
-        error = fileError(dir, "weight '{0}' is {1}-encoded; a bitsandbytes "
-                          "checkpoint stores nf4/fp4 (--lowbit-bnb-4bit) or "
-                          "LLM.int8() (--lowbit-llm-int8) linears", name,
-                          mlir::lowbit::stringifyQuantFormat(f));
-        return;
+        return fileError(dir, "weight '{0}' is {1}-encoded; a bitsandbytes "
+                         "checkpoint stores nf4/fp4 (--lowbit-bnb-4bit) or "
+                         "LLM.int8() (--lowbit-llm-int8) linears", w.irName,
+                         mlir::lowbit::stringifyQuantFormat(f));
       }
-    } else if (auto r = dyn_cast<mlir::RankedTensorType>(t)) {
-      w.shape.assign(r.getShape().begin(), r.getShape().end());
-      if (isDecoderLinear(parsed->role) && floatLinear.empty())
-        floatLinear = name;
+    } else if (isDecoderLinear(w.role) && floatLinear.empty()) {
+      floatLinear = w.irName;
     }
-    if (parsed->role == WeightRole::Embedding)
-      embedding = name;
-    hasOutput |= parsed->role == WeightRole::Output;
+    if (w.role == WeightRole::Embedding)
+      embedding = w.irName;
+    hasOutput |= w.role == WeightRole::Output;
     weights.push_back(std::move(w));
-  });
-  if (error)
-    return error;
+    return Error::success();
+  };
+  // LLM.int8()'s calibrated outlier columns: bitsandbytes finds outliers at
+  // run time, its checkpoints store only CB and SCB.
+  auto isOutliers = [](StringRef name) { return name.ends_with(".outliers"); };
+  if (Error e = forEachCheckpointWeight(module, dir, add, isOutliers))
+    return e;
   fourBit = !fourBitLinear.empty();
   int8 = !int8Linear.empty();
   if (!fourBit && !int8)
@@ -190,7 +157,7 @@ Error Exporter::check() {
   return Error::success();
 }
 
-Error Exporter::addFloat(SafetensorsWriter &writer, const ExportedWeight &w,
+Error Exporter::addFloat(SafetensorsWriter &writer, const CheckpointWeight &w,
                          ArrayRef<int64_t> rowSource) {
   Expected<const TensorRef *> t = model.weights.get(w.irName);
   if (!t)
@@ -218,7 +185,7 @@ Error Exporter::addFloat(SafetensorsWriter &writer, const ExportedWeight &w,
   return Error::success();
 }
 
-Error Exporter::add4Bit(SafetensorsWriter &writer, const ExportedWeight &w,
+Error Exporter::add4Bit(SafetensorsWriter &writer, const CheckpointWeight &w,
                         ArrayRef<int64_t> rowSource) {
   int64_t n = w.shape[0], k = w.shape[1];
   Expected<Bnb4BitWeight> read = readBnb4BitWeight(
@@ -268,7 +235,7 @@ Error Exporter::add4Bit(SafetensorsWriter &writer, const ExportedWeight &w,
   return Error::success();
 }
 
-Error Exporter::addInt8(SafetensorsWriter &writer, const ExportedWeight &w,
+Error Exporter::addInt8(SafetensorsWriter &writer, const CheckpointWeight &w,
                         ArrayRef<int64_t> rowSource) {
   int64_t n = w.shape[0], k = w.shape[1];
   const TensorRef *cb = model.weights.find(w.irName);
@@ -293,14 +260,13 @@ Error Exporter::addInt8(SafetensorsWriter &writer, const ExportedWeight &w,
 }
 
 Error Exporter::writeWeights(StringRef path) {
-  const ModelConfig &cfg = model.config;
   SafetensorsWriter writer;
   Progress progress("bnb export", int64_t(weights.size()), options.showProgress);
   int64_t done = 0;
-  for (const ExportedWeight &w : weights) {
+  for (const CheckpointWeight &w : weights) {
     progress.update(++done, w.hfName);
     std::vector<int64_t> rowSource =
-        huggingFaceRowSource(cfg, w.role, w.shape[0], irInterleaved);
+        huggingFaceRowSource(model.config, w.role, w.shape[0], irInterleaved);
     Error e = !w.scheme ? addFloat(writer, w, rowSource)
               : isBnb4Bit(w.scheme.getFormat()) ? add4Bit(writer, w, rowSource)
                                                 : addInt8(writer, w, rowSource);
@@ -344,14 +310,8 @@ Error lowbit::exportBnbCheckpoint(const LoadedModel &model, StringRef dir,
   Exporter exporter(model, options, dir);
   if (Error e = exporter.check())
     return e;
-
-  return buildCheckpointDirectory(dir, [&](StringRef temp) -> Error {
-    SmallString<256> weightsPath(temp);
-    sys::path::append(weightsPath, "model.safetensors");
-    if (Error e = exporter.writeWeights(weightsPath))
-      return e;
-    if (Error e = exporter.writeConfig(temp))
-      return e;
-    return copyTokenizerFiles(exporter.tokenizer, temp);
-  });
+  return writeCheckpointDirectory(
+      dir, exporter.tokenizer,
+      [&](StringRef path) { return exporter.writeWeights(path); },
+      [&](StringRef temp) { return exporter.writeConfig(temp); });
 }

@@ -1,11 +1,13 @@
 //===- CheckpointDirectory.cpp - Shared Hugging Face export steps ---------===//
 #include "lowbit/Export/CheckpointDirectory.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Support/Error.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -31,6 +33,27 @@ std::vector<int64_t> rotateHalfRowSource(int64_t rows, int64_t heads) {
       for (int64_t j = 0; j < 2; ++j)
         src[h * d + j * (d / 2) + i] = h * d + 2 * i + j;
   return src;
+}
+
+Error copyTokenizerFiles(StringRef tokenizer, StringRef dir) {
+  SmallString<256> to(dir);
+  sys::path::append(to, "tokenizer.model");
+  if (std::error_code ec = sys::fs::copy_file(tokenizer, to))
+    return fileError(tokenizer, "cannot copy the tokenizer: {0}", ec.message());
+  // The files transformers reads beside it, when the source has them.
+  StringRef from = sys::path::parent_path(tokenizer);
+  for (const char *name : {"tokenizer_config.json", "special_tokens_map.json",
+                           "tokenizer.json", "added_tokens.json",
+                           "generation_config.json"}) {
+    SmallString<256> src(from), dst(dir);
+    sys::path::append(src, name);
+    sys::path::append(dst, name);
+    if (!sys::fs::exists(src))
+      continue;
+    if (std::error_code ec = sys::fs::copy_file(src, dst))
+      return fileError(src, "cannot copy: {0}", ec.message());
+  }
+  return Error::success();
 }
 
 } // namespace
@@ -64,6 +87,38 @@ Expected<std::string> lowbit::checkpointTokenizer(const LoadedModel &model,
   return tokenizer;
 }
 
+Error lowbit::forEachCheckpointWeight(
+    mlir::ModuleOp module, StringRef dir,
+    function_ref<Error(CheckpointWeight)> visit,
+    function_ref<bool(StringRef)> ignore) {
+  StringSet<> seen;
+  Error error = Error::success();
+  module.walk([&](mlir::lowbit::WeightOp op) {
+    if (error || !seen.insert(op.getName()).second)
+      return;
+    std::string name = op.getName().str();
+    std::optional<ParsedWeightName> parsed = parseWeightName(name);
+    if (!parsed && ignore && ignore(name))
+      return;
+    if (!parsed) {
+      error = fileError(dir, "weight '{0}' is not a Llama-family tensor", name);
+      return;
+    }
+    CheckpointWeight w{
+        name, weightName(Naming::HuggingFace, parsed->role, parsed->layer),
+        parsed->role, {}, nullptr};
+    mlir::Type type = op.getResult().getType();
+    if (auto q = dyn_cast<mlir::lowbit::QuantizedWeightType>(type)) {
+      w.shape.assign(q.getShape().begin(), q.getShape().end());
+      w.scheme = q.getScheme();
+    } else if (auto t = dyn_cast<mlir::RankedTensorType>(type)) {
+      w.shape.assign(t.getShape().begin(), t.getShape().end());
+    }
+    error = visit(std::move(w));
+  });
+  return error;
+}
+
 bool lowbit::hasInterleavedRope(mlir::ModuleOp module) {
   bool interleaved = false;
   module.walk([&](mlir::Operation *op) {
@@ -93,9 +148,9 @@ void lowbit::writeRawAttribute(json::OStream &j, StringRef key,
   j.attributeEnd();
 }
 
-void lowbit::writeModelConfigKeys(json::OStream &j, const ModelConfig &cfg,
-                                  bool tieWordEmbeddings, StringRef torchDtype,
-                                  function_ref<std::string(double)> formatFloat) {
+void lowbit::writeModelConfigKeys(
+    json::OStream &j, const ModelConfig &cfg, bool tieWordEmbeddings,
+    StringRef torchDtype, function_ref<std::string(double)> formatFloat) {
   StringRef arch = cfg.arch == "qwen2"     ? "Qwen2ForCausalLM"
                    : cfg.arch == "mistral" ? "MistralForCausalLM"
                                            : "LlamaForCausalLM";
@@ -139,29 +194,10 @@ Error lowbit::writeJsonFile(StringRef dir, StringRef name,
   return Error::success();
 }
 
-Error lowbit::copyTokenizerFiles(StringRef tokenizer, StringRef dir) {
-  SmallString<256> to(dir);
-  sys::path::append(to, "tokenizer.model");
-  if (std::error_code ec = sys::fs::copy_file(tokenizer, to))
-    return fileError(tokenizer, "cannot copy the tokenizer: {0}", ec.message());
-  // The files transformers reads beside it, when the source has them.
-  StringRef from = sys::path::parent_path(tokenizer);
-  for (const char *name : {"tokenizer_config.json", "special_tokens_map.json",
-                           "tokenizer.json", "added_tokens.json",
-                           "generation_config.json"}) {
-    SmallString<256> src(from), dst(dir);
-    sys::path::append(src, name);
-    sys::path::append(dst, name);
-    if (!sys::fs::exists(src))
-      continue;
-    if (std::error_code ec = sys::fs::copy_file(src, dst))
-      return fileError(src, "cannot copy: {0}", ec.message());
-  }
-  return Error::success();
-}
-
-Error lowbit::buildCheckpointDirectory(StringRef dir,
-                                       function_ref<Error(StringRef)> build) {
+Error lowbit::writeCheckpointDirectory(
+    StringRef dir, StringRef tokenizer,
+    function_ref<Error(StringRef)> writeWeights,
+    function_ref<Error(StringRef)> writeConfigs) {
   // Build beside the destination, then rename: a failed export leaves
   // nothing, and an existing non-empty directory is never touched.
   SmallString<256> target(dir);
@@ -179,12 +215,21 @@ Error lowbit::buildCheckpointDirectory(StringRef dir,
   if (std::error_code ec = sys::fs::createUniqueDirectory(target + ".tmp", temp))
     return fileError(dir, "cannot create a directory beside it: {0}",
                      ec.message());
-  Error e = build(temp);
-  if (!e)
+  auto build = [&]() -> Error {
+    SmallString<256> weightsPath(temp);
+    sys::path::append(weightsPath, "model.safetensors");
+    if (Error e = writeWeights(weightsPath))
+      return e;
+    if (Error e = writeConfigs(temp))
+      return e;
+    if (Error e = copyTokenizerFiles(tokenizer, temp))
+      return e;
     if (std::error_code ec = sys::fs::rename(temp, target))
-      e = fileError(dir, "cannot move the finished checkpoint into place: {0}",
-                    ec.message());
-  if (e) {
+      return fileError(dir, "cannot move the finished checkpoint into place: "
+                       "{0}", ec.message());
+    return Error::success();
+  };
+  if (Error e = build()) {
     sys::fs::remove_directories(temp);
     return e;
   }

@@ -10,7 +10,6 @@
 #include "lowbit/Support/Float16.h"
 #include "lowbit/Support/Progress.h"
 
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
@@ -24,17 +23,8 @@ using namespace llvm;
 using namespace lowbit;
 using mlir::lowbit::QuantFormat;
 using mlir::lowbit::QuantSchemeAttr;
-using mlir::lowbit::QuantizedWeightType;
 
 namespace {
-
-/// One weight of the IR and how it is written.
-struct ExportedWeight {
-  std::string irName, hfName;
-  WeightRole role;
-  std::vector<int64_t> shape;
-  QuantSchemeAttr affine; // null: written as fp16
-};
 
 /// The shortest decimal that reads back as the same float (config.json
 /// values such as rms_norm_eps = 1e-05, not 9.99999974737875e-06).
@@ -57,7 +47,7 @@ struct Exporter {
   const CheckpointExportOptions &options;
   StringRef dir;
   bool gptq;
-  std::vector<ExportedWeight> weights;
+  std::vector<CheckpointWeight> weights;
   QuantSchemeAttr scheme; // the linears' common scheme
   bool descAct = false;
   bool hasOutput = false;
@@ -83,75 +73,54 @@ Error Exporter::check() {
   tokenizer = std::move(*tok);
   mlir::ModuleOp module = model.module.get();
 
-  StringSet<> seen;
-  Error error = Error::success();
-  module.walk([&](mlir::lowbit::WeightOp op) {
-    if (error || !seen.insert(op.getName()).second)
-      return;
-    std::string name = op.getName().str();
-    std::optional<ParsedWeightName> parsed = parseWeightName(name);
-    if (!parsed) {
-      error = fileError(dir, "weight '{0}' is not a Llama-family tensor", name);
-      return;
+  auto add = [&](CheckpointWeight w) -> Error {
+    bool linear = isDecoderLinear(w.role);
+    if (w.scheme && w.scheme.getFormat() != QuantFormat::Affine) {
+      if (linear)
+        return fileError(dir, "weight '{0}' is {1}-encoded; a {2} checkpoint "
+                         "stores affine codes (integer codes with per-group "
+                         "scales and zeros, from --lowbit-rtn, --lowbit-gptq "
+                         "or --lowbit-awq)", w.irName,
+                         mlir::lowbit::stringifyQuantFormat(w.scheme.getFormat()),
+                         formatName());
+      w.scheme = nullptr; // any other encoding is written as fp16
     }
-    ExportedWeight w{name, weightName(Naming::HuggingFace, parsed->role, parsed->layer),
-                     parsed->role, {}, nullptr};
-    mlir::Type type = op.getResult().getType();
-    if (auto q = dyn_cast<QuantizedWeightType>(type)) {
-      w.shape.assign(q.getShape().begin(), q.getShape().end());
-      if (q.getScheme().getFormat() == QuantFormat::Affine)
-        w.affine = q.getScheme();
-      else if (isDecoderLinear(parsed->role)) {
-        error = fileError(dir, "weight '{0}' is {1}-encoded; a {2} checkpoint "
-                          "stores affine codes (integer codes with per-group "
-                          "scales and zeros, from --lowbit-rtn, --lowbit-gptq "
-                          "or --lowbit-awq)", name,
-                          mlir::lowbit::stringifyQuantFormat(q.getScheme().getFormat()),
-                          formatName());
-        return;
-      }
-    } else if (auto t = dyn_cast<mlir::RankedTensorType>(type)) {
-      w.shape.assign(t.getShape().begin(), t.getShape().end());
-    }
-    if (isDecoderLinear(parsed->role) && !w.affine) {
-      error = fileError(dir, "weight '{0}' is not quantized; {1} checkpoint "
-                        "needs every decoder linear affine-quantized: run a "
-                        "quantization pass first (lowbit-opt --lowbit-rtn, "
-                        "--lowbit-gptq or --lowbit-awq)", name,
-                        gptq ? "a GPTQ" : "an AWQ");
-      return;
-    }
-    if (!isDecoderLinear(parsed->role) && w.affine) {
-      error = fileError(dir, "weight '{0}' is affine-quantized, but {1} "
-                        "checkpoints keep embeddings, norms and the output "
-                        "head in fp16", name, formatName());
-      return;
-    }
-    hasOutput |= parsed->role == WeightRole::Output;
+    if (linear && !w.scheme)
+      return fileError(dir, "weight '{0}' is not quantized; {1} checkpoint "
+                       "needs every decoder linear affine-quantized: run a "
+                       "quantization pass first (lowbit-opt --lowbit-rtn, "
+                       "--lowbit-gptq or --lowbit-awq)", w.irName,
+                       gptq ? "a GPTQ" : "an AWQ");
+    if (!linear && w.scheme)
+      return fileError(dir, "weight '{0}' is affine-quantized, but {1} "
+                       "checkpoints keep embeddings, norms and the output "
+                       "head in fp16", w.irName, formatName());
+    hasOutput |= w.role == WeightRole::Output;
     weights.push_back(std::move(w));
-  });
-  if (error)
-    return error;
+    return Error::success();
+  };
+  if (Error e = forEachCheckpointWeight(module, dir, add))
+    return e;
   irInterleaved = hasInterleavedRope(module);
 
-  for (const ExportedWeight &w : weights) {
-    if (!w.affine)
+  for (const CheckpointWeight &w : weights) {
+    if (!w.scheme)
       continue;
     if (!scheme) {
-      scheme = w.affine;
-    } else if (w.affine.getBits() != scheme.getBits() ||
-               w.affine.getGroupSize() != scheme.getGroupSize() ||
-               w.affine.getSymmetric() != scheme.getSymmetric()) {
+      scheme = w.scheme;
+    } else if (w.scheme.getBits() != scheme.getBits() ||
+               w.scheme.getGroupSize() != scheme.getGroupSize() ||
+               w.scheme.getSymmetric() != scheme.getSymmetric()) {
       return fileError(dir, "weight '{0}' has bits = {1}, group_size = {2}, "
                        "symmetric = {3} but an earlier linear has {4}, {5}, "
                        "{6}; a {7} checkpoint has one scheme for all linears",
-                       w.irName, w.affine.getBits(), w.affine.getGroupSize(),
-                       w.affine.getSymmetric(), scheme.getBits(),
+                       w.irName, w.scheme.getBits(), w.scheme.getGroupSize(),
+                       w.scheme.getSymmetric(), scheme.getBits(),
                        scheme.getGroupSize(), scheme.getSymmetric(), formatName());
     }
-    descAct |= w.affine.getActOrder();
+    descAct |= w.scheme.getActOrder();
     int64_t n = w.shape[0], k = w.shape[1];
-    int64_t bits = w.affine.getBits(), g = w.affine.getGroupSize();
+    int64_t bits = w.scheme.getBits(), g = w.scheme.getGroupSize();
     if (g > 0 && k % g)
       return fileError(dir, "weight '{0}': group size {1} does not divide its "
                        "input width {2}", w.irName, g, k);
@@ -167,7 +136,7 @@ Error Exporter::check() {
       if (bits != 4)
         return fileError(dir, "weight '{0}' has {1}-bit codes; AWQ GEMM "
                          "checkpoints store 4-bit codes only", w.irName, bits);
-      if (w.affine.getActOrder())
+      if (w.scheme.getActOrder())
         return fileError(dir, "weight '{0}' is act-order (GPTQ desc_act, a "
                          "g_idx column grouping); AWQ has contiguous groups "
                          "only: export it as GPTQ", w.irName);
@@ -182,17 +151,16 @@ Error Exporter::check() {
 }
 
 Error Exporter::writeWeights(StringRef path) {
-  const ModelConfig &cfg = model.config;
   SafetensorsWriter writer;
   Progress progress(gptq ? "gptq export" : "awq export", int64_t(weights.size()),
                     options.showProgress);
   int64_t done = 0, rounded = 0, scales = 0, changedFloats = 0, floats = 0;
-  for (const ExportedWeight &w : weights) {
+  for (const CheckpointWeight &w : weights) {
     progress.update(++done, w.hfName);
     std::vector<int64_t> rowSource =
-        huggingFaceRowSource(cfg, w.role, w.shape[0], irInterleaved);
+        huggingFaceRowSource(model.config, w.role, w.shape[0], irInterleaved);
 
-    if (!w.affine) {
+    if (!w.scheme) {
       Expected<const TensorRef *> t = model.weights.get(w.irName);
       if (!t)
         return t.takeError();
@@ -212,8 +180,8 @@ Error Exporter::writeWeights(StringRef path) {
     }
 
     Expected<AffineWeight> a = readAffineWeight(
-        model.weights, w.irName, int(w.affine.getBits()),
-        w.affine.getGroupSize(), w.affine.getActOrder());
+        model.weights, w.irName, int(w.scheme.getBits()),
+        w.scheme.getGroupSize(), w.scheme.getActOrder());
     if (!a)
       return a.takeError();
     if (a->rows != w.shape[0] || a->cols != w.shape[1])
@@ -308,20 +276,21 @@ void Exporter::writeQuantizationConfig(json::OStream &j, bool legacyAwqKeys) {
 }
 
 Error Exporter::writeConfigs(StringRef tempDir) {
-  if (Error e = writeJsonFile(tempDir, "config.json", [&](json::OStream &j) {
-        j.object([&] {
-          writeModelConfigKeys(j, model.config, /*tieWordEmbeddings=*/!hasOutput,
-                               "float16", shortestFloat);
-          j.attributeBegin("quantization_config");
-          writeQuantizationConfig(j, /*legacyAwqKeys=*/false);
-          j.attributeEnd();
-        });
-      }))
+  auto config = [&](json::OStream &j) {
+    j.object([&] {
+      writeModelConfigKeys(j, model.config, /*tieWordEmbeddings=*/!hasOutput,
+                           "float16", shortestFloat);
+      j.attributeBegin("quantization_config");
+      writeQuantizationConfig(j, /*legacyAwqKeys=*/false);
+      j.attributeEnd();
+    });
+  };
+  if (Error e = writeJsonFile(tempDir, "config.json", config))
     return e;
-  return writeJsonFile(tempDir, gptq ? "quantize_config.json" : "quant_config.json",
-                       [&](json::OStream &j) {
-                         writeQuantizationConfig(j, /*legacyAwqKeys=*/!gptq);
-                       });
+  StringRef name = gptq ? "quantize_config.json" : "quant_config.json";
+  return writeJsonFile(tempDir, name, [&](json::OStream &j) {
+    writeQuantizationConfig(j, /*legacyAwqKeys=*/!gptq);
+  });
 }
 
 } // namespace
@@ -331,13 +300,8 @@ Error lowbit::exportQuantizedCheckpoint(const LoadedModel &model, StringRef dir,
   Exporter exporter(model, options, dir);
   if (Error e = exporter.check())
     return e;
-  return buildCheckpointDirectory(dir, [&](StringRef temp) -> Error {
-    SmallString<256> weightsPath(temp);
-    sys::path::append(weightsPath, "model.safetensors");
-    if (Error e = exporter.writeWeights(weightsPath))
-      return e;
-    if (Error e = exporter.writeConfigs(temp))
-      return e;
-    return copyTokenizerFiles(exporter.tokenizer, temp);
-  });
+  return writeCheckpointDirectory(
+      dir, exporter.tokenizer,
+      [&](StringRef path) { return exporter.writeWeights(path); },
+      [&](StringRef temp) { return exporter.writeConfigs(temp); });
 }

@@ -2,14 +2,16 @@
 //
 // The steps the Hugging Face checkpoint exporters (GPTQ / AWQ and
 // bitsandbytes) take the same way: checking the model and finding its
-// tokenizer, building the directory under a temporary name, reordering q/k
-// rows into Hugging Face's rope layout, writing config.json's model keys and
-// copying the tokenizer files.
+// tokenizer, listing its weights under their Hugging Face names, reordering
+// q/k rows into Hugging Face's rope layout, writing config.json's model keys,
+// and building the directory under a temporary name with the tokenizer
+// files copied in.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOWBIT_EXPORT_CHECKPOINTDIRECTORY_H
 #define LOWBIT_EXPORT_CHECKPOINTDIRECTORY_H
 
+#include "lowbit/Dialect/Lowbit/LowbitAttrs.h"
 #include "lowbit/Import/TensorNames.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -40,6 +42,22 @@ bool isDecoderLinear(WeightRole role);
 llvm::Expected<std::string> checkpointTokenizer(const LoadedModel &model,
                                                 llvm::StringRef dir,
                                                 llvm::StringRef checkpointName);
+
+/// A lowbit.weight of the module under its Hugging Face name.
+struct CheckpointWeight {
+  std::string irName, hfName;
+  WeightRole role;
+  std::vector<int64_t> shape;
+  mlir::lowbit::QuantSchemeAttr scheme; // null: a float tensor
+};
+
+/// Calls `visit` once for each distinct lowbit.weight of `module`, in walk
+/// order, until it fails. A weight whose name is not a Llama-family tensor
+/// is an error, unless `ignore` accepts the name.
+llvm::Error
+forEachCheckpointWeight(mlir::ModuleOp module, llvm::StringRef dir,
+                        llvm::function_ref<llvm::Error(CheckpointWeight)> visit,
+                        llvm::function_ref<bool(llvm::StringRef)> ignore = {});
 
 /// Whether the module's rope is llama.cpp's adjacent-pair form (a GGUF
 /// import), whose q/k rows a Hugging Face checkpoint stores reordered.
@@ -90,16 +108,16 @@ llvm::Error
 writeJsonFile(llvm::StringRef dir, llvm::StringRef name,
               llvm::function_ref<void(llvm::json::OStream &)> body);
 
-/// Copies `tokenizer` into `dir` as tokenizer.model, and the files
-/// transformers reads beside it when the source has them.
-llvm::Error copyTokenizerFiles(llvm::StringRef tokenizer, llvm::StringRef dir);
-
-/// Creates the checkpoint directory `dir`: `build` fills a fresh directory
-/// beside it, which is renamed to `dir` once `build` succeeds. On error
-/// nothing is left behind; an existing `dir` must be empty.
-llvm::Error
-buildCheckpointDirectory(llvm::StringRef dir,
-                         llvm::function_ref<llvm::Error(llvm::StringRef)> build);
+/// Writes the checkpoint directory `dir`: model.safetensors by
+/// `writeWeights` (given its path), the JSON files by `writeConfigs` (given
+/// the directory), and `tokenizer` as tokenizer.model with the files
+/// transformers reads beside it. The directory is built under a temporary
+/// name and renamed at the end; on error nothing is left behind. An existing
+/// `dir` must be empty.
+llvm::Error writeCheckpointDirectory(
+    llvm::StringRef dir, llvm::StringRef tokenizer,
+    llvm::function_ref<llvm::Error(llvm::StringRef)> writeWeights,
+    llvm::function_ref<llvm::Error(llvm::StringRef)> writeConfigs);
 
 } // namespace lowbit
 
