@@ -8,11 +8,14 @@
 #
 #   bash bench/calibrated.sh [RECIPES]          e.g. "gptq-w4g128 awq-w4g128"
 #   MODEL=llama-3.2-1b WINDOWS=8 bash bench/calibrated.sh gptq-w4g128
+#   MODEL=llama-3.2-1b LAYERS=2 WINDOWS=8 bash bench/calibrated.sh awq-w4g128
 # MODEL: a HF directory (default ../shared/models/llama-27m), or
 # "llama-3.2-1b" for a random F16 model of those shapes (timing only; made
 # by lowbit-make-random-gguf, about 2.5 GB under $BUILD_DIR, deleted after).
 # Environment: THREADS (2), WINDOWS (128), EVAL (0), TEXTS (wikitext2-test
-# eval-indist), BUILD_DIR (build).
+# eval-indist), BUILD_DIR (build), LAYERS (decoder layers of the random
+# model; default all 16: per-layer time is uniform, so fewer layers time a
+# slow recipe in proportion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BUILD_DIR:-build}/bin
@@ -31,7 +34,7 @@ WORK=$(mktemp -d "${BUILD_DIR:-build}/calibrated-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 if [ "$MODEL" = llama-3.2-1b ]; then
-  "$BIN/lowbit-make-random-gguf" "$WORK/model.gguf" --shape llama-3.2-1b
+  "$BIN/lowbit-make-random-gguf" "$WORK/model.gguf" --shape llama-3.2-1b ${LAYERS:+--layers "$LAYERS"}
   "$BIN/lowbit-translate" --import-gguf "$WORK/model.gguf" -o "$WORK/model.mlir"
 else
   "$BIN/lowbit-translate" --import-hf "$MODEL" -o "$WORK/model.mlir"
