@@ -25,19 +25,6 @@ namespace mlir::lowbit {
 using namespace mlir;
 using ::lowbit::DType;
 
-/// The linears GPTQ, AWQ and RTN quantize: those inside decoder layers.
-static bool isDecoderLinear(::lowbit::WeightRole role) {
-  using ::lowbit::WeightRole;
-  switch (role) {
-  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
-  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
-  case WeightRole::Down:
-    return true;
-  default:
-    return false;
-  }
-}
-
 static std::vector<uint8_t> bytesOf(const std::vector<float> &v) {
   std::vector<uint8_t> out(v.size() * 4);
   std::memcpy(out.data(), v.data(), out.size());
@@ -70,7 +57,7 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
     module.walk([&](mlir::lowbit::WeightOp op) {
       auto type = dyn_cast<RankedTensorType>(op.getType());
       auto parsed = ::lowbit::parseWeightName(op.getName());
-      if (type && type.getRank() == 2 && parsed && isDecoderLinear(parsed->role))
+      if (type && type.getRank() == 2 && parsed && ::lowbit::isDecoderLinear(parsed->role))
         targets.push_back(op);
     });
     // Check every shape before writing anything.

@@ -32,6 +32,15 @@ if [ ! -f test/e2e/llamacpp/node_modules/node-llama-cpp/package.json ]; then
   echo "setup: installing node-llama-cpp for the llama.cpp compatibility tests" >&2
   (cd test/e2e/llamacpp && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund)
 fi
+# llama.cpp picks the CPU kernels of the newest instruction set it finds (AVX-512,
+# AMX on some servers), and those round activations differently, so its
+# perplexities would depend on the machine. Keep the AVX2 (haswell) build, the
+# one our executor's --activations ggml mirrors, and the portable fallbacks.
+shopt -s nullglob
+for lib in test/e2e/llamacpp/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-cpu-*.so; do
+  case $lib in *-haswell.so|*-x64.so|*-sse42.so) ;; *) rm -f "$lib" ;; esac
+done
+shopt -u nullglob
 
 BUILD_DIR=${BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then

@@ -126,17 +126,6 @@ Expected<double> BlockProbe::error(const LinearGroup &group, mlir::Operation *en
   return count ? sum / double(count) : 0.0;
 }
 
-static bool isDecoderLinearRole(WeightRole role) {
-  switch (role) {
-  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
-  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
-  case WeightRole::Down:
-    return true;
-  default:
-    return false;
-  }
-}
-
 Expected<std::vector<std::vector<LinearGroup>>>
 lowbit::collectLinearGroups(mlir::ModuleOp module) {
   auto forward = module.lookupSymbol<mlir::func::FuncOp>("forward");
@@ -153,7 +142,7 @@ lowbit::collectLinearGroups(mlir::ModuleOp module) {
     if (!weight)
       continue;
     std::optional<ParsedWeightName> parsed = parseWeightName(weight.getName());
-    if (!parsed || !isDecoderLinearRole(parsed->role))
+    if (!parsed || !isDecoderLinear(parsed->role))
       continue;
     auto it = groupOf.find(linear.getInput());
     if (it != groupOf.end() && it->second.first == parsed->layer) {

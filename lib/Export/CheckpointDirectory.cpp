@@ -58,17 +58,6 @@ Error copyTokenizerFiles(StringRef tokenizer, StringRef dir) {
 
 } // namespace
 
-bool lowbit::isDecoderLinear(WeightRole role) {
-  switch (role) {
-  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
-  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
-  case WeightRole::Down:
-    return true;
-  default:
-    return false;
-  }
-}
-
 Expected<std::string> lowbit::checkpointTokenizer(const LoadedModel &model,
                                                   StringRef dir,
                                                   StringRef checkpointName) {

@@ -69,3 +69,14 @@ std::optional<ParsedWeightName> lowbit::parseWeightName(llvm::StringRef name) {
   }
   return std::nullopt;
 }
+
+bool lowbit::isDecoderLinear(WeightRole role) {
+  switch (role) {
+  case WeightRole::Query: case WeightRole::Key: case WeightRole::Value:
+  case WeightRole::AttnOutput: case WeightRole::Gate: case WeightRole::Up:
+  case WeightRole::Down:
+    return true;
+  default:
+    return false;
+  }
+}

@@ -33,9 +33,6 @@ namespace lowbit {
 struct LoadedModel;
 struct ModelConfig;
 
-/// Whether `role` is one of a decoder layer's seven linears.
-bool isDecoderLinear(WeightRole role);
-
 /// Checks that `model` is a Llama-family model a Hugging Face checkpoint
 /// can express and returns its SentencePiece tokenizer.model path.
 /// `checkpointName` ("GPTQ", "bitsandbytes", ...) appears in the messages.

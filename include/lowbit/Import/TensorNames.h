@@ -28,6 +28,10 @@ struct ParsedWeightName {
 };
 std::optional<ParsedWeightName> parseWeightName(llvm::StringRef name);
 
+/// Whether `role` is one of a decoder layer's seven linears (q, k, v, o,
+/// gate, up, down): the weights GPTQ, AWQ and RTN quantize.
+bool isDecoderLinear(WeightRole role);
+
 } // namespace lowbit
 
 #endif // LOWBIT_IMPORT_TENSORNAMES_H
