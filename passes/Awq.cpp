@@ -142,6 +142,7 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     options.perGroup = false;
     options.collectHessian = gptq || scaleOnHessian;
     options.quantizedInputs = sequential;
+    options.alignSamples = alignSamples;
     options.sampleRows = samples;
     options.probeWindows = blockWindows;
     auto tokenizer = mlir::lowbit::moduleTokenizer(module);

@@ -180,16 +180,19 @@ struct GroupCollector {
 
   GroupCollector(int64_t k, bool hessian) : statistics(k, hessian) {}
 
-  void add(const Activation &x, int64_t rowsPerWindow) {
+  void add(const Activation &x, int64_t rowsPerWindow, int64_t window,
+           bool aligned) {
     statistics.add(x.data.data(), x.rows);
     if (rowsPerWindow <= 0)
       return;
-    // Positions 0, stride, 2·stride, ... of every window: the same positions
-    // in each, first one included. Position 0 carries the attention sink,
-    // whose activations every later token reads; the reference AWQ's clip
-    // search takes tokens 0::n/512 of its windows, which is this spacing.
+    // Every stride-th row, from an offset that moves with the window so the
+    // sample covers all positions; or, aligned, positions 0, stride, ... of
+    // every window. Position 0 carries the attention sink, which every later
+    // token reads; the reference AWQ's clip search takes tokens 0::n/512 of
+    // its windows, the aligned spacing.
     int64_t stride = std::max<int64_t>(1, x.rows / rowsPerWindow);
-    for (int64_t i = 0, r = 0; i < rowsPerWindow && r < x.rows;
+    for (int64_t i = 0, r = aligned ? 0 : window % stride;
+         i < rowsPerWindow && r < x.rows;
          ++i, r += stride) {
       sample.insert(sample.end(), x.row(r), x.row(r) + x.cols);
       ++sampleRows;
@@ -275,7 +278,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
               advance(frames[w], group.linears.front(), group.input);
           if (!x)
             return x.takeError();
-          collector.add(**x, rowsPerWindow);
+          collector.add(**x, rowsPerWindow, int64_t(w), options.alignSamples);
         }
         GroupInputs inputs = collector.finish(group);
         if (Error e = quantize({group}, {inputs}, writable))
@@ -316,7 +319,8 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
             advance(copy, groups[g].linears.front(), groups[g].input);
         if (!x)
           return x.takeError();
-        collectors[g].add(**x, rowsPerWindow);
+        collectors[g].add(**x, rowsPerWindow, int64_t(w),
+                            options.alignSamples);
       }
       if (!options.quantizedInputs && nextLayer) {
         interpreter.resetCache();

@@ -59,6 +59,9 @@ struct LayerwiseOptions {
   bool collectHessian = true;
   /// Input rows to keep per group (0: none).
   int64_t sampleRows = 0;
+  /// Sample the same positions of every window, position 0 included
+  /// (otherwise the positions shift from window to window).
+  bool alignSamples = false;
   /// Per-layer mode: feed each layer the outputs of the quantized layers
   /// before it (true) or of the float ones (AWQ reference's order).
   bool quantizedInputs = true;

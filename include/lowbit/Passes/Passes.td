@@ -244,6 +244,10 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
     Option<"scaleOnHessian", "scale-tokens-all", "bool", /*default=*/"false",
            "Score each linear's own output on every calibration token "
            "(through XᵀX) instead of on `samples` sampled tokens">,
+    Option<"alignSamples", "align-samples", "bool", /*default=*/"false",
+           "Sample positions 0, s, 2s, ... of every calibration window "
+           "(position 0, the attention sink, in each) instead of positions "
+           "that shift from window to window">,
     Option<"sequential", "sequential", "bool", /*default=*/"true",
            "Calibrate each layer on the outputs of the quantized layers before "
            "it (false: on the float model's, as the reference AWQ does)">,

@@ -19,7 +19,7 @@
 // RUN: lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=4 window-length=128 samples=256 block-windows=2 side-file=%t/block-awq.safetensors" -o %t/block.mlir 2>/dev/null
 // RUN: FileCheck %s < %t/block.mlir
 // RUN: lowbit-run perplexity --chunks 2 --file %lowbit_models/tiny-5m/data/heldout.txt %t/block.mlir 2>/dev/null | FileCheck %s --check-prefix=PPL
-// RUN: lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=4 window-length=128 scale-tokens-all=true sequential=false side-file=%t/gram-awq.safetensors" -o %t/gram.mlir 2>/dev/null
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=4 window-length=128 scale-tokens-all=true align-samples=true sequential=false side-file=%t/gram-awq.safetensors" -o %t/gram.mlir 2>/dev/null
 // RUN: FileCheck %s < %t/gram.mlir
 // RUN: lowbit-run perplexity --chunks 2 --file %lowbit_models/tiny-5m/data/heldout.txt %t/gram.mlir 2>/dev/null | FileCheck %s --check-prefix=PPL
 
