@@ -49,8 +49,11 @@ for recipe in $RECIPES; do
   # spell the pass out when WINDOWS differs.
   pipeline="--lowbit-pipeline=name=$recipe$calib side-file=$WORK/$recipe.safetensors"
   if [ "$WINDOWS" != 128 ] && [ -n "$calib" ]; then
-    pass=$("$BIN/lowbit-opt" "$WORK/model.mlir" "$pipeline" --dump-pass-pipeline -o /dev/null 2>&1 \
+    # --dump-pass-pipeline also runs the pipeline: on an empty module that
+    # is immediate.
+    pass=$(echo 'module {}' | "$BIN/lowbit-opt" - "$pipeline" --dump-pass-pipeline -o /dev/null 2>&1 \
            | sed -n 's/.*\(lowbit-[a-z]*{[^}]*}\).*/\1/p' | head -1)
+    [ -n "$pass" ] || { echo "cannot expand recipe $recipe" >&2; exit 1; }
     pipeline="--pass-pipeline=builtin.module(${pass%\}} windows=$WINDOWS})"
   fi
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
