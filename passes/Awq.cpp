@@ -378,9 +378,8 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
   }
 
   static bool isQueryOrKey(StringRef name) {
-    auto parsed = ::lowbit::parseWeightName(name);
-    return parsed && (parsed->role == ::lowbit::WeightRole::Query ||
-                      parsed->role == ::lowbit::WeightRole::Key);
+    std::optional<::lowbit::WeightRole> role = roleOf(name);
+    return role == ::lowbit::WeightRole::Query || role == ::lowbit::WeightRole::Key;
   }
 
   llvm::StringMap<QuantizedLinear> results;

@@ -99,11 +99,9 @@ Expected<double> BlockProbe::error(const LinearGroup &group, mlir::Operation *en
                                group.weights[j] + "' has the wrong size");
     held.push_back(w);
   }
-  std::vector<std::vector<float>> saved;
-  for (size_t j = 0; j < held.size(); ++j) {
-    saved.push_back(std::move(*held[j]));
-    *held[j] = candidates[j];
-  }
+  std::vector<std::vector<float>> saved(candidates.begin(), candidates.end());
+  for (size_t j = 0; j < held.size(); ++j)
+    std::swap(*held[j], saved[j]);
   double sum = 0;
   size_t count = 0;
   Error failure = Error::success();
@@ -120,7 +118,7 @@ Expected<double> BlockProbe::error(const LinearGroup &group, mlir::Operation *en
     count += out->size();
   }
   for (size_t j = 0; j < held.size(); ++j)
-    *held[j] = std::move(saved[j]);
+    std::swap(*held[j], saved[j]);
   if (failure)
     return std::move(failure);
   return count ? sum / double(count) : 0.0;

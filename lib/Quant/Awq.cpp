@@ -96,10 +96,10 @@ void minMax(const float *w, int64_t n, float &lo, float &hi) {
 /// with row stride ld.
 class OutputError {
 public:
-  /// From a precomputed XᵀX [width, width] (only its upper triangle is read).
+  /// From a precomputed XᵀX [width, width] (only its upper triangle is
+  /// read), borrowed rather than copied.
   OutputError(const float *gramMatrix, int64_t width)
-      : x(nullptr), tokens(0), width(width), ld(width),
-        gram(gramMatrix, gramMatrix + width * width) {}
+      : x(nullptr), tokens(0), width(width), ld(width), gramData(gramMatrix) {}
 
   OutputError(const float *x, int64_t tokens, int64_t width, int64_t ld)
       : x(x), tokens(tokens), width(width), ld(ld) {
@@ -107,15 +107,16 @@ public:
       gram.resize(size_t(width * width));
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(width),
                   int(tokens), 1.0f, x, int(ld), 0.0f, gram.data(), int(width));
+      gramData = gram.data();
     }
   }
 
   /// err[i] for the rows of d [m, width].
   void rowErrors(const float *d, int64_t m, double *err) {
-    if (!gram.empty()) {
+    if (gramData) {
       scratch.resize(size_t(m * width));
       cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, int(m), int(width),
-                  1.0f, gram.data(), int(width), d, int(width), 0.0f,
+                  1.0f, gramData, int(width), d, int(width), 0.0f,
                   scratch.data(), int(width));
       parallelFor(m, 64, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
@@ -153,6 +154,7 @@ private:
   const float *x;
   int64_t tokens, width, ld;
   std::vector<float> gram; // upper triangle of XᵀX, when width <= tokens
+  const float *gramData = nullptr; // gram's, or the caller's XᵀX
   std::vector<float> scratch;
 };
 
