@@ -15,6 +15,9 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <vector>
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
@@ -25,6 +28,14 @@ int main(int argc, char **argv) {
   registry.insert<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect,
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
 
-  return mlir::asMainReturnCode(
-      mlir::MlirOptMain(argc, argv, "lowbit optimizer driver\n", registry));
+  // A failing pass reports on the module; printing the whole module under
+  // each error buries the message, so that is off unless asked for.
+  std::vector<char *> args(argv, argv + argc);
+  static char quietOps[] = "--mlir-print-op-on-diagnostic=false";
+  if (llvm::none_of(args, [](const char *a) {
+        return llvm::StringRef(a).contains("mlir-print-op-on-diagnostic");
+      }))
+    args.insert(args.begin() + 1, quietOps);
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      int(args.size()), args.data(), "lowbit optimizer driver\n", registry));
 }
