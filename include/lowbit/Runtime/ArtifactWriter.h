@@ -1,0 +1,37 @@
+//===- ArtifactWriter.h - Writing a .lbx file -------------------*- C++ -*-===//
+//
+// Lays out header, manifest, weights and code as ArtifactFormat.h says and
+// fills in sizes and checksums. The compiler and the runtime's tests write
+// artifacts through this one function.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_RUNTIME_ARTIFACTWRITER_H
+#define LOWBIT_RUNTIME_ARTIFACTWRITER_H
+
+#include "lowbit/Runtime/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace lowbit {
+namespace rt {
+
+struct ArtifactParts {
+  /// A serialized lowbit.artifact.Manifest.
+  std::string manifest;
+  /// The weight section; tensor offsets in the manifest are relative to it.
+  const void *weights = nullptr;
+  uint64_t weightsSize = 0;
+  /// The kernels: an ELF shared object.
+  const void *code = nullptr;
+  uint64_t codeSize = 0;
+};
+
+/// Writes `parts` to `path` (through a temporary file renamed into place).
+Status writeArtifact(const std::string &path, const ArtifactParts &parts);
+
+} // namespace rt
+} // namespace lowbit
+
+#endif // LOWBIT_RUNTIME_ARTIFACTWRITER_H

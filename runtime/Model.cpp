@@ -1,0 +1,339 @@
+//===- Model.cpp - Mapping, checking and loading an artifact --------------===//
+//
+// Every check happens before the code is loaded: a damaged, truncated or
+// newer file, or one built for a wider CPU, fails with a message naming the
+// file and the problem, never with a crash inside a kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "ModelImpl.h"
+
+#include "CpuFeatures.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace lowbit;
+using namespace lowbit::rt;
+
+static_assert(sizeof(ArtifactHeader) <= kArtifactAlignment,
+              "the header must fit its 4096-byte slot");
+
+namespace {
+
+/// Failures of one file: every message starts with its path.
+struct FileErrors {
+  const std::string &path;
+  Status operator()(const std::string &problem) const {
+    return Status::error(path + ": " + problem);
+  }
+};
+
+std::string str(uint64_t v) { return std::to_string(v); }
+
+bool sectionInside(uint64_t offset, uint64_t size, uint64_t fileSize) {
+  return offset <= fileSize && size <= fileSize - offset;
+}
+
+Status writeAll(int fd, const unsigned char *data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return Status::error(std::strerror(errno));
+    }
+    data += n;
+    size -= size_t(n);
+  }
+  return Status::success();
+}
+
+} // namespace
+
+Model::Impl::~Impl() {
+  kernels.clear();
+  if (library)
+    dlclose(library);
+  if (codeFd >= 0)
+    ::close(codeFd);
+  if (!codeTempFile.empty())
+    ::unlink(codeTempFile.c_str());
+  if (base)
+    munmap(const_cast<unsigned char *>(base), mappedSize);
+}
+
+/// Checks the header against the file; fills the section pointers.
+static Status checkHeader(const FileErrors &fail, const ArtifactHeader &h,
+                          uint64_t actualSize) {
+  if (std::memcmp(h.magic, kArtifactMagic, sizeof(kArtifactMagic)) != 0)
+    return fail("not a lowbit artifact (bad magic)");
+  if (h.formatVersion > kArtifactFormatVersion)
+    return fail("format version " + str(h.formatVersion) +
+                " is newer than this runtime supports (" +
+                str(kArtifactFormatVersion) +
+                "); rebuild with a newer lowbit runtime or recompile the "
+                "model with a matching compiler");
+  if (h.formatVersion == 0)
+    return fail("invalid format version 0");
+  if (h.headerSize != sizeof(ArtifactHeader))
+    return fail("header size " + str(h.headerSize) + " is not the " +
+                str(sizeof(ArtifactHeader)) + " bytes of format version " +
+                str(h.formatVersion));
+  if (actualSize < h.fileSize)
+    return fail("truncated: " + str(actualSize) + " bytes of " +
+                str(h.fileSize));
+  if (actualSize > h.fileSize)
+    return fail("has " + str(actualSize - h.fileSize) +
+                " bytes past the end its header records (" + str(h.fileSize) +
+                ")");
+  struct Section {
+    const char *name;
+    uint64_t offset, size;
+  } sections[] = {{"manifest", h.manifestOffset, h.manifestSize},
+                  {"weight", h.weightsOffset, h.weightsSize},
+                  {"code", h.codeOffset, h.codeSize}};
+  for (const Section &s : sections) {
+    if (s.offset < kArtifactAlignment ||
+        !sectionInside(s.offset, s.size, h.fileSize))
+      return fail(std::string(s.name) + " section [" + str(s.offset) + ", +" +
+                  str(s.size) + ") lies outside the file (" + str(h.fileSize) +
+                  " bytes)");
+  }
+  if (h.weightsOffset % kArtifactAlignment != 0)
+    return fail("weight section offset " + str(h.weightsOffset) +
+                " is not 4096-byte aligned");
+  if (h.codeSize == 0)
+    return fail("has no code section");
+  return Status::success();
+}
+
+static Status checkManifest(const FileErrors &fail, const artifact::Manifest &m,
+                            uint64_t weightsSize) {
+  const artifact::ModelConfig &c = m.config();
+  if (c.vocab_size() <= 0)
+    return fail("manifest: vocab_size " + std::to_string(c.vocab_size()) +
+                " must be positive");
+  if (c.context_length() <= 0)
+    return fail("manifest: context_length " +
+                std::to_string(c.context_length()) + " must be positive");
+  for (int i = 0; i < m.tensors_size(); ++i) {
+    const artifact::Tensor &t = m.tensors(i);
+    if (!sectionInside(t.offset(), t.size(), weightsSize))
+      return fail("tensor '" + t.name() + "' [" + str(t.offset()) + ", +" +
+                  str(t.size()) + ") lies outside the weight section (" +
+                  str(weightsSize) + " bytes)");
+    if (t.offset() % 64 != 0)
+      return fail("tensor '" + t.name() + "' offset " + str(t.offset()) +
+                  " is not 64-byte aligned");
+  }
+  if (m.buffers_size() == 0 || m.logits_buffer() >= uint32_t(m.buffers_size()))
+    return fail("manifest: logits_buffer " + str(m.logits_buffer()) +
+                " is not one of its " + str(m.buffers_size()) + " buffers");
+  uint64_t logitsRow = m.buffers(int(m.logits_buffer())).row_bytes();
+  if (logitsRow < uint64_t(c.vocab_size()) * sizeof(float))
+    return fail("manifest: the logits buffer's rows (" + str(logitsRow) +
+                " bytes) cannot hold " + std::to_string(c.vocab_size()) +
+                " floats");
+  bool usesCache = false;
+  for (int s = 0; s < m.steps_size(); ++s) {
+    const artifact::Step &step = m.steps(s);
+    std::string where = "manifest: step " + std::to_string(s) + " (" +
+                        step.kernel() + ")";
+    if (step.kernel().empty())
+      return fail(where + " names no kernel");
+    for (int a = 0; a < step.args_size(); ++a) {
+      const artifact::Arg &arg = step.args(a);
+      uint64_t limit = 0;
+      const char *what = "";
+      switch (arg.kind()) {
+      case artifact::Arg::BUFFER:
+        limit = uint64_t(m.buffers_size()), what = "buffer";
+        break;
+      case artifact::Arg::TENSOR:
+        limit = uint64_t(m.tensors_size()), what = "tensor";
+        break;
+      case artifact::Arg::KEY_CACHE:
+      case artifact::Arg::VALUE_CACHE:
+        usesCache = true;
+        limit = uint64_t(m.kv_layers() > 0 ? m.kv_layers() : 0);
+        what = "cache layer";
+        break;
+      case artifact::Arg::TOKENS:
+      case artifact::Arg::POSITIONS:
+        continue;
+      default:
+        return fail(where + ": argument " + std::to_string(a) +
+                    " has unknown kind " + std::to_string(int(arg.kind())));
+      }
+      if (arg.index() >= limit)
+        return fail(where + ": argument " + std::to_string(a) + " names " +
+                    what + " " + str(arg.index()) + " of " + str(limit));
+    }
+  }
+  if (usesCache && m.kv_width() <= 0)
+    return fail("manifest: kv_width " + std::to_string(m.kv_width()) +
+                " must be positive when steps use the KV cache");
+  if (m.steps_size() == 0)
+    return fail("manifest: no steps");
+  return Status::success();
+}
+
+static Status checkCpuFeatures(const FileErrors &fail,
+                               const artifact::Manifest &m) {
+  for (const std::string &name : m.required_features()) {
+    switch (cpuFeature(name)) {
+    case CpuFeatureState::Present:
+      break;
+    case CpuFeatureState::Missing:
+      return fail("compiled for " +
+                  (m.target().empty() ? std::string("another CPU") : m.target()) +
+                  ": needs CPU feature '" + name +
+                  "', which this CPU lacks; recompile for this machine "
+                  "(--target=native)");
+    case CpuFeatureState::Unknown:
+      return fail("needs CPU feature '" + name +
+                  "', which this runtime does not know how to check");
+    }
+  }
+  return Status::success();
+}
+
+/// Writes the code section to an anonymous file and dlopens it.
+static Status loadCode(const FileErrors &fail, Model::Impl &impl,
+                       const unsigned char *code, size_t size) {
+  int fd = memfd_create("lowbit-kernels", MFD_CLOEXEC);
+  std::string loadPath;
+  if (fd >= 0) {
+    loadPath = "/proc/self/fd/" + std::to_string(fd);
+  } else {
+    const char *dir = std::getenv("TMPDIR");
+    std::string templ = std::string(dir && *dir ? dir : "/tmp") +
+                        "/lowbit-kernels-XXXXXX";
+    std::vector<char> name(templ.begin(), templ.end());
+    name.push_back('\0');
+    fd = mkstemp(name.data());
+    if (fd < 0)
+      return fail(std::string("cannot create a file for the code section: ") +
+                  std::strerror(errno));
+    impl.codeTempFile = name.data();
+    loadPath = impl.codeTempFile;
+  }
+  impl.codeFd = fd;
+  if (Status s = writeAll(fd, code, size); !s.ok())
+    return fail("cannot write the code section: " + s.message());
+  impl.library = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!impl.library) {
+    const char *why = dlerror();
+    return fail(std::string("cannot load the code section: ") +
+                (why ? why : "unknown dlopen error"));
+  }
+  const artifact::Manifest &m = impl.manifest;
+  impl.kernels.reserve(size_t(m.steps_size()));
+  for (int s = 0; s < m.steps_size(); ++s) {
+    const std::string &name = m.steps(s).kernel();
+    dlerror();
+    void *sym = dlsym(impl.library, name.c_str());
+    if (!sym)
+      return fail("step " + std::to_string(s) + ": kernel '" + name +
+                  "' is not in the code section");
+    impl.kernels.push_back(reinterpret_cast<KernelFunction>(sym));
+  }
+  return Status::success();
+}
+
+Model::Model() : impl(std::make_unique<Impl>()) {}
+Model::~Model() = default;
+
+StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path) {
+  std::unique_ptr<Model> model(new Model());
+  Impl &impl = *model->impl;
+  impl.path = path;
+  FileErrors fail{impl.path};
+
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return fail(std::string("cannot stat: ") + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  uint64_t actualSize = uint64_t(st.st_size);
+  if (actualSize < kArtifactAlignment) {
+    ::close(fd);
+    return fail("truncated: " + str(actualSize) +
+                " bytes, shorter than the 4096-byte header");
+  }
+  void *map = mmap(nullptr, size_t(actualSize), PROT_READ, MAP_PRIVATE, fd, 0);
+  int mapErr = errno;
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return fail(std::string("cannot map: ") + std::strerror(mapErr));
+  impl.base = static_cast<const unsigned char *>(map);
+  impl.mappedSize = size_t(actualSize);
+
+  ArtifactHeader h;
+  std::memcpy(&h, impl.base, sizeof(h));
+  if (Status s = checkHeader(fail, h, actualSize); !s.ok())
+    return s;
+  const unsigned char *manifestBytes = impl.base + h.manifestOffset;
+  const unsigned char *code = impl.base + h.codeOffset;
+  if (artifactCrc32(manifestBytes, h.manifestSize) != h.manifestCrc32)
+    return fail("manifest checksum mismatch (the file is damaged)");
+  if (artifactCrc32(code, h.codeSize) != h.codeCrc32)
+    return fail("code checksum mismatch (the file is damaged)");
+  if (!impl.manifest.ParseFromArray(manifestBytes, int(h.manifestSize)))
+    return fail("cannot parse the manifest");
+  const artifact::Manifest &m = impl.manifest;
+  if (m.format_version() != 0 && m.format_version() != h.formatVersion)
+    return fail("manifest format version " + str(m.format_version()) +
+                " differs from the header's " + str(h.formatVersion));
+  impl.weights = impl.base + h.weightsOffset;
+  if (Status s = checkManifest(fail, m, h.weightsSize); !s.ok())
+    return s;
+  if (Status s = checkCpuFeatures(fail, m); !s.ok())
+    return s;
+
+  if (!m.tokenizer().sentencepiece_model().empty()) {
+    StatusOr<std::unique_ptr<Tokenizer>> tok =
+        Tokenizer::create(m.tokenizer().sentencepiece_model());
+    if (!tok.ok())
+      return fail(tok.status().message());
+    impl.tokenizer = tok.take();
+  }
+  if (Status s = loadCode(fail, impl, code, size_t(h.codeSize)); !s.ok())
+    return s;
+
+  const artifact::ModelConfig &c = m.config();
+  ModelInfo &info = impl.info;
+  info.arch = c.arch();
+  info.target = m.target();
+  info.source = m.source();
+  info.vocabSize = c.vocab_size();
+  info.contextLength = c.context_length();
+  info.numLayers = c.num_layers();
+  info.bosTokenId = c.bos_token_id();
+  info.eosTokenId = c.eos_token_id();
+  info.addBos = m.tokenizer().add_bos();
+  info.weightBytes = h.weightsSize;
+  info.codeBytes = h.codeSize;
+  info.steps = size_t(m.steps_size());
+  return std::move(model);
+}
+
+const ModelInfo &Model::info() const { return impl->info; }
+const std::string &Model::path() const { return impl->path; }
+const Tokenizer *Model::tokenizer() const { return impl->tokenizer.get(); }

@@ -1,0 +1,62 @@
+//===- ThreadPool.h - Workers that meet at a spin-then-sleep barrier -*- C++ -*-===//
+//
+// The calling thread is thread 0 and works too. Every thread runs the same
+// job and the job calls barrier() between dispatches, as ggml-cpu's graph
+// walk does. Waiting spins for a short budget, then sleeps on a futex, so
+// idle workers cost nothing between calls.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_RUNTIME_THREADPOOL_H
+#define LOWBIT_RUNTIME_THREADPOOL_H
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace lowbit {
+namespace rt {
+
+class Barrier {
+public:
+  explicit Barrier(int threads) : threads(uint32_t(threads)) {}
+  /// Returns once all threads have arrived.
+  void wait();
+
+  /// Spin iterations before sleeping: short, so that a core is given back
+  /// quickly when the work is uneven or the machine is oversubscribed.
+  static constexpr int kSpinBudget = 4096;
+
+private:
+  const uint32_t threads;
+  alignas(64) std::atomic<uint32_t> arrived{0};
+  alignas(64) std::atomic<uint32_t> generation{0};
+  std::atomic<uint32_t> sleepers{0};
+};
+
+class ThreadPool {
+public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  int size() const { return threads; }
+
+  /// Runs job(thread) on every thread and returns when all have finished.
+  /// The job may call barrier(); every thread must call it equally often.
+  void run(const std::function<void(int)> &job);
+  void barrier() { meet.wait(); }
+
+private:
+  void workerLoop(int index);
+
+  const int threads;
+  Barrier meet;
+  const std::function<void(int)> *job = nullptr;
+  bool stopping = false;
+  std::vector<std::thread> workers;
+};
+
+} // namespace rt
+} // namespace lowbit
+
+#endif // LOWBIT_RUNTIME_THREADPOOL_H
