@@ -1,0 +1,287 @@
+//===- LinearKernels.cpp - Quantized and float matrix-vector kernels ------===//
+//
+// One kernel per (layout, shape, target). Rows of the weight are split among
+// threads; for each row every token of the call is processed while the row
+// is hot in L1, so prefill reads each weight byte once.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelEmitter.h"
+#include "lowbit/Quant/Bnb.h"
+
+using namespace mlir;
+using namespace ::lowbit;
+
+namespace {
+/// Code and parameter loads of one 32-value block of a packed weight.
+struct BlockReader {
+  KernelEmitter &e;
+  const PackedLayout &l;
+
+  /// The block's codes as 32 bytes in value order (unsigned, or signed for
+  /// 8-bit layouts).
+  Value codes(Value base) {
+    VectorType v32 = e.vec(32, e.b.getI8Type());
+    if (l.signedCodes || l.bits == 8)
+      return e.load(v32, base, 0);
+    if (l.bits <= 2)
+      return twoBitPlane(base, 0);
+    Value nib = e.load(e.vec(16, e.b.getI8Type()), base, 0);
+    Value lo = arith::AndIOp::create(e.b, e.loc, nib, byteSplat(16, 15));
+    Value hi = arith::ShRUIOp::create(e.b, e.loc, nib, byteSplat(16, 4));
+    Value u = e.concat(lo, hi);
+    if (l.bits > 4) {
+      Value high = twoBitPlane(base, 16);
+      high = arith::ShLIOp::create(e.b, e.loc, high, byteSplat(32, 4));
+      u = arith::OrIOp::create(e.b, e.loc, u, high);
+    }
+    return u;
+  }
+
+  /// 8 bytes holding 32 two-bit values: byte i has values i, i+8, i+16,
+  /// i+24 at bits 0, 2, 4, 6.
+  Value twoBitPlane(Value base, int64_t off) {
+    Value x = e.load(e.vec(8, e.b.getI8Type()), base, off);
+    Value parts[4];
+    for (int k = 0; k < 4; ++k) {
+      Value s = k ? arith::ShRUIOp::create(e.b, e.loc, x, byteSplat(8, 2 * k)).getResult()
+                  : x;
+      parts[k] = arith::AndIOp::create(e.b, e.loc, s, byteSplat(8, 3));
+    }
+    return e.concat(e.concat(parts[0], parts[1]), e.concat(parts[2], parts[3]));
+  }
+
+  Value byteSplat(int64_t n, int v) {
+    return e.constVec(e.vec(n, e.b.getI8Type()), e.b.getI8IntegerAttr(v));
+  }
+
+  /// Parameter k (0: d, 1: m) of sub-block s, as f32.
+  Value param(Value base, int s, int k) {
+    int per = l.hasMin ? 2 : 1;
+    int64_t off = (s * per + k) * (l.halfParams ? 2 : 4);
+    if (!l.halfParams)
+      return e.load(e.f32(), base, off);
+    Value h = e.load(e.b.getF16Type(), base, off);
+    return arith::ExtFOp::create(e.b, e.loc, e.f32(), h);
+  }
+};
+
+/// The 32 values of a 4-bit codebook block as f32 (vpermps on two halves of
+/// the 16-entry table).
+Value lookup(KernelEmitter &e, Value u, bool fp4) {
+  ArrayRef<float> book = bnb4BitCodebook(fp4 ? Bnb4BitType::FP4 : Bnb4BitType::NF4);
+  VectorType v8f = e.vec(8, e.f32()), v8i = e.vec(8, e.b.getI32Type());
+  Value lo = arith::ConstantOp::create(
+      e.b, e.loc, DenseElementsAttr::get(v8f, book.take_front(8)));
+  Value hi = arith::ConstantOp::create(
+      e.b, e.loc, DenseElementsAttr::get(v8f, book.drop_front(8).take_front(8)));
+  Value eight = e.constVec(v8i, e.b.getI32IntegerAttr(8));
+  Value parts[4];
+  for (int k = 0; k < 4; ++k) {
+    Value idx = arith::ExtUIOp::create(e.b, e.loc, v8i, e.slice(u, 8 * k, 8));
+    Value a = e.call("llvm.x86.avx2.permps", v8f, {lo, idx});
+    Value c = e.call("llvm.x86.avx2.permps", v8f, {hi, idx});
+    Value isHigh = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::uge, idx, eight);
+    parts[k] = arith::SelectOp::create(e.b, e.loc, isHigh, c, a);
+  }
+  return e.concat(e.concat(parts[0], parts[1]), e.concat(parts[2], parts[3]));
+}
+
+/// Float weights of one block (32 values) as vector<32xf32>.
+Value floatBlock(KernelEmitter &e, FloatEncoding enc, Value ptr, Value off) {
+  VectorType v32f = e.vec(32, e.f32());
+  switch (enc) {
+  case FloatEncoding::F32:
+    return e.load(v32f, ptr, off);
+  case FloatEncoding::F16:
+    return arith::ExtFOp::create(e.b, e.loc, v32f,
+                                 e.load(e.vec(32, e.b.getF16Type()), ptr, off));
+  case FloatEncoding::BF16: {
+    VectorType v32i = e.vec(32, e.b.getI32Type());
+    Value h = e.load(e.vec(32, e.b.getI16Type()), ptr, off);
+    Value w = arith::ExtUIOp::create(e.b, e.loc, v32i, h);
+    w = arith::ShLIOp::create(e.b, e.loc, w,
+                              e.constVec(v32i, e.b.getI32IntegerAttr(16)));
+    return arith::BitcastOp::create(e.b, e.loc, v32f, w);
+  }
+  }
+  return {};
+}
+} // namespace
+
+/// Decodes block `b` of a packed row to vector<32xf32> (embedding lookups).
+static Value decodeBlock(KernelEmitter &e, const PackedLayout &l, Value w,
+                         Value row, Value block) {
+  VectorType v32f = e.vec(32, e.f32());
+  int64_t blocks = l.family == KernelFamily::Float ? l.paddedCols() / 32 : l.blocksPerRow();
+  Value index = e.add(e.mul(row, blocks), block);
+  Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+  if (l.family == KernelFamily::Float)
+    return floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
+  Value paramBase =
+      e.offset(w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+  BlockReader r{e, l};
+  Value u = r.codes(codeBase);
+  if (l.family == KernelFamily::Lut) {
+    Value scale = e.load(e.f32(), paramBase, 0);
+    return arith::MulFOp::create(e.b, e.loc, lookup(e, u, l.fp4Codebook),
+                                 e.splat(v32f, scale));
+  }
+  Value q = l.signedCodes ? arith::SIToFPOp::create(e.b, e.loc, v32f, u).getResult()
+                          : arith::UIToFPOp::create(e.b, e.loc, v32f, u).getResult();
+  auto laneParam = [&](int k) {
+    Value p0 = e.splat(v32f, r.param(paramBase, 0, k));
+    if (l.subBlock == 32)
+      return p0;
+    Value p1 = e.splat(v32f, r.param(paramBase, 1, k));
+    SmallVector<bool> first(32);
+    for (int i = 0; i < 32; ++i)
+      first[i] = i < 16;
+    Value mask = arith::ConstantOp::create(
+        e.b, e.loc, DenseElementsAttr::get(e.vec(32, e.b.getI1Type()), first));
+    return arith::SelectOp::create(e.b, e.loc, mask, p0, p1).getResult();
+  };
+  Value y = arith::MulFOp::create(e.b, e.loc, q, laneParam(0));
+  if (l.hasMin)
+    y = arith::AddFOp::create(e.b, e.loc, y, laneParam(1));
+  return y;
+}
+
+std::string KernelBuilder::embedding(const PackedLayout &l) {
+  std::string name = "embedding_" + l.key() + "_" + std::to_string(l.rows) + "x" +
+                     std::to_string(l.cols);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  Value tok = e.arg(0), table = e.arg(1), out = e.arg(2);
+  int64_t rowBytes = activationRowBytes(l.cols);
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value id = e.load(e.b.getI32Type(), tok, e.mul(s, 4));
+    Value row = arith::ExtSIOp::create(e.b, e.loc, e.i64(), id);
+    Value dst = e.offset(out, e.mul(s, rowBytes));
+    e.loop(e.i64c(0), e.i64c(l.cols / 32), [&](Value blk) {
+      e.store(decodeBlock(e, l, table, row, blk), dst, e.mul(blk, 128));
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residual) {
+  std::string name = "linear_" + l.key() + "_" + std::to_string(l.rows) + "x" +
+                     std::to_string(l.cols) + (bias ? "_bias" : "") +
+                     (residual ? "_res" : "") + "_" + target.name;
+  for (char &c : name)
+    if (c == '-')
+      c = '_';
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int argIndex = 0;
+  Value x = e.arg(argIndex++), w = e.arg(argIndex++);
+  Value biasPtr = bias ? e.arg(argIndex++) : Value();
+  Value resPtr = residual ? e.arg(argIndex++) : Value();
+  Value out = e.arg(argIndex++);
+
+  int64_t n = l.rows, k = l.cols;
+  bool integer = l.family == KernelFamily::Integer;
+  int64_t xRowBytes = integer ? quantizedRowBytes(k) : activationRowBytes(k);
+  int64_t outRowBytes = activationRowBytes(n);
+  int64_t blocks = l.family == KernelFamily::Float ? l.paddedCols() / 32 : l.blocksPerRow();
+  VectorType v32f = e.vec(32, e.f32()), v8f = e.vec(8, e.f32());
+  VectorType v8i = e.vec(8, b.getI32Type()), v16s = e.vec(16, b.getI16Type());
+  VectorType v32b = e.vec(32, b.getI8Type());
+  Type accType = integer ? Type(v8f) : Type(v32f);
+
+  auto [lo, hi] = e.threadRange(e.i64c(n));
+  e.loop(lo, hi, [&](Value row) {
+    Value rowIndex = e.mul(row, blocks);
+    e.loop(e.i64c(0), e.tokens, [&](Value s) {
+      Value xrow = e.offset(x, e.mul(s, xRowBytes));
+      Value zero = e.constVec(cast<VectorType>(accType), b.getF32FloatAttr(0));
+      ValueRange sums = e.loop(
+          e.i64c(0), e.i64c(blocks), 1, {zero, e.f32c(0)},
+          [&](Value blk, ValueRange acc) -> SmallVector<Value> {
+            Value index = e.add(rowIndex, blk);
+            Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+            if (l.family == KernelFamily::Float) {
+              Value wv = floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
+              Value xv = e.load(v32f, xrow, e.mul(blk, 128));
+              return {vector::FMAOp::create(b, loc, wv, xv, acc[0]), acc[1]};
+            }
+            Value paramBase = e.offset(
+                w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+            BlockReader r{e, l};
+            Value u = r.codes(codeBase);
+            if (l.family == KernelFamily::Lut) {
+              Value scale = e.load(e.f32(), paramBase, 0);
+              Value xv = e.load(v32f, xrow, e.mul(blk, 128));
+              Value wv = arith::MulFOp::create(b, loc, lookup(e, u, l.fp4Codebook),
+                                               e.splat(v32f, scale));
+              return {vector::FMAOp::create(b, loc, wv, xv, acc[0]), acc[1]};
+            }
+            // Integer: Σ u·a in int32 lanes (lane j covers values 4j..4j+3).
+            Value a = e.load(v32b, xrow, e.mul(blk, 32));
+            if (l.signedCodes) {
+              // |w|·sign(a, w): unsigned×signed bytes without overflow.
+              Value zeroB = r.byteSplat(32, 0);
+              Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u, zeroB);
+              Value negA = arith::SubIOp::create(b, loc, zeroB, a);
+              a = arith::SelectOp::create(b, loc, neg, negA, a);
+              u = math::AbsIOp::create(b, loc, u);
+            }
+            Value dot;
+            if (target.vnni) {
+              Value ui = vector::BitCastOp::create(b, loc, v8i, u);
+              Value ai = vector::BitCastOp::create(b, loc, v8i, a);
+              dot = e.call("llvm.x86.avx512.vpdpbusd.256", v8i,
+                           {e.constVec(v8i, b.getI32IntegerAttr(0)), ui, ai});
+            } else {
+              Value pairs = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
+              dot = e.call("llvm.x86.avx2.pmadd.wd", v8i,
+                           {pairs, e.constVec(v16s, b.getI16IntegerAttr(1))});
+            }
+            Value da = e.load(e.f32(), xrow, e.add(e.i64c(k), e.mul(blk, 4)));
+            Value d0 = arith::MulFOp::create(b, loc, r.param(paramBase, 0, 0), da);
+            Value scale = e.splat(v8f, d0);
+            if (l.subBlock == 16) {
+              Value d1 = arith::MulFOp::create(b, loc, r.param(paramBase, 1, 0), da);
+              SmallVector<bool> first(8);
+              for (int i = 0; i < 8; ++i)
+                first[i] = i < 4;
+              Value mask = arith::ConstantOp::create(
+                  b, loc, DenseElementsAttr::get(e.vec(8, b.getI1Type()), first));
+              scale = arith::SelectOp::create(b, loc, mask, scale, e.splat(v8f, d1));
+            }
+            Value df = arith::SIToFPOp::create(b, loc, v8f, dot);
+            Value acc0 = vector::FMAOp::create(b, loc, df, scale, acc[0]);
+            Value acc1 = acc[1];
+            if (l.hasMin) {
+              Value sumBase = e.add(e.i64c(k + k / 32 * 4), e.mul(blk, 8));
+              Value s0 = e.load(e.f32(), xrow, sumBase);
+              Value s1 = e.load(e.f32(), xrow, e.add(sumBase, e.i64c(4)));
+              Value m0 = r.param(paramBase, 0, 1);
+              if (l.subBlock == 32) {
+                Value both = arith::AddFOp::create(b, loc, s0, s1);
+                acc1 = math::FmaOp::create(b, loc, m0, both, acc1);
+              } else {
+                acc1 = math::FmaOp::create(b, loc, m0, s0, acc1);
+                acc1 = math::FmaOp::create(b, loc, r.param(paramBase, 1, 1), s1, acc1);
+              }
+            }
+            return {acc0, acc1};
+          });
+      Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[0]), sums[1]);
+      if (biasPtr)
+        y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
+      Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
+      if (resPtr)
+        y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
+      e.store(y, out, outOff);
+    });
+  });
+  return name;
+}

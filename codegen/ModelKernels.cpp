@@ -1,0 +1,363 @@
+//===- ModelKernels.cpp - Norm, rope, attention and elementwise kernels ---===//
+#include "KernelEmitter.h"
+
+#include "llvm/TargetParser/Host.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace ::lowbit;
+
+auto ::lowbit::resolveCpuTarget(StringRef name) -> std::optional<CpuTarget> {
+  CpuTarget t;
+  t.name = name.str();
+  std::vector<std::string> v3 = {"avx", "avx2", "fma", "f16c", "bmi2"};
+  if (name == "x86-64-v3") {
+    t.cpu = "x86-64-v3";
+    t.requiredFeatures = v3;
+  } else if (name == "x86-64-v4") {
+    t.cpu = "x86-64-v4";
+    t.features = "+avx512vnni,+avx512bf16";
+    t.avx512 = t.vnni = true;
+    t.requiredFeatures = v3;
+    for (const char *f : {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512vnni"})
+      t.requiredFeatures.push_back(f);
+  } else if (name == "native") {
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    bool v4 = host.lookup("avx512f") && host.lookup("avx512bw") &&
+              host.lookup("avx512vl") && host.lookup("avx512vnni");
+    if (!host.lookup("avx2") || !host.lookup("fma") || !host.lookup("f16c"))
+      return std::nullopt;
+    t = *resolveCpuTarget(v4 ? "x86-64-v4" : "x86-64-v3");
+    t.name = "native";
+    t.cpu = llvm::sys::getHostCPUName().str();
+  } else {
+    return std::nullopt;
+  }
+  return t;
+}
+
+static std::string sanitize(std::string s) {
+  for (char &c : s)
+    if (!isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  return s;
+}
+
+std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
+  static const char *kModes[] = {"q8_0", "q8_k", "b32", "row"};
+  std::string name = "quantize_" + std::string(kModes[int(mode)]) + "_" + std::to_string(width);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value x = e.arg(0), xq = e.arg(1);
+  int64_t super = mode == ActivationQuant::Q8_K ? 256
+                  : mode == ActivationQuant::Row ? width
+                                                 : 32;
+  VectorType v32f = e.vec(32, e.f32()), v32i = e.vec(32, b.getI32Type());
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value src = e.offset(x, e.mul(s, activationRowBytes(width)));
+    Value dst = e.offset(xq, e.mul(s, quantizedRowBytes(width)));
+    e.loop(e.i64c(0), e.i64c(width / super), [&](Value sb) {
+      Value base = e.mul(sb, super * 4);
+      Value ninf = e.constVec(v32f, b.getF32FloatAttr(-INFINITY));
+      Value pinf = e.constVec(v32f, b.getF32FloatAttr(INFINITY));
+      ValueRange ext = e.loop(e.i64c(0), e.i64c(super / 32), 1, {ninf, pinf},
+                              [&](Value c, ValueRange mm) -> SmallVector<Value> {
+                                Value v = e.load(v32f, src, e.add(base, e.mul(c, 128)));
+                                return {arith::MaximumFOp::create(b, loc, mm[0], v),
+                                        arith::MinimumFOp::create(b, loc, mm[1], v)};
+                              });
+      Value vmax = vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF, ext[0]);
+      Value vmin = vector::ReductionOp::create(b, loc, vector::CombiningKind::MINIMUMF, ext[1]);
+      Value negMin = arith::NegFOp::create(b, loc, vmin);
+      Value amax = arith::MaximumFOp::create(b, loc, vmax, negMin);
+      Value zero = e.f32c(0);
+      Value isZero = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, amax, zero);
+      Value inv, d;
+      if (mode == ActivationQuant::Q8_K) {
+        // ggml's Q8_K: the value of largest magnitude maps to -128.
+        Value useMin = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, negMin, vmax);
+        Value mx = arith::SelectOp::create(b, loc, useMin, vmin, vmax);
+        Value iscale = arith::DivFOp::create(b, loc, e.f32c(-128.0f), mx);
+        inv = arith::SelectOp::create(b, loc, isZero, zero, iscale);
+        d = arith::SelectOp::create(
+            b, loc, isZero, zero, arith::DivFOp::create(b, loc, e.f32c(1.0f), iscale));
+      } else {
+        Value dv = arith::DivFOp::create(b, loc, amax, e.f32c(127.0f));
+        inv = arith::SelectOp::create(
+            b, loc, isZero, zero, arith::DivFOp::create(b, loc, e.f32c(1.0f), dv));
+        d = dv;
+        if (mode == ActivationQuant::Q8_0) {
+          // The dot uses the f16-rounded scale ggml stores.
+          Value h = arith::TruncFOp::create(b, loc, b.getF16Type(), dv);
+          d = arith::ExtFOp::create(b, loc, e.f32(), h);
+        }
+      }
+      Value invV = e.splat(v32f, inv);
+      e.loop(e.i64c(0), e.i64c(super / 32), [&](Value c) {
+        Value block = e.add(e.mul(sb, super / 32), c);
+        Value v = e.load(v32f, src, e.add(base, e.mul(c, 128)));
+        Value r = math::RoundEvenOp::create(b, loc, arith::MulFOp::create(b, loc, v, invV));
+        r = arith::MinimumFOp::create(b, loc, r, e.constVec(v32f, b.getF32FloatAttr(127)));
+        r = arith::MaximumFOp::create(b, loc, r, e.constVec(v32f, b.getF32FloatAttr(-128)));
+        Value q = arith::FPToSIOp::create(b, loc, v32i, r);
+        e.store(arith::TruncIOp::create(b, loc, e.vec(32, b.getI8Type()), q), dst,
+                e.mul(block, 32));
+        e.store(d, dst, e.add(e.i64c(width), e.mul(block, 4)));
+        for (int half = 0; half < 2; ++half) {
+          Value part = arith::SIToFPOp::create(b, loc, e.vec(16, e.f32()), e.slice(q, 16 * half, 16));
+          Value sum = arith::MulFOp::create(b, loc, e.reduceAdd(part), d);
+          e.store(sum, dst,
+                  e.add(e.i64c(width + width / 32 * 4 + 4 * half), e.mul(block, 8)));
+        }
+      });
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::permuteColumns(int64_t width) {
+  std::string name = "permute_columns_" + std::to_string(width);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  Value x = e.arg(0), order = e.arg(1), out = e.arg(2);
+  int64_t rowBytes = activationRowBytes(width);
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value src = e.offset(x, e.mul(s, rowBytes)), dst = e.offset(out, e.mul(s, rowBytes));
+    e.loop(e.i64c(0), e.i64c(width), [&](Value j) {
+      Value c = e.load(e.b.getI32Type(), order, e.mul(j, 4));
+      Value ci = arith::ExtSIOp::create(e.b, e.loc, e.i64(), c);
+      e.store(e.load(e.f32(), src, e.mul(ci, 4)), dst, e.mul(j, 4));
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::rmsNorm(int64_t width, float epsilon) {
+  std::string name = "rms_norm_" + std::to_string(width) + "_" +
+                     sanitize(std::to_string(epsilon));
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value x = e.arg(0), w = e.arg(1), out = e.arg(2);
+  VectorType v32f = e.vec(32, e.f32());
+  int64_t rowBytes = activationRowBytes(width);
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value src = e.offset(x, e.mul(s, rowBytes)), dst = e.offset(out, e.mul(s, rowBytes));
+    Value zero = e.constVec(v32f, b.getF32FloatAttr(0));
+    Value acc = e.loop(e.i64c(0), e.i64c(width / 32), 1, {zero},
+                       [&](Value c, ValueRange a) -> SmallVector<Value> {
+                         Value v = e.load(v32f, src, e.mul(c, 128));
+                         return {vector::FMAOp::create(b, loc, v, v, a[0])};
+                       })[0];
+    Value mean = arith::DivFOp::create(b, loc, e.reduceAdd(acc), e.f32c(float(width)));
+    Value scale = arith::DivFOp::create(
+        b, loc, e.f32c(1.0f),
+        math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, mean, e.f32c(epsilon))));
+    Value scaleV = e.splat(v32f, scale);
+    e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
+      Value off = e.mul(c, 128);
+      Value v = arith::MulFOp::create(b, loc, e.load(v32f, src, off), scaleV);
+      e.store(arith::MulFOp::create(b, loc, v, e.load(v32f, w, off)), dst, off);
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::rope(int64_t heads, int64_t headDim, float theta,
+                                bool interleaved) {
+  std::string name = "rope_" + std::to_string(heads) + "x" + std::to_string(headDim) +
+                     "_" + sanitize(std::to_string(theta)) + (interleaved ? "_pairs" : "_halves");
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value x = e.arg(0), positions = e.arg(1), out = e.arg(2);
+  int64_t rowBytes = activationRowBytes(heads * headDim);
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value src = e.offset(x, e.mul(s, rowBytes)), dst = e.offset(out, e.mul(s, rowBytes));
+    Value pos = arith::SIToFPOp::create(
+        b, loc, e.f32(), e.load(b.getI32Type(), positions, e.mul(s, 4)));
+    e.loop(e.i64c(0), e.i64c(headDim / 2), [&](Value i) {
+      // theta^(-2i/d), as Hugging Face's inv_freq.
+      Value fi = arith::SIToFPOp::create(b, loc, e.f32(), i);
+      Value expo = arith::MulFOp::create(b, loc, fi, e.f32c(-2.0f / float(headDim)));
+      Value freq = math::PowFOp::create(b, loc, e.f32c(theta), expo);
+      Value angle = arith::MulFOp::create(b, loc, pos, freq);
+      Value c = math::CosOp::create(b, loc, angle), sn = math::SinOp::create(b, loc, angle);
+      e.loop(e.i64c(0), e.i64c(heads), [&](Value h) {
+        Value headBase = e.mul(h, headDim * 4);
+        Value ia = interleaved ? e.mul(i, 8) : e.mul(i, 4);
+        Value ib = e.add(ia, e.i64c(interleaved ? 4 : headDim / 2 * 4));
+        ia = e.add(headBase, ia);
+        ib = e.add(headBase, ib);
+        Value xa = e.load(e.f32(), src, ia), xb = e.load(e.f32(), src, ib);
+        Value ya = arith::SubFOp::create(b, loc, arith::MulFOp::create(b, loc, xa, c),
+                                         arith::MulFOp::create(b, loc, xb, sn));
+        Value yb = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, xa, sn),
+                                         arith::MulFOp::create(b, loc, xb, c));
+        e.store(ya, dst, ia);
+        e.store(yb, dst, ib);
+      });
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::kvStore(int64_t width) {
+  std::string name = "kv_store_" + std::to_string(width);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  Value k = e.arg(0), v = e.arg(1), positions = e.arg(2), kc = e.arg(3), vc = e.arg(4);
+  int64_t rowBytes = activationRowBytes(width);
+  VectorType v32f = e.vec(32, e.f32());
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value p = arith::ExtSIOp::create(e.b, e.loc, e.i64(),
+                                     e.load(e.b.getI32Type(), positions, e.mul(s, 4)));
+    Value src = e.mul(s, rowBytes), dst = e.mul(p, width * 4);
+    e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
+      Value off = e.mul(c, 128);
+      e.store(e.load(v32f, k, e.add(src, off)), kc, e.add(dst, off));
+      e.store(e.load(v32f, v, e.add(src, off)), vc, e.add(dst, off));
+    });
+  });
+  return name;
+}
+
+std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t headDim) {
+  std::string name = "attention_" + std::to_string(heads) + "_" +
+                     std::to_string(kvHeads) + "_" + std::to_string(headDim);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value q = e.arg(0), positions = e.arg(1), kc = e.arg(2), vc = e.arg(3), out = e.arg(4);
+  int64_t rowBytes = activationRowBytes(heads * headDim);
+  int64_t kvRow = kvHeads * headDim * 4;
+  int64_t group = heads / kvHeads;
+  VectorType vh = e.vec(headDim, e.f32());
+  float scale = 1.0f / std::sqrt(float(headDim));
+  // One work item per (token, head); online softmax over positions 0..pos.
+  auto [lo, hi] = e.threadRange(e.mul(e.tokens, heads));
+  e.loop(lo, hi, [&](Value item) {
+    Value s = arith::DivSIOp::create(b, loc, item, e.i64c(heads));
+    Value h = arith::RemSIOp::create(b, loc, item, e.i64c(heads));
+    Value g = arith::DivSIOp::create(b, loc, h, e.i64c(group));
+    Value qOff = e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4));
+    Value qv = arith::MulFOp::create(b, loc, e.load(vh, q, qOff),
+                                     e.splat(vh, e.f32c(scale)));
+    Value pos = arith::ExtSIOp::create(b, loc, e.i64(),
+                                       e.load(b.getI32Type(), positions, e.mul(s, 4)));
+    Value end = e.add(pos, e.i64c(1));
+    Value headOff = e.mul(g, headDim * 4);
+    Value zero = e.constVec(vh, b.getF32FloatAttr(0));
+    ValueRange st = e.loop(
+        e.i64c(0), end, 1, {zero, e.f32c(-INFINITY), e.f32c(0)},
+        [&](Value j, ValueRange c) -> SmallVector<Value> {
+          Value off = e.add(e.mul(j, kvRow), headOff);
+          Value score = e.reduceAdd(arith::MulFOp::create(b, loc, qv, e.load(vh, kc, off)));
+          Value m = arith::MaximumFOp::create(b, loc, c[1], score);
+          Value corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, c[1], m));
+          Value p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, score, m));
+          Value l = math::FmaOp::create(b, loc, c[2], corr, p);
+          Value acc = arith::MulFOp::create(b, loc, c[0], e.splat(vh, corr));
+          acc = vector::FMAOp::create(b, loc, e.splat(vh, p), e.load(vh, vc, off), acc);
+          return {acc, m, l};
+        });
+    Value inv = arith::DivFOp::create(b, loc, e.f32c(1.0f), st[2]);
+    e.store(arith::MulFOp::create(b, loc, st[0], e.splat(vh, inv)), out, qOff);
+  });
+  return name;
+}
+
+/// out = f(a, c) over tokens × width values, split in 32-value chunks.
+static void elementwise(KernelEmitter &e, int64_t width,
+                        const std::function<Value(Value, Value)> &f) {
+  VectorType v32f = e.vec(32, e.f32());
+  Value a = e.arg(0), c = e.arg(1), out = e.arg(2);
+  Value chunks = e.mul(e.tokens, activationRowBytes(width) / 128);
+  auto [lo, hi] = e.threadRange(chunks);
+  e.loop(lo, hi, [&](Value i) {
+    Value off = e.mul(i, 128);
+    e.store(f(e.load(v32f, a, off), e.load(v32f, c, off)), out, off);
+  });
+}
+
+std::string KernelBuilder::swiglu(int64_t width) {
+  std::string name = "swiglu_" + std::to_string(width);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  elementwise(e, width, [&](Value g, Value u) {
+    VectorType t = cast<VectorType>(g.getType());
+    Value one = e.constVec(t, e.b.getF32FloatAttr(1));
+    Value ex = math::ExpOp::create(e.b, e.loc, arith::NegFOp::create(e.b, e.loc, g));
+    Value silu = arith::DivFOp::create(e.b, e.loc, g,
+                                       arith::AddFOp::create(e.b, e.loc, one, ex));
+    return arith::MulFOp::create(e.b, e.loc, silu, u).getResult();
+  });
+  return name;
+}
+
+std::string KernelBuilder::add(int64_t width) {
+  std::string name = "add_" + std::to_string(width);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  elementwise(e, width, [&](Value a, Value c) {
+    return arith::AddFOp::create(e.b, e.loc, a, c).getResult();
+  });
+  return name;
+}
+
+std::string KernelBuilder::splitColumns(int64_t width, int64_t columns) {
+  std::string name = "split_columns_" + std::to_string(width) + "_" + std::to_string(columns);
+  if (built.count(name))
+    return name;
+  built[name] = name;
+  KernelEmitter e(module, name);
+  Value x = e.arg(0), cols = e.arg(1), inl = e.arg(2), outl = e.arg(3);
+  int64_t rowBytes = activationRowBytes(width), outBytes = activationRowBytes(columns);
+  VectorType v32f = e.vec(32, e.f32());
+  auto [lo, hi] = e.threadRange(e.tokens);
+  e.loop(lo, hi, [&](Value s) {
+    Value src = e.offset(x, e.mul(s, rowBytes)), dst = e.offset(inl, e.mul(s, rowBytes));
+    Value od = e.offset(outl, e.mul(s, outBytes));
+    e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
+      e.store(e.load(v32f, src, e.mul(c, 128)), dst, e.mul(c, 128));
+    });
+    // Zero the padding of the outlier row so the float kernel reads zeros.
+    e.loop(e.i64c(0), e.i64c(outBytes / 128), [&](Value c) {
+      e.store(e.constVec(v32f, e.b.getF32FloatAttr(0)), od, e.mul(c, 128));
+    });
+    e.loop(e.i64c(0), e.i64c(columns), [&](Value i) {
+      Value c = arith::ExtSIOp::create(e.b, e.loc, e.i64(),
+                                       e.load(e.b.getI32Type(), cols, e.mul(i, 4)));
+      e.store(e.load(e.f32(), src, e.mul(c, 4)), od, e.mul(i, 4));
+      e.store(e.f32c(0), dst, e.mul(c, 4));
+    });
+  });
+  return name;
+}

@@ -1,0 +1,572 @@
+//===- WeightPacking.cpp - Weights in the layouts the kernels read --------===//
+#include "lowbit/Codegen/WeightPacking.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Quant/Bnb.h"
+#include "lowbit/Support/Float16.h"
+
+#include "llvm/Support/Endian.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+using namespace ::lowbit;
+using mlir::lowbit::QuantFormat;
+
+int64_t PackedLayout::codeBytesPerBlock() const {
+  switch (family) {
+  case KernelFamily::Float:
+    return floatEncoding == FloatEncoding::F32 ? 128 : 64;
+  case KernelFamily::Lut:
+    return 16;
+  case KernelFamily::Integer:
+    if (signedCodes || bits == 8)
+      return 32;
+    if (bits <= 2)
+      return 8;
+    if (bits <= 4)
+      return 16;
+    return 24;
+  }
+  return 0;
+}
+
+int64_t PackedLayout::paramBytesPerBlock() const {
+  switch (family) {
+  case KernelFamily::Float:
+    return 0;
+  case KernelFamily::Lut:
+    return 4;
+  case KernelFamily::Integer:
+    return (32 / subBlock) * (hasMin ? 2 : 1) * (halfParams ? 2 : 4);
+  }
+  return 0;
+}
+
+static int64_t alignTo64(int64_t v) { return (v + 63) / 64 * 64; }
+
+int64_t PackedLayout::paramsOffset() const {
+  int64_t blocks = family == KernelFamily::Float ? paddedCols() / 32 : blocksPerRow();
+  return alignTo64(rows * blocks * codeBytesPerBlock());
+}
+
+int64_t PackedLayout::totalBytes() const {
+  int64_t blocks = family == KernelFamily::Float ? paddedCols() / 32 : blocksPerRow();
+  return paramsOffset() + alignTo64(rows * blocks * paramBytesPerBlock());
+}
+
+std::string PackedLayout::key() const {
+  switch (family) {
+  case KernelFamily::Float:
+    return floatEncoding == FloatEncoding::F32   ? "f32"
+           : floatEncoding == FloatEncoding::F16 ? "f16"
+                                                 : "bf16";
+  case KernelFamily::Lut:
+    return fp4Codebook ? "fp4" : "nf4";
+  case KernelFamily::Integer: {
+    std::string k = signedCodes ? "s8" : "u" + std::to_string(bits);
+    k += "b" + std::to_string(subBlock);
+    k += halfParams ? "h" : "f";
+    if (hasMin)
+      k += "m";
+    static const char *kAct[] = {"q80", "q8k", "b32", "row"};
+    return k + "_" + kAct[int(activationQuant)];
+  }
+  }
+  return "?";
+}
+
+namespace {
+/// One row's codes and the d, m of each 16-value sub-block, before layout.
+struct RowCodes {
+  std::vector<uint8_t> u;   // cols codes (two's complement when signed)
+  std::vector<float> d, m;  // cols / 16 each
+};
+} // namespace
+
+static float halfAt(const uint8_t *p) {
+  return fp16ToFloat(llvm::support::endian::read16le(p));
+}
+
+static void scaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &mn) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    mn = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+    mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+/// Codes of one ggml block (32 or 256 values) into u[], d[], m[] (per 16).
+static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
+                            float *m) {
+  auto setPair = [&](int sub32, float dv, float mv) {
+    d[2 * sub32] = d[2 * sub32 + 1] = dv;
+    m[2 * sub32] = m[2 * sub32 + 1] = mv;
+  };
+  switch (type) {
+  case DType::Q4_0: {
+    float dv = halfAt(b);
+    for (int j = 0; j < 16; ++j) {
+      u[j] = b[2 + j] & 15;
+      u[j + 16] = b[2 + j] >> 4;
+    }
+    setPair(0, dv, -8 * dv);
+    return;
+  }
+  case DType::Q4_1:
+    for (int j = 0; j < 16; ++j) {
+      u[j] = b[4 + j] & 15;
+      u[j + 16] = b[4 + j] >> 4;
+    }
+    setPair(0, halfAt(b), halfAt(b + 2));
+    return;
+  case DType::Q5_0:
+  case DType::Q5_1: {
+    bool one = type == DType::Q5_1;
+    uint32_t qh = llvm::support::endian::read32le(b + (one ? 4 : 2));
+    const uint8_t *qs = b + (one ? 8 : 6);
+    for (int j = 0; j < 16; ++j) {
+      u[j] = (qs[j] & 15) | (((qh >> j) << 4) & 16);
+      u[j + 16] = (qs[j] >> 4) | ((qh >> (j + 12)) & 16);
+    }
+    float dv = halfAt(b);
+    setPair(0, dv, one ? halfAt(b + 2) : -16 * dv);
+    return;
+  }
+  case DType::Q8_0:
+    std::memcpy(u, b + 2, 32);
+    setPair(0, halfAt(b), 0.0f);
+    return;
+  case DType::Q2_K: {
+    const uint8_t *scales = b, *q = b + 16;
+    float dAll = halfAt(b + 80), dmin = halfAt(b + 82);
+    int is = 0, y = 0;
+    for (int n = 0; n < 256; n += 128, q += 32)
+      for (int shift = 0; shift < 8; shift += 2)
+        for (int half = 0; half < 2; ++half, ++is) {
+          d[is] = dAll * (scales[is] & 15);
+          m[is] = -dmin * (scales[is] >> 4);
+          for (int l = 0; l < 16; ++l)
+            u[y++] = (q[l + 16 * half] >> shift) & 3;
+        }
+    return;
+  }
+  case DType::Q3_K: {
+    const uint8_t *hm = b, *q = b + 32, *sb = b + 96;
+    float dAll = halfAt(b + 108);
+    int is = 0, y = 0;
+    uint8_t mask = 1;
+    for (int n = 0; n < 256; n += 128, q += 32)
+      for (int shift = 0; shift < 8; shift += 2, mask <<= 1)
+        for (int half = 0; half < 2; ++half, ++is) {
+          int low = is < 8 ? sb[is] & 15 : sb[is - 8] >> 4;
+          int high = (sb[8 + is % 4] >> (2 * (is / 4))) & 3;
+          d[is] = dAll * float((low | (high << 4)) - 32);
+          m[is] = -4 * d[is];
+          for (int l = 16 * half; l < 16 * half + 16; ++l)
+            u[y++] = ((q[l] >> shift) & 3) | ((hm[l] & mask) ? 4 : 0);
+        }
+    return;
+  }
+  case DType::Q4_K:
+  case DType::Q5_K: {
+    bool five = type == DType::Q5_K;
+    float dAll = halfAt(b), dmin = halfAt(b + 2);
+    const uint8_t *scales = b + 4, *qh = b + 16, *q = b + (five ? 48 : 16);
+    uint8_t u1 = 1, u2 = 2;
+    int y = 0;
+    for (int j = 0; j < 8; j += 2, q += 32, u1 <<= 2, u2 <<= 2) {
+      uint8_t sc, mn;
+      scaleMinK4(j, scales, sc, mn);
+      setPair(j, dAll * sc, -dmin * mn);
+      scaleMinK4(j + 1, scales, sc, mn);
+      setPair(j + 1, dAll * sc, -dmin * mn);
+      for (int l = 0; l < 32; ++l)
+        u[y++] = (q[l] & 15) | (five && (qh[l] & u1) ? 16 : 0);
+      for (int l = 0; l < 32; ++l)
+        u[y++] = (q[l] >> 4) | (five && (qh[l] & u2) ? 16 : 0);
+    }
+    return;
+  }
+  case DType::Q6_K: {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = reinterpret_cast<const int8_t *>(b + 192);
+    float dAll = halfAt(b + 208);
+    for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; ++l) {
+        u[n + l] = (ql[l] & 15) | ((qh[l] & 3) << 4);
+        u[n + l + 32] = (ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4);
+        u[n + l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+        u[n + l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+      }
+      for (int s = 0; s < 8; ++s) {
+        d[n / 16 + s] = dAll * sc[s];
+        m[n / 16 + s] = -32 * d[n / 16 + s];
+      }
+    }
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+struct GgmlTraits {
+  int bits, subBlock;
+  bool signedCodes, halfParams, hasMin;
+  ActivationQuant act;
+};
+
+static std::optional<GgmlTraits> ggmlTraits(DType t) {
+  switch (t) {
+  case DType::Q4_0: case DType::Q4_1:
+    return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_0};
+  case DType::Q5_0: case DType::Q5_1:
+    return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_0};
+  case DType::Q8_0:
+    return GgmlTraits{8, 32, true, true, false, ActivationQuant::Q8_0};
+  case DType::Q2_K:
+    return GgmlTraits{2, 16, false, false, true, ActivationQuant::Q8_K};
+  case DType::Q3_K:
+    return GgmlTraits{3, 16, false, false, true, ActivationQuant::Q8_K};
+  case DType::Q4_K:
+    return GgmlTraits{4, 32, false, false, true, ActivationQuant::Q8_K};
+  case DType::Q5_K:
+    return GgmlTraits{5, 32, false, false, true, ActivationQuant::Q8_K};
+  case DType::Q6_K:
+    return GgmlTraits{6, 16, false, false, true, ActivationQuant::Q8_K};
+  default:
+    return std::nullopt;
+  }
+}
+
+/// Writes one row's codes and parameters into the packed bytes.
+static void encodeIntegerRow(const PackedLayout &l, int64_t row,
+                             const RowCodes &rc, uint8_t *out) {
+  int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock();
+  uint8_t *codes = out + row * blocks * cb;
+  uint8_t *params = out + l.paramsOffset() + row * blocks * l.paramBytesPerBlock();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *u = rc.u.data() + b * 32;
+    uint8_t *c = codes + b * cb;
+    if (l.signedCodes || l.bits == 8) {
+      std::memcpy(c, u, 32);
+    } else if (l.bits <= 2) {
+      for (int i = 0; i < 8; ++i)
+        c[i] = u[i] | u[i + 8] << 2 | u[i + 16] << 4 | u[i + 24] << 6;
+    } else {
+      for (int i = 0; i < 16; ++i)
+        c[i] = (u[i] & 15) | (u[i + 16] & 15) << 4;
+      if (l.bits > 4)
+        for (int i = 0; i < 8; ++i)
+          c[16 + i] = (u[i] >> 4) | (u[i + 8] >> 4) << 2 | (u[i + 16] >> 4) << 4 |
+                      (u[i + 24] >> 4) << 6;
+    }
+    uint8_t *p = params + b * l.paramBytesPerBlock();
+    int subs = 32 / l.subBlock;
+    for (int s = 0; s < subs; ++s) {
+      int idx = int(b * 2 + s * (l.subBlock / 16));
+      float vals[2] = {rc.d[idx], rc.m[idx]};
+      for (int k = 0; k < (l.hasMin ? 2 : 1); ++k) {
+        if (l.halfParams) {
+          uint16_t h = floatToFp16(vals[k]);
+          std::memcpy(p, &h, 2);
+          p += 2;
+        } else {
+          std::memcpy(p, &vals[k], 4);
+          p += 4;
+        }
+      }
+    }
+  }
+}
+
+static bool exactInHalf(float v) { return fp16ToFloat(floatToFp16(v)) == v; }
+
+static llvm::Error error(llvm::StringRef name, const llvm::Twine &what) {
+  return llvm::createStringError("weight '" + name + "': " + what);
+}
+
+static llvm::Expected<PackedWeight>
+packRows(llvm::StringRef name, PackedLayout layout,
+         const std::function<void(int64_t, RowCodes &)> &decodeRow) {
+  PackedWeight w;
+  w.layout = layout;
+  w.bytes.assign(size_t(layout.totalBytes()), 0);
+  RowCodes rc;
+  rc.u.resize(size_t(layout.cols));
+  rc.d.resize(size_t(layout.cols / 16));
+  rc.m.resize(size_t(layout.cols / 16));
+  for (int64_t r = 0; r < layout.rows; ++r) {
+    decodeRow(r, rc);
+    if (w.layout.halfParams)
+      for (size_t i = 0; i < rc.d.size(); ++i)
+        if (!exactInHalf(rc.d[i]) || !exactInHalf(rc.m[i]))
+          return error(name, "block parameters overflow f16");
+    encodeIntegerRow(layout, r, rc, w.bytes.data());
+  }
+  return std::move(w);
+}
+
+PackedWeight lowbit::packFloatMatrix(const float *values, int64_t rows,
+                                     int64_t cols, FloatEncoding e) {
+  PackedWeight w;
+  w.layout.family = KernelFamily::Float;
+  w.layout.floatEncoding = e;
+  w.layout.rows = rows;
+  w.layout.cols = cols;
+  int64_t pc = w.layout.paddedCols();
+  w.bytes.assign(size_t(w.layout.totalBytes()), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = values[r * cols + c];
+      if (e == FloatEncoding::F32) {
+        std::memcpy(w.bytes.data() + (r * pc + c) * 4, &v, 4);
+      } else {
+        uint16_t h = e == FloatEncoding::F16 ? floatToFp16(v) : floatToBf16(v);
+        std::memcpy(w.bytes.data() + (r * pc + c) * 2, &h, 2);
+      }
+    }
+  return w;
+}
+
+llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
+                                                llvm::StringRef name,
+                                                const WeightEncoding &enc,
+                                                int64_t rows, int64_t cols) {
+  llvm::Expected<const TensorRef *> stored = weights.get(name);
+  if (!stored)
+    return stored.takeError();
+  const TensorRef &t = **stored;
+  PackedLayout l;
+  l.rows = rows;
+  l.cols = cols;
+
+  if (!enc.quantized) {
+    std::vector<float> values;
+    if (llvm::Error e = dequantize(t, values))
+      return std::move(e);
+    if (int64_t(values.size()) != rows * cols)
+      return error(name, "holds " + llvm::Twine(values.size()) +
+                             " values, the IR expects " + llvm::Twine(rows * cols));
+    return packFloatMatrix(values.data(), rows, cols, enc.floatEncoding);
+  }
+  if (cols % 32)
+    return error(name, "input width " + llvm::Twine(cols) +
+                           " is not a multiple of 32, which every quantized "
+                           "kernel layout needs");
+
+  if (std::optional<GgmlTraits> tr = ggmlTraits(t.dtype)) {
+    const DTypeInfo &info = getDTypeInfo(t.dtype);
+    l.family = KernelFamily::Integer;
+    l.bits = tr->bits;
+    l.subBlock = tr->subBlock;
+    l.signedCodes = tr->signedCodes;
+    l.halfParams = tr->halfParams;
+    l.hasMin = tr->hasMin;
+    l.activationQuant = tr->act;
+    uint64_t rowBytes = uint64_t(cols) / info.blockElems * info.blockBytes;
+    if (t.bytes < rowBytes * uint64_t(rows))
+      return error(name, "is shorter than its shape needs");
+    auto decode = [&](int64_t r, RowCodes &rc) {
+      const uint8_t *src = t.data + r * rowBytes;
+      for (int64_t b = 0; b < cols / int64_t(info.blockElems); ++b)
+        decodeGgmlBlock(t.dtype, src + b * info.blockBytes,
+                        rc.u.data() + b * info.blockElems,
+                        rc.d.data() + b * info.blockElems / 16,
+                        rc.m.data() + b * info.blockElems / 16);
+    };
+    llvm::Expected<PackedWeight> w = packRows(name, l, decode);
+    if (!w && l.halfParams) {
+      // A d near f16's limit times 8 or 16 no longer fits: keep f32.
+      llvm::consumeError(w.takeError());
+      l.halfParams = false;
+      return packRows(name, l, decode);
+    }
+    return w;
+  }
+
+  switch (enc.format) {
+  case QuantFormat::Affine: {
+    const TensorRef *scales = weights.find((name + ".scales").str());
+    const TensorRef *zeros = weights.find((name + ".zeros").str());
+    int64_t g = enc.groupSize < 0 ? cols : enc.groupSize;
+    int64_t groups = cols / g;
+    if (!scales || !zeros || scales->dtype != DType::F32 ||
+        zeros->dtype != DType::F32 ||
+        scales->numElements() != rows * groups ||
+        zeros->numElements() != rows * groups || t.dtype != DType::U8 ||
+        t.numElements() != rows * cols)
+      return error(name, "affine weight needs u8 codes [rows, cols] and f32 "
+                         ".scales/.zeros [rows, groups]");
+    if (g % 32)
+      return error(name, "affine group size " + llvm::Twine(g) +
+                             " is not a multiple of 32");
+    std::vector<int32_t> order(static_cast<size_t>(cols)), groupOf(static_cast<size_t>(cols));
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t c = 0; c < cols; ++c)
+      groupOf[c] = int32_t(c / g);
+    if (enc.actOrder) {
+      const TensorRef *gIdx = weights.find((name + ".g_idx").str());
+      if (!gIdx || gIdx->dtype != DType::I32 || gIdx->numElements() != cols)
+        return error(name, "act-order weight needs an i32 .g_idx [cols]");
+      std::memcpy(groupOf.data(), gIdx->data, size_t(cols) * 4);
+      for (int32_t v : groupOf)
+        if (v < 0 || v >= groups)
+          return error(name, "g_idx value " + llvm::Twine(v) + " is out of range");
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
+      for (int64_t b = 0; b < cols; b += 32)
+        if (groupOf[order[b]] != groupOf[order[b + 31]])
+          return error(name, "act-order groups do not fall on 32-column blocks");
+      l.permutedColumns = true;
+    }
+    l.family = KernelFamily::Integer;
+    l.bits = int(enc.bits);
+    l.signedCodes = enc.bits == 8;
+    l.subBlock = 32;
+    l.halfParams = false;
+    l.hasMin = true;
+    l.activationQuant = ActivationQuant::Block32;
+    const float *s = reinterpret_cast<const float *>(scales->data);
+    const float *z = reinterpret_cast<const float *>(zeros->data);
+    llvm::Expected<PackedWeight> w =
+        packRows(name, l, [&](int64_t r, RowCodes &rc) {
+          for (int64_t j = 0; j < cols; ++j) {
+            int64_t c = order[j];
+            uint8_t q = t.data[r * cols + c];
+            rc.u[j] = l.signedCodes ? uint8_t(int(q) - 128) : q;
+            if (j % 16 == 0) {
+              int64_t k = r * groups + groupOf[c];
+              rc.d[j / 16] = s[k];
+              // s·(q - z) = s·u + m with u = q (or q - 128 when signed).
+              rc.m[j / 16] = l.signedCodes ? s[k] * (128.0f - z[k]) : -s[k] * z[k];
+            }
+          }
+        });
+    if (w && l.permutedColumns)
+      w->columnOrder = std::move(order);
+    return w;
+  }
+  case QuantFormat::Int8Row: {
+    const TensorRef *scb = weights.find((name + ".scb").str());
+    if (!scb || scb->dtype != DType::F32 || scb->numElements() != rows ||
+        t.numElements() != rows * cols)
+      return error(name, "int8_row weight needs i8 codes and an f32 .scb [rows]");
+    l.family = KernelFamily::Integer;
+    l.bits = 8;
+    l.signedCodes = true;
+    l.subBlock = 32;
+    l.hasMin = false;
+    l.activationQuant = ActivationQuant::Row;
+    const float *rowScale = reinterpret_cast<const float *>(scb->data);
+    return packRows(name, l, [&](int64_t r, RowCodes &rc) {
+      std::memcpy(rc.u.data(), t.data + r * cols, size_t(cols));
+      std::fill(rc.d.begin(), rc.d.end(), rowScale[r] / 127.0f);
+      std::fill(rc.m.begin(), rc.m.end(), 0.0f);
+    });
+  }
+  case QuantFormat::NF4:
+  case QuantFormat::FP4: {
+    bool fp4 = enc.format == QuantFormat::FP4;
+    llvm::Expected<Bnb4BitWeight> bnb = readBnb4BitWeight(
+        weights, name, fp4 ? Bnb4BitType::FP4 : Bnb4BitType::NF4, enc.groupSize,
+        rows, cols);
+    if (!bnb)
+      return bnb.takeError();
+    if (bnb->blockSize % 32)
+      return error(name, "4-bit block size " + llvm::Twine(bnb->blockSize) +
+                             " is not a multiple of 32");
+    std::vector<float> absmax = bnbBlockAbsmax(*bnb);
+    l.family = KernelFamily::Lut;
+    l.fp4Codebook = fp4;
+    l.bits = 4;
+    PackedWeight w;
+    w.layout = l;
+    w.bytes.assign(size_t(l.totalBytes()), 0);
+    int64_t blocks = l.blocksPerRow();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t *c = w.bytes.data() + (r * blocks + b) * 16;
+        for (int i = 0; i < 32; ++i) {
+          int64_t e = r * cols + b * 32 + i;
+          uint8_t byte = bnb->packed[size_t(e / 2)];
+          uint8_t code = (e % 2 == 0) ? byte >> 4 : byte & 15;
+          c[i % 16] |= i < 16 ? code : code << 4;
+        }
+        float a = absmax[size_t((r * cols + b * 32) / bnb->blockSize)];
+        std::memcpy(w.bytes.data() + l.paramsOffset() + (r * blocks + b) * 4, &a, 4);
+      }
+    return std::move(w);
+  }
+  default:
+    return error(name, "has an encoding the kernels do not read (" +
+                           getDTypeInfo(t.dtype).name + ")");
+  }
+}
+
+void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
+  const PackedLayout &l = w.layout;
+  const uint8_t *bytes = w.bytes.data();
+  if (l.family == KernelFamily::Float) {
+    int64_t pc = l.paddedCols();
+    for (int64_t c = 0; c < l.cols; ++c) {
+      if (l.floatEncoding == FloatEncoding::F32) {
+        std::memcpy(&out[c], bytes + (row * pc + c) * 4, 4);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, bytes + (row * pc + c) * 2, 2);
+        out[c] = l.floatEncoding == FloatEncoding::F16 ? fp16ToFloat(h) : bf16ToFloat(h);
+      }
+    }
+    return;
+  }
+  int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *c = bytes + (row * blocks + b) * cb;
+    const uint8_t *p = bytes + l.paramsOffset() + (row * blocks + b) * l.paramBytesPerBlock();
+    if (l.family == KernelFamily::Lut) {
+      llvm::ArrayRef<float> book =
+          bnb4BitCodebook(l.fp4Codebook ? Bnb4BitType::FP4 : Bnb4BitType::NF4);
+      float a;
+      std::memcpy(&a, p, 4);
+      for (int i = 0; i < 32; ++i) {
+        int code = i < 16 ? c[i] & 15 : c[i - 16] >> 4;
+        out[b * 32 + i] = book[code] * a;
+      }
+      continue;
+    }
+    int code[32];
+    for (int i = 0; i < 32; ++i) {
+      if (l.signedCodes || l.bits == 8)
+        code[i] = int8_t(c[i]);
+      else if (l.bits <= 2)
+        code[i] = (c[i % 8] >> (2 * (i / 8))) & 3;
+      else {
+        code[i] = i < 16 ? c[i] & 15 : c[i - 16] >> 4;
+        if (l.bits > 4)
+          code[i] |= ((c[16 + i % 8] >> (2 * (i / 8))) & 3) << 4;
+      }
+    }
+    int subs = 32 / l.subBlock;
+    for (int s = 0; s < subs; ++s) {
+      float dm[2] = {0, 0};
+      for (int k = 0; k < (l.hasMin ? 2 : 1); ++k) {
+        if (l.halfParams) {
+          uint16_t h;
+          std::memcpy(&h, p, 2);
+          dm[k] = fp16ToFloat(h);
+          p += 2;
+        } else {
+          std::memcpy(&dm[k], p, 4);
+          p += 4;
+        }
+      }
+      for (int i = s * l.subBlock; i < (s + 1) * l.subBlock; ++i)
+        out[b * 32 + i] = dm[0] * float(code[i]) + dm[1];
+    }
+  }
+}

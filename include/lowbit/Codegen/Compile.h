@@ -1,0 +1,36 @@
+//===- Compile.h - A model to a .lbx artifact -------------------*- C++ -*-===//
+#ifndef LOWBIT_CODEGEN_COMPILE_H
+#define LOWBIT_CODEGEN_COMPILE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+
+namespace lowbit {
+
+struct LoadedModel;
+
+struct CompileOptions {
+  std::string target = "native";
+  std::string output;
+  /// Also write the generated x86 assembly here (empty: no).
+  std::string assemblyPath;
+  /// Print the kernels module before and after lowering to llvm.
+  llvm::raw_ostream *irDump = nullptr;
+  /// Fuse a linear into the residual add that consumes it.
+  bool fuseResidual = true;
+};
+
+/// Checks that every op and weight encoding of @forward has a kernel;
+/// emits an error on each offending op.
+mlir::LogicalResult checkCodegenLegality(mlir::ModuleOp module);
+
+/// Packs the weights, generates and compiles the kernels and writes the
+/// artifact atomically to options.output.
+llvm::Error compileModel(LoadedModel &model, const CompileOptions &options);
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_COMPILE_H

@@ -1,0 +1,118 @@
+//===- WeightPacking.h - Weights in the layouts the kernels read -*- C++ -*-===//
+//
+// Every stored weight is re-laid out at compile time into one of three kernel
+// families, so a handful of generated kernel shapes serve every format the IR
+// can hold:
+//
+//   Float    f32 / f16 / bf16 rows, read with FMA against f32 activations.
+//   Integer  unsigned b-bit codes u (b <= 6) or signed 8-bit codes in blocks
+//            of 32 along the row, w = d·u + m with d, m per sub-block of 16
+//            or 32; dotted against int8 activations with int32 sums. Every
+//            ggml block format, affine (GPTQ/AWQ/RTN) and int8_row map onto
+//            it exactly: Q4_K's d·sc and dmin·mn are exact f32 products, and
+//            q4_0's w = d·(q-8) becomes u = q, m = -8d.
+//   Lut      4-bit indices into a 16-entry codebook (NF4/FP4) with one f32
+//            absmax per 32 values, against f32 activations.
+//
+// Bytes of a packed [rows, cols] weight: the codes of every row (rows ×
+// blocks × codeBytesPerBlock), then, 64-byte aligned, the parameters (rows ×
+// blocks × paramBytesPerBlock). Code bytes of one 32-value block:
+//   4-bit (and 3-bit): 16 bytes, byte i = value i | value i+16 << 4
+//   2-bit: 8 bytes, byte i = values i, i+8, i+16, i+24 at bits 0, 2, 4, 6
+//   5/6-bit: the 4-bit low nibbles (16 bytes), then the 2 high bits as a
+//            2-bit plane (8 bytes)
+//   8-bit: 32 signed bytes.
+// Parameters of a block: for each sub-block d (and m when hasMin), f16 or f32.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_CODEGEN_WEIGHTPACKING_H
+#define LOWBIT_CODEGEN_WEIGHTPACKING_H
+
+#include "lowbit/Dialect/Lowbit/LowbitAttrs.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+class WeightStore;
+
+enum class KernelFamily { Float, Integer, Lut };
+enum class FloatEncoding { F32, F16, BF16 };
+
+/// How a linear's activations are rounded to int8 before an Integer kernel:
+/// the same rules as llama.cpp's CPU backend where the weight came from GGUF,
+/// so the artifact's perplexity can be compared with llama.cpp's.
+enum class ActivationQuant {
+  Q8_0,     // blocks of 32, d = amax/127 rounded to f16 (legacy ggml types)
+  Q8_K,     // blocks of 256, d = -max/128 of the largest |x| (k-quants)
+  Block32,  // blocks of 32, f32 d = amax/127 (affine, GPTQ/AWQ)
+  Row,      // one scale per row, amax/127 (LLM.int8)
+};
+
+struct PackedLayout {
+  KernelFamily family = KernelFamily::Float;
+  int64_t rows = 0, cols = 0;
+  // Float
+  FloatEncoding floatEncoding = FloatEncoding::F32;
+  // Integer and Lut
+  int bits = 4;
+  bool signedCodes = false; // 8-bit two's complement codes
+  int subBlock = 32;        // 16 or 32 values share d (and m)
+  bool halfParams = false;  // d, m stored as f16 (exact for legacy ggml)
+  bool hasMin = true;
+  ActivationQuant activationQuant = ActivationQuant::Block32;
+  // Lut: mlir::lowbit::QuantFormat::NF4 or FP4
+  bool fp4Codebook = false;
+  /// Act-order weights: columns were sorted by group; input column
+  /// columnOrder[j] feeds packed column j (stored as an i32 companion).
+  bool permutedColumns = false;
+
+  int64_t blocksPerRow() const { return cols / 32; }
+  int64_t codeBytesPerBlock() const;
+  int64_t paramBytesPerBlock() const;
+  int64_t paramsOffset() const;
+  int64_t totalBytes() const;
+  /// Float rows are padded to a multiple of 32 values.
+  int64_t paddedCols() const { return (cols + 31) / 32 * 32; }
+  /// A short name that identifies the kernel layout, e.g. "i4s32f16m".
+  std::string key() const;
+};
+
+struct PackedWeight {
+  PackedLayout layout;
+  std::vector<uint8_t> bytes;
+  std::vector<int32_t> columnOrder; // when layout.permutedColumns
+};
+
+/// What a weight op's IR type says about its encoding.
+struct WeightEncoding {
+  bool quantized = false;
+  FloatEncoding floatEncoding = FloatEncoding::F32; // when !quantized
+  mlir::lowbit::QuantFormat format = mlir::lowbit::QuantFormat::Affine;
+  int64_t bits = 0, groupSize = 0;
+  bool actOrder = false;
+};
+
+/// Packs stored weight `name` ([rows, cols]) into its kernel layout.
+llvm::Expected<PackedWeight> packWeight(const WeightStore &weights,
+                                        llvm::StringRef name,
+                                        const WeightEncoding &encoding,
+                                        int64_t rows, int64_t cols);
+
+/// Packs a float matrix (f32 values, [rows, cols]) as encoding `e`; used by
+/// tests and for small float tensors.
+PackedWeight packFloatMatrix(const float *values, int64_t rows, int64_t cols,
+                             FloatEncoding e);
+
+/// Reference decode of packed row `row` to f32 (cols values): the oracle the
+/// kernel tests compare against.
+void unpackRow(const PackedWeight &w, int64_t row, float *out);
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_WEIGHTPACKING_H

@@ -1,0 +1,60 @@
+//===- lowbit-compile.cpp - Compile a model to a .lbx artifact ------------===//
+//
+// lowbit-compile MODEL --target=x86-64-v3|x86-64-v4|native -o model.lbx
+//
+// MODEL is anything lowbit-run opens: a Hugging Face directory (also GPTQ,
+// AWQ and bitsandbytes checkpoints), a GGUF file or lowbit IR.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Codegen/Compile.h"
+#include "lowbit/Import/ModelLoader.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace llvm;
+using namespace lowbit;
+
+static cl::OptionCategory category("lowbit-compile options");
+static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                                      cl::desc("<model dir | .gguf | .mlir>"),
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.lbx)"),
+                                       cl::Required, cl::cat(category));
+static cl::opt<std::string> target("target",
+                                   cl::desc("x86-64-v3 (AVX2, FMA, F16C), x86-64-v4 "
+                                            "(adds AVX-512 and VNNI) or native"),
+                                   cl::init("native"), cl::cat(category));
+static cl::opt<std::string> assembly("emit-asm",
+                                     cl::desc("Also write the generated assembly to FILE"),
+                                     cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<bool> printIr("mlir-print-ir-after-all",
+                             cl::desc("Print the kernels module at every stage"),
+                             cl::cat(category));
+static cl::opt<bool> noFusion("no-residual-fusion",
+                              cl::desc("Keep residual adds as their own dispatch"),
+                              cl::cat(category));
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "lowbit-compile: a model to a .lbx artifact\n");
+  auto fail = [](Error e) {
+    WithColor::error(errs(), "lowbit-compile") << toString(std::move(e)) << "\n";
+    return 1;
+  };
+  Expected<std::unique_ptr<LoadedModel>> model = loadModel(modelPath);
+  if (!model)
+    return fail(model.takeError());
+  CompileOptions options;
+  options.target = target;
+  options.output = outputPath;
+  options.assemblyPath = assembly;
+  options.fuseResidual = !noFusion;
+  if (printIr)
+    options.irDump = &errs();
+  if (Error e = compileModel(**model, options))
+    return fail(std::move(e));
+  return 0;
+}
