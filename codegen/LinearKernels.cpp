@@ -235,10 +235,8 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
             }
             Value dot;
             if (target.vnni) {
-              Value ui = vector::BitCastOp::create(b, loc, v8i, u);
-              Value ai = vector::BitCastOp::create(b, loc, v8i, a);
               dot = e.call("llvm.x86.avx512.vpdpbusd.256", v8i,
-                           {e.constVec(v8i, b.getI32IntegerAttr(0)), ui, ai});
+                           {e.constVec(v8i, b.getI32IntegerAttr(0)), u, a});
             } else {
               Value pairs = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
               dot = e.call("llvm.x86.avx2.pmadd.wd", v8i,
