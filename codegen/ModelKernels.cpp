@@ -235,8 +235,12 @@ std::string KernelBuilder::kvStore(int64_t width) {
     Value src = e.mul(s, rowBytes), dst = e.mul(p, width * 4);
     e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
       Value off = e.mul(c, 128);
-      e.store(e.load(v32f, k, e.add(src, off)), kc, e.add(dst, off));
-      e.store(e.load(v32f, v, e.add(src, off)), vc, e.add(dst, off));
+      // Rounded through f16 as llama.cpp's default KV cache holds them.
+      VectorType v32h = e.vec(32, e.b.getF16Type());
+      for (auto [src2, cache] : {std::pair{k, kc}, std::pair{v, vc}}) {
+        Value h = arith::TruncFOp::create(e.b, e.loc, v32h, e.load(v32f, src2, e.add(src, off)));
+        e.store(arith::ExtFOp::create(e.b, e.loc, v32f, h), cache, e.add(dst, off));
+      }
     });
   });
   return name;
