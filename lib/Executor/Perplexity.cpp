@@ -1,6 +1,6 @@
 //===- Perplexity.cpp - P1 and P2 perplexity (anchors.md) -----------------===//
 #include "lowbit/Executor/Perplexity.h"
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Executor/Kernels.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Support/Progress.h"
 
@@ -12,23 +12,38 @@
 using namespace lowbit;
 
 llvm::Expected<PerplexityResult>
-lowbit::computePerplexity(Interpreter &model, const Tokenizer &tokenizer,
+lowbit::computePerplexity(Engine &model, const Tokenizer &tokenizer,
                           llvm::StringRef text,
+                          const PerplexityOptions &options) {
+  TextEncoder encode = [&](llvm::StringRef s) {
+    std::vector<int> ids = tokenizer.encode(s);
+    return std::vector<int32_t>(ids.begin(), ids.end());
+  };
+  return computePerplexity(model, encode, int32_t(tokenizer.vocabulary().bosId),
+                           text, options);
+}
+
+llvm::Expected<PerplexityResult>
+lowbit::computePerplexity(Engine &model, const TextEncoder &encode,
+                          int32_t bos, llvm::StringRef text,
                           const PerplexityOptions &options) {
   const int64_t ctx = options.contextLength;
   if (ctx < 2)
     return llvm::createStringError("context length must be at least 2");
+  if (ctx > model.contextLength())
+    return llvm::createStringError(
+        "context length " + std::to_string(ctx) + " exceeds the model's " +
+        std::to_string(model.contextLength()));
   bool llamaCpp = options.protocol == PerplexityProtocol::LlamaCpp;
-  int32_t bos = int32_t(tokenizer.vocabulary().bosId);
 
-  std::vector<int> tokens;
+  std::vector<int32_t> tokens;
   if (llamaCpp) {
     tokens.push_back(bos);
     // llama-perplexity -f drops one trailing newline from the file.
     if (text.ends_with("\n"))
       text = text.drop_back();
   }
-  std::vector<int> body = tokenizer.encode(text);
+  std::vector<int32_t> body = encode(text);
   tokens.insert(tokens.end(), body.begin(), body.end());
 
   int64_t windows = int64_t(tokens.size()) / ctx;
@@ -52,12 +67,15 @@ lowbit::computePerplexity(Interpreter &model, const Tokenizer &tokenizer,
                                 tokens.begin() + (w + 1) * ctx);
     if (llamaCpp)
       window[0] = bos;
-    model.resetCache();
-    llvm::Expected<Activation> logits = model.forward(window, positions);
-    if (!logits)
-      return logits.takeError();
+    model.reset();
+    rt::Status status = model.forward(window.data(), positions.data(), ctx,
+                                      /*allLogits=*/true);
+    if (!status.ok())
+      return llvm::createStringError(status.message());
+    const float *logits = model.logits();
+    const int64_t vocab = model.vocabSize();
     for (int64_t j = first; j + 1 < ctx; ++j) {
-      nll -= logProbability(logits->row(j), logits->cols, window[j + 1]);
+      nll -= logProbability(logits + j * vocab, vocab, window[j + 1]);
       ++result.scoredTokens;
     }
     progress.update(w + 1, llvm::formatv("ppl {0:F4}",

@@ -1,15 +1,19 @@
-//===- lowbit-run.cpp - Run a model: perplexity and generation ------------===//
+//===- lowbit-run.cpp - Run a model: perplexity, generation, bench --------===//
 //
 // lowbit-run perplexity --protocol p1|p2 --ctx 512 [--chunks N] --file TEXT MODEL
 // lowbit-run generate --prompt TEXT -n N [--temperature T --top-k K --top-p P --seed S] MODEL
+// lowbit-run bench [-p 512] [-n 128] [-r 3] [--json] MODEL
 //
-// MODEL is a Hugging Face directory, a GGUF file or lowbit IR (.mlir).
+// MODEL is a Hugging Face directory, a GGUF file or lowbit IR (.mlir), run by
+// the IR interpreter, or a compiled artifact (.lbx), run by the runtime.
 //
 //===----------------------------------------------------------------------===//
+#include "lowbit/Executor/Bench.h"
 #include "lowbit/Executor/Generate.h"
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Executor/InterpreterEngine.h"
 #include "lowbit/Executor/Perplexity.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Runtime/Runtime.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -17,6 +21,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -25,56 +30,166 @@
 using namespace llvm;
 using namespace lowbit;
 
+static cl::OptionCategory category("lowbit-run options");
+
 static cl::SubCommand perplexityCmd("perplexity",
                                     "Perplexity of a model on a text file");
 static cl::SubCommand generateCmd("generate", "Generate a continuation");
+static cl::SubCommand benchCmd(
+    "bench", "Prompt (pp) and generation (tg) tokens/s, as llama-bench");
 
 static cl::opt<std::string> modelPath(cl::Positional, cl::Required,
-                                      cl::desc("<model dir | .gguf | .mlir>"),
-                                      cl::sub(perplexityCmd), cl::sub(generateCmd));
+                                      cl::desc("<model dir | .gguf | .mlir | .lbx>"),
+                                      cl::sub(perplexityCmd), cl::sub(generateCmd),
+                                      cl::sub(benchCmd), cl::cat(category));
+static cl::opt<int> threads(
+    "threads",
+    cl::desc("Threads of a compiled model (.lbx); default: 2, or fewer "
+             "when fewer cores are available"),
+    cl::init(0), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
+    cl::cat(category));
 static cl::opt<std::string> protocol("protocol",
                                      cl::desc("p1 (Hugging Face) or p2 (llama.cpp)"),
-                                     cl::init("p1"), cl::sub(perplexityCmd));
+                                     cl::init("p1"), cl::sub(perplexityCmd),
+                                     cl::cat(category));
 static cl::opt<int64_t> ctxLength("ctx", cl::desc("Window length in tokens"),
-                                  cl::init(512), cl::sub(perplexityCmd));
+                                  cl::init(512), cl::sub(perplexityCmd),
+                                  cl::cat(category));
 static cl::opt<int64_t> chunks("chunks", cl::desc("Evaluate only the first N windows"),
-                               cl::init(-1), cl::sub(perplexityCmd));
+                               cl::init(-1), cl::sub(perplexityCmd), cl::cat(category));
 static cl::opt<std::string> textFile("file", cl::desc("Evaluation text"),
-                                     cl::Required, cl::sub(perplexityCmd));
+                                     cl::Required, cl::sub(perplexityCmd),
+                                     cl::cat(category));
 static cl::opt<std::string> activations(
     "activations",
     cl::desc("fp32 (reference, default) or ggml: round each matmul's input as "
-             "llama.cpp's CPU backend does, to compare with its numbers"),
-    cl::init("fp32"), cl::sub(perplexityCmd), cl::sub(generateCmd));
+             "llama.cpp's CPU backend does, to compare with its numbers "
+             "(interpreter only)"),
+    cl::init("fp32"), cl::sub(perplexityCmd), cl::sub(generateCmd),
+    cl::sub(benchCmd), cl::cat(category));
 static cl::opt<bool> jsonOutput("json", cl::desc("Print the result as JSON"),
-                                cl::sub(perplexityCmd), cl::sub(generateCmd));
+                                cl::sub(perplexityCmd), cl::sub(generateCmd),
+                                cl::sub(benchCmd), cl::cat(category));
 
 static cl::opt<std::string> prompt("prompt", cl::desc("Prompt text"),
-                                   cl::sub(generateCmd));
+                                   cl::sub(generateCmd), cl::cat(category));
 static cl::opt<std::string> promptTokens(
     "prompt-tokens", cl::desc("Comma-separated prompt token ids (instead of --prompt)"),
-    cl::sub(generateCmd));
+    cl::sub(generateCmd), cl::cat(category));
 static cl::opt<int64_t> numTokens("n", cl::desc("Tokens to generate"),
-                                  cl::init(32), cl::sub(generateCmd));
+                                  cl::init(32), cl::sub(generateCmd),
+                                  cl::cat(category));
 static cl::opt<float> temperature("temperature",
                                   cl::desc("0 = greedy (default)"),
-                                  cl::init(0.0f), cl::sub(generateCmd));
+                                  cl::init(0.0f), cl::sub(generateCmd),
+                                  cl::cat(category));
 static cl::opt<int64_t> topK("top-k", cl::desc("Keep the K most likely tokens (0 = all)"),
-                             cl::init(0), cl::sub(generateCmd));
+                             cl::init(0), cl::sub(generateCmd), cl::cat(category));
 static cl::opt<float> topP("top-p", cl::desc("Nucleus mass (1 = off)"),
-                           cl::init(1.0f), cl::sub(generateCmd));
+                           cl::init(1.0f), cl::sub(generateCmd), cl::cat(category));
 static cl::opt<bool> ignoreEos("ignore-eos",
                                cl::desc("Keep generating past the end-of-text token"),
-                               cl::sub(generateCmd));
+                               cl::sub(generateCmd), cl::cat(category));
 static cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed"), cl::init(0),
-                              cl::sub(generateCmd));
+                              cl::sub(generateCmd), cl::cat(category));
+
+static cl::opt<int64_t> benchPrompt("p", cl::desc("pp: prompt tokens in one batch (0: skip)"),
+                                    cl::init(512), cl::sub(benchCmd), cl::cat(category));
+static cl::opt<int64_t> benchGen("n", cl::desc("tg: tokens generated one at a time (0: skip)"),
+                                 cl::init(128), cl::sub(benchCmd), cl::cat(category));
+static cl::opt<int> benchReps("r", cl::desc("Repetitions; the best is reported"),
+                              cl::init(3), cl::sub(benchCmd), cl::cat(category));
 
 static int fail(Error e) {
   WithColor::error(errs(), "lowbit-run") << toString(std::move(e)) << "\n";
   return 1;
 }
 
-static int runPerplexity(LoadedModel &model, Interpreter &interp) {
+static Error statusError(const rt::Status &status) {
+  return createStringError(status.message());
+}
+
+/// A model behind the Engine interface, with its tokenizer: either the IR
+/// interpreter or a compiled artifact's session.
+struct RunnableModel {
+  std::unique_ptr<LoadedModel> loaded;
+  std::unique_ptr<Interpreter> interpreter;
+  std::unique_ptr<rt::Model> artifact;
+  std::unique_ptr<Engine> engine;
+  std::string engineName;
+  int threads = 0; // 0: the interpreter (its BLAS picks its own threads)
+
+  int64_t contextLength = 0;
+  int64_t bosId = -1, eosId = -1;
+  bool addBos = false;
+  std::function<std::vector<int32_t>(StringRef)> encode;
+  std::function<std::string(const std::vector<int32_t> &)> decode;
+};
+
+static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
+  RunnableModel r;
+  rt::StatusOr<std::unique_ptr<rt::Model>> model = rt::Model::load(path.str());
+  if (!model.ok())
+    return statusError(model.status());
+  r.artifact = model.take();
+  const rt::ModelInfo &info = r.artifact->info();
+  const rt::Tokenizer *tok = r.artifact->tokenizer();
+  if (!tok)
+    return createStringError(path + ": the artifact carries no tokenizer");
+  rt::StatusOr<std::unique_ptr<rt::Session>> session =
+      rt::Session::create(*r.artifact, 0, threadCount);
+  if (!session.ok())
+    return statusError(session.status());
+  r.threads = (*session)->threads();
+  r.engine = session.take();
+  r.engineName = "runtime";
+  r.contextLength = info.contextLength;
+  r.bosId = info.bosTokenId;
+  r.eosId = info.eosTokenId;
+  r.addBos = info.addBos;
+  r.encode = [tok](StringRef text) {
+    return tok->encode(std::string_view(text.data(), text.size()));
+  };
+  r.decode = [tok](const std::vector<int32_t> &ids) { return tok->decode(ids); };
+  return std::move(r);
+}
+
+static Expected<RunnableModel> openInterpreted(StringRef path) {
+  RunnableModel r;
+  Expected<std::unique_ptr<LoadedModel>> model = loadModel(path);
+  if (!model)
+    return model.takeError();
+  r.loaded = std::move(*model);
+  Expected<std::unique_ptr<Interpreter>> interp =
+      Interpreter::create(r.loaded->module.get(), r.loaded->weights);
+  if (!interp)
+    return interp.takeError();
+  r.interpreter = std::move(*interp);
+  if (activations != "fp32" && activations != "ggml")
+    return createStringError("--activations must be fp32 or ggml, not '" +
+                             activations + "'");
+  r.interpreter->setGgmlActivations(activations == "ggml");
+  const ModelConfig &config = r.loaded->config;
+  r.engine = std::make_unique<InterpreterEngine>(
+      *r.interpreter, config.vocabSize, config.contextLength);
+  r.engineName = "interpreter";
+  r.contextLength = config.contextLength;
+  const Tokenizer &tok = *r.loaded->tokenizer;
+  const Vocabulary &vocab = tok.vocabulary();
+  r.bosId = vocab.bosId;
+  r.eosId = vocab.eosId;
+  r.addBos = vocab.addBos;
+  r.encode = [&tok](StringRef text) {
+    std::vector<int> ids = tok.encode(text);
+    return std::vector<int32_t>(ids.begin(), ids.end());
+  };
+  r.decode = [&tok](const std::vector<int32_t> &ids) {
+    return tok.decode(std::vector<int>(ids.begin(), ids.end()));
+  };
+  return std::move(r);
+}
+
+static int runPerplexity(RunnableModel &model) {
   PerplexityOptions options;
   if (protocol == "p1")
     options.protocol = PerplexityProtocol::HuggingFace;
@@ -83,19 +198,20 @@ static int runPerplexity(LoadedModel &model, Interpreter &interp) {
   else
     return fail(createStringError("--protocol must be p1 or p2, not '" +
                                   protocol + "'"));
-  if (ctxLength < 2 || ctxLength > model.config.contextLength)
+  if (ctxLength < 2 || ctxLength > model.contextLength)
     return fail(createStringError(formatv("--ctx {0} is outside 2..{1} (the "
                                           "model's context length)",
                                           int64_t(ctxLength),
-                                          model.config.contextLength)));
+                                          model.contextLength)));
   options.contextLength = ctxLength;
   options.maxWindows = chunks;
   auto text = MemoryBuffer::getFile(textFile, /*IsText=*/true);
   if (!text)
     return fail(createStringError(textFile + ": cannot open: " +
                                   text.getError().message()));
-  Expected<PerplexityResult> r = computePerplexity(
-      interp, *model.tokenizer, (*text)->getBuffer(), options);
+  Expected<PerplexityResult> r =
+      computePerplexity(*model.engine, model.encode, int32_t(model.bosId),
+                        (*text)->getBuffer(), options);
   if (!r)
     return fail(r.takeError());
   if (jsonOutput)
@@ -112,24 +228,23 @@ static int runPerplexity(LoadedModel &model, Interpreter &interp) {
   return 0;
 }
 
-static int runGenerate(LoadedModel &model, Interpreter &interp) {
+static int runGenerate(RunnableModel &model) {
   std::vector<int32_t> ids;
-  const Vocabulary &vocab = model.tokenizer->vocabulary();
+  const int64_t vocabSize = model.engine->vocabSize();
   if (!promptTokens.empty()) {
     SmallVector<StringRef> parts;
     StringRef(promptTokens).split(parts, ',', -1, false);
     for (StringRef p : parts) {
       int64_t id;
-      if (p.trim().getAsInteger(10, id) || id < 0 ||
-          id >= int64_t(vocab.pieces.size()))
+      if (p.trim().getAsInteger(10, id) || id < 0 || id >= vocabSize)
         return fail(createStringError("--prompt-tokens: invalid token id '" +
                                       p.str() + "'"));
       ids.push_back(int32_t(id));
     }
   } else {
-    if (vocab.addBos)
-      ids.push_back(int32_t(vocab.bosId));
-    for (int id : model.tokenizer->encode(prompt))
+    if (model.addBos && model.bosId >= 0)
+      ids.push_back(int32_t(model.bosId));
+    for (int32_t id : model.encode(prompt))
       ids.push_back(id);
   }
   SamplingOptions options;
@@ -138,20 +253,24 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
   options.topK = topK;
   options.topP = topP;
   options.seed = seed;
-  options.eosId = ignoreEos ? -1 : vocab.eosId;
-  options.contextLength = model.config.contextLength;
+  options.eosId = ignoreEos ? -1 : model.eosId;
+  options.contextLength = model.contextLength;
   if (temperature < 0 || topP <= 0 || topP > 1 || topK < 0)
     return fail(createStringError("invalid sampling options (temperature >= 0, "
                                   "0 < top-p <= 1, top-k >= 0)"));
+  if (int64_t(ids.size()) > model.contextLength)
+    return fail(createStringError(formatv(
+        "the prompt's {0} tokens exceed the model's context of {1}",
+        ids.size(), model.contextLength)));
   // Decode prompt and continuation together so SentencePiece's word-initial
   // spaces come out right, and print only the new suffix.
-  std::vector<int> printed(ids.begin(), ids.end());
-  std::string shown = model.tokenizer->decode(printed);
+  std::vector<int32_t> printed(ids.begin(), ids.end());
+  std::string shown = model.decode(printed);
   auto onToken = [&](int32_t id) {
     if (jsonOutput)
       return;
     printed.push_back(id);
-    std::string text = model.tokenizer->decode(printed);
+    std::string text = model.decode(printed);
     if (StringRef(text).starts_with(shown))
       outs() << StringRef(text).substr(shown.size());
     outs().flush();
@@ -160,7 +279,8 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
   if (!jsonOutput)
     outs() << shown;
   auto start = std::chrono::steady_clock::now();
-  Expected<std::vector<int32_t>> out = generate(interp, ids, options, onToken);
+  Expected<std::vector<int32_t>> out =
+      generate(*model.engine, ids, options, onToken);
   if (!out)
     return fail(out.takeError());
   double seconds =
@@ -172,8 +292,7 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
     outs() << "], \"tokens\": [";
     for (size_t i = 0; i < out->size(); ++i)
       outs() << (i ? "," : "") << (*out)[i];
-    std::vector<int> asInt(out->begin(), out->end());
-    outs() << "], \"text\": " << formatv("{0}", json::Value(model.tokenizer->decode(asInt)))
+    outs() << "], \"text\": " << formatv("{0}", json::Value(model.decode(*out)))
            << formatv(", \"seconds\": {0:F3}}\n", seconds);
   } else {
     outs() << "\n";
@@ -184,26 +303,77 @@ static int runGenerate(LoadedModel &model, Interpreter &interp) {
   return 0;
 }
 
+static int runBenchmark(RunnableModel &model) {
+  BenchOptions options;
+  options.promptTokens = benchPrompt;
+  options.genTokens = benchGen;
+  options.repetitions = benchReps;
+  options.bosId = model.addBos ? model.bosId : -1;
+  Expected<std::vector<BenchResult>> results = runBench(*model.engine, options);
+  if (!results)
+    return fail(results.takeError());
+  std::string name = sys::path::filename(StringRef(modelPath).rtrim("/")).str();
+  if (jsonOutput) {
+    json::Array tests;
+    for (const BenchResult &r : *results) {
+      json::Array samples;
+      for (double s : r.seconds)
+        samples.push_back(s);
+      tests.push_back(json::Object{
+          {"test", r.test},
+          {"tokens", r.tokens},
+          {"repetitions", int64_t(r.seconds.size())},
+          {"tokens_per_second", r.bestTokensPerSecond()},
+          {"mean_tokens_per_second", r.meanTokensPerSecond()},
+          {"seconds", std::move(samples)}});
+    }
+    json::Object doc{{"model", modelPath},
+                     {"engine", model.engineName},
+                     {"threads", model.threads},
+                     {"results", std::move(tests)}};
+    outs() << formatv("{0:2}", json::Value(std::move(doc))) << "\n";
+    return 0;
+  }
+  outs() << formatv("| {0,-24} | {1,-11} | {2,7} | {3,8} | {4,12} | {5,12} |\n",
+                    "model", "engine", "threads", "test", "t/s (best)",
+                    "t/s (mean)");
+  outs() << "| " << std::string(24, '-') << " | " << std::string(11, '-')
+         << " | " << std::string(6, '-') << ": | " << std::string(7, '-')
+         << ": | " << std::string(11, '-') << ": | " << std::string(11, '-')
+         << ": |\n";
+  std::string threadsText =
+      model.threads ? std::to_string(model.threads) : std::string("blas");
+  for (const BenchResult &r : *results)
+    outs() << formatv("| {0,-24} | {1,-11} | {2,7} | {3,8} | {4,12:F2} | {5,12:F2} |\n",
+                      name, model.engineName, threadsText, r.test,
+                      r.bestTokensPerSecond(), r.meanTokensPerSecond());
+  return 0;
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  for (cl::SubCommand *sub : {&cl::SubCommand::getTopLevel(), &perplexityCmd,
+                              &generateCmd, &benchCmd})
+    cl::HideUnrelatedOptions(category, *sub);
   cl::ParseCommandLineOptions(argc, argv,
-                              "lowbit-run: evaluate and run models\n");
-  if (!perplexityCmd && !generateCmd) {
-    errs() << "lowbit-run: choose a subcommand: perplexity or generate "
+                              "lowbit-run: evaluate, run and time models\n");
+  if (!perplexityCmd && !generateCmd && !benchCmd) {
+    errs() << "lowbit-run: choose a subcommand: perplexity, generate or bench "
               "(see --help)\n";
     return 1;
   }
-  Expected<std::unique_ptr<LoadedModel>> model = loadModel(modelPath);
+  if (threads < 0)
+    return fail(createStringError("--threads must be positive"));
+  int threadCount = threads ? int(threads) : std::min(2, rt::defaultThreadCount());
+  Expected<RunnableModel> model =
+      StringRef(modelPath).ends_with(".lbx")
+          ? openArtifact(modelPath, threadCount)
+          : openInterpreted(modelPath);
   if (!model)
     return fail(model.takeError());
-  Expected<std::unique_ptr<Interpreter>> interp =
-      Interpreter::create((*model)->module.get(), (*model)->weights);
-  if (!interp)
-    return fail(interp.takeError());
-  if (activations != "fp32" && activations != "ggml")
-    return fail(createStringError("--activations must be fp32 or ggml, not '" +
-                                  activations + "'"));
-  (*interp)->setGgmlActivations(activations == "ggml");
-  return perplexityCmd ? runPerplexity(**model, **interp)
-                       : runGenerate(**model, **interp);
+  if (perplexityCmd)
+    return runPerplexity(*model);
+  if (generateCmd)
+    return runGenerate(*model);
+  return runBenchmark(*model);
 }

@@ -2,6 +2,9 @@
 #ifndef LOWBIT_EXECUTOR_GENERATE_H
 #define LOWBIT_EXECUTOR_GENERATE_H
 
+#include "lowbit/Runtime/Engine.h"
+#include "lowbit/Runtime/Sampler.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
@@ -10,8 +13,6 @@
 #include <vector>
 
 namespace lowbit {
-
-class Interpreter;
 
 struct SamplingOptions {
   int64_t maxTokens = 32;
@@ -23,14 +24,22 @@ struct SamplingOptions {
   int64_t contextLength = 0; // stop before exceeding (0: no limit)
 };
 
-/// Picks the next token from one row of logits.
-int32_t sampleToken(const float *logits, int64_t vocab,
-                    const SamplingOptions &options, uint64_t &rngState);
+/// Picks the next token from one row of logits (the runtime's sampler, so
+/// the interpreter and compiled artifacts sample alike).
+inline int32_t sampleToken(const float *logits, int64_t vocab,
+                           const SamplingOptions &options, uint64_t &rngState) {
+  rt::SamplerOptions sampler;
+  sampler.temperature = options.temperature;
+  sampler.topK = options.topK;
+  sampler.topP = options.topP;
+  return rt::sampleToken(logits, vocab, sampler, rngState);
+}
 
-/// Prefills `prompt`, then samples up to maxTokens tokens one at a time,
-/// calling `onToken` after each. Returns the generated ids.
+/// Prefills `prompt` from an empty cache, then samples up to maxTokens
+/// tokens one at a time, calling `onToken` after each. Returns the
+/// generated ids.
 llvm::Expected<std::vector<int32_t>>
-generate(Interpreter &model, llvm::ArrayRef<int32_t> prompt,
+generate(Engine &model, llvm::ArrayRef<int32_t> prompt,
          const SamplingOptions &options,
          const std::function<void(int32_t)> &onToken = nullptr);
 

@@ -2,11 +2,17 @@
 #ifndef LOWBIT_EXECUTOR_PERPLEXITY_H
 #define LOWBIT_EXECUTOR_PERPLEXITY_H
 
+#include "lowbit/Runtime/Engine.h"
+
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
 
 namespace lowbit {
 
-class Interpreter;
 class Tokenizer;
 
 enum class PerplexityProtocol {
@@ -33,8 +39,18 @@ struct PerplexityResult {
   double seconds = 0;
 };
 
+/// Text -> token ids without BOS/EOS: the model's tokenizer.
+using TextEncoder = std::function<std::vector<int32_t>(llvm::StringRef)>;
+
+/// Perplexity of `model` on `text` under `options.protocol`; `bosId` is the
+/// token P2 puts first in every window.
 llvm::Expected<PerplexityResult>
-computePerplexity(Interpreter &model, const Tokenizer &tokenizer,
+computePerplexity(Engine &model, const TextEncoder &encode, int32_t bosId,
+                  llvm::StringRef text, const PerplexityOptions &options);
+
+/// The same with a lowbit::Tokenizer (its BOS id).
+llvm::Expected<PerplexityResult>
+computePerplexity(Engine &model, const Tokenizer &tokenizer,
                   llvm::StringRef text, const PerplexityOptions &options);
 
 } // namespace lowbit
