@@ -424,3 +424,35 @@ TEST(CodegenKernels, LinearX86_64_v4) {
   ASSERT_FALSE(cases.empty());
   runLinearCases(cases, "x86-64-v4");
 }
+
+TEST(CodegenKernels, EmbeddingOfQuantizedTables) {
+  const std::vector<Case> &cases = allCases();
+  ASSERT_FALSE(cases.empty());
+  KernelHarness h("x86-64-v3");
+  std::vector<std::string> names;
+  for (const Case &c : cases)
+    names.push_back(c.w.layout.cols % 32 ? std::string() : h.kb().embedding(c.w.layout));
+  ASSERT_TRUE(h.compile());
+  constexpr int64_t kTokens = 4;
+  std::vector<int32_t> ids = {36, 0, 17, 36};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (names[i].empty())
+      continue;
+    const PackedWeight &w = cases[i].w;
+    SCOPED_TRACE(cases[i].label + " (" + w.layout.key() + ")");
+    int64_t cols = w.layout.cols, stride = activationRowBytes(cols) / 4;
+    std::vector<float> out = activationBuffer(kTokens, cols);
+    std::vector<float> want(static_cast<size_t>(cols));
+    h.run(names[i], {ids.data(), const_cast<uint8_t *>(w.bytes.data()), out.data()}, kTokens);
+    int64_t bad = 0;
+    for (int64_t s = 0; s < kTokens; ++s) {
+      unpackRow(w, ids[size_t(s)], want.data());
+      for (int64_t c = 0; c < cols; ++c) {
+        float got = out[size_t(s * stride + c)], ref = want[size_t(c)];
+        if (std::fabs(got - ref) > 1e-6f * std::fabs(ref) + 1e-7f && bad++ < 5)
+          ADD_FAILURE() << "token " << s << " column " << c << ": " << got << " vs " << ref;
+      }
+    }
+    EXPECT_EQ(bad, 0);
+  }
+}
