@@ -78,15 +78,28 @@ struct Session::Impl {
   int64_t bufferRows = 0; // rows every buffer holds now
   std::vector<int32_t> tokens, positions;
 
-  // Resolved per call.
+  // Each step's arguments, planned once; the pointers are resolved per
+  // call (buffers grow, and last-token-only steps move to the last row).
+  struct ArgPlan {
+    int kind = 0;
+    uint32_t index = 0;
+    size_t rowBytes = 0;   // per-row arguments: the row stride
+    void *fixed = nullptr; // tensors and caches
+  };
+  struct StepPlan {
+    bool lastTokenOnly = false;
+    size_t firstArg = 0;
+  };
+  std::vector<ArgPlan> argPlans;
+  std::vector<StepPlan> stepPlans;
   std::vector<void *> args;
-  std::vector<size_t> argStart;
   std::vector<int64_t> stepTokens;
 
   const float *logits = nullptr;
   int64_t position = 0;
 
   Status growBuffers(int64_t rows);
+  void plan();
   void resolveArgs(int64_t n, bool allLogits);
   void runSteps();
 };
@@ -106,43 +119,71 @@ Status Session::Impl::growBuffers(int64_t rows) {
   return Status::success();
 }
 
-void Session::Impl::resolveArgs(int64_t n, bool allLogits) {
+void Session::Impl::plan() {
   const artifact::Manifest &m = model->manifest;
-  args.clear();
-  argStart.clear();
-  stepTokens.clear();
   for (const artifact::Step &step : m.steps()) {
-    bool lastOnly = step.last_token_only() && !allLogits;
-    int64_t row = lastOnly ? n - 1 : 0;
-    argStart.push_back(args.size());
-    stepTokens.push_back(lastOnly ? 1 : n);
+    StepPlan sp;
+    sp.lastTokenOnly = step.last_token_only();
+    sp.firstArg = argPlans.size();
     for (const artifact::Arg &arg : step.args()) {
-      void *p = nullptr;
+      ArgPlan ap;
+      ap.kind = arg.kind();
+      ap.index = arg.index();
       switch (arg.kind()) {
       case artifact::Arg::BUFFER:
-        p = buffers[arg.index()].data +
-            size_t(row) * size_t(m.buffers(int(arg.index())).row_bytes());
+        ap.rowBytes = size_t(m.buffers(int(arg.index())).row_bytes());
         break;
       case artifact::Arg::TENSOR:
-        p = const_cast<unsigned char *>(
+        ap.fixed = const_cast<unsigned char *>(
             model->weights + m.tensors(int(arg.index())).offset());
         break;
       case artifact::Arg::TOKENS:
-        p = tokens.data() + row;
-        break;
       case artifact::Arg::POSITIONS:
-        p = positions.data() + row;
+        ap.rowBytes = sizeof(int32_t);
         break;
       case artifact::Arg::KEY_CACHE:
-        p = keys[arg.index()].data;
+        ap.fixed = keys[arg.index()].data;
         break;
       case artifact::Arg::VALUE_CACHE:
-        p = values[arg.index()].data;
+        ap.fixed = values[arg.index()].data;
         break;
       default:
         break; // rejected when the model was loaded
       }
-      args.push_back(p);
+      argPlans.push_back(ap);
+    }
+    stepPlans.push_back(sp);
+  }
+  args.resize(argPlans.size());
+  stepTokens.resize(stepPlans.size());
+}
+
+void Session::Impl::resolveArgs(int64_t n, bool allLogits) {
+  for (size_t s = 0; s < stepPlans.size(); ++s) {
+    const StepPlan &sp = stepPlans[s];
+    bool lastOnly = sp.lastTokenOnly && !allLogits;
+    size_t row = lastOnly ? size_t(n - 1) : 0;
+    stepTokens[s] = lastOnly ? 1 : n;
+    size_t end = s + 1 < stepPlans.size() ? stepPlans[s + 1].firstArg
+                                          : argPlans.size();
+    for (size_t a = sp.firstArg; a < end; ++a) {
+      const ArgPlan &ap = argPlans[a];
+      unsigned char *base;
+      switch (ap.kind) {
+      case artifact::Arg::BUFFER:
+        base = buffers[ap.index].data;
+        break;
+      case artifact::Arg::TOKENS:
+        base = reinterpret_cast<unsigned char *>(tokens.data());
+        break;
+      case artifact::Arg::POSITIONS:
+        base = reinterpret_cast<unsigned char *>(positions.data());
+        break;
+      default:
+        args[a] = ap.fixed;
+        continue;
+      }
+      args[a] = base + row * ap.rowBytes;
     }
   }
 }
@@ -152,13 +193,14 @@ void Session::Impl::runSteps() {
   const size_t steps = kernels.size();
   if (pool->size() == 1) {
     for (size_t s = 0; s < steps; ++s)
-      kernels[s](args.data() + argStart[s], stepTokens[s], 0, 1);
+      kernels[s](args.data() + stepPlans[s].firstArg, stepTokens[s], 0, 1);
     return;
   }
   const int64_t threads = pool->size();
   pool->run([&](int thread) {
     for (size_t s = 0; s < steps; ++s) {
-      kernels[s](args.data() + argStart[s], stepTokens[s], thread, threads);
+      kernels[s](args.data() + stepPlans[s].firstArg, stepTokens[s], thread,
+                 threads);
       if (s + 1 < steps)
         pool->barrier();
     }
@@ -198,6 +240,7 @@ Session::create(const Model &model, int64_t contextLength, int threads) {
       return Status::error(m.path + ": cannot allocate the KV cache (" +
                            std::to_string(2 * layers * cacheBytes) + " bytes)");
   s.buffers.resize(size_t(m.manifest.buffers_size()));
+  s.plan();
   return std::move(session);
 }
 
