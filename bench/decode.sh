@@ -58,7 +58,12 @@ export LOWBIT_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 for t in lowbit-compile lowbit-run lowbit-translate lowbit-opt lowbit-make-random-gguf lowbit-lbx-probe; do
   [ -x "$BIN/$t" ] || { echo "missing $BIN/$t (cmake --build $BUILD_DIR --target $t)" >&2; exit 1; }
 done
-mkdir -p "$WORK"
+mkdir -p "$WORK/bin"
+# Run on a copy of the tools: the build directory may be relinked meanwhile.
+for t in lowbit-compile lowbit-run lowbit-translate lowbit-opt lowbit-make-random-gguf lowbit-lbx-probe; do
+  cp "$BIN/$t" "$WORK/bin/$t.tmp-copy" && mv "$WORK/bin/$t.tmp-copy" "$WORK/bin/$t"
+done
+BIN=$WORK/bin
 ROWS=$WORK/rows.jsonl
 : >"$ROWS"
 log() { echo "[decode.sh] $*" >&2; }
@@ -147,6 +152,7 @@ measure() {
     return 0
   fi
   log "$tag: lowbit-run bench -p $PP -n $TG -r $REPS"
+  /usr/bin/time -f '%e %U %S' -o "$WORK/$tag.bench.time" \
   "$BIN/lowbit-run" bench -p "$PP" -n "$TG" -r "$REPS" --threads "$THREADS" --json "$lbx" \
     >"$WORK/$tag.bench.json" 2>"$WORK/$tag.bench.log" || {
     log "$tag: lowbit-run bench failed: $(tail -3 "$WORK/$tag.bench.log")"; echo '{}' >"$WORK/$tag.bench.json"; }
@@ -170,6 +176,10 @@ b = json.load(open(benchf))
 for r in b.get("results", []):
     key = "pp" if r["test"].startswith("pp") else "tg"
     row["lowbit_" + key] = r["tokens_per_second"]
+try:
+    w, u, sy = (float(x) for x in open(benchf.replace(".bench.json", ".bench.time")).read().split()[-3:])
+    row["bench_cpu_share"] = (u + sy) / w  # cores the bench process got on average (THREADS at most)
+except (OSError, ValueError): pass
 p = json.load(open(probef))
 for k in ("bytes_per_token", "load_s", "first_token_s", "ttft_from_start_s", "prompt"):
     if k in p: row[k] = p[k]
@@ -274,15 +284,17 @@ for r in runs:
     i = interp.get((r["model"], r["format"]))
     if i and r.get("lowbit_tg"):
         r["runtime_over_interpreter_tg"] = r["lowbit_tg"] / i["interp_tg"]
-json.dump({"threads": int(threads), "pp": int(pp), "tg": int(tg), "reps": int(reps),
+load = open("/proc/loadavg").read().split()[:3]
+json.dump({"loadavg_end": load, "cpus": __import__("os").cpu_count(), "threads": int(threads), "pp": int(pp), "tg": int(tg), "reps": int(reps),
            "bandwidth": bw, "rows": rows}, open(outf, "w"), indent=1)
 
 def f(v, d=1):
     return "—" if v is None else f"{v:.{d}f}"
-print(f"read bandwidth ({threads} threads): {gbs:.1f} GB/s; best of {reps}; pp{pp} / tg{tg}\n")
+print(f"read bandwidth ({threads} threads): {gbs:.1f} GB/s; best of {reps}; pp{pp} / tg{tg}; "
+      f"load average at the end {' '.join(load)} on {__import__('os').cpu_count()} CPUs\n")
 print(f"| model | format | target | lowbit pp{pp} | llama.cpp pp{pp} | ratio | lowbit tg{tg} | llama.cpp tg{tg} | ratio "
-      "| MB/token | lowbit % BW | llama.cpp % BW | load s | TTFT s | RSS load MB | RSS 1st tok MB | compile s | compile peak MB |")
-print("|" + "---|" * 18)
+      "| MB/token | lowbit % BW | llama.cpp % BW | load s | TTFT s | RSS load MB | RSS 1st tok MB | compile s | compile peak MB | bench CPU share |")
+print("|" + "---|" * 19)
 for r in runs:
     if "error" in r:
         print(f"| {r['model']} | {r['format']} | {r['target']} | error: {r['error'][:120]} |" + " |" * 15)
@@ -291,7 +303,7 @@ for r in runs:
           f"| {f(r.get('lowbit_tg'))} | {f(r.get('llama_tg'))} | {f(r.get('ratio_tg'),2)} "
           f"| {f((r.get('bytes_per_token') or 0)/1e6)} | {f(r.get('lowbit_bw_pct'))} | {f(r.get('llama_bw_pct'))} "
           f"| {f(r.get('load_s'),3)} | {f(r.get('first_token_s'),3)} | {f(r.get('rss_after_load_mb'),0)} | {f(r.get('rss_after_first_token_mb'),0)} "
-          f"| {f(r.get('compile_s'))} | {f(r.get('compile_peak_mb'),0)} |")
+          f"| {f(r.get('compile_s'))} | {f(r.get('compile_peak_mb'),0)} | {f(r.get('bench_cpu_share'),2)} |")
 for (m, fm), i in interp.items():
     best = max((r.get("lowbit_tg") or 0 for r in runs if r["model"] == m and r["format"] == fm), default=0)
     print(f"\nIR interpreter, {m} {fm}: tg{i['interp_tokens']} {i['interp_tg']:.1f} t/s; best compiled tg {best:.1f} t/s "
