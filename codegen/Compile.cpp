@@ -241,7 +241,9 @@ llvm::Error PlanBuilder::build() {
   for (Operation &op : body)
     ops.push_back(&op);
   size_t lastAdd = 0;
+  DenseMap<Operation *, size_t> opIndex;
   for (size_t i = 0; i < ops.size(); ++i) {
+    opIndex[ops[i]] = i;
     for (Value v : ops[i]->getOperands())
       lastUse[v] = i;
     if (isa<AddOp>(ops[i]))
@@ -255,11 +257,19 @@ llvm::Error PlanBuilder::build() {
     auto l = dyn_cast<LinearOp>(ops[i]);
     if (!l)
       continue;
-    if (options.fuseResidual && l.getResult().hasOneUse())
-      if (auto add = dyn_cast<AddOp>(*l.getResult().getUsers().begin())) {
-        fusedAdd[l] = add;
-        skipped.insert(add);
-      }
+    if (!options.fuseResidual || !l.getResult().hasOneUse())
+      continue;
+    auto add = dyn_cast<AddOp>(*l.getResult().getUsers().begin());
+    if (!add)
+      continue;
+    // The other summand must already exist when the linear runs (LLM.int8's
+    // two halves are summed after both are computed).
+    Value other = add.getLhs() == l.getResult() ? add.getRhs() : add.getLhs();
+    Operation *def = other.getDefiningOp();
+    if (def && (!opIndex.count(def) || opIndex[def] >= i))
+      continue;
+    fusedAdd[l] = add;
+    skipped.insert(add);
   }
   for (size_t i = 0; i < ops.size(); ++i)
     if (auto l = dyn_cast<LinearOp>(ops[i])) {
