@@ -45,7 +45,7 @@ static std::string sanitize(std::string s) {
 }
 
 std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
-  static const char *kModes[] = {"q8_0", "q8_k", "b32", "row"};
+  static const char *kModes[] = {"q8_0", "q8_k", "b32", "row", "q8_1"};
   std::string name = "quantize_" + std::string(kModes[int(mode)]) + "_" + std::to_string(width);
   if (built.count(name))
     return name;
@@ -80,10 +80,10 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
       Value isZero = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, amax, zero);
       Value inv, d;
       if (mode == ActivationQuant::Q8_K) {
-        // ggml's Q8_K: the value of largest magnitude maps to -128.
+        // ggml's Q8_K: the value of largest magnitude maps to -127.
         Value useMin = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, negMin, vmax);
         Value mx = arith::SelectOp::create(b, loc, useMin, vmin, vmax);
-        Value iscale = arith::DivFOp::create(b, loc, e.f32c(-128.0f), mx);
+        Value iscale = arith::DivFOp::create(b, loc, e.f32c(-127.0f), mx);
         inv = arith::SelectOp::create(b, loc, isZero, zero, iscale);
         d = arith::SelectOp::create(
             b, loc, isZero, zero, arith::DivFOp::create(b, loc, e.f32c(1.0f), iscale));
@@ -92,7 +92,7 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
         inv = arith::SelectOp::create(
             b, loc, isZero, zero, arith::DivFOp::create(b, loc, e.f32c(1.0f), dv));
         d = dv;
-        if (mode == ActivationQuant::Q8_0) {
+        if (mode == ActivationQuant::Q8_0 || mode == ActivationQuant::Q8_1) {
           // The dot uses the f16-rounded scale ggml stores.
           Value h = arith::TruncFOp::create(b, loc, b.getF16Type(), dv);
           d = arith::ExtFOp::create(b, loc, e.f32(), h);
@@ -109,12 +109,21 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
         e.store(arith::TruncIOp::create(b, loc, e.vec(32, b.getI8Type()), q), dst,
                 e.mul(block, 32));
         e.store(d, dst, e.add(e.i64c(width), e.mul(block, 4)));
+        Value sums[2];
         for (int half = 0; half < 2; ++half) {
           Value part = arith::SIToFPOp::create(b, loc, e.vec(16, e.f32()), e.slice(q, 16 * half, 16));
-          Value sum = arith::MulFOp::create(b, loc, e.reduceAdd(part), d);
-          e.store(sum, dst,
-                  e.add(e.i64c(width + width / 32 * 4 + 4 * half), e.mul(block, 8)));
+          sums[half] = arith::MulFOp::create(b, loc, e.reduceAdd(part), d);
         }
+        if (mode == ActivationQuant::Q8_1) {
+          // Q8_1 keeps one block sum, as f16: the kernel adds both halves.
+          Value whole = arith::AddFOp::create(b, loc, sums[0], sums[1]);
+          Value h = arith::TruncFOp::create(b, loc, b.getF16Type(), whole);
+          sums[0] = arith::ExtFOp::create(b, loc, e.f32(), h);
+          sums[1] = e.f32c(0);
+        }
+        for (int half = 0; half < 2; ++half)
+          e.store(sums[half], dst,
+                  e.add(e.i64c(width + width / 32 * 4 + 4 * half), e.mul(block, 8)));
       });
     });
   });

@@ -70,7 +70,7 @@ std::string PackedLayout::key() const {
     k += halfParams ? "h" : "f";
     if (hasMin)
       k += "m";
-    static const char *kAct[] = {"q80", "q8k", "b32", "row"};
+    static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
     return k + "_" + kAct[int(activationQuant)];
   }
   }
@@ -222,10 +222,14 @@ struct GgmlTraits {
 
 static std::optional<GgmlTraits> ggmlTraits(DType t) {
   switch (t) {
-  case DType::Q4_0: case DType::Q4_1:
+  case DType::Q4_0:
     return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_0};
-  case DType::Q5_0: case DType::Q5_1:
+  case DType::Q4_1:
+    return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_1};
+  case DType::Q5_0:
     return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_0};
+  case DType::Q5_1:
+    return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_1};
   case DType::Q8_0:
     return GgmlTraits{8, 32, true, true, false, ActivationQuant::Q8_0};
   case DType::Q2_K:

@@ -49,9 +49,10 @@ enum class FloatEncoding { F32, F16, BF16 };
 /// so the artifact's perplexity can be compared with llama.cpp's.
 enum class ActivationQuant {
   Q8_0,     // blocks of 32, d = amax/127 rounded to f16 (legacy ggml types)
-  Q8_K,     // blocks of 256, d = -max/128 of the largest |x| (k-quants)
+  Q8_K,     // blocks of 256, d = -max/127 of the largest |x| (k-quants)
   Block32,  // blocks of 32, f32 d = amax/127 (affine, GPTQ/AWQ)
   Row,      // one scale per row, amax/127 (LLM.int8)
+  Q8_1,     // Q8_0 whose block sums d·Σq are rounded to f16 (q4_1, q5_1)
 };
 
 struct PackedLayout {
