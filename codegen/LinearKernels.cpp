@@ -196,43 +196,72 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   VectorType v32b = e.vec(32, b.getI8Type());
   Type accType = integer ? Type(v8f) : Type(v32f);
 
-  auto [lo, hi] = e.threadRange(e.i64c(n));
-  e.loop(lo, hi, [&](Value row) {
+  // Tokens are processed `tile` at a time so each weight block is decoded
+  // once for several activation rows (prefill); the rest one by one.
+  int tile = (l.family == KernelFamily::Float && !target.avx512) ? 2 : 4;
+  auto emitTokens = [&](Value row, Value s0, int count) {
     Value rowIndex = e.mul(row, blocks);
-    e.loop(e.i64c(0), e.tokens, [&](Value s) {
-      Value xrow = e.offset(x, e.mul(s, xRowBytes));
-      Value zero = e.constVec(cast<VectorType>(accType), b.getF32FloatAttr(0));
-      ValueRange sums = e.loop(
-          e.i64c(0), e.i64c(blocks), 1, {zero, e.f32c(0)},
-          [&](Value blk, ValueRange acc) -> SmallVector<Value> {
-            Value index = e.add(rowIndex, blk);
-            Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
-            if (l.family == KernelFamily::Float) {
-              Value wv = floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
-              Value xv = e.load(v32f, xrow, e.mul(blk, 128));
-              return {vector::FMAOp::create(b, loc, wv, xv, acc[0]), acc[1]};
+    SmallVector<Value> xrows;
+    for (int c = 0; c < count; ++c)
+      xrows.push_back(e.offset(x, e.mul(e.add(s0, e.i64c(c)), xRowBytes)));
+    SmallVector<Value> init;
+    for (int c = 0; c < count; ++c) {
+      init.push_back(e.constVec(cast<VectorType>(accType), b.getF32FloatAttr(0)));
+      init.push_back(e.f32c(0));
+    }
+    ValueRange sums = e.loop(
+        e.i64c(0), e.i64c(blocks), 1, init,
+        [&](Value blk, ValueRange acc) -> SmallVector<Value> {
+          SmallVector<Value> next(acc.begin(), acc.end());
+          Value index = e.add(rowIndex, blk);
+          Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+          if (l.family == KernelFamily::Float) {
+            Value wv = floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
+            for (int c = 0; c < count; ++c) {
+              Value xv = e.load(v32f, xrows[c], e.mul(blk, 128));
+              next[2 * c] = vector::FMAOp::create(b, loc, wv, xv, acc[2 * c]);
             }
-            Value paramBase = e.offset(
-                w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
-            BlockReader r{e, l};
-            Value u = r.codes(codeBase);
-            if (l.family == KernelFamily::Lut) {
-              Value scale = e.load(e.f32(), paramBase, 0);
-              Value xv = e.load(v32f, xrow, e.mul(blk, 128));
-              Value wv = arith::MulFOp::create(b, loc, lookup(e, u, l.fp4Codebook),
-                                               e.splat(v32f, scale));
-              return {vector::FMAOp::create(b, loc, wv, xv, acc[0]), acc[1]};
+            return next;
+          }
+          Value paramBase = e.offset(
+              w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+          BlockReader r{e, l};
+          Value u = r.codes(codeBase);
+          if (l.family == KernelFamily::Lut) {
+            Value scale = e.load(e.f32(), paramBase, 0);
+            Value wv = arith::MulFOp::create(b, loc, lookup(e, u, l.fp4Codebook),
+                                             e.splat(v32f, scale));
+            for (int c = 0; c < count; ++c) {
+              Value xv = e.load(v32f, xrows[c], e.mul(blk, 128));
+              next[2 * c] = vector::FMAOp::create(b, loc, wv, xv, acc[2 * c]);
             }
-            // Integer: Σ u·a in int32 lanes (lane j covers values 4j..4j+3).
-            Value a = e.load(v32b, xrow, e.mul(blk, 32));
-            if (l.signedCodes) {
-              // |w|·sign(a, w): unsigned×signed bytes without overflow.
-              Value zeroB = r.byteSplat(32, 0);
-              Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u, zeroB);
-              Value negA = arith::SubIOp::create(b, loc, zeroB, a);
-              a = arith::SelectOp::create(b, loc, neg, negA, a);
-              u = math::AbsIOp::create(b, loc, u);
-            }
+            return next;
+          }
+          // Integer: Σ u·a in int32 lanes (lane j covers values 4j..4j+3).
+          Value negW;
+          if (l.signedCodes) {
+            // |w|·sign(a, w): unsigned×signed bytes without overflow.
+            negW = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u,
+                                         r.byteSplat(32, 0));
+            u = math::AbsIOp::create(b, loc, u);
+          }
+          Value d0 = r.param(paramBase, 0, 0);
+          Value d1 = l.subBlock == 16 ? r.param(paramBase, 1, 0) : Value();
+          Value m0 = l.hasMin ? r.param(paramBase, 0, 1) : Value();
+          Value m1 = l.hasMin && l.subBlock == 16 ? r.param(paramBase, 1, 1) : Value();
+          Value firstHalf;
+          if (l.subBlock == 16) {
+            SmallVector<bool> first(8);
+            for (int i = 0; i < 8; ++i)
+              first[i] = i < 4;
+            firstHalf = arith::ConstantOp::create(
+                b, loc, DenseElementsAttr::get(e.vec(8, b.getI1Type()), first));
+          }
+          for (int c = 0; c < count; ++c) {
+            Value a = e.load(v32b, xrows[c], e.mul(blk, 32));
+            if (negW)
+              a = arith::SelectOp::create(
+                  b, loc, negW, arith::SubIOp::create(b, loc, r.byteSplat(32, 0), a), a);
             Value dot;
             if (target.vnni) {
               dot = e.call("llvm.x86.avx512.vpdpbusd.256", v8i,
@@ -242,44 +271,50 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
               dot = e.call("llvm.x86.avx2.pmadd.wd", v8i,
                            {pairs, e.constVec(v16s, b.getI16IntegerAttr(1))});
             }
-            Value da = e.load(e.f32(), xrow, e.add(e.i64c(k), e.mul(blk, 4)));
-            Value d0 = arith::MulFOp::create(b, loc, r.param(paramBase, 0, 0), da);
-            Value scale = e.splat(v8f, d0);
-            if (l.subBlock == 16) {
-              Value d1 = arith::MulFOp::create(b, loc, r.param(paramBase, 1, 0), da);
-              SmallVector<bool> first(8);
-              for (int i = 0; i < 8; ++i)
-                first[i] = i < 4;
-              Value mask = arith::ConstantOp::create(
-                  b, loc, DenseElementsAttr::get(e.vec(8, b.getI1Type()), first));
-              scale = arith::SelectOp::create(b, loc, mask, scale, e.splat(v8f, d1));
-            }
+            Value da = e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4)));
+            Value scale = e.splat(v8f, arith::MulFOp::create(b, loc, d0, da));
+            if (d1)
+              scale = arith::SelectOp::create(
+                  b, loc, firstHalf, scale,
+                  e.splat(v8f, arith::MulFOp::create(b, loc, d1, da)));
             Value df = arith::SIToFPOp::create(b, loc, v8f, dot);
-            Value acc0 = vector::FMAOp::create(b, loc, df, scale, acc[0]);
-            Value acc1 = acc[1];
-            if (l.hasMin) {
+            next[2 * c] = vector::FMAOp::create(b, loc, df, scale, acc[2 * c]);
+            if (m0) {
               Value sumBase = e.add(e.i64c(k + k / 32 * 4), e.mul(blk, 8));
-              Value s0 = e.load(e.f32(), xrow, sumBase);
-              Value s1 = e.load(e.f32(), xrow, e.add(sumBase, e.i64c(4)));
-              Value m0 = r.param(paramBase, 0, 1);
-              if (l.subBlock == 32) {
-                Value both = arith::AddFOp::create(b, loc, s0, s1);
-                acc1 = math::FmaOp::create(b, loc, m0, both, acc1);
+              Value s0v = e.load(e.f32(), xrows[c], sumBase);
+              Value s1v = e.load(e.f32(), xrows[c], e.add(sumBase, e.i64c(4)));
+              Value m = acc[2 * c + 1];
+              if (!m1) {
+                m = math::FmaOp::create(b, loc, m0, arith::AddFOp::create(b, loc, s0v, s1v), m);
               } else {
-                acc1 = math::FmaOp::create(b, loc, m0, s0, acc1);
-                acc1 = math::FmaOp::create(b, loc, r.param(paramBase, 1, 1), s1, acc1);
+                m = math::FmaOp::create(b, loc, m0, s0v, m);
+                m = math::FmaOp::create(b, loc, m1, s1v, m);
               }
+              next[2 * c + 1] = m;
             }
-            return {acc0, acc1};
-          });
-      Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[0]), sums[1]);
+          }
+          return next;
+        });
+    for (int c = 0; c < count; ++c) {
+      Value s = e.add(s0, e.i64c(c));
+      Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[2 * c]), sums[2 * c + 1]);
       if (biasPtr)
         y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
       Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
       if (resPtr)
         y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
       e.store(y, out, outOff);
+    }
+  };
+
+  auto [lo, hi] = e.threadRange(e.i64c(n));
+  Value tiled = e.mul(arith::DivSIOp::create(b, loc, e.tokens, e.i64c(tile)), tile);
+  e.loop(lo, hi, [&](Value row) {
+    e.loop(e.i64c(0), tiled, tile, {}, [&](Value s0, ValueRange) {
+      emitTokens(row, s0, tile);
+      return SmallVector<Value>{};
     });
+    e.loop(tiled, e.tokens, [&](Value s) { emitTokens(row, s, 1); });
   });
   return name;
 }

@@ -229,13 +229,15 @@ void quantizeReference(const float *x, int64_t width, ActivationQuant mode,
     float amax = std::max(vmax, -vmin), inv, scale;
     if (mode == ActivationQuant::Q8_K) {
       float mx = -vmin > vmax ? vmin : vmax;
-      float iscale = -128.0f / mx;
+      float iscale = -127.0f / mx;
       inv = amax == 0 ? 0 : iscale;
       scale = amax == 0 ? 0 : 1.0f / iscale;
     } else {
       float dv = amax / 127.0f;
       inv = amax == 0 ? 0 : 1.0f / dv;
-      scale = mode == ActivationQuant::Q8_0 ? fp16ToFloat(floatToFp16(dv)) : dv;
+      scale = mode == ActivationQuant::Q8_0 || mode == ActivationQuant::Q8_1
+                  ? fp16ToFloat(floatToFp16(dv))
+                  : dv;
     }
     for (int64_t i = s0; i < s0 + super; ++i) {
       float r = std::nearbyint(x[i] * inv);
@@ -266,7 +268,7 @@ void checkPacking(const Case &c) {
 
 /// Builds every case's kernels for `targetName`, runs them and compares.
 void runLinearCases(const std::vector<Case> &cases, llvm::StringRef targetName) {
-  constexpr int64_t kTokens = 3;
+  constexpr int64_t kTokens = 6; // one tile of 4 tokens and 2 single ones
   KernelHarness h(targetName);
   std::vector<std::string> linearNames, quantNames;
   for (const Case &c : cases) {
