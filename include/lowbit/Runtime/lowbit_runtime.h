@@ -60,7 +60,8 @@ int lowbit_session_prefill(lowbit_session *session, const int32_t *tokens,
                            int64_t n);
 /* Decode: one token at the next position. */
 int lowbit_session_decode(lowbit_session *session, int32_t token);
-/* Positions filled so far by prefill/decode. */
+/* Positions filled so far: one past the highest position run (by forward,
+ * prefill or decode) since the session was created or reset. */
 int64_t lowbit_session_position(const lowbit_session *session);
 
 /* Text -> ids (no BOS/EOS); returns the count, or -1 when `capacity` is too
