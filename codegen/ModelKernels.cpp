@@ -284,18 +284,47 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
     Value end = e.add(pos, e.i64c(1));
     Value headOff = e.mul(g, headDim * 4);
     Value zero = e.constVec(vh, b.getF32FloatAttr(0));
+    // Online softmax update with a group of scores (one key or eight).
+    auto update = [&](ValueRange c, Value scores, ArrayRef<Value> offs) -> SmallVector<Value> {
+      bool single = offs.size() == 1;
+      Value top = single ? scores
+                         : vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
+                                                       scores).getResult();
+      Value m = arith::MaximumFOp::create(b, loc, c[1], top);
+      Value corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, c[1], m));
+      Value shifted = single ? arith::SubFOp::create(b, loc, scores, m).getResult()
+                             : arith::SubFOp::create(b, loc, scores,
+                                                     e.splat(cast<VectorType>(scores.getType()), m))
+                                   .getResult();
+      Value p = math::ExpOp::create(b, loc, shifted);
+      Value psum = single ? p : e.reduceAdd(p);
+      Value l = math::FmaOp::create(b, loc, c[2], corr, psum);
+      Value acc = arith::MulFOp::create(b, loc, c[0], e.splat(vh, corr));
+      for (size_t jj = 0; jj < offs.size(); ++jj) {
+        Value pj = single ? p : vector::ExtractOp::create(b, loc, p, int64_t(jj)).getResult();
+        acc = vector::FMAOp::create(b, loc, e.splat(vh, pj), e.load(vh, vc, offs[jj]), acc);
+      }
+      return {acc, m, l};
+    };
+    Value full = e.mul(arith::DivSIOp::create(b, loc, end, e.i64c(8)), 8);
+    ValueRange chunked = e.loop(
+        e.i64c(0), full, 8, {zero, e.f32c(-INFINITY), e.f32c(0)},
+        [&](Value j0, ValueRange c) -> SmallVector<Value> {
+          SmallVector<Value> offs, scores;
+          for (int jj = 0; jj < 8; ++jj) {
+            Value off = e.add(e.mul(e.add(j0, e.i64c(jj)), kvRow), headOff);
+            offs.push_back(off);
+            scores.push_back(
+                e.reduceAdd(arith::MulFOp::create(b, loc, qv, e.load(vh, kc, off))));
+          }
+          Value sv = vector::FromElementsOp::create(b, loc, e.vec(8, e.f32()), scores);
+          return update(c, sv, offs);
+        });
     ValueRange st = e.loop(
-        e.i64c(0), end, 1, {zero, e.f32c(-INFINITY), e.f32c(0)},
-        [&](Value j, ValueRange c) -> SmallVector<Value> {
+        full, end, 1, chunked, [&](Value j, ValueRange c) -> SmallVector<Value> {
           Value off = e.add(e.mul(j, kvRow), headOff);
           Value score = e.reduceAdd(arith::MulFOp::create(b, loc, qv, e.load(vh, kc, off)));
-          Value m = arith::MaximumFOp::create(b, loc, c[1], score);
-          Value corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, c[1], m));
-          Value p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, score, m));
-          Value l = math::FmaOp::create(b, loc, c[2], corr, p);
-          Value acc = arith::MulFOp::create(b, loc, c[0], e.splat(vh, corr));
-          acc = vector::FMAOp::create(b, loc, e.splat(vh, p), e.load(vh, vc, off), acc);
-          return {acc, m, l};
+          return update(c, score, {off});
         });
     Value inv = arith::DivFOp::create(b, loc, e.f32c(1.0f), st[2]);
     e.store(arith::MulFOp::create(b, loc, st[0], e.splat(vh, inv)), out, qOff);
