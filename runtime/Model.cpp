@@ -10,6 +10,8 @@
 #include "CpuFeatures.h"
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -295,7 +297,8 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path) {
     return fail("manifest checksum mismatch (the file is damaged)");
   if (artifactCrc32(code, h.codeSize) != h.codeCrc32)
     return fail("code checksum mismatch (the file is damaged)");
-  if (!impl.manifest.ParseFromArray(manifestBytes, int(h.manifestSize)))
+  if (h.manifestSize > uint64_t(INT32_MAX) ||
+      !impl.manifest.ParseFromArray(manifestBytes, int(h.manifestSize)))
     return fail("cannot parse the manifest");
   const artifact::Manifest &m = impl.manifest;
   if (m.format_version() != 0 && m.format_version() != h.formatVersion)

@@ -201,6 +201,17 @@ TEST(Loader, RejectsBadChecksums) {
   expectLoadError(path, "code checksum mismatch");
 }
 
+TEST(Loader, RejectsAnUnparsableManifest) {
+  Toy toy;
+  std::string path = ::testing::TempDir() + "lowbit-runtime-garbage.lbx";
+  ArtifactParts parts;
+  parts.manifest = std::string("\xff\xff\xff\xff", 4);
+  parts.code = toy.code.data();
+  parts.codeSize = toy.code.size();
+  ASSERT_TRUE(writeArtifact(path, parts).ok());
+  expectLoadError(path, "cannot parse the manifest");
+}
+
 TEST(Loader, RejectsSectionsOutsideTheFile) {
   Toy toy;
   std::string path = toy.write("sections");
