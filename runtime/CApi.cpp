@@ -155,6 +155,10 @@ int64_t lowbit_detokenize(const lowbit_model *model, const int32_t *ids,
 
 int32_t lowbit_sample(const float *logits, int64_t vocab, float temperature,
                       int64_t top_k, float top_p, uint64_t *rng_state) {
+  if (!logits || vocab <= 0) {
+    failWith("lowbit_sample: no logits");
+    return -1;
+  }
   SamplerOptions options;
   options.temperature = temperature;
   options.topK = top_k;

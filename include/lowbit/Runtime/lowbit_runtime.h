@@ -76,7 +76,7 @@ int64_t lowbit_detokenize(const lowbit_model *model, const int32_t *ids,
 
 /* Picks a token from one row of logits: greedy when temperature == 0, else
  * temperature, top-k (0 = off) and top-p (1 = off) sampling; `rng_state` is
- * advanced. */
+ * advanced. Returns -1 without logits (e.g. before the first forward). */
 int32_t lowbit_sample(const float *logits, int64_t vocab, float temperature,
                       int64_t top_k, float top_p, uint64_t *rng_state);
 
