@@ -39,7 +39,8 @@ void lowbit_model_free(lowbit_model *model);
 void lowbit_model_get_info(const lowbit_model *model, lowbit_model_info *info);
 
 /* A KV cache of `context_length` positions (0: the model's) and a pool of
- * `threads` threads (0: one per core, at most the cores available). */
+ * `threads` threads (0: one per core, at most the cores available). A model
+ * may serve several sessions; a session serves one caller at a time. */
 int lowbit_session_create(lowbit_model *model, int64_t context_length,
                           int threads, lowbit_session **session);
 void lowbit_session_free(lowbit_session *session);
