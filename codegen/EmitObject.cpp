@@ -9,6 +9,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Pass/Pass.h"
@@ -80,10 +81,13 @@ static std::string findLinker() {
 auto ::lowbit::emitSharedObject(ModuleOp kernels, const CpuTarget &target,
                                 bool withAssembly) -> llvm::Expected<EmittedCode> {
   MLIRContext *ctx = kernels.getContext();
-  PassManager pm(ctx);
-  buildKernelLoweringPipeline(pm);
-  if (failed(pm.run(kernels)))
-    return fail("lowering the kernels to the llvm dialect failed");
+  // Lower unless --lowbit-lower-kernels already did.
+  if (!kernels.getOps<func::FuncOp>().empty()) {
+    PassManager pm(ctx);
+    buildKernelLoweringPipeline(pm);
+    if (failed(pm.run(kernels)))
+      return fail("lowering the kernels to the llvm dialect failed");
+  }
 
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);

@@ -277,7 +277,9 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
     Value h = arith::RemSIOp::create(b, loc, item, e.i64c(heads));
     Value g = arith::DivSIOp::create(b, loc, h, e.i64c(group));
     Value qOff = e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4));
-    Value qv = arith::MulFOp::create(b, loc, e.load(vh, q, qOff),
+    // q rounded through f16, as llama.cpp's f16 KV cache dot products see it.
+    Value qh = arith::TruncFOp::create(b, loc, e.vec(headDim, b.getF16Type()), e.load(vh, q, qOff));
+    Value qv = arith::MulFOp::create(b, loc, arith::ExtFOp::create(b, loc, vh, qh),
                                      e.splat(vh, e.f32c(scale)));
     Value pos = arith::ExtSIOp::create(b, loc, e.i64(),
                                        e.load(b.getI32Type(), positions, e.mul(s, 4)));

@@ -29,9 +29,10 @@ PY
 }
 
 # 1. GGUF types against llama.cpp.
-# q4_1, q5_0 and q3_k_m differ from llama.cpp by up to 0.041 on this text
-# (the IR interpreter's llama.cpp emulation is itself 0.015-0.02 away at 12
-# chunks): they are held to ±0.05 until the difference is found.
+# q5_0 and q3_k_m differ from llama.cpp by 0.022-0.026 on this text (the IR
+# interpreter's llama.cpp emulation is itself 0.015-0.02 away at 12 chunks;
+# llama.cpp also rounds the softmax probabilities to f16, which the one-pass
+# attention kernel does not): they are held to ±0.03.
 while read -r type tol; do
   "$LOWBIT_BIN/lowbit-translate" --export-gguf --outtype $type "$TINY" -o "$T/$type.gguf" 2>/dev/null
   "$LOWBIT_BIN/lowbit-compile" "$T/$type.gguf" --target=$target -o "$T/$type.lbx" 2>/dev/null
@@ -42,11 +43,11 @@ f32 0.02
 f16 0.02
 q8_0 0.02
 q4_0 0.02
-q4_1 0.05
-q5_0 0.05
+q4_1 0.02
+q5_0 0.03
 q5_1 0.02
 q2_k 0.02
-q3_k_m 0.05
+q3_k_m 0.03
 q4_k_m 0.02
 q5_k_m 0.02
 q6_k 0.02

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Codegen/Passes.h"
 #include "lowbit/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -14,6 +15,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -21,12 +23,17 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  mlir::registerConversionPasses();
   mlir::lowbit::registerLowbitPasses();
   mlir::lowbit::registerLowbitPipelines();
+  mlir::lowbit::registerLowbitCodegenPasses();
+  mlir::lowbit::registerCodegenPipeline();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::lowbit::LowbitDialect, mlir::func::FuncDialect,
-                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
+                  mlir::scf::SCFDialect, mlir::vector::VectorDialect,
+                  mlir::math::MathDialect, mlir::LLVM::LLVMDialect>();
 
   // A failing pass reports on the module; printing the whole module under
   // each error buries the message, so that is off unless asked for.

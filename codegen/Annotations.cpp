@@ -1,0 +1,76 @@
+//===- Annotations.cpp - Attributes the codegen passes leave on @forward --===//
+#include "Annotations.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+namespace lowbit {
+
+DictionaryAttr rangeToAttr(MLIRContext *ctx, SectionRange r, StringRef layout,
+                                   const PackedLayout *p) {
+  Builder b(ctx);
+  SmallVector<NamedAttribute> attrs = {b.getNamedAttr("offset", b.getI64IntegerAttr(r.offset)),
+                                       b.getNamedAttr("size", b.getI64IntegerAttr(r.size)),
+                                       b.getNamedAttr("layout", b.getStringAttr(layout))};
+  if (p) {
+    auto i = [&](StringRef n, int64_t v) { attrs.push_back(b.getNamedAttr(n, b.getI64IntegerAttr(v))); };
+    i("family", int64_t(p->family));
+    i("rows", p->rows);
+    i("cols", p->cols);
+    i("float", int64_t(p->floatEncoding));
+    i("bits", p->bits);
+    i("signed", p->signedCodes);
+    i("sub_block", p->subBlock);
+    i("half_params", p->halfParams);
+    i("min", p->hasMin);
+    i("activations", int64_t(p->activationQuant));
+    i("fp4", p->fp4Codebook);
+    i("permuted", p->permutedColumns);
+  }
+  return b.getDictionaryAttr(attrs);
+}
+
+static std::optional<int64_t> intField(DictionaryAttr d, StringRef name) {
+  auto a = d ? dyn_cast_or_null<IntegerAttr>(d.get(name)) : IntegerAttr();
+  if (!a)
+    return std::nullopt;
+  return a.getInt();
+}
+
+std::optional<SectionRange> rangeFromAttr(Attribute attr) {
+  auto d = dyn_cast_or_null<DictionaryAttr>(attr);
+  std::optional<int64_t> off = intField(d, "offset"), size = intField(d, "size");
+  if (!off || !size)
+    return std::nullopt;
+  return SectionRange{*off, *size};
+}
+
+std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
+  auto d = dyn_cast_or_null<DictionaryAttr>(attr);
+  PackedLayout l;
+  static const char *kFields[] = {"family", "rows", "cols", "float", "bits", "signed",
+                                  "sub_block", "half_params", "min", "activations",
+                                  "fp4", "permuted"};
+  int64_t v[12];
+  for (int i = 0; i < 12; ++i) {
+    std::optional<int64_t> f = intField(d, kFields[i]);
+    if (!f)
+      return std::nullopt;
+    v[i] = *f;
+  }
+  l.family = KernelFamily(v[0]);
+  l.rows = v[1];
+  l.cols = v[2];
+  l.floatEncoding = FloatEncoding(v[3]);
+  l.bits = int(v[4]);
+  l.signedCodes = v[5];
+  l.subBlock = int(v[6]);
+  l.halfParams = v[7];
+  l.hasMin = v[8];
+  l.activationQuant = ActivationQuant(v[9]);
+  l.fp4Codebook = v[10];
+  l.permutedColumns = v[11];
+  return l;
+}
+
+} // namespace lowbit

@@ -1,0 +1,134 @@
+//===- PackWeights.cpp - --lowbit-pack-weights ----------------------------===//
+#include "Annotations.h"
+#include "lowbit/Codegen/Passes.h"
+#include "lowbit/Codegen/WeightPacking.h"
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
+#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Support/OutputFile.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::lowbit {
+#define GEN_PASS_DEF_PACKWEIGHTS
+#include "lowbit/Codegen/Passes.h.inc"
+} // namespace mlir::lowbit
+
+using namespace mlir;
+using namespace mlir::lowbit;
+using ::lowbit::PackedWeight;
+using ::lowbit::SectionRange;
+
+namespace {
+struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
+  using Base::Base;
+  std::vector<uint8_t> section;
+
+  SectionRange append(const void *data, size_t size) {
+    size_t offset = (section.size() + 63) / 64 * 64;
+    section.resize(offset + size);
+    std::memcpy(section.data() + offset, data, size);
+    return {int64_t(offset), int64_t(size)};
+  }
+
+  /// How the IR types the weight.
+  static ::lowbit::WeightEncoding encodingOf(WeightOp w, int64_t &rows, int64_t &cols) {
+    ::lowbit::WeightEncoding enc;
+    if (auto q = dyn_cast<QuantizedWeightType>(w.getType())) {
+      enc.quantized = true;
+      enc.format = q.getScheme().getFormat();
+      enc.bits = q.getScheme().getBits();
+      enc.groupSize = q.getScheme().getGroupSize();
+      enc.actOrder = q.getScheme().getActOrder();
+      rows = q.getShape()[0];
+      cols = q.getShape()[1];
+      return enc;
+    }
+    auto t = cast<RankedTensorType>(w.getType());
+    rows = t.getDimSize(0);
+    cols = t.getRank() > 1 ? t.getDimSize(1) : 1;
+    Type e = t.getElementType();
+    enc.floatEncoding = e.isF16()    ? ::lowbit::FloatEncoding::F16
+                        : e.isBF16() ? ::lowbit::FloatEncoding::BF16
+                                     : ::lowbit::FloatEncoding::F32;
+    return enc;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (output.empty() || !forward) {
+      module.emitError("--lowbit-pack-weights needs output= and a @forward function");
+      return signalPassFailure();
+    }
+    ::lowbit::WeightStore weights;
+    if (llvm::Error e = ::lowbit::openModuleWeights(module, weights)) {
+      module.emitError(llvm::toString(std::move(e)));
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    Builder b(ctx);
+    bool failedAny = false;
+    forward.walk([&](Operation *op) {
+      if (auto split = dyn_cast<SplitColumnsOp>(op)) {
+        std::vector<int32_t> cols(split.getColumns().begin(), split.getColumns().end());
+        split->setAttr(::lowbit::kPackedColumnsAttr,
+                       ::lowbit::rangeToAttr(ctx, append(cols.data(), cols.size() * 4), "i32"));
+        return;
+      }
+      auto w = dyn_cast<WeightOp>(op);
+      if (!w || w->hasAttr(::lowbit::kPackedAttr))
+        return;
+      // Matrices read by a linear or an embedding get a kernel layout; the
+      // vectors of norms and biases become f32.
+      bool matrix = llvm::any_of(w->getUsers(), [&](Operation *user) {
+        if (auto l = dyn_cast<LinearOp>(user))
+          return l.getWeight() == w.getResult();
+        if (auto e = dyn_cast<EmbeddingOp>(user))
+          return e.getTable() == w.getResult();
+        return false;
+      });
+      int64_t rows, cols;
+      ::lowbit::WeightEncoding enc = encodingOf(w, rows, cols);
+      if (!matrix) {
+        llvm::Expected<const ::lowbit::TensorRef *> t = weights.get(w.getName());
+        std::vector<float> values;
+        llvm::Error e = t ? ::lowbit::dequantize(**t, values) : t.takeError();
+        if (e) {
+          w.emitError(llvm::toString(std::move(e)));
+          failedAny = true;
+          return;
+        }
+        w->setAttr(::lowbit::kPackedAttr,
+                   ::lowbit::rangeToAttr(ctx, append(values.data(), values.size() * 4)));
+        return;
+      }
+      llvm::Expected<PackedWeight> p =
+          ::lowbit::packWeight(weights, w.getName(), enc, rows, cols);
+      if (!p) {
+        w.emitError(llvm::toString(p.takeError()));
+        failedAny = true;
+        return;
+      }
+      SectionRange r = append(p->bytes.data(), p->bytes.size());
+      w->setAttr(::lowbit::kPackedAttr,
+                 ::lowbit::rangeToAttr(ctx, r, p->layout.key(), &p->layout));
+      if (p->layout.permutedColumns)
+        w->setAttr(::lowbit::kColumnOrderAttr,
+                   ::lowbit::rangeToAttr(ctx, append(p->columnOrder.data(),
+                                                     p->columnOrder.size() * 4),
+                                         "i32"));
+    });
+    if (failedAny)
+      return signalPassFailure();
+    if (llvm::Error e = ::lowbit::writeFileAtomically(output, [&](llvm::raw_pwrite_stream &os) {
+          os.write(reinterpret_cast<const char *>(section.data()), section.size());
+          return llvm::Error::success();
+        })) {
+      module.emitError(llvm::toString(std::move(e)));
+      return signalPassFailure();
+    }
+  }
+};
+} // namespace
