@@ -38,16 +38,17 @@ struct BlockReader {
   }
 
   /// 8 bytes holding 32 two-bit values: byte i has values i, i+8, i+16,
-  /// i+24 at bits 0, 2, 4, 6.
+  /// i+24 at bits 0, 2, 4, 6. One 64-bit load broadcast to four lanes and
+  /// shifted by 0, 2, 4, 6 puts value j in byte j (vpsrlvq + vpand).
   Value twoBitPlane(Value base, int64_t off) {
-    Value x = e.load(e.vec(8, e.b.getI8Type()), base, off);
-    Value parts[4];
-    for (int k = 0; k < 4; ++k) {
-      Value s = k ? arith::ShRUIOp::create(e.b, e.loc, x, byteSplat(8, 2 * k)).getResult()
-                  : x;
-      parts[k] = arith::AndIOp::create(e.b, e.loc, s, byteSplat(8, 3));
-    }
-    return e.concat(e.concat(parts[0], parts[1]), e.concat(parts[2], parts[3]));
+    Type i64t = e.b.getI64Type();
+    VectorType v4 = e.vec(4, i64t);
+    Value word = e.splat(v4, e.load(i64t, base, off));
+    Value shifts = arith::ConstantOp::create(
+        e.b, e.loc, DenseElementsAttr::get(v4, ArrayRef<int64_t>{0, 2, 4, 6}));
+    Value spread = arith::ShRUIOp::create(e.b, e.loc, word, shifts);
+    Value bytes = vector::BitCastOp::create(e.b, e.loc, e.vec(32, e.b.getI8Type()), spread);
+    return arith::AndIOp::create(e.b, e.loc, bytes, byteSplat(32, 3));
   }
 
   Value byteSplat(int64_t n, int v) {
@@ -196,16 +197,20 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   VectorType v32b = e.vec(32, b.getI8Type());
   Type accType = integer ? Type(v8f) : Type(v32f);
 
-  // Tokens are processed `tile` at a time so each weight block is decoded
-  // once for several activation rows (prefill); the rest one by one.
-  int tile = (l.family == KernelFamily::Float && !target.avx512) ? 2 : 4;
-  auto emitTokens = [&](Value row, Value s0, int count) {
-    Value rowIndex = e.mul(row, blocks);
+  // A tile of `rowCount` weight rows × `count` tokens: each weight block is
+  // decoded once for all the tokens (prefill) and each activation block is
+  // loaded once for all the rows (decode).
+  auto emitTile = [&](Value row0, int rowCount, Value s0, int count) {
+    SmallVector<Value> rowIndex;
+    for (int r = 0; r < rowCount; ++r)
+      rowIndex.push_back(e.mul(e.add(row0, e.i64c(r)), blocks));
     SmallVector<Value> xrows;
     for (int c = 0; c < count; ++c)
       xrows.push_back(e.offset(x, e.mul(e.add(s0, e.i64c(c)), xRowBytes)));
+    // Accumulators: [row][token] vector and scalar (mins).
+    auto at = [&](int r, int c) { return 2 * (r * count + c); };
     SmallVector<Value> init;
-    for (int c = 0; c < count; ++c) {
+    for (int i = 0; i < rowCount * count; ++i) {
       init.push_back(e.constVec(cast<VectorType>(accType), b.getF32FloatAttr(0)));
       init.push_back(e.f32c(0));
     }
@@ -213,42 +218,40 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
         e.i64c(0), e.i64c(blocks), 1, init,
         [&](Value blk, ValueRange acc) -> SmallVector<Value> {
           SmallVector<Value> next(acc.begin(), acc.end());
-          Value index = e.add(rowIndex, blk);
-          Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
-          if (l.family == KernelFamily::Float) {
-            Value wv = floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
-            for (int c = 0; c < count; ++c) {
-              Value xv = e.load(v32f, xrows[c], e.mul(blk, 128));
-              next[2 * c] = vector::FMAOp::create(b, loc, wv, xv, acc[2 * c]);
-            }
-            return next;
-          }
-          Value paramBase = e.offset(
-              w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
-          BlockReader r{e, l};
-          Value u = r.codes(codeBase);
-          if (l.family == KernelFamily::Lut) {
-            Value scale = e.load(e.f32(), paramBase, 0);
-            Value wv = arith::MulFOp::create(b, loc, lookup(e, u, l.fp4Codebook),
-                                             e.splat(v32f, scale));
-            for (int c = 0; c < count; ++c) {
-              Value xv = e.load(v32f, xrows[c], e.mul(blk, 128));
-              next[2 * c] = vector::FMAOp::create(b, loc, wv, xv, acc[2 * c]);
+          if (l.family != KernelFamily::Integer) {
+            SmallVector<Value> xv;
+            for (int c = 0; c < count; ++c)
+              xv.push_back(e.load(v32f, xrows[c], e.mul(blk, 128)));
+            for (int r = 0; r < rowCount; ++r) {
+              Value index = e.add(rowIndex[r], blk);
+              Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+              Value wv;
+              if (l.family == KernelFamily::Float) {
+                wv = floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
+              } else {
+                Value paramBase = e.offset(
+                    w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+                BlockReader rd{e, l};
+                Value scale = e.load(e.f32(), paramBase, 0);
+                wv = arith::MulFOp::create(b, loc, lookup(e, rd.codes(codeBase), l.fp4Codebook),
+                                           e.splat(v32f, scale));
+              }
+              for (int c = 0; c < count; ++c)
+                next[at(r, c)] = vector::FMAOp::create(b, loc, wv, xv[c], acc[at(r, c)]);
             }
             return next;
           }
           // Integer: Σ u·a in int32 lanes (lane j covers values 4j..4j+3).
-          Value negW;
-          if (l.signedCodes) {
-            // |w|·sign(a, w): unsigned×signed bytes without overflow.
-            negW = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u,
-                                         r.byteSplat(32, 0));
-            u = math::AbsIOp::create(b, loc, u);
+          SmallVector<Value> a, da, s0v, s1v;
+          for (int c = 0; c < count; ++c) {
+            a.push_back(e.load(v32b, xrows[c], e.mul(blk, 32)));
+            da.push_back(e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4))));
+            if (l.hasMin) {
+              Value sumBase = e.add(e.i64c(k + k / 32 * 4), e.mul(blk, 8));
+              s0v.push_back(e.load(e.f32(), xrows[c], sumBase));
+              s1v.push_back(e.load(e.f32(), xrows[c], e.add(sumBase, e.i64c(4))));
+            }
           }
-          Value d0 = r.param(paramBase, 0, 0);
-          Value d1 = l.subBlock == 16 ? r.param(paramBase, 1, 0) : Value();
-          Value m0 = l.hasMin ? r.param(paramBase, 0, 1) : Value();
-          Value m1 = l.hasMin && l.subBlock == 16 ? r.param(paramBase, 1, 1) : Value();
           Value firstHalf;
           if (l.subBlock == 16) {
             SmallVector<bool> first(8);
@@ -257,64 +260,99 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
             firstHalf = arith::ConstantOp::create(
                 b, loc, DenseElementsAttr::get(e.vec(8, b.getI1Type()), first));
           }
-          for (int c = 0; c < count; ++c) {
-            Value a = e.load(v32b, xrows[c], e.mul(blk, 32));
-            if (negW)
-              a = arith::SelectOp::create(
-                  b, loc, negW, arith::SubIOp::create(b, loc, r.byteSplat(32, 0), a), a);
-            Value dot;
-            if (target.vnni) {
-              dot = e.call("llvm.x86.avx512.vpdpbusd.256", v8i,
-                           {e.constVec(v8i, b.getI32IntegerAttr(0)), u, a});
-            } else {
-              Value pairs = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
-              dot = e.call("llvm.x86.avx2.pmadd.wd", v8i,
-                           {pairs, e.constVec(v16s, b.getI16IntegerAttr(1))});
+          for (int r = 0; r < rowCount; ++r) {
+            Value index = e.add(rowIndex[r], blk);
+            Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+            Value paramBase = e.offset(
+                w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+            BlockReader rd{e, l};
+            Value u = rd.codes(codeBase);
+            Value negW;
+            if (l.signedCodes) {
+              // |w|·sign(a, w): unsigned×signed bytes without overflow.
+              negW = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u,
+                                           rd.byteSplat(32, 0));
+              u = math::AbsIOp::create(b, loc, u);
             }
-            Value da = e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4)));
-            Value scale = e.splat(v8f, arith::MulFOp::create(b, loc, d0, da));
-            if (d1)
-              scale = arith::SelectOp::create(
-                  b, loc, firstHalf, scale,
-                  e.splat(v8f, arith::MulFOp::create(b, loc, d1, da)));
-            Value df = arith::SIToFPOp::create(b, loc, v8f, dot);
-            next[2 * c] = vector::FMAOp::create(b, loc, df, scale, acc[2 * c]);
-            if (m0) {
-              Value sumBase = e.add(e.i64c(k + k / 32 * 4), e.mul(blk, 8));
-              Value s0v = e.load(e.f32(), xrows[c], sumBase);
-              Value s1v = e.load(e.f32(), xrows[c], e.add(sumBase, e.i64c(4)));
-              Value m = acc[2 * c + 1];
-              if (!m1) {
-                m = math::FmaOp::create(b, loc, m0, arith::AddFOp::create(b, loc, s0v, s1v), m);
+            Value d0 = rd.param(paramBase, 0, 0);
+            Value d1 = l.subBlock == 16 ? rd.param(paramBase, 1, 0) : Value();
+            Value m0 = l.hasMin ? rd.param(paramBase, 0, 1) : Value();
+            Value m1 = l.hasMin && l.subBlock == 16 ? rd.param(paramBase, 1, 1) : Value();
+            for (int c = 0; c < count; ++c) {
+              Value ac = a[c];
+              if (negW)
+                ac = arith::SelectOp::create(
+                    b, loc, negW, arith::SubIOp::create(b, loc, rd.byteSplat(32, 0), ac), ac);
+              Value dot;
+              if (target.vnni) {
+                dot = e.call("llvm.x86.avx512.vpdpbusd.256", v8i,
+                             {e.constVec(v8i, b.getI32IntegerAttr(0)), u, ac});
               } else {
-                m = math::FmaOp::create(b, loc, m0, s0v, m);
-                m = math::FmaOp::create(b, loc, m1, s1v, m);
+                Value pairs = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, ac});
+                dot = e.call("llvm.x86.avx2.pmadd.wd", v8i,
+                             {pairs, e.constVec(v16s, b.getI16IntegerAttr(1))});
               }
-              next[2 * c + 1] = m;
+              Value scale = e.splat(v8f, arith::MulFOp::create(b, loc, d0, da[c]));
+              if (d1)
+                scale = arith::SelectOp::create(
+                    b, loc, firstHalf, scale,
+                    e.splat(v8f, arith::MulFOp::create(b, loc, d1, da[c])));
+              Value df = arith::SIToFPOp::create(b, loc, v8f, dot);
+              next[at(r, c)] = vector::FMAOp::create(b, loc, df, scale, acc[at(r, c)]);
+              if (m0) {
+                Value m = acc[at(r, c) + 1];
+                if (!m1) {
+                  m = math::FmaOp::create(b, loc, m0,
+                                          arith::AddFOp::create(b, loc, s0v[c], s1v[c]), m);
+                } else {
+                  m = math::FmaOp::create(b, loc, m0, s0v[c], m);
+                  m = math::FmaOp::create(b, loc, m1, s1v[c], m);
+                }
+                next[at(r, c) + 1] = m;
+              }
             }
           }
           return next;
         });
-    for (int c = 0; c < count; ++c) {
-      Value s = e.add(s0, e.i64c(c));
-      Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[2 * c]), sums[2 * c + 1]);
-      if (biasPtr)
-        y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
-      Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
-      if (resPtr)
-        y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
-      e.store(y, out, outOff);
-    }
+    for (int r = 0; r < rowCount; ++r)
+      for (int c = 0; c < count; ++c) {
+        Value row = e.add(row0, e.i64c(r));
+        Value s = e.add(s0, e.i64c(c));
+        Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[at(r, c)]),
+                                        sums[at(r, c) + 1]);
+        if (biasPtr)
+          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
+        Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
+        if (resPtr)
+          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
+        e.store(y, out, outOff);
+      }
   };
 
+  // Prefill: 1 row × 4 tokens (2 for float weights on AVX2, whose
+  // accumulators are wider); decode: 4 rows × 1 token (2 for AVX2 floats).
+  bool narrow = l.family == KernelFamily::Float && !target.avx512;
+  int tokenTile = narrow ? 2 : 4, rowTile = narrow ? 2 : 4;
   auto [lo, hi] = e.threadRange(e.i64c(n));
-  Value tiled = e.mul(arith::DivSIOp::create(b, loc, e.tokens, e.i64c(tile)), tile);
+  Value tiled = e.mul(arith::DivSIOp::create(b, loc, e.tokens, e.i64c(tokenTile)), tokenTile);
+  Value rowsTiled = e.add(
+      lo, e.mul(arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, hi, lo),
+                                       e.i64c(rowTile)),
+                rowTile));
+  // Row tiles for the tokens left after the token tiles (all of them when
+  // decoding), then the rows left one by one.
   e.loop(lo, hi, [&](Value row) {
-    e.loop(e.i64c(0), tiled, tile, {}, [&](Value s0, ValueRange) {
-      emitTokens(row, s0, tile);
+    e.loop(e.i64c(0), tiled, tokenTile, {}, [&](Value s0, ValueRange) {
+      emitTile(row, 1, s0, tokenTile);
       return SmallVector<Value>{};
     });
-    e.loop(tiled, e.tokens, [&](Value s) { emitTokens(row, s, 1); });
+  });
+  e.loop(tiled, e.tokens, [&](Value s) {
+    e.loop(lo, rowsTiled, rowTile, {}, [&](Value row0, ValueRange) {
+      emitTile(row0, rowTile, s, 1);
+      return SmallVector<Value>{};
+    });
+    e.loop(rowsTiled, hi, [&](Value row) { emitTile(row, 1, s, 1); });
   });
   return name;
 }
