@@ -10,7 +10,7 @@
 //                         [--types q4_0,q6_k,q4_k]
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Formats/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuantize.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"

@@ -15,7 +15,7 @@
 #include "lowbit/Codegen/Kernels.h"
 #include "lowbit/Codegen/WeightPacking.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Runtime/ArtifactFormat.h"
 #include "lowbit/Runtime/ArtifactWriter.h"

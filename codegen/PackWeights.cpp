@@ -3,7 +3,7 @@
 #include "lowbit/Codegen/Passes.h"
 #include "lowbit/Codegen/WeightPacking.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Support/OutputFile.h"

@@ -1,6 +1,7 @@
 //===- WeightPacking.cpp - Weights in the layouts the kernels read --------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Codegen/WeightPacking.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Quant/Bnb.h"
 #include "lowbit/Support/Float16.h"
@@ -395,8 +396,8 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
 
   switch (enc.format) {
   case QuantFormat::Affine: {
-    const TensorRef *scales = weights.find((name + ".scales").str());
-    const TensorRef *zeros = weights.find((name + ".zeros").str());
+    const TensorRef *scales = weights.find(companionName(name, Companion::Scales));
+    const TensorRef *zeros = weights.find(companionName(name, Companion::Zeros));
     int64_t g = enc.groupSize < 0 ? cols : enc.groupSize;
     int64_t groups = cols / g;
     if (!scales || !zeros || scales->dtype != DType::F32 ||
@@ -414,7 +415,7 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
     for (int64_t c = 0; c < cols; ++c)
       groupOf[c] = int32_t(c / g);
     if (enc.actOrder) {
-      const TensorRef *gIdx = weights.find((name + ".g_idx").str());
+      const TensorRef *gIdx = weights.find(companionName(name, Companion::GroupIndex));
       if (!gIdx || gIdx->dtype != DType::I32 || gIdx->numElements() != cols)
         return error(name, "act-order weight needs an i32 .g_idx [cols]");
       std::memcpy(groupOf.data(), gIdx->data, size_t(cols) * 4);
@@ -456,7 +457,7 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
     return w;
   }
   case QuantFormat::Int8Row: {
-    const TensorRef *scb = weights.find((name + ".scb").str());
+    const TensorRef *scb = weights.find(companionName(name, Companion::RowScales));
     if (!scb || scb->dtype != DType::F32 || scb->numElements() != rows ||
         t.numElements() != rows * cols)
       return error(name, "int8_row weight needs i8 codes and an f32 .scb [rows]");

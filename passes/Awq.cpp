@@ -19,7 +19,7 @@
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Awq.h"
 #include "lowbit/Quant/Gptq.h"

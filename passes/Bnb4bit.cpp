@@ -1,7 +1,8 @@
 //===- Bnb4bit.cpp - --lowbit-bnb-4bit ------------------------------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "PassSupport.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
@@ -35,15 +36,15 @@ static void addBnbTensors(::lowbit::SafetensorsWriter &writer,
                           llvm::StringRef name,
                           const ::lowbit::Bnb4BitWeight &w) {
   writer.addTensor(name, DType::U8, {w.packedBytes(), 1}, w.packed);
-  std::string absmax = (name + ".absmax").str();
+  std::string absmax = ::lowbit::companionName(name, ::lowbit::Companion::Absmax);
   if (!w.doubleQuant) {
     writer.addTensor(absmax, DType::F32, {w.numBlocks()}, bytesOf(w.absmax));
     return;
   }
   writer.addTensor(absmax, DType::U8, {w.numBlocks()}, w.absmaxCodes);
-  writer.addTensor((name + ".nested_absmax").str(), DType::F32,
+  writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::NestedAbsmax), DType::F32,
                    {w.numNestedBlocks()}, bytesOf(w.nestedAbsmax));
-  writer.addTensor((name + ".nested_offset").str(), DType::F32, {1},
+  writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::NestedOffset), DType::F32, {1},
                    bytesOf(std::vector<float>{w.offset}));
 }
 

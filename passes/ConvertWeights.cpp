@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"

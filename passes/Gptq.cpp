@@ -9,7 +9,7 @@
 #include "PassSupport.h"
 #include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Calibration/Statistics.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Formats/WeightStore.h"

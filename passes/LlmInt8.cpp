@@ -10,10 +10,11 @@
 // so the decomposition is visible to every later pass and to the executor.
 //
 //===----------------------------------------------------------------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "PassSupport.h"
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
@@ -163,7 +164,7 @@ void LlmInt8Pass::runOnOperation() {
       outlierColumns += n;
     }
     writer.addTensor(name, DType::I8, {rows, cols}, bytesOf(q.codes));
-    writer.addTensor((name + ".scb").str(), DType::F32, {rows},
+    writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::RowScales), DType::F32, {rows},
                      bytesOf(q.scales));
   }
   progress.finish();

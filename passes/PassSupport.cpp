@@ -1,4 +1,5 @@
 //===- PassSupport.cpp ----------------------------------------------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "PassSupport.h"
 #include "lowbit/Calibration/Calibrate.h"
 #include "lowbit/Calibration/Statistics.h"
@@ -6,7 +7,7 @@
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/FileSystem.h"
@@ -122,10 +123,10 @@ void mlir::lowbit::addAffineTensors(::lowbit::SafetensorsWriter &writer,
   int64_t groups = int64_t(tensor.scales.size()) / rows;
   writer.addTensor(name, ::lowbit::DType::U8, {rows, cols},
                    std::move(tensor.codes));
-  addFloatTensor(writer, (name + ".scales").str(), {rows, groups}, tensor.scales);
-  addFloatTensor(writer, (name + ".zeros").str(), {rows, groups}, tensor.zeros);
+  addFloatTensor(writer, ::lowbit::companionName(name, ::lowbit::Companion::Scales), {rows, groups}, tensor.scales);
+  addFloatTensor(writer, ::lowbit::companionName(name, ::lowbit::Companion::Zeros), {rows, groups}, tensor.zeros);
   if (gIdx)
-    writer.addTensor((name + ".g_idx").str(), ::lowbit::DType::I32, {cols},
+    writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::GroupIndex), ::lowbit::DType::I32, {cols},
                      bytesOf(gIdx->data(), gIdx->size() * sizeof(int32_t)));
 }
 

@@ -1,10 +1,11 @@
 //===- Rtn.cpp - --lowbit-rtn ---------------------------------------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
 #include "PassSupport.h"
 #include "lowbit/Quant/Affine.h"
@@ -89,9 +90,9 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
         return fail(llvm::toString(q.takeError()));
       int64_t groups = scheme.groupsPerRow(cols);
       writer.addTensor(op.getName(), DType::U8, {rows, cols}, std::move(q->codes));
-      writer.addTensor((op.getName() + ".scales").str(), DType::F32, {rows, groups},
+      writer.addTensor(::lowbit::companionName(op.getName(), ::lowbit::Companion::Scales), DType::F32, {rows, groups},
                        bytesOf(q->scales));
-      writer.addTensor((op.getName() + ".zeros").str(), DType::F32, {rows, groups},
+      writer.addTensor(::lowbit::companionName(op.getName(), ::lowbit::Companion::Zeros), DType::F32, {rows, groups},
                        bytesOf(q->zeros));
     }
     progress.finish();

@@ -1,6 +1,6 @@
 //===- Imatrix.cpp - Calibration statistics as an importance matrix -------===//
 #include "lowbit/Calibration/Imatrix.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Support/Error.h"
 
 #include "llvm/Support/MemoryBuffer.h"

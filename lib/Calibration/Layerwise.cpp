@@ -4,7 +4,7 @@
 #include "lowbit/Executor/Interpreter.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Progress.h"
 

@@ -1,7 +1,8 @@
 //===- Interpreter.cpp - Reference execution of lowbit IR -----------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Executor/Interpreter.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Quant/Affine.h"
 #include "lowbit/Quant/Bnb.h"
@@ -97,8 +98,8 @@ static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupS
                                           std::vector<float> &out) {
   int64_t rows = codes.shape[0], cols = codes.shape[1];
   int64_t groups = groupSize < 0 ? 1 : cols / groupSize;
-  const TensorRef *scales = weights.find(codes.name + ".scales");
-  const TensorRef *zeros = weights.find(codes.name + ".zeros");
+  const TensorRef *scales = weights.find(::lowbit::companionName(codes.name, ::lowbit::Companion::Scales));
+  const TensorRef *zeros = weights.find(::lowbit::companionName(codes.name, ::lowbit::Companion::Zeros));
   for (const TensorRef *t : {scales, zeros})
     if (!t || t->dtype != DType::F32 ||
         t->shape != std::vector<int64_t>{rows, groups})
@@ -108,7 +109,7 @@ static llvm::Error dequantizeAffineWeight(const TensorRef &codes, int64_t groupS
           std::to_string(groups) + "] in the weight store");
   std::vector<int32_t> gIdx;
   if (actOrder) {
-    const TensorRef *g = weights.find(codes.name + ".g_idx");
+    const TensorRef *g = weights.find(::lowbit::companionName(codes.name, ::lowbit::Companion::GroupIndex));
     if (!g || g->dtype != DType::I32 || g->shape != std::vector<int64_t>{cols})
       return llvm::createStringError(
           "act-order affine weight '" + codes.name + "' needs an i32 tensor '" +
@@ -134,7 +135,7 @@ static llvm::Error dequantizeInt8RowWeight(const TensorRef &codes,
                                            const WeightStore &weights,
                                            std::vector<float> &out) {
   int64_t rows = codes.shape[0], cols = codes.shape[1];
-  const TensorRef *scb = weights.find(codes.name + ".scb");
+  const TensorRef *scb = weights.find(::lowbit::companionName(codes.name, ::lowbit::Companion::RowScales));
   if (!scb || scb->dtype != DType::F32 || scb->shape != std::vector<int64_t>{rows})
     return llvm::createStringError(
         "int8_row weight '" + codes.name + "' needs an f32 tensor '" +

@@ -1,11 +1,12 @@
 //===- BnbExport.cpp - lowbit IR -> bitsandbytes directories --------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Export/BnbExport.h"
 #include "lowbit/Export/CheckpointDirectory.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Import/ModelLoader.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Quant/Bnb.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Float16.h"
@@ -216,14 +217,14 @@ Error Exporter::add4Bit(SafetensorsWriter &writer, const CheckpointWeight &w,
   std::string p = (prefix + ".weight").str();
   writer.addTensor(p, DType::U8, {q.packedBytes(), 1}, q.packed);
   if (q.doubleQuant) {
-    writer.addTensor(p + ".absmax", DType::U8, {q.numBlocks()}, q.absmaxCodes);
-    writer.addTensor(p + ".nested_absmax", DType::F32, {q.numNestedBlocks()},
+    writer.addTensor(companionName(p, Companion::Absmax), DType::U8, {q.numBlocks()}, q.absmaxCodes);
+    writer.addTensor(companionName(p, Companion::NestedAbsmax), DType::F32, {q.numNestedBlocks()},
                      bytesOf(q.nestedAbsmax));
     ArrayRef<float> map = bnbDynamicMap();
     writer.addTensor(p + ".nested_quant_map", DType::F32, {int64_t(map.size())},
                      bytesOf(std::vector<float>(map.begin(), map.end())));
   } else {
-    writer.addTensor(p + ".absmax", DType::F32, {q.numBlocks()}, bytesOf(q.absmax));
+    writer.addTensor(companionName(p, Companion::Absmax), DType::F32, {q.numBlocks()}, bytesOf(q.absmax));
   }
   ArrayRef<float> code = bnb4BitCodebook(type);
   writer.addTensor(p + ".quant_map", DType::F32, {int64_t(code.size())},
@@ -239,7 +240,7 @@ Error Exporter::addInt8(SafetensorsWriter &writer, const CheckpointWeight &w,
                         ArrayRef<int64_t> rowSource) {
   int64_t n = w.shape[0], k = w.shape[1];
   const TensorRef *cb = model.weights.find(w.irName);
-  const TensorRef *scb = model.weights.find(w.irName + ".scb");
+  const TensorRef *scb = model.weights.find(companionName(w.irName, Companion::RowScales));
   if (!cb || cb->dtype != DType::I8 || cb->shape != std::vector<int64_t>{n, k} ||
       !scb || scb->dtype != DType::F32 || scb->shape != std::vector<int64_t>{n})
     return fileError(dir, "int8_row weight '{0}' needs an i8 [{1}, {2}] tensor "

@@ -1,4 +1,5 @@
 //===- AffinePacking.cpp - GPTQ and AWQ checkpoint bit layouts ------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Formats/AffinePacking.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Support/Float16.h"
@@ -385,7 +386,7 @@ Expected<AffineWeight> lowbit::readAffineWeight(const WeightStore &store,
     std::memcpy(out->data(), t->data, out->size() * sizeof(float));
   }
   if (actOrder) {
-    const TensorRef *g = store.find((name + ".g_idx").str());
+    const TensorRef *g = store.find(companionName(name, Companion::GroupIndex));
     if (!g || g->dtype != DType::I32 || g->shape != std::vector<int64_t>{w.cols})
       return bad(formatv("act-order weight needs an i32 tensor '{0}.g_idx' of "
                          "shape [{1}]", name, w.cols).str());

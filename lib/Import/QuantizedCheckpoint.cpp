@@ -1,6 +1,6 @@
 //===- QuantizedCheckpoint.cpp - Unpack GPTQ and AWQ checkpoints ----------===//
 #include "lowbit/Import/QuantizedCheckpoint.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"

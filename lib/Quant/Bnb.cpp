@@ -1,4 +1,5 @@
 //===- Bnb.cpp - bitsandbytes 4-bit blockwise quantization ----------------===//
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Quant/Bnb.h"
 #include "lowbit/Formats/WeightStore.h"
 
@@ -263,11 +264,11 @@ lowbit::readBnb4BitWeight(const WeightStore &weights, llvm::StringRef name,
   w.packed.assign((*packed)->data, (*packed)->data + w.packedBytes());
 
   // A u8 absmax marks double quantization.
-  const TensorRef *absmax = weights.find((name + ".absmax").str());
+  const TensorRef *absmax = weights.find(companionName(name, Companion::Absmax));
   w.doubleQuant = absmax && absmax->dtype == DType::U8;
   if (!w.doubleQuant) {
     llvm::Expected<const TensorRef *> t =
-        need(".absmax", DType::F32, {w.numBlocks()});
+        need(companionSuffix(Companion::Absmax), DType::F32, {w.numBlocks()});
     if (!t)
       return t.takeError();
     w.absmax.resize(size_t(w.numBlocks()));
@@ -275,15 +276,15 @@ lowbit::readBnb4BitWeight(const WeightStore &weights, llvm::StringRef name,
     return std::move(w);
   }
   llvm::Expected<const TensorRef *> codes =
-      need(".absmax", DType::U8, {w.numBlocks()});
+      need(companionSuffix(Companion::Absmax), DType::U8, {w.numBlocks()});
   if (!codes)
     return codes.takeError();
   llvm::Expected<const TensorRef *> nested =
-      need(".nested_absmax", DType::F32, {w.numNestedBlocks()});
+      need(companionSuffix(Companion::NestedAbsmax), DType::F32, {w.numNestedBlocks()});
   if (!nested)
     return nested.takeError();
   llvm::Expected<const TensorRef *> offset =
-      need(".nested_offset", DType::F32, {1});
+      need(companionSuffix(Companion::NestedOffset), DType::F32, {1});
   if (!offset)
     return offset.takeError();
   w.absmaxCodes.assign((*codes)->data, (*codes)->data + w.numBlocks());

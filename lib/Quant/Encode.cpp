@@ -1,7 +1,7 @@
 //===- Encode.cpp - Re-encode a stored tensor -----------------------------===//
 #include "lowbit/Quant/Encode.h"
-#include "lowbit/Formats/GgmlQuantize.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/ADT/StringRef.h"

@@ -1,6 +1,6 @@
 //===- ImportanceMatrix.cpp - llama.cpp imatrix .dat files ----------------===//
 #include "lowbit/Quant/ImportanceMatrix.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/OutputFile.h"
 

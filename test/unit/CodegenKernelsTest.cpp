@@ -9,7 +9,7 @@
 #include "CodegenKernelsTest.h"
 
 #include "lowbit/Codegen/WeightPacking.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"

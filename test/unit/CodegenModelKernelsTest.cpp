@@ -2,7 +2,7 @@
 #include "CodegenKernelsTest.h"
 
 #include "lowbit/Codegen/WeightPacking.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Support/Float16.h"
 
 #include <cmath>

@@ -12,7 +12,7 @@
 #define LOWBIT_EXPORT_CHECKPOINTDIRECTORY_H
 
 #include "lowbit/Dialect/Lowbit/LowbitAttrs.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"

@@ -3,7 +3,7 @@
 #define LOWBIT_IMPORT_IMPORT_H
 
 #include "lowbit/Formats/HfConfig.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"

@@ -10,7 +10,7 @@
 #define LOWBIT_QUANT_GGUFMIXES_H
 
 #include "lowbit/Formats/DType.h"
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"

@@ -8,8 +8,8 @@
 // difference there changes the chosen codes.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOWBIT_FORMATS_GGMLQUANTIZE_H
-#define LOWBIT_FORMATS_GGMLQUANTIZE_H
+#ifndef LOWBIT_QUANT_GGMLQUANTIZE_H
+#define LOWBIT_QUANT_GGMLQUANTIZE_H
 
 #include "lowbit/Formats/DType.h"
 
@@ -44,4 +44,4 @@ llvm::Error quantizeRowGgml(DType type, const float *src, uint8_t *dst,
 
 } // namespace lowbit
 
-#endif // LOWBIT_FORMATS_GGMLQUANTIZE_H
+#endif // LOWBIT_QUANT_GGMLQUANTIZE_H

@@ -5,8 +5,8 @@
 // are in formats.md §3.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOWBIT_FORMATS_GGMLQUANTS_H
-#define LOWBIT_FORMATS_GGMLQUANTS_H
+#ifndef LOWBIT_QUANT_GGMLQUANTS_H
+#define LOWBIT_QUANT_GGMLQUANTS_H
 
 #include "lowbit/Formats/TensorRef.h"
 
@@ -40,4 +40,4 @@ llvm::Error quantizeRow(DType type, const float *src, uint8_t *dst, int64_t n);
 
 } // namespace lowbit
 
-#endif // LOWBIT_FORMATS_GGMLQUANTS_H
+#endif // LOWBIT_QUANT_GGMLQUANTS_H

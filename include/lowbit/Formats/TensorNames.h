@@ -1,6 +1,6 @@
 //===- TensorNames.h - Weight names of the two source conventions -*- C++ -*-=//
-#ifndef LOWBIT_IMPORT_TENSORNAMES_H
-#define LOWBIT_IMPORT_TENSORNAMES_H
+#ifndef LOWBIT_FORMATS_TENSORNAMES_H
+#define LOWBIT_FORMATS_TENSORNAMES_H
 
 #include "llvm/ADT/StringRef.h"
 
@@ -34,4 +34,4 @@ bool isDecoderLinear(WeightRole role);
 
 } // namespace lowbit
 
-#endif // LOWBIT_IMPORT_TENSORNAMES_H
+#endif // LOWBIT_FORMATS_TENSORNAMES_H

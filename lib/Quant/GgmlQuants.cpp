@@ -6,8 +6,8 @@
 // llama.cpp bit for bit rather than only to rounding.
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Formats/GgmlQuants.h"
-#include "lowbit/Formats/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuantize.h"
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/Support/Endian.h"

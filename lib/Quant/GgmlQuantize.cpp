@@ -23,9 +23,9 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#include "lowbit/Formats/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuantize.h"
 #include "GgmlQuantizeImpl.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/Support/Endian.h"

@@ -1,5 +1,5 @@
 //===- TensorNames.cpp - HF <-> GGUF tensor names (formats.md §2.5) -------===//
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include "llvm/ADT/Twine.h"
 
