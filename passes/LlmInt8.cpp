@@ -7,7 +7,7 @@
 //   %inl, %out = lowbit.split_columns %x {columns = ...}
 //   %y = lowbit.add (lowbit.linear %inl, CB/SCB), (lowbit.linear %out, f16 cols)
 //
-// so the decomposition is visible to every later pass and to the executor.
+// so the decomposition is visible to every later pass and to the interpreter.
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Formats/CompanionTensors.h"

@@ -1,7 +1,7 @@
 //===- Calibrate.cpp - Statistics of every linear input on sample text ----===//
 #include "lowbit/Calibration/Calibrate.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Support/Error.h"

@@ -1,7 +1,7 @@
 //===- Layerwise.cpp - Layer-by-layer calibration for GPTQ and AWQ --------===//
 #include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Formats/TensorNames.h"

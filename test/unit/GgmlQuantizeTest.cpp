@@ -8,8 +8,8 @@
 // skip when the library is not installed (test/e2e/llamacpp/setup.sh).
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Formats/GgmlQuantize.h"
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Support/Float16.h"
 

@@ -4,7 +4,7 @@
 // of formats.md §3, written independently of the loops in GgmlQuants.cpp.
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Formats/GgmlQuants.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Support/Float16.h"
 
 #include "gtest/gtest.h"

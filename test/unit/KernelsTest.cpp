@@ -1,5 +1,5 @@
 //===- KernelsTest.cpp - Reference kernels against naive formulas ---------===//
-#include "lowbit/Executor/Kernels.h"
+#include "lowbit/Interpreter/Kernels.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 // int8 × int8 product computed exactly in int32.
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"

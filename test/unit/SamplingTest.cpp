@@ -1,5 +1,5 @@
 //===- SamplingTest.cpp - Greedy, temperature, top-k and top-p ------------===//
-#include "lowbit/Executor/Generate.h"
+#include "lowbit/Interpreter/Generate.h"
 
 #include <gtest/gtest.h>
 

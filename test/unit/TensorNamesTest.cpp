@@ -1,5 +1,5 @@
 //===- TensorNamesTest.cpp - HF <-> GGUF tensor names ---------------------===//
-#include "lowbit/Import/TensorNames.h"
+#include "lowbit/Formats/TensorNames.h"
 
 #include <gtest/gtest.h>
 

@@ -8,10 +8,10 @@
 // the IR interpreter, or a compiled artifact (.lbx), run by the runtime.
 //
 //===----------------------------------------------------------------------===//
-#include "lowbit/Executor/Bench.h"
-#include "lowbit/Executor/Generate.h"
-#include "lowbit/Executor/InterpreterEngine.h"
-#include "lowbit/Executor/Perplexity.h"
+#include "lowbit/Interpreter/Bench.h"
+#include "lowbit/Interpreter/Generate.h"
+#include "lowbit/Interpreter/InterpreterEngine.h"
+#include "lowbit/Interpreter/Perplexity.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Runtime/Runtime.h"
 

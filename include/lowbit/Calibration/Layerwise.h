@@ -15,7 +15,7 @@
 #include "lowbit/Calibration/Calibrate.h"
 #include "lowbit/Calibration/Statistics.h"
 
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"

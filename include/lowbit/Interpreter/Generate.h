@@ -1,6 +1,6 @@
 //===- Generate.h - Autoregressive decoding with a KV cache -----*- C++ -*-===//
-#ifndef LOWBIT_EXECUTOR_GENERATE_H
-#define LOWBIT_EXECUTOR_GENERATE_H
+#ifndef LOWBIT_INTERPRETER_GENERATE_H
+#define LOWBIT_INTERPRETER_GENERATE_H
 
 #include "lowbit/Runtime/Engine.h"
 #include "lowbit/Runtime/Sampler.h"
@@ -45,4 +45,4 @@ generate(Engine &model, llvm::ArrayRef<int32_t> prompt,
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_GENERATE_H
+#endif // LOWBIT_INTERPRETER_GENERATE_H

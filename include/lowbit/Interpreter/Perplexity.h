@@ -1,6 +1,6 @@
 //===- Perplexity.h - The peers' perplexity protocols -----------*- C++ -*-===//
-#ifndef LOWBIT_EXECUTOR_PERPLEXITY_H
-#define LOWBIT_EXECUTOR_PERPLEXITY_H
+#ifndef LOWBIT_INTERPRETER_PERPLEXITY_H
+#define LOWBIT_INTERPRETER_PERPLEXITY_H
 
 #include "lowbit/Runtime/Engine.h"
 
@@ -55,4 +55,4 @@ computePerplexity(Engine &model, const Tokenizer &tokenizer,
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_PERPLEXITY_H
+#endif // LOWBIT_INTERPRETER_PERPLEXITY_H

@@ -1,6 +1,6 @@
 //===- Bench.h - Prompt and generation throughput, as llama-bench -*- C++ -*-===//
-#ifndef LOWBIT_EXECUTOR_BENCH_H
-#define LOWBIT_EXECUTOR_BENCH_H
+#ifndef LOWBIT_INTERPRETER_BENCH_H
+#define LOWBIT_INTERPRETER_BENCH_H
 
 #include "lowbit/Runtime/Engine.h"
 
@@ -35,4 +35,4 @@ llvm::Expected<std::vector<BenchResult>> runBench(Engine &model,
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_BENCH_H
+#endif // LOWBIT_INTERPRETER_BENCH_H

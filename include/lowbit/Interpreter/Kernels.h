@@ -5,8 +5,8 @@
 // correctness oracle for everything else, not a fast path.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOWBIT_EXECUTOR_KERNELS_H
-#define LOWBIT_EXECUTOR_KERNELS_H
+#ifndef LOWBIT_INTERPRETER_KERNELS_H
+#define LOWBIT_INTERPRETER_KERNELS_H
 
 #include "lowbit/Formats/DType.h"
 
@@ -70,4 +70,4 @@ double logProbability(const float *logits, int64_t vocab, int64_t target);
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_KERNELS_H
+#endif // LOWBIT_INTERPRETER_KERNELS_H

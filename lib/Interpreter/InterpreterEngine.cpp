@@ -1,5 +1,5 @@
 //===- InterpreterEngine.cpp - The interpreter behind Engine --------------===//
-#include "lowbit/Executor/InterpreterEngine.h"
+#include "lowbit/Interpreter/InterpreterEngine.h"
 
 using namespace lowbit;
 

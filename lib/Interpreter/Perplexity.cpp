@@ -1,6 +1,6 @@
 //===- Perplexity.cpp - P1 and P2 perplexity (anchors.md) -----------------===//
-#include "lowbit/Executor/Perplexity.h"
-#include "lowbit/Executor/Kernels.h"
+#include "lowbit/Interpreter/Perplexity.h"
+#include "lowbit/Interpreter/Kernels.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Support/Progress.h"
 

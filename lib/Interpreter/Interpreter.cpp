@@ -1,6 +1,6 @@
 //===- Interpreter.cpp - Reference execution of lowbit IR -----------------===//
 #include "lowbit/Formats/CompanionTensors.h"
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
@@ -183,7 +183,7 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
         kind = k;
     if (!kind)
       return llvm::createStringError(
-          "the reference executor cannot run op '" +
+          "the IR interpreter cannot run op '" +
           op.getName().getStringRef().str() + "'");
     for (Value v : op.getOperands())
       lastUse[v] = impl.steps.size();

@@ -1,5 +1,5 @@
 //===- Bench.cpp - pp and tg timings --------------------------------------===//
-#include "lowbit/Executor/Bench.h"
+#include "lowbit/Interpreter/Bench.h"
 
 #include <algorithm>
 #include <chrono>

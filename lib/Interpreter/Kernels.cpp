@@ -1,5 +1,5 @@
 //===- Kernels.cpp - fp32 reference kernels -------------------------------===//
-#include "lowbit/Executor/Kernels.h"
+#include "lowbit/Interpreter/Kernels.h"
 #include "lowbit/Support/Float16.h"
 
 #include <cblas.h>

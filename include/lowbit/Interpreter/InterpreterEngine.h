@@ -1,8 +1,8 @@
 //===- InterpreterEngine.h - The interpreter behind Engine ------*- C++ -*-===//
-#ifndef LOWBIT_EXECUTOR_INTERPRETERENGINE_H
-#define LOWBIT_EXECUTOR_INTERPRETERENGINE_H
+#ifndef LOWBIT_INTERPRETER_INTERPRETERENGINE_H
+#define LOWBIT_INTERPRETER_INTERPRETERENGINE_H
 
-#include "lowbit/Executor/Interpreter.h"
+#include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Runtime/Engine.h"
 
 namespace lowbit {
@@ -31,4 +31,4 @@ private:
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_INTERPRETERENGINE_H
+#endif // LOWBIT_INTERPRETER_INTERPRETERENGINE_H

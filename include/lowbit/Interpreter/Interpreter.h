@@ -6,10 +6,10 @@
 // calls forward() with one new position at a time.
 //
 //===----------------------------------------------------------------------===//
-#ifndef LOWBIT_EXECUTOR_INTERPRETER_H
-#define LOWBIT_EXECUTOR_INTERPRETER_H
+#ifndef LOWBIT_INTERPRETER_INTERPRETER_H
+#define LOWBIT_INTERPRETER_INTERPRETER_H
 
-#include "lowbit/Executor/Kernels.h"
+#include "lowbit/Interpreter/Kernels.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
@@ -84,4 +84,4 @@ private:
 
 } // namespace lowbit
 
-#endif // LOWBIT_EXECUTOR_INTERPRETER_H
+#endif // LOWBIT_INTERPRETER_INTERPRETER_H

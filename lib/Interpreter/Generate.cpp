@@ -1,5 +1,5 @@
 //===- Generate.cpp - The decode loop -------------------------------------===//
-#include "lowbit/Executor/Generate.h"
+#include "lowbit/Interpreter/Generate.h"
 
 #include <numeric>
 
