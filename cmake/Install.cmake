@@ -8,7 +8,8 @@ set(LOWBIT_RUNTIME_LIBS LowbitProtobufLite LowbitArtifact LowbitRuntime)
 set(LOWBIT_EXPORTED_LIBS ${LOWBIT_RUNTIME_LIBS})
 if(LOWBIT_BUILD_COMPILER)
   list(APPEND LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect
-       LowbitQuant LowbitPasses LowbitImport LowbitExport LowbitInterpreter LowbitCalibration)
+       LowbitQuant LowbitPasses LowbitImport LowbitExport LowbitInterpreter LowbitCalibration
+       LowbitCodegen)
 endif()
 foreach(lib ${LOWBIT_RUNTIME_LIBS})
   target_include_directories(${lib} INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
@@ -29,7 +30,7 @@ install(TARGETS ${LOWBIT_EXPORTED_LIBS} EXPORT LowbitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(LOWBIT_BUILD_COMPILER)
-  install(TARGETS lowbit-opt lowbit-translate lowbit-run
+  install(TARGETS lowbit-opt lowbit-translate lowbit-compile lowbit-run
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(TARGETS LowbitDialectPlugin LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(DIRECTORY include/lowbit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
