@@ -17,7 +17,7 @@ auto ::lowbit::resolveCpuTarget(StringRef name) -> std::optional<CpuTarget> {
     t.requiredFeatures = v3;
   } else if (name == "x86-64-v4") {
     t.cpu = "x86-64-v4";
-    t.features = "+avx512vnni,+avx512bf16";
+    t.features = "+avx512vnni";
     t.avx512 = t.vnni = true;
     t.requiredFeatures = v3;
     for (const char *f : {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512vnni"})
@@ -277,9 +277,7 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
     Value h = arith::RemSIOp::create(b, loc, item, e.i64c(heads));
     Value g = arith::DivSIOp::create(b, loc, h, e.i64c(group));
     Value qOff = e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4));
-    // q rounded through f16, as llama.cpp's f16 KV cache dot products see it.
-    Value qh = arith::TruncFOp::create(b, loc, e.vec(headDim, b.getF16Type()), e.load(vh, q, qOff));
-    Value qv = arith::MulFOp::create(b, loc, arith::ExtFOp::create(b, loc, vh, qh),
+    Value qv = arith::MulFOp::create(b, loc, e.load(vh, q, qOff),
                                      e.splat(vh, e.f32c(scale)));
     Value pos = arith::ExtSIOp::create(b, loc, e.i64(),
                                        e.load(b.getI32Type(), positions, e.mul(s, 4)));

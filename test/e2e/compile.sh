@@ -11,11 +11,11 @@ H=$LOWBIT_E2E/llamacpp
 T=$LOWBIT_TMP/compile; rm -rf "$T"; mkdir -p "$T"
 TINY=$LOWBIT_MODELS/tiny-5m
 TEXT=$TINY/data/heldout.txt
-CHUNKS=${CHUNKS:-12}
+CHUNKS=${CHUNKS:-12}   # for the comparisons with the interpreter
 fails=0
 target=native
 
-ppl() { "$LOWBIT_BIN/lowbit-run" perplexity --json --protocol "$1" --chunks "$CHUNKS" --file "$TEXT" "$2" 2>/dev/null; }
+ppl() { "$LOWBIT_BIN/lowbit-run" perplexity --json --protocol "$1" --chunks "${3:-$CHUNKS}" --file "$TEXT" "$2" 2>/dev/null; }
 compare() { # label ours theirs tolerance(abs|rel) value
   python3 - "$@" <<'PY'
 import json, sys
@@ -28,30 +28,15 @@ sys.exit(0 if ok else 1)
 PY
 }
 
-# 1. GGUF types against llama.cpp.
-# q5_0 and q3_k_m differ from llama.cpp by 0.022-0.026 on this text (the IR
-# interpreter's llama.cpp emulation is itself 0.015-0.02 away at 12 chunks;
-# llama.cpp also rounds the softmax probabilities to f16, which the one-pass
-# attention kernel does not): they are held to ±0.03.
-while read -r type tol; do
+# 1. GGUF types against llama.cpp, P2 over the whole held-out text (66
+# windows: on the first dozen the two differ by up to 0.04 through float
+# rounding order alone, over the whole text by at most 0.007).
+for type in f32 f16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k_m q4_k_m q5_k_m q6_k; do
   "$LOWBIT_BIN/lowbit-translate" --export-gguf --outtype $type "$TINY" -o "$T/$type.gguf" 2>/dev/null
   "$LOWBIT_BIN/lowbit-compile" "$T/$type.gguf" --target=$target -o "$T/$type.lbx" 2>/dev/null
-  theirs=$(node "$H/llama-perplexity.mjs" --fast --model "$T/$type.gguf" --file "$TEXT" --chunks "$CHUNKS" 2>/dev/null) || theirs='{"ppl": -1}'
-  compare "gguf $type vs llama.cpp" "$(ppl p2 "$T/$type.lbx")" "$theirs" abs "$tol" || fails=$((fails+1))
-done <<'TYPES'
-f32 0.02
-f16 0.02
-q8_0 0.02
-q4_0 0.02
-q4_1 0.02
-q5_0 0.03
-q5_1 0.02
-q2_k 0.02
-q3_k_m 0.03
-q4_k_m 0.02
-q5_k_m 0.02
-q6_k 0.02
-TYPES
+  theirs=$(node "$H/llama-perplexity.mjs" --fast --model "$T/$type.gguf" --file "$TEXT" 2>/dev/null) || theirs='{"ppl": -1}'
+  compare "gguf $type vs llama.cpp" "$(ppl p2 "$T/$type.lbx" 66)" "$theirs" abs 0.02 || fails=$((fails+1))
+done
 
 # 2. Greedy generation against llama.cpp.
 for type in q8_0 q4_k_m; do
@@ -90,7 +75,7 @@ done
 
 # 4. Both targets where this CPU runs them.
 for t in x86-64-v3 x86-64-v4; do
-  if [ $t = x86-64-v4 ] && ! grep -q avx512vnni /proc/cpuinfo; then
+  if [ $t = x86-64-v4 ] && ! grep -qw avx512_vnni /proc/cpuinfo; then
     echo "x86-64-v4: this CPU lacks AVX-512 VNNI, skipped"; continue; fi
   "$LOWBIT_BIN/lowbit-compile" "$T/q4_k_m.gguf" --target=$t -o "$T/q4_k_m-$t.lbx" 2>/dev/null
   compare "q4_k_m $t vs native" "$(ppl p2 "$T/q4_k_m-$t.lbx")" "$(ppl p2 "$T/q4_k_m.lbx")" abs 0.02 ||
@@ -110,7 +95,7 @@ expect_error() { # pattern command...
 }
 head -c 100000 "$T/q8_0.lbx" > "$T/truncated.lbx"
 expect_error "truncated" "$LOWBIT_BIN/lowbit-run" generate --prompt hi -n 2 "$T/truncated.lbx"
-expect_error "vocabulary" "$LOWBIT_BIN/lowbit-run" generate --prompt-tokens 1,99999 -n 2 "$T/q8_0.lbx"
+expect_error "token id" "$LOWBIT_BIN/lowbit-run" generate --prompt-tokens 1,99999 -n 2 "$T/q8_0.lbx"
 expect_error "target" "$LOWBIT_BIN/lowbit-compile" "$T/q8_0.gguf" --target=armv9 -o "$T/bad.lbx"
 [ ! -e "$T/bad.lbx" ] || { echo "a failed compile left $T/bad.lbx"; fails=$((fails+1)); }
 
