@@ -200,6 +200,8 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   // A tile of `rowCount` weight rows × `count` tokens: each weight block is
   // decoded once for all the tokens (prefill) and each activation block is
   // loaded once for all the rows (decode).
+  // Signed 8-bit codes with VNNI: offset to unsigned in-register.
+  bool offsetSigned = l.signedCodes && target.vnni && l.subBlock == 32;
   auto emitTile = [&](Value row0, int rowCount, Value s0, int count) {
     SmallVector<Value> rowIndex;
     for (int r = 0; r < rowCount; ++r)
@@ -246,7 +248,7 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
           for (int c = 0; c < count; ++c) {
             a.push_back(e.load(v32b, xrows[c], e.mul(blk, 32)));
             da.push_back(e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4))));
-            if (l.hasMin) {
+            if (l.hasMin || offsetSigned) {
               Value sumBase = e.add(e.i64c(k + k / 32 * 4), e.mul(blk, 8));
               s0v.push_back(e.load(e.f32(), xrows[c], sumBase));
               s1v.push_back(e.load(e.f32(), xrows[c], e.add(sumBase, e.i64c(4))));
@@ -268,7 +270,11 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
             BlockReader rd{e, l};
             Value u = rd.codes(codeBase);
             Value negW;
-            if (l.signedCodes) {
+            if (offsetSigned) {
+              // VNNI sums u8×s8 in int32 without saturation: w + 128 as
+              // unsigned, and -128·d·Σa back through the block sums.
+              u = arith::XOrIOp::create(b, loc, u, rd.byteSplat(32, -128));
+            } else if (l.signedCodes) {
               // |w|·sign(a, w): unsigned×signed bytes without overflow.
               negW = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, u,
                                            rd.byteSplat(32, 0));
@@ -299,8 +305,15 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
                     e.splat(v8f, arith::MulFOp::create(b, loc, d1, da[c])));
               Value df = arith::SIToFPOp::create(b, loc, v8f, dot);
               next[at(r, c)] = vector::FMAOp::create(b, loc, df, scale, acc[at(r, c)]);
+              if (offsetSigned) {
+                // The offset codes' mins: -128·d per sub-block of 32.
+                Value off = arith::MulFOp::create(b, loc, d0, e.f32c(-128.0f));
+                Value both = arith::AddFOp::create(b, loc, s0v[c], s1v[c]);
+                next[at(r, c) + 1] = math::FmaOp::create(b, loc, off, both,
+                                                         next[at(r, c) + 1]);
+              }
               if (m0) {
-                Value m = acc[at(r, c) + 1];
+                Value m = next[at(r, c) + 1];
                 if (!m1) {
                   m = math::FmaOp::create(b, loc, m0,
                                           arith::AddFOp::create(b, loc, s0v[c], s1v[c]), m);

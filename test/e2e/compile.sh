@@ -73,6 +73,19 @@ for ir in rtn4 rtn8 rtn3 gptq nf4 fp4 int8 f16 tiny; do
   done
 done
 
+# Tied embeddings, Qwen2 (q/k/v biases) and Mistral variants, from the Hugging
+# Face directory and from its GGUF.
+for kind in tied qwen2 mistral; do
+  python3 "$LOWBIT_E2E/make-variant.py" "$TINY" "$T/$kind" $kind
+  "$LOWBIT_BIN/lowbit-translate" --export-gguf --outtype q8_0 "$T/$kind" -o "$T/$kind.gguf" 2>/dev/null
+  for src in "$T/$kind" "$T/$kind.gguf"; do
+    "$LOWBIT_BIN/lowbit-compile" "$src" --target=$target -o "$T/variant.lbx" 2>/dev/null
+    label=hf; [[ $src == *.gguf ]] && label=gguf
+    compare "$kind $label p2 vs interpreter" "$(ppl p2 "$T/variant.lbx")" "$(ppl p2 "$src")" rel 0.003 ||
+      fails=$((fails+1))
+  done
+done
+
 # 4. Both targets where this CPU runs them.
 for t in x86-64-v3 x86-64-v4; do
   if [ $t = x86-64-v4 ] && ! grep -qw avx512_vnni /proc/cpuinfo; then
