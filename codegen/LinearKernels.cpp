@@ -150,9 +150,8 @@ static Value decodeBlock(KernelEmitter &e, const PackedLayout &l, Value w,
 std::string KernelBuilder::embedding(const PackedLayout &l) {
   std::string name = "embedding_" + l.key() + "_" + std::to_string(l.rows) + "x" +
                      std::to_string(l.cols);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   Value tok = e.arg(0), table = e.arg(1), out = e.arg(2);
   int64_t rowBytes = activationRowBytes(l.cols);
@@ -175,9 +174,8 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   for (char &c : name)
     if (c == '-')
       c = '_';
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   OpBuilder &b = e.b;
   Location loc = e.loc;

@@ -47,9 +47,8 @@ static std::string sanitize(std::string s) {
 std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
   static const char *kModes[] = {"q8_0", "q8_k", "b32", "row", "q8_1"};
   std::string name = "quantize_" + std::string(kModes[int(mode)]) + "_" + std::to_string(width);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -132,9 +131,8 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
 
 std::string KernelBuilder::permuteColumns(int64_t width) {
   std::string name = "permute_columns_" + std::to_string(width);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   Value x = e.arg(0), order = e.arg(1), out = e.arg(2);
   int64_t rowBytes = activationRowBytes(width);
@@ -153,9 +151,8 @@ std::string KernelBuilder::permuteColumns(int64_t width) {
 std::string KernelBuilder::rmsNorm(int64_t width, float epsilon) {
   std::string name = "rms_norm_" + std::to_string(width) + "_" +
                      sanitize(std::to_string(epsilon));
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -189,9 +186,8 @@ std::string KernelBuilder::rope(int64_t heads, int64_t headDim, float theta,
                                 bool interleaved) {
   std::string name = "rope_" + std::to_string(heads) + "x" + std::to_string(headDim) +
                      "_" + sanitize(std::to_string(theta)) + (interleaved ? "_pairs" : "_halves");
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -230,9 +226,8 @@ std::string KernelBuilder::rope(int64_t heads, int64_t headDim, float theta,
 
 std::string KernelBuilder::kvStore(int64_t width) {
   std::string name = "kv_store_" + std::to_string(width);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   Value k = e.arg(0), v = e.arg(1), positions = e.arg(2), kc = e.arg(3), vc = e.arg(4);
   int64_t rowBytes = activationRowBytes(width);
@@ -258,9 +253,8 @@ std::string KernelBuilder::kvStore(int64_t width) {
 std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t headDim) {
   std::string name = "attention_" + std::to_string(heads) + "_" +
                      std::to_string(kvHeads) + "_" + std::to_string(headDim);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -347,9 +341,8 @@ static void elementwise(KernelEmitter &e, int64_t width,
 
 std::string KernelBuilder::swiglu(int64_t width) {
   std::string name = "swiglu_" + std::to_string(width);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   elementwise(e, width, [&](Value g, Value u) {
     VectorType t = cast<VectorType>(g.getType());
@@ -364,9 +357,8 @@ std::string KernelBuilder::swiglu(int64_t width) {
 
 std::string KernelBuilder::add(int64_t width) {
   std::string name = "add_" + std::to_string(width);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   elementwise(e, width, [&](Value a, Value c) {
     return arith::AddFOp::create(e.b, e.loc, a, c).getResult();
@@ -376,9 +368,8 @@ std::string KernelBuilder::add(int64_t width) {
 
 std::string KernelBuilder::splitColumns(int64_t width, int64_t columns) {
   std::string name = "split_columns_" + std::to_string(width) + "_" + std::to_string(columns);
-  if (built.count(name))
+  if (!firstUse(name))
     return name;
-  built[name] = name;
   KernelEmitter e(module, name);
   Value x = e.arg(0), cols = e.arg(1), inl = e.arg(2), outl = e.arg(3);
   int64_t rowBytes = activationRowBytes(width), outBytes = activationRowBytes(columns);

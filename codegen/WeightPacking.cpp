@@ -90,16 +90,6 @@ static float halfAt(const uint8_t *p) {
   return fp16ToFloat(llvm::support::endian::read16le(p));
 }
 
-static void scaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &mn) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    mn = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
-    mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 /// Codes of one ggml block (32 or 256 values) into u[], d[], m[] (per 16).
 static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
                             float *m) {
@@ -181,9 +171,9 @@ static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
     int y = 0;
     for (int j = 0; j < 8; j += 2, q += 32, u1 <<= 2, u2 <<= 2) {
       uint8_t sc, mn;
-      scaleMinK4(j, scales, sc, mn);
+      decodeScaleMinK4(j, scales, sc, mn);
       setPair(j, dAll * sc, -dmin * mn);
-      scaleMinK4(j + 1, scales, sc, mn);
+      decodeScaleMinK4(j + 1, scales, sc, mn);
       setPair(j + 1, dAll * sc, -dmin * mn);
       for (int l = 0; l < 32; ++l)
         u[y++] = (q[l] & 15) | (five && (qh[l] & u1) ? 16 : 0);

@@ -122,7 +122,7 @@ static void dequantQ3_K(const uint8_t *b, float *y) {
 }
 
 // 6-bit scale and min j of the 12-byte Q4_K/Q5_K packing.
-static void scaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &mn) {
+void lowbit::decodeScaleMinK4(int j, const uint8_t *q, uint8_t &sc, uint8_t &mn) {
   if (j < 4) {
     sc = q[j] & 63;
     mn = q[j + 4] & 63;
@@ -137,9 +137,9 @@ static void dequantQ4_K(const uint8_t *b, float *y) {
   const uint8_t *scales = b + 4, *q = b + 16;
   for (int j = 0; j < 8; j += 2, q += 32) {
     uint8_t sc, mn;
-    scaleMinK4(j, scales, sc, mn);
+    decodeScaleMinK4(j, scales, sc, mn);
     float d1 = d * sc, m1 = dmin * mn;
-    scaleMinK4(j + 1, scales, sc, mn);
+    decodeScaleMinK4(j + 1, scales, sc, mn);
     float d2 = d * sc, m2 = dmin * mn;
     for (int l = 0; l < 32; ++l)
       *y++ = d1 * (q[l] & 0x0f) - m1;
@@ -154,9 +154,9 @@ static void dequantQ5_K(const uint8_t *b, float *y) {
   uint8_t u1 = 1, u2 = 2;
   for (int j = 0; j < 8; j += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
     uint8_t sc, mn;
-    scaleMinK4(j, scales, sc, mn);
+    decodeScaleMinK4(j, scales, sc, mn);
     float d1 = d * sc, m1 = dmin * mn;
-    scaleMinK4(j + 1, scales, sc, mn);
+    decodeScaleMinK4(j + 1, scales, sc, mn);
     float d2 = d * sc, m2 = dmin * mn;
     for (int l = 0; l < 32; ++l)
       *y++ = d1 * ((ql[l] & 0x0f) + (qh[l] & u1 ? 16 : 0)) - m1;

@@ -15,7 +15,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
-#include <map>
+#include <set>
 #include <string>
 
 namespace lowbit {
@@ -74,9 +74,12 @@ public:
   std::string splitColumns(int64_t width, int64_t columns);
 
 private:
+  /// True the first time `name` is asked for: the caller then builds it.
+  bool firstUse(const std::string &name) { return built.insert(name).second; }
+
   mlir::ModuleOp module;
   CpuTarget target;
-  std::map<std::string, std::string> built;
+  std::set<std::string> built;
 };
 
 } // namespace lowbit

@@ -20,6 +20,10 @@ namespace lowbit {
 /// Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
 bool canDequantize(DType type);
 
+/// Sub-block j's 6-bit scale and min in the 12-byte packing of Q4_K/Q5_K
+/// super-blocks (formats.md §3).
+void decodeScaleMinK4(int j, const uint8_t *packed, uint8_t &scale, uint8_t &min);
+
 /// Decodes `n` values (a multiple of the block size) from `src` into `dst`.
 /// `type` must satisfy canDequantize.
 void dequantizeRow(DType type, const uint8_t *src, float *dst, int64_t n);
