@@ -26,6 +26,8 @@ DictionaryAttr rangeToAttr(MLIRContext *ctx, SectionRange r, StringRef layout,
     i("activations", int64_t(p->activationQuant));
     i("fp4", p->fp4Codebook);
     i("permuted", p->permutedColumns);
+    i("super_block", p->superBlock);
+    i("code_offset", p->codeOffset);
   }
   return b.getDictionaryAttr(attrs);
 }
@@ -50,9 +52,9 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   PackedLayout l;
   static const char *kFields[] = {"family", "rows", "cols", "float", "bits", "signed",
                                   "sub_block", "half_params", "min", "activations",
-                                  "fp4", "permuted"};
-  int64_t v[12];
-  for (int i = 0; i < 12; ++i) {
+                                  "fp4", "permuted", "super_block", "code_offset"};
+  int64_t v[14];
+  for (int i = 0; i < 14; ++i) {
     std::optional<int64_t> f = intField(d, kFields[i]);
     if (!f)
       return std::nullopt;
@@ -70,6 +72,8 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   l.activationQuant = ActivationQuant(v[9]);
   l.fp4Codebook = v[10];
   l.permutedColumns = v[11];
+  l.superBlock = int(v[12]);
+  l.codeOffset = int(v[13]);
   return l;
 }
 

@@ -129,11 +129,46 @@ static Value decodeBlock(KernelEmitter &e, const PackedLayout &l, Value w,
   }
   Value q = l.signedCodes ? arith::SIToFPOp::create(e.b, e.loc, v32f, u).getResult()
                           : arith::UIToFPOp::create(e.b, e.loc, v32f, u).getResult();
+  // Parameter k (0: scale, 1: min) of sub-block s of this block, as f32.
+  auto param = [&](int s, int k) -> Value {
+    if (l.superBlock != 256)
+      return r.param(paramBase, s, k);
+    // Two levels: d·sc or -dmin·mn of sub-block (block % 8)·32/subBlock + s.
+    int64_t supers = l.cols / 256, subs = l.subBlocksPerSuperBlock();
+    Value sb = arith::DivUIOp::create(e.b, e.loc, block, e.i64c(8));
+    Value inSuper = arith::RemUIOp::create(e.b, e.loc, block, e.i64c(8));
+    Value rec = e.offset(w, e.add(e.i64c(l.paramsOffset()),
+                                  e.mul(e.add(e.mul(row, supers), sb), l.paramBytesPerBlock())));
+    Value sub = e.add(e.mul(inSuper, 32 / l.subBlock), e.i64c(s));
+    int64_t first = 8 + (k == 1 && !l.codeOffset ? subs : 0);
+    Value v = e.load(e.b.getI8Type(), rec, e.add(e.i64c(first), sub));
+    Value f = arith::SIToFPOp::create(e.b, e.loc, e.f32(), v);
+    Value level = e.load(e.f32(), rec, 4 * k);
+    if (k == 1)
+      level = arith::NegFOp::create(e.b, e.loc, level);
+    return arith::MulFOp::create(e.b, e.loc, level, f);
+  };
+  if (l.codeOffset) {
+    // w = d·sc·(u − offset), rounded as ggml's dequantizer rounds it.
+    q = arith::SubFOp::create(e.b, e.loc, q,
+                              e.constVec(v32f, e.b.getF32FloatAttr(float(l.codeOffset))));
+    Value p0 = e.splat(v32f, param(0, 0));
+    if (l.subBlock == 16) {
+      Value p1 = e.splat(v32f, param(1, 0));
+      SmallVector<bool> first(32);
+      for (int i = 0; i < 32; ++i)
+        first[i] = i < 16;
+      Value mask = arith::ConstantOp::create(
+          e.b, e.loc, DenseElementsAttr::get(e.vec(32, e.b.getI1Type()), first));
+      p0 = arith::SelectOp::create(e.b, e.loc, mask, p0, p1);
+    }
+    return arith::MulFOp::create(e.b, e.loc, q, p0);
+  }
   auto laneParam = [&](int k) {
-    Value p0 = e.splat(v32f, r.param(paramBase, 0, k));
+    Value p0 = e.splat(v32f, param(0, k));
     if (l.subBlock == 32)
       return p0;
-    Value p1 = e.splat(v32f, r.param(paramBase, 1, k));
+    Value p1 = e.splat(v32f, param(1, k));
     SmallVector<bool> first(32);
     for (int i = 0; i < 32; ++i)
       first[i] = i < 16;
@@ -200,7 +235,108 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   // loaded once for all the rows (decode).
   // Signed 8-bit codes with VNNI: offset to unsigned in-register.
   bool offsetSigned = l.signedCodes && target.vnni && l.subBlock == 32;
+
+  // Two-level K-quant layout: per super-block of 256 values, Σ sc_j·(u·a)
+  // in int32 (vpmaddubsw, then vpmaddwd against the sub-block scales, or
+  // vpdpwssd on VNNI), one float multiply-add by d·da, and the mins as one
+  // vector product of mn with the activation block sums.
+  auto emitSuperTile = [&](Value row0, int rowCount, Value s0, int count) {
+    int64_t supers = k / 256, subs = l.subBlocksPerSuperBlock();
+    int64_t cb = l.codeBytesPerBlock(), pb = l.paramBytesPerBlock();
+    VectorType v16f = e.vec(16, e.f32()), v8s = e.vec(8, b.getI16Type());
+    SmallVector<Value> xrows;
+    for (int c = 0; c < count; ++c)
+      xrows.push_back(e.offset(x, e.mul(e.add(s0, e.i64c(c)), xRowBytes)));
+    auto at = [&](int r, int c) { return 2 * (r * count + c); };
+    SmallVector<Value> init;
+    for (int i = 0; i < 2 * rowCount * count; ++i)
+      init.push_back(e.constVec(v8f, b.getF32FloatAttr(0)));
+    SmallVector<int64_t> evens, odds;
+    for (int i = 0; i < 8; ++i) {
+      evens.push_back(2 * i);
+      odds.push_back(2 * i + 1);
+    }
+    ValueRange sums = e.loop(
+        e.i64c(0), e.i64c(supers), 1, init,
+        [&](Value sb, ValueRange acc) -> SmallVector<Value> {
+          SmallVector<Value> next(acc.begin(), acc.end());
+          Value firstBlock = e.mul(sb, 8);
+          // Activation block sums of the super-block (per 16 values), folded
+          // to per-sub-block sums.
+          SmallVector<Value> da, actSums;
+          for (int c = 0; c < count; ++c) {
+            da.push_back(e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(firstBlock, 4))));
+            Value s16 = e.load(v16f, xrows[c], e.add(e.i64c(k + k / 32 * 4), e.mul(firstBlock, 8)));
+            if (subs == 8) {
+              Value ev = vector::ShuffleOp::create(b, loc, s16, s16, evens);
+              Value od = vector::ShuffleOp::create(b, loc, s16, s16, odds);
+              actSums.push_back(arith::AddFOp::create(b, loc, ev, od));
+            } else {
+              actSums.push_back(s16);
+            }
+          }
+          for (int r = 0; r < rowCount; ++r) {
+            Value row = e.add(row0, e.i64c(r));
+            Value codeBase = e.offset(w, e.mul(e.add(e.mul(row, blocks), firstBlock), cb));
+            Value rec = e.offset(
+                w, e.add(e.i64c(l.paramsOffset()), e.mul(e.add(e.mul(row, supers), sb), pb)));
+            BlockReader rd{e, l};
+            auto scaleAt = [&](int j) {
+              Value v = e.load(b.getI8Type(), rec, 8 + j);
+              return arith::ExtSIOp::create(b, loc, b.getI16Type(), v).getResult();
+            };
+            SmallVector<Value> dots(count, e.constVec(v8i, b.getI32IntegerAttr(0)));
+            for (int j = 0; j < 8; ++j) {
+              Value u = rd.codes(e.offset(codeBase, j * cb));
+              Value scale = subs == 8 ? e.splat(v16s, scaleAt(j))
+                                      : e.concat(e.splat(v8s, scaleAt(2 * j)),
+                                                 e.splat(v8s, scaleAt(2 * j + 1)));
+              for (int c = 0; c < count; ++c) {
+                Value a = e.load(v32b, xrows[c], e.mul(e.add(firstBlock, e.i64c(j)), 32));
+                Value pairs = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
+                if (target.vnni) {
+                  dots[c] = e.call("llvm.x86.avx512.vpdpwssd.256", v8i, {dots[c], pairs, scale});
+                } else {
+                  Value p = e.call("llvm.x86.avx2.pmadd.wd", v8i, {pairs, scale});
+                  dots[c] = arith::AddIOp::create(b, loc, dots[c], p);
+                }
+              }
+            }
+            Value d = e.load(e.f32(), rec, 0);
+            Value negDmin = arith::NegFOp::create(b, loc, e.load(e.f32(), rec, 4));
+            Value mins = e.load(e.vec(subs, b.getI8Type()), rec,
+                                8 + (l.codeOffset ? 0 : subs));
+            mins = arith::SIToFPOp::create(b, loc, e.vec(subs, e.f32()), mins);
+            for (int c = 0; c < count; ++c) {
+              Value df = arith::SIToFPOp::create(b, loc, v8f, dots[c]);
+              Value scale = e.splat(v8f, arith::MulFOp::create(b, loc, d, da[c]));
+              next[at(r, c)] = vector::FMAOp::create(b, loc, df, scale, acc[at(r, c)]);
+              Value m = arith::MulFOp::create(b, loc, mins, actSums[c]);
+              if (subs == 16)
+                m = arith::AddFOp::create(b, loc, e.slice(m, 0, 8), e.slice(m, 8, 8));
+              next[at(r, c) + 1] =
+                  vector::FMAOp::create(b, loc, m, e.splat(v8f, negDmin), acc[at(r, c) + 1]);
+            }
+          }
+          return next;
+        });
+    for (int r = 0; r < rowCount; ++r)
+      for (int c = 0; c < count; ++c) {
+        Value row = e.add(row0, e.i64c(r));
+        Value s = e.add(s0, e.i64c(c));
+        Value y = e.reduceAdd(arith::AddFOp::create(b, loc, sums[at(r, c)], sums[at(r, c) + 1]));
+        if (biasPtr)
+          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
+        Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
+        if (resPtr)
+          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
+        e.store(y, out, outOff);
+      }
+  };
+
   auto emitTile = [&](Value row0, int rowCount, Value s0, int count) {
+    if (integer && l.superBlock == 256)
+      return emitSuperTile(row0, rowCount, s0, count);
     SmallVector<Value> rowIndex;
     for (int r = 0; r < rowCount; ++r)
       rowIndex.push_back(e.mul(e.add(row0, e.i64c(r)), blocks));

@@ -40,9 +40,18 @@ int64_t PackedLayout::paramBytesPerBlock() const {
   case KernelFamily::Lut:
     return 4;
   case KernelFamily::Integer:
+    if (superBlock == 256)
+      return 8 + subBlocksPerSuperBlock() * (codeOffset ? 1 : 2);
     return (32 / subBlock) * (hasMin ? 2 : 1) * (halfParams ? 2 : 4);
   }
   return 0;
+}
+
+/// Blocks (or super-blocks) of a row that have a parameter record.
+static int64_t paramRecordsPerRow(const PackedLayout &l) {
+  if (l.family == KernelFamily::Float)
+    return 0;
+  return l.cols / (l.family == KernelFamily::Integer ? l.superBlock : 32);
 }
 
 static int64_t alignTo64(int64_t v) { return (v + 63) / 64 * 64; }
@@ -54,7 +63,8 @@ int64_t PackedLayout::paramsOffset() const {
 
 int64_t PackedLayout::totalBytes() const {
   int64_t blocks = family == KernelFamily::Float ? paddedCols() / 32 : blocksPerRow();
-  return paramsOffset() + alignTo64(rows * blocks * paramBytesPerBlock());
+  (void)blocks;
+  return paramsOffset() + alignTo64(rows * paramRecordsPerRow(*this) * paramBytesPerBlock());
 }
 
 std::string PackedLayout::key() const {
@@ -71,6 +81,8 @@ std::string PackedLayout::key() const {
     k += halfParams ? "h" : "f";
     if (hasMin)
       k += "m";
+    if (superBlock == 256)
+      k += "k256" + (codeOffset ? "o" + std::to_string(codeOffset) : std::string());
     static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
     return k + "_" + kAct[int(activationQuant)];
   }
@@ -83,6 +95,9 @@ namespace {
 struct RowCodes {
   std::vector<uint8_t> u;   // cols codes (two's complement when signed)
   std::vector<float> d, m;  // cols / 16 each
+  // Two-level layouts: d and dmin per super-block, sc and mn per sub-block.
+  std::vector<float> superD, superDmin;
+  std::vector<int8_t> sc, mn;
 };
 } // namespace
 
@@ -205,10 +220,58 @@ static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
   }
 }
 
+/// ggml's two levels of a K-quant super-block: w = d·sc·u − dmin·mn with
+/// 16 (Q2_K, Q3_K, Q6_K) or 8 (Q4_K, Q5_K) sub-blocks.
+static void decodeKQuantScales(DType type, const uint8_t *b, float &d, float &dmin,
+                               int8_t *sc, int8_t *mn) {
+  switch (type) {
+  case DType::Q2_K:
+    d = halfAt(b + 80);
+    dmin = halfAt(b + 82);
+    for (int j = 0; j < 16; ++j) {
+      sc[j] = int8_t(b[j] & 15);
+      mn[j] = int8_t(b[j] >> 4);
+    }
+    return;
+  case DType::Q3_K: {
+    const uint8_t *sb = b + 96;
+    d = halfAt(b + 108);
+    dmin = 4 * d;
+    for (int j = 0; j < 16; ++j) {
+      int low = j < 8 ? sb[j] & 15 : sb[j - 8] >> 4;
+      int high = (sb[8 + j % 4] >> (2 * (j / 4))) & 3;
+      sc[j] = mn[j] = int8_t((low | (high << 4)) - 32);
+    }
+    return;
+  }
+  case DType::Q4_K:
+  case DType::Q5_K:
+    d = halfAt(b);
+    dmin = halfAt(b + 2);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t s, m;
+      decodeScaleMinK4(j, b + 4, s, m);
+      sc[j] = int8_t(s);
+      mn[j] = int8_t(m);
+    }
+    return;
+  case DType::Q6_K:
+    d = halfAt(b + 208);
+    dmin = 32 * d;
+    for (int j = 0; j < 16; ++j)
+      sc[j] = mn[j] = int8_t(b[192 + j]);
+    return;
+  default:
+    return;
+  }
+}
+
 struct GgmlTraits {
   int bits, subBlock;
   bool signedCodes, halfParams, hasMin;
   ActivationQuant act;
+  int superBlock = 32;
+  int codeOffset = 0;
 };
 
 static std::optional<GgmlTraits> ggmlTraits(DType t) {
@@ -224,15 +287,15 @@ static std::optional<GgmlTraits> ggmlTraits(DType t) {
   case DType::Q8_0:
     return GgmlTraits{8, 32, true, true, false, ActivationQuant::Q8_0};
   case DType::Q2_K:
-    return GgmlTraits{2, 16, false, false, true, ActivationQuant::Q8_K};
+    return GgmlTraits{2, 16, false, false, true, ActivationQuant::Q8_K, 256};
   case DType::Q3_K:
-    return GgmlTraits{3, 16, false, false, true, ActivationQuant::Q8_K};
+    return GgmlTraits{3, 16, false, false, true, ActivationQuant::Q8_K, 256, 4};
   case DType::Q4_K:
-    return GgmlTraits{4, 32, false, false, true, ActivationQuant::Q8_K};
+    return GgmlTraits{4, 32, false, false, true, ActivationQuant::Q8_K, 256};
   case DType::Q5_K:
-    return GgmlTraits{5, 32, false, false, true, ActivationQuant::Q8_K};
+    return GgmlTraits{5, 32, false, false, true, ActivationQuant::Q8_K, 256};
   case DType::Q6_K:
-    return GgmlTraits{6, 16, false, false, true, ActivationQuant::Q8_K};
+    return GgmlTraits{6, 16, false, false, true, ActivationQuant::Q8_K, 256, 32};
   default:
     return std::nullopt;
   }
@@ -243,7 +306,7 @@ static void encodeIntegerRow(const PackedLayout &l, int64_t row,
                              const RowCodes &rc, uint8_t *out) {
   int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock();
   uint8_t *codes = out + row * blocks * cb;
-  uint8_t *params = out + l.paramsOffset() + row * blocks * l.paramBytesPerBlock();
+  uint8_t *params = out + l.paramsOffset() + row * paramRecordsPerRow(l) * l.paramBytesPerBlock();
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t *u = rc.u.data() + b * 32;
     uint8_t *c = codes + b * cb;
@@ -260,6 +323,8 @@ static void encodeIntegerRow(const PackedLayout &l, int64_t row,
           c[16 + i] = (u[i] >> 4) | (u[i + 8] >> 4) << 2 | (u[i + 16] >> 4) << 4 |
                       (u[i + 24] >> 4) << 6;
     }
+    if (l.superBlock == 256)
+      continue;
     uint8_t *p = params + b * l.paramBytesPerBlock();
     int subs = 32 / l.subBlock;
     for (int s = 0; s < subs; ++s) {
@@ -276,6 +341,17 @@ static void encodeIntegerRow(const PackedLayout &l, int64_t row,
         }
       }
     }
+  }
+  if (l.superBlock != 256)
+    return;
+  int64_t supers = l.cols / 256, subs = l.subBlocksPerSuperBlock();
+  for (int64_t sb = 0; sb < supers; ++sb) {
+    uint8_t *p = params + sb * l.paramBytesPerBlock();
+    std::memcpy(p, &rc.superD[sb], 4);
+    std::memcpy(p + 4, &rc.superDmin[sb], 4);
+    std::memcpy(p + 8, rc.sc.data() + sb * subs, size_t(subs));
+    if (!l.codeOffset)
+      std::memcpy(p + 8 + subs, rc.mn.data() + sb * subs, size_t(subs));
   }
 }
 
@@ -295,6 +371,10 @@ packRows(llvm::StringRef name, PackedLayout layout,
   rc.u.resize(size_t(layout.cols));
   rc.d.resize(size_t(layout.cols / 16));
   rc.m.resize(size_t(layout.cols / 16));
+  rc.superD.resize(size_t(layout.cols / 256));
+  rc.superDmin.resize(size_t(layout.cols / 256));
+  rc.sc.resize(size_t(layout.cols / 16));
+  rc.mn.resize(size_t(layout.cols / 16));
   for (int64_t r = 0; r < layout.rows; ++r) {
     decodeRow(r, rc);
     if (w.layout.halfParams)
@@ -363,16 +443,24 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
     l.halfParams = tr->halfParams;
     l.hasMin = tr->hasMin;
     l.activationQuant = tr->act;
+    l.superBlock = tr->superBlock;
+    l.codeOffset = tr->codeOffset;
     uint64_t rowBytes = uint64_t(cols) / info.blockElems * info.blockBytes;
     if (t.bytes < rowBytes * uint64_t(rows))
       return error(name, "is shorter than its shape needs");
     auto decode = [&](int64_t r, RowCodes &rc) {
       const uint8_t *src = t.data + r * rowBytes;
-      for (int64_t b = 0; b < cols / int64_t(info.blockElems); ++b)
+      int subs = int(l.subBlocksPerSuperBlock());
+      for (int64_t b = 0; b < cols / int64_t(info.blockElems); ++b) {
         decodeGgmlBlock(t.dtype, src + b * info.blockBytes,
                         rc.u.data() + b * info.blockElems,
                         rc.d.data() + b * info.blockElems / 16,
                         rc.m.data() + b * info.blockElems / 16);
+        if (l.superBlock == 256)
+          decodeKQuantScales(t.dtype, src + b * info.blockBytes, rc.superD[b],
+                             rc.superDmin[b], rc.sc.data() + b * subs,
+                             rc.mn.data() + b * subs);
+      }
     };
     llvm::Expected<PackedWeight> w = packRows(name, l, decode);
     if (!w && l.halfParams) {
@@ -545,6 +633,25 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
         if (l.bits > 4)
           code[i] |= ((c[16 + i % 8] >> (2 * (i / 8))) & 3) << 4;
       }
+    }
+    if (l.superBlock == 256) {
+      const uint8_t *rec = bytes + l.paramsOffset() +
+                           (row * (l.cols / 256) + b / 8) * l.paramBytesPerBlock();
+      float d, dmin;
+      std::memcpy(&d, rec, 4);
+      std::memcpy(&dmin, rec + 4, 4);
+      int subs = int(l.subBlocksPerSuperBlock());
+      for (int i = 0; i < 32; ++i) {
+        int j = int((b % 8) * 32 + i) / l.subBlock;
+        auto sc = int8_t(rec[8 + j]);
+        if (l.codeOffset) {
+          out[b * 32 + i] = d * float(sc) * float(code[i] - l.codeOffset);
+          continue;
+        }
+        auto mn = int8_t(rec[8 + subs + j]);
+        out[b * 32 + i] = d * float(sc) * float(code[i]) - dmin * float(mn);
+      }
+      continue;
     }
     int subs = 32 / l.subBlock;
     for (int s = 0; s < subs; ++s) {

@@ -24,6 +24,14 @@
 //   8-bit: 32 signed bytes.
 // Parameters of a block: for each sub-block d (and m when hasMin), f16 or f32.
 //
+// K-quants (superBlock 256) keep ggml's two levels instead, so the kernel
+// sums integer products over all 256 values before any float work and the
+// bytes stay within a few percent of the GGUF file's: per super-block of a
+// row, f32 d and dmin, then one int8 scale sc per sub-block, then (unless
+// codeOffset is 0) one int8 min mn per sub-block; w = d·sc·u − dmin·mn. Q6_K
+// and Q3_K, whose codes are offset by a constant (w = d·sc·(u − 32 or 4)),
+// store no mins: the kernel uses mn = sc with dmin = offset·d.
+//
 //===----------------------------------------------------------------------===//
 #ifndef LOWBIT_CODEGEN_WEIGHTPACKING_H
 #define LOWBIT_CODEGEN_WEIGHTPACKING_H
@@ -66,6 +74,11 @@ struct PackedLayout {
   int subBlock = 32;        // 16 or 32 values share d (and m)
   bool halfParams = false;  // d, m stored as f16 (exact for legacy ggml)
   bool hasMin = true;
+  /// 32: parameters per 32-value block; 256: the two-level K-quant layout.
+  int superBlock = 32;
+  /// superBlock 256: when non-zero, w = d·sc·(u − codeOffset) and no mins
+  /// are stored (Q6_K: 32, Q3_K: 4).
+  int codeOffset = 0;
   ActivationQuant activationQuant = ActivationQuant::Block32;
   // Lut: mlir::lowbit::QuantFormat::NF4 or FP4
   bool fp4Codebook = false;
@@ -75,7 +88,9 @@ struct PackedLayout {
 
   int64_t blocksPerRow() const { return cols / 32; }
   int64_t codeBytesPerBlock() const;
+  /// Parameter bytes of one block (superBlock 32) or super-block (256).
   int64_t paramBytesPerBlock() const;
+  int64_t subBlocksPerSuperBlock() const { return superBlock / subBlock; }
   int64_t paramsOffset() const;
   int64_t totalBytes() const;
   /// Float rows are padded to a multiple of 32 values.
