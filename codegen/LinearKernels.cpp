@@ -57,7 +57,10 @@ struct BlockReader {
 
   /// Parameter k (0: d, 1: m) of sub-block s, as f32.
   Value param(Value base, int s, int k) {
-    int per = l.hasMin ? 2 : 1;
+    if (k == 1 && l.codeOffset)
+      return arith::MulFOp::create(e.b, e.loc, param(base, s, 0),
+                                   e.f32c(-float(l.codeOffset)));
+    int per = l.storesMins() ? 2 : 1;
     int64_t off = (s * per + k) * (l.halfParams ? 2 : 4);
     if (!l.halfParams)
       return e.load(e.f32(), base, off);

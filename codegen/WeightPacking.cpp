@@ -42,7 +42,7 @@ int64_t PackedLayout::paramBytesPerBlock() const {
   case KernelFamily::Integer:
     if (superBlock == 256)
       return 8 + subBlocksPerSuperBlock() * (codeOffset ? 1 : 2);
-    return (32 / subBlock) * (hasMin ? 2 : 1) * (halfParams ? 2 : 4);
+    return (32 / subBlock) * (storesMins() ? 2 : 1) * (halfParams ? 2 : 4);
   }
   return 0;
 }
@@ -277,11 +277,11 @@ struct GgmlTraits {
 static std::optional<GgmlTraits> ggmlTraits(DType t) {
   switch (t) {
   case DType::Q4_0:
-    return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_0};
+    return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_0, 32, 8};
   case DType::Q4_1:
     return GgmlTraits{4, 32, false, true, true, ActivationQuant::Q8_1};
   case DType::Q5_0:
-    return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_0};
+    return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_0, 32, 16};
   case DType::Q5_1:
     return GgmlTraits{5, 32, false, true, true, ActivationQuant::Q8_1};
   case DType::Q8_0:
@@ -330,7 +330,7 @@ static void encodeIntegerRow(const PackedLayout &l, int64_t row,
     for (int s = 0; s < subs; ++s) {
       int idx = int(b * 2 + s * (l.subBlock / 16));
       float vals[2] = {rc.d[idx], rc.m[idx]};
-      for (int k = 0; k < (l.hasMin ? 2 : 1); ++k) {
+      for (int k = 0; k < (l.storesMins() ? 2 : 1); ++k) {
         if (l.halfParams) {
           uint16_t h = floatToFp16(vals[k]);
           std::memcpy(p, &h, 2);
@@ -656,7 +656,7 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
     int subs = 32 / l.subBlock;
     for (int s = 0; s < subs; ++s) {
       float dm[2] = {0, 0};
-      for (int k = 0; k < (l.hasMin ? 2 : 1); ++k) {
+      for (int k = 0; k < (l.storesMins() ? 2 : 1); ++k) {
         if (l.halfParams) {
           uint16_t h;
           std::memcpy(&h, p, 2);
@@ -668,7 +668,8 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
         }
       }
       for (int i = s * l.subBlock; i < (s + 1) * l.subBlock; ++i)
-        out[b * 32 + i] = dm[0] * float(code[i]) + dm[1];
+        out[b * 32 + i] = l.codeOffset ? dm[0] * float(code[i] - l.codeOffset)
+                                       : dm[0] * float(code[i]) + dm[1];
     }
   }
 }

@@ -22,7 +22,8 @@
 //   5/6-bit: the 4-bit low nibbles (16 bytes), then the 2 high bits as a
 //            2-bit plane (8 bytes)
 //   8-bit: 32 signed bytes.
-// Parameters of a block: for each sub-block d (and m when hasMin), f16 or f32.
+// Parameters of a block: for each sub-block d (and m when hasMin, unless
+// the codes carry a constant offset, m = −codeOffset·d), f16 or f32.
 //
 // K-quants (superBlock 256) keep ggml's two levels instead, so the kernel
 // sums integer products over all 256 values before any float work and the
@@ -76,8 +77,8 @@ struct PackedLayout {
   bool hasMin = true;
   /// 32: parameters per 32-value block; 256: the two-level K-quant layout.
   int superBlock = 32;
-  /// superBlock 256: when non-zero, w = d·sc·(u − codeOffset) and no mins
-  /// are stored (Q6_K: 32, Q3_K: 4).
+  /// When non-zero, w = d·(u − codeOffset) (superBlock 256: d·sc·(…)) and
+  /// no mins are stored (Q4_0: 8, Q5_0: 16, Q3_K: 4, Q6_K: 32).
   int codeOffset = 0;
   ActivationQuant activationQuant = ActivationQuant::Block32;
   // Lut: mlir::lowbit::QuantFormat::NF4 or FP4
@@ -91,6 +92,7 @@ struct PackedLayout {
   /// Parameter bytes of one block (superBlock 32) or super-block (256).
   int64_t paramBytesPerBlock() const;
   int64_t subBlocksPerSuperBlock() const { return superBlock / subBlock; }
+  bool storesMins() const { return hasMin && !codeOffset; }
   int64_t paramsOffset() const;
   int64_t totalBytes() const;
   /// Float rows are padded to a multiple of 32 values.
