@@ -32,6 +32,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -106,8 +107,50 @@ struct PlanBuilder {
   static pb::Arg buffer(int id) { return arg(pb::Arg::BUFFER, id); }
   static pb::Arg tensorArg(int id) { return arg(pb::Arg::TENSOR, id); }
   pb::Arg of(Value v) { return buffer(bufferOf.lookup(v)); }
+  /// The result of an op whose kernel writes it already rounded to int8 (role
+  /// "quantize" names the rounding): the linears that read it find it there.
+  int defineQuantized(Value v, StringRef quantize) {
+    int id = allocate(quantizedRowBytes(cast<RankedTensorType>(v.getType()).getDimSize(1)));
+    quantized[{v.getAsOpaquePointer(), quantize.str()}] = id;
+    return id;
+  }
 
-  void step(StringRef kernel, std::vector<pb::Arg> args, Operation *op) {
+  // The buffers and caches the steps since the last barrier read and write.
+  std::set<std::pair<int, uint32_t>> phaseReads, phaseWrites;
+
+  /// Appends a step whose arguments from `firstWritten` on are its outputs
+  /// (kv_store: the caches). A step independent of every step since the last
+  /// barrier joins them: the previous step needs no barrier after it.
+  void step(StringRef kernel, std::vector<pb::Arg> args, Operation *op,
+            int firstWritten = -1) {
+    if (firstWritten < 0)
+      firstWritten = int(args.size()) - 1;
+    std::set<std::pair<int, uint32_t>> reads, writes;
+    for (int i = 0; i < int(args.size()); ++i) {
+      pb::Arg::Kind k = args[size_t(i)].kind();
+      if (k != pb::Arg::BUFFER && k != pb::Arg::KEY_CACHE && k != pb::Arg::VALUE_CACHE)
+        continue;
+      (i >= firstWritten ? writes : reads).insert({int(k), args[size_t(i)].index()});
+    }
+    auto meets = [](const auto &a, const auto &b) {
+      for (const auto &x : a)
+        if (b.count(x))
+          return true;
+      return false;
+    };
+    bool independent = manifest.steps_size() > 0 &&
+                       manifest.steps(manifest.steps_size() - 1).last_token_only() ==
+                           lastTokenOnly &&
+                       !meets(reads, phaseWrites) && !meets(writes, phaseWrites) &&
+                       !meets(writes, phaseReads);
+    if (independent) {
+      manifest.mutable_steps(manifest.steps_size() - 1)->set_no_barrier_after(true);
+    } else {
+      phaseReads.clear();
+      phaseWrites.clear();
+    }
+    phaseReads.insert(reads.begin(), reads.end());
+    phaseWrites.insert(writes.begin(), writes.end());
     pb::Step *s = manifest.add_steps();
     s->set_kernel(kernel.str());
     for (pb::Arg &a : args)
@@ -222,7 +265,10 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
       llvm::Expected<int> w = weightTensor(n.getWeight());
       if (!w)
         return w.takeError();
-      step(main, {of(n.getInput()), tensorArg(*w), buffer(define(n.getResult()))}, op);
+      StringRef quantize = kernelFor(kernels, "quantize");
+      int out = quantize.empty() ? define(n.getResult())
+                                 : defineQuantized(n.getResult(), quantize);
+      step(main, {of(n.getInput()), tensorArg(*w), buffer(out)}, op);
     } else if (auto l = dyn_cast<LinearOp>(op)) {
       err = linear(l, kernels, i);
     } else if (auto r = dyn_cast<RopeOp>(op)) {
@@ -233,13 +279,16 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
       step(kernelFor(kernels, "kv_store"),
            {of(a.getKey()), of(a.getValue()), arg(pb::Arg::POSITIONS),
             arg(pb::Arg::KEY_CACHE, layer), arg(pb::Arg::VALUE_CACHE, layer)},
-           op);
+           op, /*firstWritten=*/3);
       step(main,
            {of(a.getQuery()), arg(pb::Arg::POSITIONS), arg(pb::Arg::KEY_CACHE, layer),
             arg(pb::Arg::VALUE_CACHE, layer), buffer(define(a.getResult()))},
            op);
     } else if (auto s = dyn_cast<SwigluOp>(op)) {
-      step(main, {of(s.getGate()), of(s.getUp()), buffer(define(s.getResult()))}, op);
+      StringRef quantize = kernelFor(kernels, "quantize");
+      int out = quantize.empty() ? define(s.getResult())
+                                 : defineQuantized(s.getResult(), quantize);
+      step(main, {of(s.getGate()), of(s.getUp()), buffer(out)}, op);
     } else if (auto s = dyn_cast<AddOp>(op)) {
       if (!s->hasAttr(kFusedAttr))
         step(main, {of(s.getLhs()), of(s.getRhs()), buffer(define(s.getResult()))}, op);
@@ -249,7 +298,8 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
       if (!cols)
         return cols.takeError();
       int inl = define(s.getInliers()), outl = define(s.getOutliers());
-      step(main, {of(s.getInput()), tensorArg(*cols), buffer(inl), buffer(outl)}, op);
+      step(main, {of(s.getInput()), tensorArg(*cols), buffer(inl), buffer(outl)}, op,
+           /*firstWritten=*/2);
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       manifest.set_logits_buffer(uint32_t(bufferOf.lookup(ret.getOperand(0))));
     }

@@ -54,6 +54,24 @@ struct GenerateKernelsPass
       }
       return l;
     };
+    // The int8 rounding every reader of `v` wants, when all of them are
+    // integer linears that agree on it: the producer then writes only that.
+    auto roundingForAllReaders = [&](Value v) -> std::optional<::lowbit::ActivationQuant> {
+      std::optional<::lowbit::ActivationQuant> mode;
+      for (Operation *user : v.getUsers()) {
+        auto l = dyn_cast<LinearOp>(user);
+        if (!l || l.getInput() != v)
+          return std::nullopt;
+        Operation *def = l.getWeight().getDefiningOp();
+        std::optional<PackedLayout> layout =
+            def ? ::lowbit::layoutFromAttr(def->getAttr(::lowbit::kPackedAttr)) : std::nullopt;
+        if (!layout || layout->family != ::lowbit::KernelFamily::Integer ||
+            layout->permutedColumns || (mode && *mode != layout->activationQuant))
+          return std::nullopt;
+        mode = layout->activationQuant;
+      }
+      return mode;
+    };
     for (Operation &op : forward.getBody().front()) {
       SmallVector<NamedAttribute> roles;
       auto role = [&](StringRef name, const std::string &symbol) {
@@ -65,7 +83,14 @@ struct GenerateKernelsPass
               role("main", kb.embedding(*l));
           })
           .Case<RmsNormOp>([&](RmsNormOp n) {
-            role("main", kb.rmsNorm(widthOf(n.getInput()), n.getEpsilon().convertToFloat()));
+            int64_t k = widthOf(n.getInput());
+            float eps = n.getEpsilon().convertToFloat();
+            if (auto mode = roundingForAllReaders(n.getResult())) {
+              role("main", kb.rmsNormQuantize(k, eps, *mode));
+              role("quantize", kb.quantizeActivations(k, *mode));
+            } else {
+              role("main", kb.rmsNorm(k, eps));
+            }
           })
           .Case<LinearOp>([&](LinearOp l) {
             std::optional<PackedLayout> layout = layoutOf(l, l.getWeight());
@@ -87,7 +112,15 @@ struct GenerateKernelsPass
             role("kv_store", kb.kvStore(widthOf(a.getKey())));
             role("main", kb.attention(a.getNumHeads(), a.getNumKvHeads(), a.getHeadDim()));
           })
-          .Case<SwigluOp>([&](SwigluOp s) { role("main", kb.swiglu(widthOf(s.getGate()))); })
+          .Case<SwigluOp>([&](SwigluOp s) {
+            int64_t k = widthOf(s.getGate());
+            if (auto mode = roundingForAllReaders(s.getResult())) {
+              role("main", kb.swigluQuantize(k, *mode));
+              role("quantize", kb.quantizeActivations(k, *mode));
+            } else {
+              role("main", kb.swiglu(k));
+            }
+          })
           .Case<AddOp>([&](AddOp a) {
             if (!a->hasAttr(::lowbit::kFusedAttr))
               role("main", kb.add(widthOf(a.getLhs())));

@@ -44,30 +44,35 @@ static std::string sanitize(std::string s) {
   return s;
 }
 
-std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
-  static const char *kModes[] = {"q8_0", "q8_k", "b32", "row", "q8_1"};
-  std::string name = "quantize_" + std::string(kModes[int(mode)]) + "_" + std::to_string(width);
-  if (!firstUse(name))
-    return name;
-  KernelEmitter e(module, name);
+/// Values of one token's row, 32 at a time: (byte offset in the row) -> v32f.
+using ChunkReader = std::function<Value(Value)>;
+
+/// Rounds `width` values per token to int8 as `mode` into xq (layout in
+/// Kernels.h), the values coming from `rowReader(token)`; the rounding the
+/// linears read, fused behind the op that produces the values.
+static void emitQuantize(KernelEmitter &e, int64_t width, ActivationQuant mode, Value xq,
+                         const std::function<ChunkReader(Value)> &rowReader) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  Value x = e.arg(0), xq = e.arg(1);
   int64_t super = mode == ActivationQuant::Q8_K ? 256
                   : mode == ActivationQuant::Row ? width
                                                  : 32;
   VectorType v32f = e.vec(32, e.f32()), v32i = e.vec(32, b.getI32Type());
-  auto [lo, hi] = e.threadRange(e.tokens);
-  e.loop(lo, hi, [&](Value s) {
-    Value src = e.offset(x, e.mul(s, activationRowBytes(width)));
+  // Threads split tokens × super-blocks, so a single token is shared too.
+  int64_t perRow = width / super;
+  auto [lo, hi] = e.threadRange(e.mul(e.tokens, perRow));
+  e.loop(lo, hi, [&](Value item) {
+    Value s = arith::DivUIOp::create(b, loc, item, e.i64c(perRow));
+    Value sb = arith::RemUIOp::create(b, loc, item, e.i64c(perRow));
+    ChunkReader read = rowReader(s);
     Value dst = e.offset(xq, e.mul(s, quantizedRowBytes(width)));
-    e.loop(e.i64c(0), e.i64c(width / super), [&](Value sb) {
+    {
       Value base = e.mul(sb, super * 4);
       Value ninf = e.constVec(v32f, b.getF32FloatAttr(-INFINITY));
       Value pinf = e.constVec(v32f, b.getF32FloatAttr(INFINITY));
       ValueRange ext = e.loop(e.i64c(0), e.i64c(super / 32), 1, {ninf, pinf},
                               [&](Value c, ValueRange mm) -> SmallVector<Value> {
-                                Value v = e.load(v32f, src, e.add(base, e.mul(c, 128)));
+                                Value v = read(e.add(base, e.mul(c, 128)));
                                 return {arith::MaximumFOp::create(b, loc, mm[0], v),
                                         arith::MinimumFOp::create(b, loc, mm[1], v)};
                               });
@@ -100,7 +105,7 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
       Value invV = e.splat(v32f, inv);
       e.loop(e.i64c(0), e.i64c(super / 32), [&](Value c) {
         Value block = e.add(e.mul(sb, super / 32), c);
-        Value v = e.load(v32f, src, e.add(base, e.mul(c, 128)));
+        Value v = read(e.add(base, e.mul(c, 128)));
         Value r = math::RoundEvenOp::create(b, loc, arith::MulFOp::create(b, loc, v, invV));
         r = arith::MinimumFOp::create(b, loc, r, e.constVec(v32f, b.getF32FloatAttr(127)));
         r = arith::MaximumFOp::create(b, loc, r, e.constVec(v32f, b.getF32FloatAttr(-128)));
@@ -124,7 +129,91 @@ std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mo
           e.store(sums[half], dst,
                   e.add(e.i64c(width + width / 32 * 4 + 4 * half), e.mul(block, 8)));
       });
-    });
+    }
+  });
+}
+
+static const char *activationModeName(ActivationQuant mode) {
+  static const char *kModes[] = {"q8_0", "q8_k", "b32", "row", "q8_1"};
+  return kModes[int(mode)];
+}
+
+std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
+  std::string name = "quantize_" + std::string(activationModeName(mode)) + "_" +
+                     std::to_string(width);
+  if (!firstUse(name))
+    return name;
+  KernelEmitter e(module, name);
+  Value x = e.arg(0), xq = e.arg(1);
+  VectorType v32f = e.vec(32, e.f32());
+  emitQuantize(e, width, mode, xq, [&](Value s) -> ChunkReader {
+    Value src = e.offset(x, e.mul(s, activationRowBytes(width)));
+    return [&e, src, v32f](Value off) { return e.load(v32f, src, off); };
+  });
+  return name;
+}
+
+/// 1/sqrt(mean(x²) + epsilon) of the row at `src`.
+static Value rmsScale(KernelEmitter &e, Value src, int64_t width, float epsilon) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  VectorType v32f = e.vec(32, e.f32());
+  Value zero = e.constVec(v32f, b.getF32FloatAttr(0));
+  Value acc = e.loop(e.i64c(0), e.i64c(width / 32), 1, {zero},
+                     [&](Value c, ValueRange a) -> SmallVector<Value> {
+                       Value v = e.load(v32f, src, e.mul(c, 128));
+                       return {vector::FMAOp::create(b, loc, v, v, a[0])};
+                     })[0];
+  Value mean = arith::DivFOp::create(b, loc, e.reduceAdd(acc), e.f32c(float(width)));
+  return arith::DivFOp::create(
+      b, loc, e.f32c(1.0f),
+      math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, mean, e.f32c(epsilon))));
+}
+
+/// silu(g)·u.
+static Value swigluOf(KernelEmitter &e, Value g, Value u) {
+  VectorType t = cast<VectorType>(g.getType());
+  Value one = e.constVec(t, e.b.getF32FloatAttr(1));
+  Value ex = math::ExpOp::create(e.b, e.loc, arith::NegFOp::create(e.b, e.loc, g));
+  Value silu = arith::DivFOp::create(e.b, e.loc, g, arith::AddFOp::create(e.b, e.loc, one, ex));
+  return arith::MulFOp::create(e.b, e.loc, silu, u);
+}
+
+std::string KernelBuilder::rmsNormQuantize(int64_t width, float epsilon, ActivationQuant mode) {
+  std::string name = "rms_norm_quantize_" + std::string(activationModeName(mode)) + "_" +
+                     std::to_string(width) + "_" + sanitize(std::to_string(epsilon));
+  if (!firstUse(name))
+    return name;
+  KernelEmitter e(module, name);
+  Value x = e.arg(0), w = e.arg(1), xq = e.arg(2);
+  VectorType v32f = e.vec(32, e.f32());
+  // Each work item (token, super-block) recomputes its row's norm: a pass
+  // over one row is cheaper than a barrier.
+  emitQuantize(e, width, mode, xq, [&](Value s) -> ChunkReader {
+    Value src = e.offset(x, e.mul(s, activationRowBytes(width)));
+    Value scale = e.splat(v32f, rmsScale(e, src, width, epsilon));
+    return [&e, src, w, scale, v32f](Value off) -> Value {
+      Value v = arith::MulFOp::create(e.b, e.loc, e.load(v32f, src, off), scale);
+      return arith::MulFOp::create(e.b, e.loc, v, e.load(v32f, w, off));
+    };
+  });
+  return name;
+}
+
+std::string KernelBuilder::swigluQuantize(int64_t width, ActivationQuant mode) {
+  std::string name = "swiglu_quantize_" + std::string(activationModeName(mode)) + "_" +
+                     std::to_string(width);
+  if (!firstUse(name))
+    return name;
+  KernelEmitter e(module, name);
+  Value gate = e.arg(0), up = e.arg(1), xq = e.arg(2);
+  VectorType v32f = e.vec(32, e.f32());
+  emitQuantize(e, width, mode, xq, [&](Value s) -> ChunkReader {
+    Value row = e.mul(s, activationRowBytes(width));
+    Value g = e.offset(gate, row), u = e.offset(up, row);
+    return [&e, g, u, v32f](Value off) {
+      return swigluOf(e, e.load(v32f, g, off), e.load(v32f, u, off));
+    };
   });
   return name;
 }
@@ -162,17 +251,7 @@ std::string KernelBuilder::rmsNorm(int64_t width, float epsilon) {
   auto [lo, hi] = e.threadRange(e.tokens);
   e.loop(lo, hi, [&](Value s) {
     Value src = e.offset(x, e.mul(s, rowBytes)), dst = e.offset(out, e.mul(s, rowBytes));
-    Value zero = e.constVec(v32f, b.getF32FloatAttr(0));
-    Value acc = e.loop(e.i64c(0), e.i64c(width / 32), 1, {zero},
-                       [&](Value c, ValueRange a) -> SmallVector<Value> {
-                         Value v = e.load(v32f, src, e.mul(c, 128));
-                         return {vector::FMAOp::create(b, loc, v, v, a[0])};
-                       })[0];
-    Value mean = arith::DivFOp::create(b, loc, e.reduceAdd(acc), e.f32c(float(width)));
-    Value scale = arith::DivFOp::create(
-        b, loc, e.f32c(1.0f),
-        math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, mean, e.f32c(epsilon))));
-    Value scaleV = e.splat(v32f, scale);
+    Value scaleV = e.splat(v32f, rmsScale(e, src, width, epsilon));
     e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
       Value off = e.mul(c, 128);
       Value v = arith::MulFOp::create(b, loc, e.load(v32f, src, off), scaleV);
@@ -344,14 +423,7 @@ std::string KernelBuilder::swiglu(int64_t width) {
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
-  elementwise(e, width, [&](Value g, Value u) {
-    VectorType t = cast<VectorType>(g.getType());
-    Value one = e.constVec(t, e.b.getF32FloatAttr(1));
-    Value ex = math::ExpOp::create(e.b, e.loc, arith::NegFOp::create(e.b, e.loc, g));
-    Value silu = arith::DivFOp::create(e.b, e.loc, g,
-                                       arith::AddFOp::create(e.b, e.loc, one, ex));
-    return arith::MulFOp::create(e.b, e.loc, silu, u).getResult();
-  });
+  elementwise(e, width, [&](Value g, Value u) { return swigluOf(e, g, u); });
   return name;
 }
 

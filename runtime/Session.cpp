@@ -88,6 +88,7 @@ struct Session::Impl {
   };
   struct StepPlan {
     bool lastTokenOnly = false;
+    bool barrierAfter = true;
     size_t firstArg = 0;
   };
   std::vector<ArgPlan> argPlans;
@@ -124,6 +125,7 @@ void Session::Impl::plan() {
   for (const artifact::Step &step : m.steps()) {
     StepPlan sp;
     sp.lastTokenOnly = step.last_token_only();
+    sp.barrierAfter = !step.no_barrier_after();
     sp.firstArg = argPlans.size();
     for (const artifact::Arg &arg : step.args()) {
       ArgPlan ap;
@@ -201,7 +203,7 @@ void Session::Impl::runSteps() {
     for (size_t s = 0; s < steps; ++s) {
       kernels[s](args.data() + stepPlans[s].firstArg, stepTokens[s], thread,
                  threads);
-      if (s + 1 < steps)
+      if (s + 1 < steps && stepPlans[s].barrierAfter)
         pool->barrier();
     }
   });

@@ -60,6 +60,11 @@ public:
   std::string embedding(const PackedLayout &layout);
   /// args: x, weight (f32 tensor), out.
   std::string rmsNorm(int64_t width, float epsilon);
+  /// args: x, weight, xq: rms_norm rounded to int8 as `mode`, for linears
+  /// that only read it quantized.
+  std::string rmsNormQuantize(int64_t width, float epsilon, ActivationQuant mode);
+  /// args: gate, up, xq: swiglu rounded to int8 as `mode`.
+  std::string swigluQuantize(int64_t width, ActivationQuant mode);
   /// args: x, positions, out.
   std::string rope(int64_t heads, int64_t headDim, float theta, bool interleaved);
   /// args: k, v, positions, key cache, value cache.
