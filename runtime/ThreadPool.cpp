@@ -26,7 +26,7 @@ static void futexWakeAll(std::atomic<uint32_t> *word) {
           INT_MAX, nullptr, nullptr, 0);
 }
 
-void Barrier::wait() {
+void Barrier::wait(int spins) {
   if (threads <= 1)
     return;
   uint32_t gen = generation.load(std::memory_order_acquire);
@@ -39,7 +39,7 @@ void Barrier::wait() {
       futexWakeAll(&generation);
     return;
   }
-  for (int i = 0; i < kSpinBudget; ++i) {
+  for (int i = 0; i < spins; ++i) {
     if (generation.load(std::memory_order_acquire) != gen)
       return;
     LOWBIT_CPU_RELAX();

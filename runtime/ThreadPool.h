@@ -21,12 +21,15 @@ namespace rt {
 class Barrier {
 public:
   explicit Barrier(int threads) : threads(uint32_t(threads)) {}
-  /// Returns once all threads have arrived.
-  void wait();
+  /// Returns once all threads have arrived, spinning at most `spins` pause
+  /// instructions before sleeping.
+  void wait(int spins = kIdleSpins);
 
-  /// Spin iterations before sleeping: short, so that a core is given back
-  /// quickly when the work is uneven or the machine is oversubscribed.
-  static constexpr int kSpinBudget = 4096;
+  /// Between the steps of one forward call: about a millisecond, since a
+  /// futex sleep and wake-up costs tens of microseconds at every step.
+  static constexpr int kStepSpins = 1 << 16;
+  /// Waiting for work: short, so that an idle session gives its cores back.
+  static constexpr int kIdleSpins = 4096;
 
 private:
   const uint32_t threads;
@@ -44,7 +47,7 @@ public:
   /// Runs job(thread) on every thread and returns when all have finished.
   /// The job may call barrier(); every thread must call it equally often.
   void run(const std::function<void(int)> &job);
-  void barrier() { meet.wait(); }
+  void barrier() { meet.wait(Barrier::kStepSpins); }
 
 private:
   void workerLoop(int index);
