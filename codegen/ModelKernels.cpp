@@ -364,12 +364,19 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
                          : vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
                                                        scores).getResult();
       Value m = arith::MaximumFOp::create(b, loc, c[1], top);
-      Value corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, c[1], m));
-      Value shifted = single ? arith::SubFOp::create(b, loc, scores, m).getResult()
-                             : arith::SubFOp::create(b, loc, scores,
-                                                     e.splat(cast<VectorType>(scores.getType()), m))
-                                   .getResult();
-      Value p = math::ExpOp::create(b, loc, shifted);
+      // Scalar exps go through a vector lane, so that they take the same
+      // polynomial as the vector ones instead of a libm call.
+      auto scalarExp = [&](Value x) -> Value {
+        Value v = math::ExpOp::create(b, loc, e.splat(e.vec(8, e.f32()), x));
+        return vector::ExtractOp::create(b, loc, v, int64_t(0));
+      };
+      Value corr = scalarExp(arith::SubFOp::create(b, loc, c[1], m));
+      Value p = single ? scalarExp(arith::SubFOp::create(b, loc, scores, m))
+                       : math::ExpOp::create(
+                             b, loc,
+                             arith::SubFOp::create(
+                                 b, loc, scores, e.splat(cast<VectorType>(scores.getType()), m)))
+                             .getResult();
       Value psum = single ? p : e.reduceAdd(p);
       Value l = math::FmaOp::create(b, loc, c[2], corr, psum);
       Value acc = arith::MulFOp::create(b, loc, c[0], e.splat(vh, corr));
