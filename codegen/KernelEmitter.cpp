@@ -88,7 +88,9 @@ std::pair<Value, Value> KernelEmitter::threadRange(Value total) {
 }
 
 Value KernelEmitter::reduceAdd(Value v) {
-  return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, v);
+  // Reassociable: a tree of vector adds, not one scalar add per lane.
+  return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, v, Value(),
+                                     arith::FastMathFlags::reassoc);
 }
 
 Value KernelEmitter::slice(Value v, int64_t off, int64_t n) {

@@ -82,7 +82,9 @@ std::string PackedLayout::key() const {
     if (hasMin)
       k += "m";
     if (superBlock == 256)
-      k += "k256" + (codeOffset ? "o" + std::to_string(codeOffset) : std::string());
+      k += "k256";
+    if (codeOffset)
+      k += "o" + std::to_string(codeOffset);
     static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
     return k + "_" + kAct[int(activationQuant)];
   }
