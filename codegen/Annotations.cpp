@@ -28,6 +28,7 @@ DictionaryAttr rangeToAttr(MLIRContext *ctx, SectionRange r, StringRef layout,
     i("permuted", p->permutedColumns);
     i("super_block", p->superBlock);
     i("code_offset", p->codeOffset);
+    i("interleave", p->interleave);
   }
   return b.getDictionaryAttr(attrs);
 }
@@ -52,9 +53,9 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   PackedLayout l;
   static const char *kFields[] = {"family", "rows", "cols", "float", "bits", "signed",
                                   "sub_block", "half_params", "min", "activations",
-                                  "fp4", "permuted", "super_block", "code_offset"};
-  int64_t v[14];
-  for (int i = 0; i < 14; ++i) {
+                                  "fp4", "permuted", "super_block", "code_offset", "interleave"};
+  int64_t v[15];
+  for (int i = 0; i < 15; ++i) {
     std::optional<int64_t> f = intField(d, kFields[i]);
     if (!f)
       return std::nullopt;
@@ -74,6 +75,7 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   l.permutedColumns = v[11];
   l.superBlock = int(v[12]);
   l.codeOffset = int(v[13]);
+  l.interleave = int(v[14]);
   return l;
 }
 

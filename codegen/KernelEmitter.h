@@ -82,6 +82,11 @@ private:
   mlir::func::FuncOp func;
 };
 
+/// The body of a linear kernel over a row-interleaved Integer weight
+/// (InterleavedLinearKernel.cpp); arguments as KernelBuilder::linear.
+void emitInterleavedLinear(KernelEmitter &e, const PackedLayout &layout,
+                           const CpuTarget &target, bool bias, bool residual);
+
 } // namespace lowbit
 
 #endif // LOWBIT_CODEGEN_KERNELEMITTER_H

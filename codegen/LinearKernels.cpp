@@ -215,6 +215,10 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
+  if (l.interleave > 1) {
+    emitInterleavedLinear(e, l, target, bias, residual);
+    return name;
+  }
   OpBuilder &b = e.b;
   Location loc = e.loc;
   int argIndex = 0;

@@ -111,6 +111,16 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
         failedAny = true;
         return;
       }
+      // Weights only linears read get their rows interleaved for the
+      // row-parallel integer kernels (embeddings gather single rows).
+      bool onlyLinears = llvm::all_of(w->getUsers(), [&](Operation *user) {
+        auto l = dyn_cast<LinearOp>(user);
+        return l && l.getWeight() == w.getResult();
+      });
+      if (onlyLinears && p->layout.family == ::lowbit::KernelFamily::Integer &&
+          (p->layout.superBlock == 256 || p->layout.subBlock == 32) &&
+          p->layout.rows % ::lowbit::kInterleavedRows == 0)
+        ::lowbit::interleaveRows(*p, ::lowbit::kInterleavedRows);
       SectionRange r = append(p->bytes.data(), p->bytes.size());
       w->setAttr(::lowbit::kPackedAttr,
                  ::lowbit::rangeToAttr(ctx, r, p->layout.key(), &p->layout));

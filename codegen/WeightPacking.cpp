@@ -85,6 +85,8 @@ std::string PackedLayout::key() const {
       k += "k256";
     if (codeOffset)
       k += "o" + std::to_string(codeOffset);
+    if (interleave > 1)
+      k += "r" + std::to_string(interleave);
     static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
     return k + "_" + kAct[int(activationQuant)];
   }
@@ -593,7 +595,165 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
   }
 }
 
+/// The 32 codes of a block in the row-major layout (signed for 8-bit).
+static void blockCodes(const PackedLayout &l, const uint8_t *c, int *code) {
+  for (int i = 0; i < 32; ++i) {
+    if (l.signedCodes || l.bits == 8)
+      code[i] = int8_t(c[i]);
+    else if (l.bits <= 2)
+      code[i] = (c[i % 8] >> (2 * (i / 8))) & 3;
+    else {
+      code[i] = i < 16 ? c[i] & 15 : c[i - 16] >> 4;
+      if (l.bits > 4)
+        code[i] |= ((c[16 + i % 8] >> (2 * (i / 8))) & 3) << 4;
+    }
+  }
+}
+
+/// Bytes of one parameter value in a record (legacy blocks).
+static int64_t paramValueBytes(const PackedLayout &l) { return l.halfParams ? 2 : 4; }
+
+void ::lowbit::interleaveRows(PackedWeight &w, int R) {
+  PackedLayout &l = w.layout;
+  int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock(), groups = l.rows / R;
+  std::vector<uint8_t> out(w.bytes.size(), 0);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int u[8][32];
+      for (int r = 0; r < R; ++r)
+        blockCodes(l, w.bytes.data() + ((g * R + r) * blocks + b) * cb, u[r]);
+      uint8_t *t = out.data() + (g * blocks + b) * R * cb;
+      for (int r = 0; r < R; ++r)
+        for (int i = 0; i < 4; ++i) {
+          if (l.signedCodes || l.bits == 8) {
+            for (int q = 0; q < 8; ++q)
+              t[32 * q + 4 * r + i] = uint8_t(u[r][4 * q + i]);
+          } else if (l.bits <= 2) {
+            for (int p = 0; p < 2; ++p)
+              for (int j = 0; j < 4; ++j)
+                t[32 * p + 4 * r + i] |= uint8_t((u[r][4 * (p + 2 * j) + i] & 3) << (2 * j));
+          } else {
+            for (int c = 0; c < 4; ++c)
+              t[32 * c + 4 * r + i] =
+                  uint8_t((u[r][4 * c + i] & 15) | (u[r][16 + 4 * c + i] & 15) << 4);
+            if (l.bits > 4)
+              for (int p = 0; p < 2; ++p)
+                for (int j = 0; j < 4; ++j)
+                  t[128 + 32 * p + 4 * r + i] |=
+                      uint8_t(((u[r][4 * (p + 2 * j) + i] >> 4) & 3) << (2 * j));
+          }
+        }
+    }
+  // Parameters: the same values, rows innermost.
+  const uint8_t *params = w.bytes.data() + l.paramsOffset();
+  uint8_t *outParams = out.data() + l.paramsOffset();
+  int64_t pb = l.paramBytesPerBlock();
+  if (l.superBlock == 256) {
+    int64_t supers = l.cols / 256, subs = l.subBlocksPerSuperBlock();
+    int64_t scalars = l.codeOffset ? subs : 2 * subs;
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t sb = 0; sb < supers; ++sb) {
+        uint8_t *dst = outParams + (g * supers + sb) * R * pb;
+        for (int r = 0; r < R; ++r) {
+          const uint8_t *src = params + ((g * R + r) * supers + sb) * pb;
+          std::memcpy(dst + 4 * r, src, 4);
+          std::memcpy(dst + 4 * R + 4 * r, src + 4, 4);
+          for (int64_t j = 0; j < scalars; ++j)
+            dst[8 * R + j * R + r] = src[8 + j];
+        }
+      }
+  } else {
+    int64_t vb = paramValueBytes(l), values = pb / vb;
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t *dst = outParams + (g * blocks + b) * R * pb;
+        for (int r = 0; r < R; ++r) {
+          const uint8_t *src = params + ((g * R + r) * blocks + b) * pb;
+          for (int64_t v = 0; v < values; ++v)
+            std::memcpy(dst + (v * R + r) * vb, src + v * vb, size_t(vb));
+        }
+      }
+  }
+  w.bytes = std::move(out);
+  l.interleave = R;
+}
+
+/// Row `row` of an interleaved weight, in the row-major layout (one row).
+static PackedWeight rowOfInterleaved(const PackedWeight &w, int64_t row) {
+  const PackedLayout &l = w.layout;
+  int R = l.interleave;
+  int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock(), g = row / R, r = row % R;
+  PackedWeight one;
+  one.layout = l;
+  one.layout.rows = 1;
+  one.layout.interleave = 1;
+  one.bytes.assign(size_t(one.layout.totalBytes()), 0);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t *t = w.bytes.data() + (g * blocks + b) * R * cb;
+    int u[32];
+    for (int i = 0; i < 4; ++i) {
+      if (l.signedCodes || l.bits == 8) {
+        for (int q = 0; q < 8; ++q)
+          u[4 * q + i] = t[32 * q + 4 * r + i];
+      } else if (l.bits <= 2) {
+        for (int p = 0; p < 2; ++p)
+          for (int j = 0; j < 4; ++j)
+            u[4 * (p + 2 * j) + i] = (t[32 * p + 4 * r + i] >> (2 * j)) & 3;
+      } else {
+        for (int c = 0; c < 4; ++c) {
+          u[4 * c + i] = t[32 * c + 4 * r + i] & 15;
+          u[16 + 4 * c + i] = t[32 * c + 4 * r + i] >> 4;
+        }
+        if (l.bits > 4)
+          for (int p = 0; p < 2; ++p)
+            for (int j = 0; j < 4; ++j)
+              u[4 * (p + 2 * j) + i] |= ((t[128 + 32 * p + 4 * r + i] >> (2 * j)) & 3) << 4;
+      }
+    }
+    uint8_t *c = one.bytes.data() + b * cb;
+    if (l.signedCodes || l.bits == 8) {
+      for (int i = 0; i < 32; ++i)
+        c[i] = uint8_t(u[i]);
+    } else if (l.bits <= 2) {
+      for (int i = 0; i < 8; ++i)
+        c[i] = uint8_t(u[i] | u[i + 8] << 2 | u[i + 16] << 4 | u[i + 24] << 6);
+    } else {
+      for (int i = 0; i < 16; ++i)
+        c[i] = uint8_t((u[i] & 15) | (u[i + 16] & 15) << 4);
+      if (l.bits > 4)
+        for (int i = 0; i < 8; ++i)
+          c[16 + i] = uint8_t((u[i] >> 4) | (u[i + 8] >> 4) << 2 | (u[i + 16] >> 4) << 4 |
+                              (u[i + 24] >> 4) << 6);
+    }
+  }
+  const uint8_t *params = w.bytes.data() + l.paramsOffset();
+  uint8_t *outParams = one.bytes.data() + one.layout.paramsOffset();
+  int64_t pb = l.paramBytesPerBlock();
+  if (l.superBlock == 256) {
+    int64_t supers = l.cols / 256, subs = l.subBlocksPerSuperBlock();
+    int64_t scalars = l.codeOffset ? subs : 2 * subs;
+    for (int64_t sb = 0; sb < supers; ++sb) {
+      const uint8_t *src = params + (g * supers + sb) * R * pb;
+      uint8_t *dst = outParams + sb * pb;
+      std::memcpy(dst, src + 4 * r, 4);
+      std::memcpy(dst + 4, src + 4 * R + 4 * r, 4);
+      for (int64_t j = 0; j < scalars; ++j)
+        dst[8 + j] = src[8 * R + j * R + r];
+    }
+  } else {
+    int64_t vb = paramValueBytes(l), values = pb / vb;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t *src = params + (g * blocks + b) * R * pb;
+      for (int64_t v = 0; v < values; ++v)
+        std::memcpy(outParams + b * pb + v * vb, src + (v * R + r) * vb, size_t(vb));
+    }
+  }
+  return one;
+}
+
 void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
+  if (w.layout.interleave > 1)
+    return unpackRow(rowOfInterleaved(w, row), 0, out);
   const PackedLayout &l = w.layout;
   const uint8_t *bytes = w.bytes.data();
   if (l.family == KernelFamily::Float) {
@@ -625,17 +785,7 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
       continue;
     }
     int code[32];
-    for (int i = 0; i < 32; ++i) {
-      if (l.signedCodes || l.bits == 8)
-        code[i] = int8_t(c[i]);
-      else if (l.bits <= 2)
-        code[i] = (c[i % 8] >> (2 * (i / 8))) & 3;
-      else {
-        code[i] = i < 16 ? c[i] & 15 : c[i - 16] >> 4;
-        if (l.bits > 4)
-          code[i] |= ((c[16 + i % 8] >> (2 * (i / 8))) & 3) << 4;
-      }
-    }
+    blockCodes(l, c, code);
     if (l.superBlock == 256) {
       const uint8_t *rec = bytes + l.paramsOffset() +
                            (row * (l.cols / 256) + b / 8) * l.paramBytesPerBlock();

@@ -83,6 +83,9 @@ struct PackedLayout {
   ActivationQuant activationQuant = ActivationQuant::Block32;
   // Lut: mlir::lowbit::QuantFormat::NF4 or FP4
   bool fp4Codebook = false;
+  /// Integer layouts of weights only linears read: rows interleaved in
+  /// groups of `interleave` (1: not interleaved; see interleaveRows).
+  int interleave = 1;
   /// Act-order weights: columns were sorted by group; input column
   /// columnOrder[j] feeds packed column j (stored as an i32 companion).
   bool permutedColumns = false;
@@ -126,6 +129,24 @@ llvm::Expected<PackedWeight> packWeight(const WeightStore &weights,
 /// tests and for small float tensors.
 PackedWeight packFloatMatrix(const float *values, int64_t rows, int64_t cols,
                              FloatEncoding e);
+
+/// Interleaves an Integer weight's rows in groups of `rows` (8), so that one
+/// int32 lane of a vector dot product holds one row: a block of 32 values of
+/// a row group is a tile of code bytes where 4 consecutive bytes are 4
+/// consecutive values of one row, and the rows' parameters of a block (or
+/// super-block) are adjacent. Per tile, with u[r][i] the codes of row r:
+///   8-bit:   8 chunks of 32 bytes, chunk g byte 4r+i = u[r][4g+i]
+///   <=4-bit: 4 chunks, chunk c byte 4r+i = u[r][4c+i] | u[r][16+4c+i] << 4
+///   5/6-bit: those, then 2 chunks of the high 2 bits: chunk p byte 4r+i
+///            holds u[r][4(p+2j)+i] >> 4 at bits 2j, j = 0..3
+///   2-bit:   2 chunks, chunk p byte 4r+i holds u[r][4(p+2j)+i] at bits 2j.
+/// Parameters: per block [sub-block][d, m][row] (f16 or f32); per K-quant
+/// super-block [d][dmin] (f32 × rows), then sc and mn as [sub-block][row].
+/// Requires rows % `rows` == 0.
+void interleaveRows(PackedWeight &w, int rows);
+/// The row group of the interleaved integer kernels: one int32 lane per row
+/// in a 256-bit vector.
+inline constexpr int kInterleavedRows = 8;
 
 /// Reference decode of packed row `row` to f32 (cols values): the oracle the
 /// kernel tests compare against.

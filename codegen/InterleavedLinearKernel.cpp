@@ -1,0 +1,260 @@
+//===- InterleavedLinearKernel.cpp - Row-interleaved integer linears ------===//
+//
+// The integer linear over a weight whose rows are interleaved in groups of 8
+// (WeightPacking.h, interleaveRows): each int32 lane of a 256-bit dot product
+// is one row, so a broadcast of 4 activation bytes feeds 8 rows at once, the
+// scales of 8 rows are applied with one vector multiply-add, and the 8
+// outputs are stored as one vector, with no horizontal sums. A tile is one
+// row group × T tokens: decode (T = 1) reads each weight byte once, prefill
+// reuses every unpacked code vector for T tokens.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelEmitter.h"
+
+using namespace mlir;
+using namespace ::lowbit;
+
+void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
+                                   const CpuTarget &target, bool bias, bool residual) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int argIndex = 0;
+  Value x = e.arg(argIndex++), w = e.arg(argIndex++);
+  Value biasPtr = bias ? e.arg(argIndex++) : Value();
+  Value resPtr = residual ? e.arg(argIndex++) : Value();
+  Value out = e.arg(argIndex++);
+
+  const int64_t R = l.interleave;
+  int64_t n = l.rows, k = l.cols, blocks = l.blocksPerRow();
+  int64_t cb = l.codeBytesPerBlock(), pb = l.paramBytesPerBlock();
+  int64_t xRowBytes = quantizedRowBytes(k), outRowBytes = activationRowBytes(n);
+  bool super = l.superBlock == 256;
+  int64_t supers = k / 256, subsPerBlock = super ? 32 / l.subBlock : 1;
+  int64_t subs = super ? l.subBlocksPerSuperBlock() : 1;
+  Type i8 = b.getI8Type(), i32 = b.getI32Type();
+  VectorType v8f = e.vec(R, e.f32()), v8i = e.vec(R, i32), v8b = e.vec(R, i8);
+  VectorType v32b = e.vec(4 * R, i8), v16s = e.vec(2 * R, b.getI16Type());
+  auto bytes = [&](int v) { return e.constVec(v32b, b.getI8IntegerAttr(v)); };
+  auto zeroF = [&] { return e.constVec(v8f, b.getF32FloatAttr(0)); };
+  auto zeroI = [&] { return e.constVec(v8i, b.getI32IntegerAttr(0)); };
+  Value ones16 = e.constVec(v16s, b.getI16IntegerAttr(1));
+  // Signed 8-bit codes: offset to unsigned on VNNI (paid back through the
+  // activation sums), |w|·sign(a, w) on AVX2.
+  bool offsetSigned = l.signedCodes && target.vnni;
+  bool signSigned = l.signedCodes && !target.vnni;
+
+  // The 8 code vectors (groups of 4 values × 8 rows) of the tile at `tile`.
+  auto tileCodes = [&](Value tile) {
+    SmallVector<Value, 8> u(8);
+    if (l.signedCodes || l.bits == 8) {
+      for (int q = 0; q < 8; ++q)
+        u[q] = e.load(v32b, tile, 32 * q);
+    } else if (l.bits <= 2) {
+      for (int p = 0; p < 2; ++p) {
+        Value plane = e.load(v32b, tile, 32 * p);
+        for (int j = 0; j < 4; ++j) {
+          Value v = j ? arith::ShRUIOp::create(b, loc, plane, bytes(2 * j)).getResult() : plane;
+          u[p + 2 * j] = arith::AndIOp::create(b, loc, v, bytes(3));
+        }
+      }
+    } else {
+      for (int c = 0; c < 4; ++c) {
+        Value chunk = e.load(v32b, tile, 32 * c);
+        u[c] = arith::AndIOp::create(b, loc, chunk, bytes(15));
+        u[c + 4] = arith::ShRUIOp::create(b, loc, chunk, bytes(4));
+      }
+      if (l.bits > 4)
+        for (int p = 0; p < 2; ++p) {
+          Value plane = e.load(v32b, tile, 128 + 32 * p);
+          for (int j = 0; j < 4; ++j) {
+            // ((plane >> 2j) & 3) << 4 as one shift and one mask.
+            Value v = j < 2 ? arith::ShLIOp::create(b, loc, plane, bytes(4 - 2 * j)).getResult()
+                     : j == 2 ? plane
+                              : arith::ShRUIOp::create(b, loc, plane, bytes(2)).getResult();
+            v = arith::AndIOp::create(b, loc, v, bytes(0x30));
+            u[p + 2 * j] = arith::OrIOp::create(b, loc, u[p + 2 * j], v);
+          }
+        }
+    }
+    return u;
+  };
+  // acc + Σ u·a over 4-byte lanes.
+  auto dot = [&](Value acc, Value u, Value a) -> Value {
+    if (target.vnni)
+      return e.call("llvm.x86.avx512.vpdpbusd.256", v8i, {acc, u, a});
+    Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
+    p = e.call("llvm.x86.avx2.pmadd.wd", v8i, {p, ones16});
+    return arith::AddIOp::create(b, loc, acc, p);
+  };
+  // 8 parameters (one per row) at `ptr`, as f32.
+  auto rowParams = [&](Value ptr, int64_t off, bool half) -> Value {
+    if (!half)
+      return e.load(v8f, ptr, off);
+    Value h = e.load(e.vec(R, b.getF16Type()), ptr, off);
+    return arith::ExtFOp::create(b, loc, v8f, h);
+  };
+  auto rowBytes8 = [&](Value ptr, int64_t off) -> Value {
+    return arith::SIToFPOp::create(b, loc, v8f, e.load(v8b, ptr, off));
+  };
+  auto prefetchAt = [&](Value ptr) { LLVM::Prefetch::create(b, loc, ptr, 0, 3, 1); };
+  constexpr int64_t kPrefetchBytes = 2048;
+
+  // One row group × `count` tokens from token s0.
+  auto emitTile = [&](Value group, Value s0, int count) {
+    bool decode = count == 1;
+    SmallVector<Value> xrows;
+    for (int c = 0; c < count; ++c)
+      xrows.push_back(e.offset(x, e.mul(e.add(s0, e.i64c(c)), xRowBytes)));
+    // The activation bytes of group q of block blk, broadcast to every row.
+    auto act = [&](int c, Value blk, int q) -> Value {
+      Value v = e.load(i32, xrows[c], e.add(e.mul(blk, 32), e.i64c(4 * q)));
+      return vector::BitCastOp::create(b, loc, v32b, e.splat(v8i, v));
+    };
+    auto actScale = [&](int c, Value blk) {
+      return e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4)));
+    };
+    auto actSum = [&](int c, Value blk, int half) {
+      return e.load(e.f32(), xrows[c], e.add(e.i64c(k + k / 32 * 4 + 4 * half), e.mul(blk, 8)));
+    };
+    auto tileAt = [&](Value blk) {
+      return e.offset(w, e.mul(e.add(e.mul(group, blocks), blk), R * cb));
+    };
+    // Dots of groups [q0, q1) of one tile for every token.
+    auto dots = [&](ArrayRef<Value> u, Value blk, int q0, int q1) {
+      SmallVector<Value> d;
+      for (int c = 0; c < count; ++c) {
+        Value acc = zeroI();
+        for (int q = q0; q < q1; ++q) {
+          Value a = act(c, blk, q);
+          if (signSigned)
+            a = e.call("llvm.x86.avx2.psign.b", v32b, {a, u[q]});
+          acc = dot(acc, u[q], a);
+        }
+        d.push_back(acc);
+      }
+      return d;
+    };
+    auto unsignedCodes = [&](Value tile) {
+      SmallVector<Value, 8> u = tileCodes(tile);
+      if (offsetSigned || signSigned)
+        for (Value &v : u)
+          v = offsetSigned ? arith::XOrIOp::create(b, loc, v, bytes(-128)).getResult()
+                           : math::AbsIOp::create(b, loc, v).getResult();
+      return u;
+    };
+    SmallVector<Value> init(count, zeroF());
+    ValueRange acc;
+    if (!super) {
+      // Blocks of 32 with per-block d (and m): acc += d·da·Σu·a + m·Σx.
+      int64_t vb = l.halfParams ? 2 : 4;
+      acc = e.loop(e.i64c(0), e.i64c(blocks), 1, init,
+                   [&](Value blk, ValueRange a) -> SmallVector<Value> {
+                     Value tile = tileAt(blk);
+                     Value rec = e.offset(
+                         w, e.add(e.i64c(l.paramsOffset()),
+                                  e.mul(e.add(e.mul(group, blocks), blk), R * pb)));
+                     if (decode) {
+                       for (int64_t off = 0; off < R * cb; off += 64)
+                         prefetchAt(e.offset(tile, kPrefetchBytes + off));
+                       prefetchAt(e.offset(rec, kPrefetchBytes / cb * pb));
+                     }
+                     SmallVector<Value, 8> u = unsignedCodes(tile);
+                     SmallVector<Value> d = dots(u, blk, 0, 8);
+                     Value d8 = rowParams(rec, 0, l.halfParams);
+                     Value m8;
+                     if (l.storesMins())
+                       m8 = rowParams(rec, R * vb, l.halfParams);
+                     else if (l.codeOffset)
+                       m8 = arith::MulFOp::create(
+                           b, loc, d8, e.splat(v8f, e.f32c(-float(l.codeOffset))));
+                     if (offsetSigned) {
+                       Value off = arith::MulFOp::create(b, loc, d8, e.splat(v8f, e.f32c(-128.0f)));
+                       m8 = m8 ? arith::AddFOp::create(b, loc, m8, off).getResult() : off;
+                     }
+                     SmallVector<Value> next;
+                     for (int c = 0; c < count; ++c) {
+                       Value scale =
+                           arith::MulFOp::create(b, loc, d8, e.splat(v8f, actScale(c, blk)));
+                       Value df = arith::SIToFPOp::create(b, loc, v8f, d[c]);
+                       Value y = vector::FMAOp::create(b, loc, df, scale, a[c]);
+                       if (m8) {
+                         Value sum = arith::AddFOp::create(b, loc, actSum(c, blk, 0),
+                                                           actSum(c, blk, 1));
+                         y = vector::FMAOp::create(b, loc, m8, e.splat(v8f, sum), y);
+                       }
+                       next.push_back(y);
+                     }
+                     return next;
+                   });
+    } else {
+      // K-quant super-blocks: Σ_j d·sc_j·Σu·a in f32 per sub-block, one
+      // multiply by the super-block's da, and −dmin·Σ_j mn_j·Σx_j.
+      acc = e.loop(
+          e.i64c(0), e.i64c(supers), 1, init, [&](Value sb, ValueRange a) -> SmallVector<Value> {
+            Value rec = e.offset(w, e.add(e.i64c(l.paramsOffset()),
+                                          e.mul(e.add(e.mul(group, supers), sb), R * pb)));
+            Value d8 = rowParams(rec, 0, false), dmin8 = rowParams(rec, 4 * R, false);
+            int64_t scOff = 8 * R, mnOff = 8 * R + (l.codeOffset ? 0 : subs * R);
+            SmallVector<Value> sumF(count, zeroF()), sumM(count, zeroF());
+            Value firstBlock = e.mul(sb, 8);
+            for (int j = 0; j < 8; ++j) {
+              Value blk = e.add(firstBlock, e.i64c(j));
+              Value tile = tileAt(blk);
+              if (decode)
+                for (int64_t off = 0; off < R * cb; off += 64)
+                  prefetchAt(e.offset(tile, kPrefetchBytes + off));
+              SmallVector<Value, 8> u = unsignedCodes(tile);
+              for (int h = 0; h < subsPerBlock; ++h) {
+                int sub = int(j * subsPerBlock + h);
+                int q0 = int(h * 8 / subsPerBlock), q1 = int((h + 1) * 8 / subsPerBlock);
+                SmallVector<Value> d = dots(u, blk, q0, q1);
+                Value scale = arith::MulFOp::create(b, loc, d8, rowBytes8(rec, scOff + sub * R));
+                Value mn = rowBytes8(rec, mnOff + sub * R);
+                for (int c = 0; c < count; ++c) {
+                  Value df = arith::SIToFPOp::create(b, loc, v8f, d[c]);
+                  sumF[c] = vector::FMAOp::create(b, loc, df, scale, sumF[c]);
+                  Value s = subsPerBlock == 1
+                                ? arith::AddFOp::create(b, loc, actSum(c, blk, 0), actSum(c, blk, 1))
+                                      .getResult()
+                                : actSum(c, blk, h);
+                  sumM[c] = vector::FMAOp::create(b, loc, mn, e.splat(v8f, s), sumM[c]);
+                }
+              }
+            }
+            if (decode)
+              prefetchAt(e.offset(rec, kPrefetchBytes / cb / 8 * pb));
+            Value negDmin = arith::NegFOp::create(b, loc, dmin8);
+            SmallVector<Value> next;
+            for (int c = 0; c < count; ++c) {
+              Value y = vector::FMAOp::create(b, loc, sumF[c],
+                                              e.splat(v8f, actScale(c, firstBlock)), a[c]);
+              next.push_back(vector::FMAOp::create(b, loc, sumM[c], negDmin, y));
+            }
+            return next;
+          });
+    }
+    Value rowOff = e.mul(group, R * 4);
+    for (int c = 0; c < count; ++c) {
+      Value y = acc[c];
+      if (biasPtr)
+        y = arith::AddFOp::create(b, loc, y, e.load(v8f, biasPtr, rowOff));
+      Value outOff = e.add(e.mul(e.add(s0, e.i64c(c)), outRowBytes), rowOff);
+      if (resPtr)
+        y = arith::AddFOp::create(b, loc, y, e.load(v8f, resPtr, outOff));
+      e.store(y, out, outOff);
+    }
+  };
+
+  // Threads split the row groups; each group runs all tokens in tiles of
+  // `tokenTile` (its weights stay in L1/L2 meanwhile), then the rest singly.
+  int tokenTile = target.avx512 ? 4 : 2;
+  auto [lo, hi] = e.threadRange(e.i64c(n / R));
+  Value tiled = e.mul(arith::DivSIOp::create(b, loc, e.tokens, e.i64c(tokenTile)), tokenTile);
+  e.loop(lo, hi, [&](Value group) {
+    e.loop(e.i64c(0), tiled, tokenTile, {}, [&](Value s0, ValueRange) {
+      emitTile(group, s0, tokenTile);
+      return SmallVector<Value>{};
+    });
+    e.loop(tiled, e.tokens, [&](Value s) { emitTile(group, s, 1); });
+  });
+}
