@@ -119,28 +119,35 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     auto tileAt = [&](Value blk) {
       return e.offset(w, e.mul(e.add(e.mul(group, blocks), blk), R * cb));
     };
+    // The unsigned codes of a tile (and, for the sign trick, the signed ones).
+    struct Codes {
+      SmallVector<Value, 8> u, sign;
+    };
+    auto unsignedCodes = [&](Value tile) {
+      Codes codes;
+      codes.u = tileCodes(tile);
+      if (signSigned)
+        codes.sign = codes.u;
+      if (offsetSigned || signSigned)
+        for (Value &v : codes.u)
+          v = offsetSigned ? arith::XOrIOp::create(b, loc, v, bytes(-128)).getResult()
+                           : math::AbsIOp::create(b, loc, v).getResult();
+      return codes;
+    };
     // Dots of groups [q0, q1) of one tile for every token.
-    auto dots = [&](ArrayRef<Value> u, Value blk, int q0, int q1) {
+    auto dots = [&](const Codes &codes, Value blk, int q0, int q1) {
       SmallVector<Value> d;
       for (int c = 0; c < count; ++c) {
         Value acc = zeroI();
         for (int q = q0; q < q1; ++q) {
           Value a = act(c, blk, q);
           if (signSigned)
-            a = e.call("llvm.x86.avx2.psign.b", v32b, {a, u[q]});
-          acc = dot(acc, u[q], a);
+            a = e.call("llvm.x86.avx2.psign.b", v32b, {a, codes.sign[q]});
+          acc = dot(acc, codes.u[q], a);
         }
         d.push_back(acc);
       }
       return d;
-    };
-    auto unsignedCodes = [&](Value tile) {
-      SmallVector<Value, 8> u = tileCodes(tile);
-      if (offsetSigned || signSigned)
-        for (Value &v : u)
-          v = offsetSigned ? arith::XOrIOp::create(b, loc, v, bytes(-128)).getResult()
-                           : math::AbsIOp::create(b, loc, v).getResult();
-      return u;
     };
     SmallVector<Value> init(count, zeroF());
     ValueRange acc;
@@ -158,7 +165,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                          prefetchAt(e.offset(tile, kPrefetchBytes + off));
                        prefetchAt(e.offset(rec, kPrefetchBytes / cb * pb));
                      }
-                     SmallVector<Value, 8> u = unsignedCodes(tile);
+                     Codes u = unsignedCodes(tile);
                      SmallVector<Value> d = dots(u, blk, 0, 8);
                      Value d8 = rowParams(rec, 0, l.halfParams);
                      Value m8;
@@ -203,7 +210,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
               if (decode)
                 for (int64_t off = 0; off < R * cb; off += 64)
                   prefetchAt(e.offset(tile, kPrefetchBytes + off));
-              SmallVector<Value, 8> u = unsignedCodes(tile);
+              Codes u = unsignedCodes(tile);
               for (int h = 0; h < subsPerBlock; ++h) {
                 int sub = int(j * subsPerBlock + h);
                 int q0 = int(h * 8 / subsPerBlock), q1 = int((h + 1) * 8 / subsPerBlock);

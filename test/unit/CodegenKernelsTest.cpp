@@ -385,6 +385,32 @@ const std::vector<Case> &allCases() {
   return cases;
 }
 
+/// Every integer format again with 40 rows (5 groups of 8, so the threads
+/// split them unevenly), rows interleaved as the compiler packs weights only
+/// linears read.
+const std::vector<Case> &interleavedCases() {
+  static std::vector<Case> cases = [] {
+    CaseBuilder b;
+    uint32_t seed = 100;
+    for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                    DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+      b.addGgml(t, 40, 512, seed++);
+    for (int bits : {2, 3, 4, 8})
+      b.addAffine(bits, 64, false, 40, 256, seed++);
+    b.addAffine(4, 128, true, 40, 256, seed++);
+    b.addInt8Row(40, 160, seed++);
+    if (!b.pack())
+      b.cases.clear();
+    for (Case &c : b.cases) {
+      EXPECT_EQ(c.w.layout.family, KernelFamily::Integer) << c.label;
+      interleaveRows(c.w, kInterleavedRows);
+      c.label += " interleaved";
+    }
+    return std::move(b.cases);
+  }();
+  return cases;
+}
+
 bool hostHasVnni() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -398,6 +424,27 @@ TEST(CodegenKernels, PackingMatchesDequantizers) {
   ASSERT_FALSE(cases.empty());
   for (const Case &c : cases)
     checkPacking(c);
+}
+
+TEST(CodegenKernels, InterleavedPackingMatchesDequantizers) {
+  const std::vector<Case> &cases = interleavedCases();
+  ASSERT_EQ(cases.size(), 16u);
+  for (const Case &c : cases)
+    checkPacking(c);
+}
+
+TEST(CodegenKernels, InterleavedLinearX86_64_v3) {
+  const std::vector<Case> &cases = interleavedCases();
+  ASSERT_FALSE(cases.empty());
+  runLinearCases(cases, "x86-64-v3");
+}
+
+TEST(CodegenKernels, InterleavedLinearX86_64_v4) {
+  if (!hostHasVnni())
+    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI, so x86-64-v4 kernels cannot run here";
+  const std::vector<Case> &cases = interleavedCases();
+  ASSERT_FALSE(cases.empty());
+  runLinearCases(cases, "x86-64-v4");
 }
 
 TEST(CodegenKernels, LayoutsCoverEveryFamily) {
