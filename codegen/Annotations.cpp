@@ -29,6 +29,7 @@ DictionaryAttr rangeToAttr(MLIRContext *ctx, SectionRange r, StringRef layout,
     i("super_block", p->superBlock);
     i("code_offset", p->codeOffset);
     i("interleave", p->interleave);
+    i("param_blocks", p->paramBlocks);
   }
   return b.getDictionaryAttr(attrs);
 }
@@ -53,9 +54,9 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   PackedLayout l;
   static const char *kFields[] = {"family", "rows", "cols", "float", "bits", "signed",
                                   "sub_block", "half_params", "min", "activations",
-                                  "fp4", "permuted", "super_block", "code_offset", "interleave"};
-  int64_t v[15];
-  for (int i = 0; i < 15; ++i) {
+                                  "fp4", "permuted", "super_block", "code_offset", "interleave", "param_blocks"};
+  int64_t v[16];
+  for (int i = 0; i < 16; ++i) {
     std::optional<int64_t> f = intField(d, kFields[i]);
     if (!f)
       return std::nullopt;
@@ -76,6 +77,7 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   l.superBlock = int(v[12]);
   l.codeOffset = int(v[13]);
   l.interleave = int(v[14]);
+  l.paramBlocks = int(v[15]);
   return l;
 }
 

@@ -157,13 +157,15 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
       acc = e.loop(e.i64c(0), e.i64c(blocks), 1, init,
                    [&](Value blk, ValueRange a) -> SmallVector<Value> {
                      Value tile = tileAt(blk);
+                     Value record = arith::DivUIOp::create(b, loc, blk, e.i64c(l.paramBlocks));
                      Value rec = e.offset(
                          w, e.add(e.i64c(l.paramsOffset()),
-                                  e.mul(e.add(e.mul(group, blocks), blk), R * pb)));
+                                  e.mul(e.add(e.mul(group, blocks / l.paramBlocks), record),
+                                        R * pb)));
                      if (decode) {
                        for (int64_t off = 0; off < R * cb; off += 64)
                          prefetchAt(e.offset(tile, kPrefetchBytes + off));
-                       prefetchAt(e.offset(rec, kPrefetchBytes / cb * pb));
+                       prefetchAt(e.offset(rec, kPrefetchBytes / cb / l.paramBlocks * pb));
                      }
                      Codes u = unsignedCodes(tile);
                      SmallVector<Value> d = dots(u, blk, 0, 8);

@@ -121,8 +121,13 @@ static Value decodeBlock(KernelEmitter &e, const PackedLayout &l, Value w,
   Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
   if (l.family == KernelFamily::Float)
     return floatBlock(e, l.floatEncoding, codeBase, e.i64c(0));
+  Value paramIndex =
+      l.paramBlocks > 1
+          ? e.add(e.mul(row, blocks / l.paramBlocks),
+                  arith::DivUIOp::create(e.b, e.loc, block, e.i64c(l.paramBlocks)))
+          : index;
   Value paramBase =
-      e.offset(w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+      e.offset(w, e.add(e.i64c(l.paramsOffset()), e.mul(paramIndex, l.paramBytesPerBlock())));
   BlockReader r{e, l};
   Value u = r.codes(codeBase);
   if (l.family == KernelFamily::Lut) {
@@ -427,12 +432,17 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
           for (int r = 0; r < rowCount; ++r) {
             Value index = e.add(rowIndex[r], blk);
             Value codeBase = e.offset(w, e.mul(index, l.codeBytesPerBlock()));
+            Value paramIndex =
+                l.paramBlocks > 1
+                    ? e.add(e.mul(e.add(row0, e.i64c(r)), blocks / l.paramBlocks),
+                            arith::DivUIOp::create(b, loc, blk, e.i64c(l.paramBlocks)))
+                    : index;
             Value paramBase = e.offset(
-                w, e.add(e.i64c(l.paramsOffset()), e.mul(index, l.paramBytesPerBlock())));
+                w, e.add(e.i64c(l.paramsOffset()), e.mul(paramIndex, l.paramBytesPerBlock())));
             if (decode) {
               prefetchAt(e.offset(codeBase, kPrefetchBytes));
-              prefetchAt(e.offset(paramBase, kPrefetchBytes / l.codeBytesPerBlock() *
-                                                 l.paramBytesPerBlock()));
+              prefetchAt(e.offset(paramBase, kPrefetchBytes / l.codeBytesPerBlock() /
+                                                 l.paramBlocks * l.paramBytesPerBlock()));
             }
             BlockReader rd{e, l};
             Value u = rd.codes(codeBase);

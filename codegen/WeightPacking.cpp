@@ -51,7 +51,9 @@ int64_t PackedLayout::paramBytesPerBlock() const {
 static int64_t paramRecordsPerRow(const PackedLayout &l) {
   if (l.family == KernelFamily::Float)
     return 0;
-  return l.cols / (l.family == KernelFamily::Integer ? l.superBlock : 32);
+  if (l.family == KernelFamily::Integer)
+    return l.superBlock == 256 ? l.cols / 256 : l.blocksPerRow() / l.paramBlocks;
+  return l.blocksPerRow();
 }
 
 static int64_t alignTo64(int64_t v) { return (v + 63) / 64 * 64; }
@@ -85,6 +87,8 @@ std::string PackedLayout::key() const {
       k += "k256";
     if (codeOffset)
       k += "o" + std::to_string(codeOffset);
+    if (paramBlocks > 1)
+      k += "p" + std::to_string(paramBlocks);
     if (interleave > 1)
       k += "r" + std::to_string(interleave);
     static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
@@ -327,9 +331,9 @@ static void encodeIntegerRow(const PackedLayout &l, int64_t row,
           c[16 + i] = (u[i] >> 4) | (u[i + 8] >> 4) << 2 | (u[i + 16] >> 4) << 4 |
                       (u[i + 24] >> 4) << 6;
     }
-    if (l.superBlock == 256)
+    if (l.superBlock == 256 || b % l.paramBlocks)
       continue;
-    uint8_t *p = params + b * l.paramBytesPerBlock();
+    uint8_t *p = params + b / l.paramBlocks * l.paramBytesPerBlock();
     int subs = 32 / l.subBlock;
     for (int s = 0; s < subs; ++s) {
       int idx = int(b * 2 + s * (l.subBlock / 16));
@@ -518,6 +522,12 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
     l.halfParams = false;
     l.hasMin = true;
     l.activationQuant = ActivationQuant::Block32;
+    // A group of g values spans g/32 blocks (after the act-order sort too):
+    // one parameter record per group.
+    l.paramBlocks = int(g / 32);
+    for (int64_t c = 0; c < cols && l.paramBlocks > 1; ++c)
+      if (groupOf[order[c]] != groupOf[order[c / g * g]])
+        l.paramBlocks = 1; // groups of unequal sizes: parameters per block
     const float *s = reinterpret_cast<const float *>(scales->data);
     const float *z = reinterpret_cast<const float *>(zeros->data);
     llvm::Expected<PackedWeight> w =
@@ -663,12 +673,12 @@ void ::lowbit::interleaveRows(PackedWeight &w, int R) {
         }
       }
   } else {
-    int64_t vb = paramValueBytes(l), values = pb / vb;
+    int64_t vb = paramValueBytes(l), values = pb / vb, records = paramRecordsPerRow(l);
     for (int64_t g = 0; g < groups; ++g)
-      for (int64_t b = 0; b < blocks; ++b) {
-        uint8_t *dst = outParams + (g * blocks + b) * R * pb;
+      for (int64_t b = 0; b < records; ++b) {
+        uint8_t *dst = outParams + (g * records + b) * R * pb;
         for (int r = 0; r < R; ++r) {
-          const uint8_t *src = params + ((g * R + r) * blocks + b) * pb;
+          const uint8_t *src = params + ((g * R + r) * records + b) * pb;
           for (int64_t v = 0; v < values; ++v)
             std::memcpy(dst + (v * R + r) * vb, src + v * vb, size_t(vb));
         }
@@ -741,9 +751,9 @@ static PackedWeight rowOfInterleaved(const PackedWeight &w, int64_t row) {
         dst[8 + j] = src[8 * R + j * R + r];
     }
   } else {
-    int64_t vb = paramValueBytes(l), values = pb / vb;
-    for (int64_t b = 0; b < blocks; ++b) {
-      const uint8_t *src = params + (g * blocks + b) * R * pb;
+    int64_t vb = paramValueBytes(l), values = pb / vb, records = paramRecordsPerRow(l);
+    for (int64_t b = 0; b < records; ++b) {
+      const uint8_t *src = params + (g * records + b) * R * pb;
       for (int64_t v = 0; v < values; ++v)
         std::memcpy(outParams + b * pb + v * vb, src + (v * R + r) * vb, size_t(vb));
     }
@@ -772,7 +782,8 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
   int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock();
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t *c = bytes + (row * blocks + b) * cb;
-    const uint8_t *p = bytes + l.paramsOffset() + (row * blocks + b) * l.paramBytesPerBlock();
+    const uint8_t *p = bytes + l.paramsOffset() +
+                       (row * paramRecordsPerRow(l) + b / l.paramBlocks) * l.paramBytesPerBlock();
     if (l.family == KernelFamily::Lut) {
       llvm::ArrayRef<float> book =
           bnb4BitCodebook(l.fp4Codebook ? Bnb4BitType::FP4 : Bnb4BitType::NF4);

@@ -77,6 +77,9 @@ struct PackedLayout {
   bool hasMin = true;
   /// 32: parameters per 32-value block; 256: the two-level K-quant layout.
   int superBlock = 32;
+  /// superBlock 32: consecutive blocks sharing one parameter record (affine
+  /// groups of 128 values: 4), so a group's d and m are stored once.
+  int paramBlocks = 1;
   /// When non-zero, w = d·(u − codeOffset) (superBlock 256: d·sc·(…)) and
   /// no mins are stored (Q4_0: 8, Q5_0: 16, Q3_K: 4, Q6_K: 32).
   int codeOffset = 0;
