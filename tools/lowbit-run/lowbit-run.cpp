@@ -2,7 +2,7 @@
 //
 // lowbit-run perplexity --protocol p1|p2 --ctx 512 [--chunks N] --file TEXT MODEL
 // lowbit-run generate --prompt TEXT -n N [--temperature T --top-k K --top-p P --seed S] MODEL
-// lowbit-run bench [-p 512] [-n 128] [-r 3] [--json] MODEL
+// lowbit-run bench [-p 512] [-n 128] [-d 0] [-r 3] [--json] MODEL
 //
 // MODEL is a Hugging Face directory, a GGUF file or lowbit IR (.mlir), run by
 // the IR interpreter, or a compiled artifact (.lbx), run by the runtime.
@@ -97,6 +97,9 @@ static cl::opt<int64_t> benchPrompt("p", cl::desc("pp: prompt tokens in one batc
                                     cl::init(512), cl::sub(benchCmd), cl::cat(category));
 static cl::opt<int64_t> benchGen("n", cl::desc("tg: tokens generated one at a time (0: skip)"),
                                  cl::init(128), cl::sub(benchCmd), cl::cat(category));
+static cl::opt<int64_t> benchDepth(
+    "d", cl::desc("Tokens in the cache before each test (as llama-bench -d)"), cl::init(0),
+    cl::sub(benchCmd), cl::cat(category));
 static cl::opt<int> benchReps("r", cl::desc("Repetitions; the best is reported"),
                               cl::init(3), cl::sub(benchCmd), cl::cat(category));
 
@@ -308,6 +311,7 @@ static int runBenchmark(RunnableModel &model) {
   options.promptTokens = benchPrompt;
   options.genTokens = benchGen;
   options.repetitions = benchReps;
+  options.depth = benchDepth;
   options.bosId = model.addBos ? model.bosId : -1;
   Expected<std::vector<BenchResult>> results = runBench(*model.engine, options);
   if (!results)

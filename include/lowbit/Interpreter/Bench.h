@@ -16,6 +16,9 @@ struct BenchOptions {
   int64_t promptTokens = 512; // pp: one batch of this many tokens (0: skip)
   int64_t genTokens = 128;    // tg: this many single-token steps (0: skip)
   int repetitions = 3;
+  /// Tokens already in the cache when each test starts (llama-bench -d):
+  /// prefilled, untimed, so tg measures decode at positions depth...
+  int64_t depth = 0;
   int64_t bosId = -1; // the first token of every test when >= 0
   uint64_t seed = 1;  // the other tokens are random ids
 };
