@@ -18,7 +18,7 @@
 #   tinyllama-1.1b  random weights of TinyLlama-1.1B shapes (22 layers, hidden
 #                   2048, ffn 5632, 32/4 heads, vocab 32000) from
 #                   lowbit-make-random-gguf (F16), then FORMATS_1B (default
-#                   "q4_k_m q4_0 q8_0 w4g128 nf4"): GGUF types are exported
+#                   "q4_k_m q4_0 q8_0 q6_k w4g128 nf4"): GGUF types are exported
 #                   by lowbit-translate; w4g128 is --lowbit-rtn (bits=4
 #                   group-size=128) and nf4 --lowbit-bnb-4bit (nf4,
 #                   double-quant) on the imported IR: no llama.cpp peer.
@@ -30,7 +30,9 @@
 #   built there from the source bundle of the npm package when missing and
 #   BUILD_LLAMA=1; empty or missing: lowbit only), BUILD_DIR (build),
 #   WORK (BUILD_DIR/decode-bench: models are kept there between runs),
-#   OUT_JSON (WORK/decode.json), KEEP (1: keep the generated models).
+#   OUT_JSON (WORK/decode.json), KEEP (1: keep the generated models),
+#   DEPTH (2000: tg at this cache depth, llama-bench -d, for the 1.1B
+#   formats in DEPTH_FORMATS, default "q4_k_m"; 0 skips), DEPTH_TG (32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,7 +41,10 @@ BIN=$BUILD_DIR/bin
 SHARED=${LOWBIT_SHARED:-../shared}
 MODELS=${MODELS:-llama-27m tinyllama-1.1b}
 FORMATS_27M=${FORMATS_27M:-q4_k_m q8_0 f16}
-FORMATS_1B=${FORMATS_1B:-q4_k_m q4_0 q8_0 w4g128 nf4}
+FORMATS_1B=${FORMATS_1B:-q4_k_m q4_0 q8_0 q6_k w4g128 nf4}
+export DEPTH=${DEPTH:-2000}
+DEPTH_FORMATS=${DEPTH_FORMATS:-q4_k_m}
+DEPTH_TG=${DEPTH_TG:-32}
 TARGETS=${TARGETS:-x86-64-v3 x86-64-v4}
 REPS=${REPS:-3}
 THREADS=${THREADS:-2}
@@ -68,14 +73,24 @@ ROWS=$WORK/rows.jsonl
 : >"$ROWS"
 log() { echo "[decode.sh] $*" >&2; }
 
-# llama-bench, built natively (AVX-512 where the CPU has it) from the exact
-# source the npm package carries.
+# llama-bench from the exact source the npm package carries, built for the
+# machine: natively, except on CPUs with AMX, where the native build's AMX
+# matmul crashes on batches of quantized weights (every pp run): there every
+# x86 extension up to AVX-512 VNNI/VBMI/BF16 and AVX-VNNI is enabled by hand
+# and AMX left off (its AVX-512 kernels, its best working build).
 if [ -n "$LLAMA_BENCH" ] && [ ! -x "$LLAMA_BENCH" ] && [ "${BUILD_LLAMA:-0}" = 1 ]; then
   log "building llama-bench from $BUNDLE"
   rm -rf build-llamacpp
   git clone -q "$BUNDLE" build-llamacpp/src
+  isa=(-DGGML_NATIVE=ON)
+  if grep -qw amx_int8 /proc/cpuinfo && grep -qw avx512_vnni /proc/cpuinfo; then
+    isa=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+         -DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON
+         -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF
+         -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+  fi
   cmake -S build-llamacpp/src -B build-llamacpp/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    "${isa[@]}" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_SERVER=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
   cmake --build build-llamacpp/build --target llama-bench -j"$THREADS" >/dev/null
   mkdir -p build-llamacpp/bin
@@ -142,6 +157,8 @@ llama_bench() {
   "$LLAMA_BENCH" -m "$gguf" -t "$THREADS" -p 0 -n "$TG" -r "$REPS" -o json >"$out" 2>>"$out.log" || {
     log "llama-bench -p 0 failed too on $gguf"; echo '[]' >"$out"; }
 }
+# tg at cache depth DEPTH (llama-bench -d), when asked for this model/format.
+wants_depth() { [ "$DEPTH" -gt 0 ] && [ "$1" = tinyllama-1.1b ] && [[ " $DEPTH_FORMATS " == *" $2 "* ]]; }
 
 # One .lbx of one source for one target: compile, bench, probe; one row.
 measure() {
@@ -164,6 +181,11 @@ measure() {
   "$BIN/lowbit-lbx-probe" "$lbx" --threads "$THREADS" --prompt "$PROBE_PROMPT" --decode 8 \
     >"$WORK/$tag.probe.json" 2>"$WORK/$tag.probe.log" || {
     log "$tag: probe failed: $(tail -3 "$WORK/$tag.probe.log")"; echo '{}' >"$WORK/$tag.probe.json"; }
+  if wants_depth "$model" "$format"; then
+    log "$tag: tg$DEPTH_TG at depth $DEPTH"
+    "$BIN/lowbit-run" bench -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" --threads "$THREADS" --json "$lbx" \
+      >"$WORK/$tag.depth.json" 2>"$WORK/$tag.depth.log" || echo '{}' >"$WORK/$tag.depth.json"
+  fi
   local gbpt=""
   [ -n "$gguf" ] && gbpt=$(gguf_bytes_per_token "$gguf")
   python3 - "$model" "$format" "$target" "$lbx" "$WORK/$tag.time" "$WORK/$tag.bench.json" \
@@ -184,6 +206,14 @@ try:
     w, u, sy = (float(x) for x in open(benchf.replace(".bench.json", ".bench.time")).read().split()[-3:])
     row["bench_cpu_share"] = (u + sy) / w  # cores the bench process got on average (THREADS at most)
 except (OSError, ValueError): pass
+depthf = benchf.replace(".bench.json", ".depth.json")
+if os.path.exists(depthf):
+    row["depth"] = int(os.environ.get("DEPTH", "0"))
+    for r in json.load(open(depthf)).get("results", []):
+        row["lowbit_tg_depth"] = r["tokens_per_second"]
+    if os.path.exists(llamaf + ".depth"):
+        for r in json.load(open(llamaf + ".depth")):
+            row["llama_tg_depth"] = max(r.get("samples_ts") or [r["avg_ts"]])
 p = json.load(open(probef))
 for k in ("bytes_per_token", "load_s", "first_token_s", "ttft_from_start_s", "prompt"):
     if k in p: row[k] = p[k]
@@ -250,6 +280,11 @@ for model in $MODELS; do
       llama_json=$WORK/$model-$f.llama.json
       log "$model-$f: llama-bench -t $THREADS -p $PP -n $TG -r $REPS"
       llama_bench "$gguf" "$llama_json"
+      if wants_depth "$model" "$f"; then
+        log "$model-$f: llama-bench tg$DEPTH_TG at depth $DEPTH"
+        "$LLAMA_BENCH" -m "$gguf" -t "$THREADS" -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" -o json \
+          >"$llama_json.depth" 2>"$llama_json.depth.log" || echo '[]' >"$llama_json.depth"
+      fi
     fi
     for target in $TARGETS; do
       measure "$model" "$f" "$src" "$gguf" "$target" "$llama_json"
@@ -282,7 +317,7 @@ for r in runs:
         r["lowbit_bw_pct"] = 100 * r["bytes_per_token"] * r["lowbit_tg"] / (gbs * 1e9)
     if r.get("llama_tg") and r.get("gguf_bytes_per_token"):
         r["llama_bw_pct"] = 100 * r["gguf_bytes_per_token"] * r["llama_tg"] / (gbs * 1e9)
-    for k in ("pp", "tg"):
+    for k in ("pp", "tg", "tg_depth"):
         if r.get("lowbit_" + k) and r.get("llama_" + k):
             r["ratio_" + k] = r["lowbit_" + k] / r["llama_" + k]
     i = interp.get((r["model"], r["format"]))
@@ -312,5 +347,10 @@ for (m, fm), i in interp.items():
     best = max((r.get("lowbit_tg") or 0 for r in runs if r["model"] == m and r["format"] == fm), default=0)
     print(f"\nIR interpreter, {m} {fm}: tg{i['interp_tokens']} {i['interp_tg']:.1f} t/s; best compiled tg {best:.1f} t/s "
           f"= {best / i['interp_tg']:.2f}x the interpreter")
+for r in runs:
+    if r.get("lowbit_tg_depth"):
+        print(f"\nlong context, {r['model']} {r['format']} {r['target']}: tg at depth {r.get('depth', '')}"
+              f" lowbit {f(r.get('lowbit_tg_depth'))} t/s, llama.cpp {f(r.get('llama_tg_depth'))} t/s,"
+              f" ratio {f(r.get('ratio_tg_depth'), 2)}")
 print(f"\nTTFT: prefill of a {runs[0].get('prompt', '?') if runs else '?'}-token prompt plus the first token's sampling, after load. JSON: {outf}")
 EOF
