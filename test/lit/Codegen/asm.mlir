@@ -1,17 +1,68 @@
-// The emitted x86 code of the hot kernels uses the intended instructions:
-// vpmaddubsw/vpmaddwd on x86-64-v3, AVX-512 VNNI vpdpbusd on x86-64-v4.
+// The emitted x86 code of the hot kernels uses the intended instructions,
+// and no library call (a scalar fallback) appears in them.
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: lowbit-translate --export-gguf --outtype q4_k_m %lowbit_models/tiny-5m -o %t/q.gguf 2>/dev/null
-// RUN: lowbit-compile %t/q.gguf --target=x86-64-v3 -o %t/v3.lbx --emit-asm=%t/v3.s 2>/dev/null
-// RUN: FileCheck %s --check-prefix=V3 < %t/v3.s
-// RUN: lowbit-compile %t/q.gguf --target=x86-64-v4 -o %t/v4.lbx --emit-asm=%t/v4.s 2>/dev/null
-// RUN: FileCheck %s --check-prefix=V4 < %t/v4.s
+// RUN: lowbit-translate --export-gguf --outtype q4_k_m %lowbit_models/tiny-5m -o %t/q4km.gguf 2>/dev/null
+// RUN: lowbit-translate --export-gguf --outtype q8_0 %lowbit_models/tiny-5m -o %t/q80.gguf 2>/dev/null
+// RUN: lowbit-translate --export-gguf --outtype f16 %lowbit_models/tiny-5m -o %t/f16.gguf 2>/dev/null
+// RUN: lowbit-compile %t/q4km.gguf --target=x86-64-v3 -o %t/a.lbx --emit-asm=%t/q4km-v3.s 2>/dev/null
+// RUN: lowbit-compile %t/q4km.gguf --target=x86-64-v4 -o %t/a.lbx --emit-asm=%t/q4km-v4.s 2>/dev/null
+// RUN: lowbit-compile %t/q80.gguf --target=x86-64-v3 -o %t/a.lbx --emit-asm=%t/q80-v3.s 2>/dev/null
+// RUN: lowbit-compile %t/q80.gguf --target=x86-64-v4 -o %t/a.lbx --emit-asm=%t/q80-v4.s 2>/dev/null
+// RUN: lowbit-compile %t/f16.gguf --target=x86-64-v4 -o %t/a.lbx --emit-asm=%t/f16-v4.s 2>/dev/null
+// RUN: FileCheck %s --check-prefix=Q4K-V3 < %t/q4km-v3.s
+// RUN: FileCheck %s --check-prefix=Q4K-V4 < %t/q4km-v4.s
+// RUN: FileCheck %s --check-prefix=Q80-V3 < %t/q80-v3.s
+// RUN: FileCheck %s --check-prefix=Q80-V4 < %t/q80-v4.s
+// RUN: FileCheck %s --check-prefix=F16-V4 < %t/f16-v4.s
 
-// V3-LABEL: linear_u4b32fm_q8k_768x256_x86_64_v3:
-// V3: vpmaddubsw
-// V3: vpmaddwd
-// V3: vfmadd
-// V3-LABEL: .Lfunc_end
-// V4-LABEL: linear_u4b32fm_q8k_768x256_x86_64_v4:
-// V4: vpdpbusd
-// V4-LABEL: .Lfunc_end
+// Q4_K, rows interleaved by 8, AVX2: vpmaddubsw + vpmaddwd per 4 values × 8
+// rows, the sub-block scales applied with one vector FMA, decode prefetch.
+// Q4K-V3-LABEL: linear_u4b32fmk256r8_q8k_768x256_x86_64_v3:
+// Q4K-V3-NOT: call
+// Q4K-V3: prefetcht0
+// Q4K-V3: vpmaddubsw
+// Q4K-V3: vpmaddwd
+// Q4K-V3: vfmadd
+// Q4K-V3-NOT: call
+// Q4K-V3: .Lfunc_end
+
+// Attention's exps are polynomials, not libm calls.
+// Q4K-V4-LABEL: attention_4_2_64:
+// Q4K-V4-NOT: call
+// Q4K-V4: .Lfunc_end
+// AVX-512 VNNI: one vpdpbusd per 4 values × 8 rows.
+// Q4K-V4-LABEL: linear_u4b32fmk256r8_q8k_768x256_x86_64_v4:
+// Q4K-V4-NOT: call
+// Q4K-V4: vpdpbusd
+// Q4K-V4-NOT: call
+// Q4K-V4: .Lfunc_end
+// Q6_K (the output layer and half the down projections of Q4_K_M).
+// Q4K-V4-LABEL: linear_u6b16fmk256o32r8_q8k_4096x256_x86_64_v4:
+// Q4K-V4-NOT: call
+// Q4K-V4: vpdpbusd
+// Q4K-V4-NOT: call
+// Q4K-V4: .Lfunc_end
+
+// Q8_0 on AVX2: |w| dotted with sign(a, w).
+// Q80-V3-LABEL: linear_s8b32hr8_q80_768x256_x86_64_v3:
+// Q80-V3-NOT: call
+// Q80-V3-DAG: vpabsb
+// Q80-V3-DAG: vpsignb
+// Q80-V3-DAG: vpmaddubsw
+// Q80-V3-NOT: call
+// Q80-V3: .Lfunc_end
+// On VNNI: codes offset to unsigned by an xor, then vpdpbusd.
+// Q80-V4-LABEL: linear_s8b32hr8_q80_768x256_x86_64_v4:
+// Q80-V4-NOT: call
+// Q80-V4: vpxor
+// Q80-V4: vpdpbusd
+// Q80-V4-NOT: call
+// Q80-V4: .Lfunc_end
+
+// F16 weights: converted in-register and FMA'd against f32 activations.
+// F16-V4-LABEL: linear_f16_768x256_x86_64_v4:
+// F16-V4-NOT: call
+// F16-V4: vcvtph2ps
+// F16-V4: vfmadd
+// F16-V4-NOT: call
+// F16-V4: .Lfunc_end
