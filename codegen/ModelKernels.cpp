@@ -346,7 +346,16 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
   // One work item per (token, head); online softmax over positions 0..pos.
   auto [lo, hi] = e.threadRange(e.mul(e.tokens, heads));
   e.loop(lo, hi, [&](Value item) {
-    Value s = arith::DivSIOp::create(b, loc, item, e.i64c(heads));
+    // Tokens in the order 0, n-1, 1, n-2, ...: a causal prefill's work grows
+    // with the position, and contiguous thread ranges of this order get equal
+    // shares of it.
+    Value rank = arith::DivSIOp::create(b, loc, item, e.i64c(heads));
+    Value half = arith::DivSIOp::create(b, loc, rank, e.i64c(2));
+    Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                      arith::RemSIOp::create(b, loc, rank, e.i64c(2)), e.i64c(0));
+    Value fromEnd = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, e.tokens, e.i64c(1)),
+                                          half);
+    Value s = arith::SelectOp::create(b, loc, odd, fromEnd, half);
     Value h = arith::RemSIOp::create(b, loc, item, e.i64c(heads));
     Value g = arith::DivSIOp::create(b, loc, h, e.i64c(group));
     Value qOff = e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4));
