@@ -18,11 +18,8 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                                    const CpuTarget &target, bool bias, bool residual) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  int argIndex = 0;
-  Value x = e.arg(argIndex++), w = e.arg(argIndex++);
-  Value biasPtr = bias ? e.arg(argIndex++) : Value();
-  Value resPtr = residual ? e.arg(argIndex++) : Value();
-  Value out = e.arg(argIndex++);
+  LinearArgs args = linearArgs(e, bias, residual);
+  Value x = args.x, w = args.w, biasPtr = args.bias, resPtr = args.residual, out = args.out;
 
   const int64_t R = l.interleave;
   int64_t n = l.rows, k = l.cols, blocks = l.blocksPerRow();

@@ -113,3 +113,16 @@ Value KernelEmitter::call(StringRef intrinsic, Type result, ValueRange operands)
                                        operands)
       .getResult(0);
 }
+
+namespace lowbit {
+LinearArgs linearArgs(KernelEmitter &e, bool bias, bool residual) {
+  int i = 0;
+  LinearArgs a;
+  a.x = e.arg(i++);
+  a.w = e.arg(i++);
+  a.bias = bias ? e.arg(i++) : Value();
+  a.residual = residual ? e.arg(i++) : Value();
+  a.out = e.arg(i++);
+  return a;
+}
+} // namespace lowbit

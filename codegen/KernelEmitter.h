@@ -82,6 +82,12 @@ private:
   mlir::func::FuncOp func;
 };
 
+/// The arguments of a linear kernel: x, W, [bias], [residual], out.
+struct LinearArgs {
+  mlir::Value x, w, bias, residual, out;
+};
+LinearArgs linearArgs(KernelEmitter &e, bool bias, bool residual);
+
 /// The body of a linear kernel over a row-interleaved Integer weight
 /// (InterleavedLinearKernel.cpp); arguments as KernelBuilder::linear.
 void emitInterleavedLinear(KernelEmitter &e, const PackedLayout &layout,

@@ -226,11 +226,8 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   }
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  int argIndex = 0;
-  Value x = e.arg(argIndex++), w = e.arg(argIndex++);
-  Value biasPtr = bias ? e.arg(argIndex++) : Value();
-  Value resPtr = residual ? e.arg(argIndex++) : Value();
-  Value out = e.arg(argIndex++);
+  LinearArgs args = linearArgs(e, bias, residual);
+  Value x = args.x, w = args.w, biasPtr = args.bias, resPtr = args.residual, out = args.out;
 
   int64_t n = l.rows, k = l.cols;
   bool integer = l.family == KernelFamily::Integer;
@@ -251,6 +248,16 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
   // Into all cache levels: a non-temporal hint halved decode of a model that
   // fits in L3 (llama-27m) by evicting it.
   auto prefetchAt = [&](Value ptr) { LLVM::Prefetch::create(b, loc, ptr, 0, 3, 1); };
+
+  // out[s][row] = y (+ bias[row]) (+ residual[s][row]).
+  auto storeOutput = [&](Value row, Value s, Value y) {
+    if (biasPtr)
+      y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
+    Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
+    if (resPtr)
+      y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
+    e.store(y, out, outOff);
+  };
 
   // Two-level K-quant layout: per super-block of 256 values, Σ sc_j·(u·a)
   // in int32 (vpmaddubsw, then vpmaddwd against the sub-block scales, or
@@ -350,17 +357,10 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
           return next;
         });
     for (int r = 0; r < rowCount; ++r)
-      for (int c = 0; c < count; ++c) {
-        Value row = e.add(row0, e.i64c(r));
-        Value s = e.add(s0, e.i64c(c));
-        Value y = e.reduceAdd(arith::AddFOp::create(b, loc, sums[at(r, c)], sums[at(r, c) + 1]));
-        if (biasPtr)
-          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
-        Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
-        if (resPtr)
-          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
-        e.store(y, out, outOff);
-      }
+      for (int c = 0; c < count; ++c)
+        storeOutput(e.add(row0, e.i64c(r)), e.add(s0, e.i64c(c)),
+                    e.reduceAdd(arith::AddFOp::create(b, loc, sums[at(r, c)],
+                                                      sums[at(r, c) + 1])));
   };
 
   auto emitTile = [&](Value row0, int rowCount, Value s0, int count) {
@@ -505,18 +505,10 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
           return next;
         });
     for (int r = 0; r < rowCount; ++r)
-      for (int c = 0; c < count; ++c) {
-        Value row = e.add(row0, e.i64c(r));
-        Value s = e.add(s0, e.i64c(c));
-        Value y = arith::AddFOp::create(b, loc, e.reduceAdd(sums[at(r, c)]),
-                                        sums[at(r, c) + 1]);
-        if (biasPtr)
-          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), biasPtr, e.mul(row, 4)));
-        Value outOff = e.add(e.mul(s, outRowBytes), e.mul(row, 4));
-        if (resPtr)
-          y = arith::AddFOp::create(b, loc, y, e.load(e.f32(), resPtr, outOff));
-        e.store(y, out, outOff);
-      }
+      for (int c = 0; c < count; ++c)
+        storeOutput(e.add(row0, e.i64c(r)), e.add(s0, e.i64c(c)),
+                    arith::AddFOp::create(b, loc, e.reduceAdd(sums[at(r, c)]),
+                                          sums[at(r, c) + 1]));
   };
 
   // Prefill: 1 row × 4 tokens (2 for float weights on AVX2, whose
