@@ -64,8 +64,6 @@ int64_t PackedLayout::paramsOffset() const {
 }
 
 int64_t PackedLayout::totalBytes() const {
-  int64_t blocks = family == KernelFamily::Float ? paddedCols() / 32 : blocksPerRow();
-  (void)blocks;
   return paramsOffset() + alignTo64(rows * paramRecordsPerRow(*this) * paramBytesPerBlock());
 }
 

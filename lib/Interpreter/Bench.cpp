@@ -44,8 +44,11 @@ llvm::Expected<std::vector<BenchResult>>
 lowbit::runBench(Engine &model, const BenchOptions &options) {
   using Clock = std::chrono::steady_clock;
   const int64_t context = model.contextLength();
+  if (options.depth < 0)
+    return llvm::createStringError("bench: depth " + std::to_string(options.depth) +
+                                   " must not be negative");
   for (int64_t n : {options.promptTokens, options.genTokens})
-    if (n < 0 || options.depth < 0 || options.depth + n > context)
+    if (n < 0 || options.depth + n > context)
       return llvm::createStringError(
           "bench: " + std::to_string(options.depth + n) +
           " tokens (depth and test) do not fit the context of " + std::to_string(context));
