@@ -133,14 +133,15 @@ static void emitQuantize(KernelEmitter &e, int64_t width, ActivationQuant mode, 
   });
 }
 
-static const char *activationModeName(ActivationQuant mode) {
+/// "<what>quantize_<mode>_<width>": the rounding kernels, alone or fused.
+static std::string quantizeKernelName(llvm::StringRef what, ActivationQuant mode,
+                                      int64_t width) {
   static const char *kModes[] = {"q8_0", "q8_k", "b32", "row", "q8_1"};
-  return kModes[int(mode)];
+  return what.str() + "quantize_" + kModes[int(mode)] + "_" + std::to_string(width);
 }
 
 std::string KernelBuilder::quantizeActivations(int64_t width, ActivationQuant mode) {
-  std::string name = "quantize_" + std::string(activationModeName(mode)) + "_" +
-                     std::to_string(width);
+  std::string name = quantizeKernelName("", mode, width);
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
@@ -180,8 +181,8 @@ static Value swigluOf(KernelEmitter &e, Value g, Value u) {
 }
 
 std::string KernelBuilder::rmsNormQuantize(int64_t width, float epsilon, ActivationQuant mode) {
-  std::string name = "rms_norm_quantize_" + std::string(activationModeName(mode)) + "_" +
-                     std::to_string(width) + "_" + sanitize(std::to_string(epsilon));
+  std::string name =
+      quantizeKernelName("rms_norm_", mode, width) + "_" + sanitize(std::to_string(epsilon));
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
@@ -201,8 +202,7 @@ std::string KernelBuilder::rmsNormQuantize(int64_t width, float epsilon, Activat
 }
 
 std::string KernelBuilder::swigluQuantize(int64_t width, ActivationQuant mode) {
-  std::string name = "swiglu_quantize_" + std::string(activationModeName(mode)) + "_" +
-                     std::to_string(width);
+  std::string name = quantizeKernelName("swiglu_", mode, width);
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
