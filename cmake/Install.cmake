@@ -8,8 +8,8 @@ set(LOWBIT_RUNTIME_LIBS LowbitProtobufLite LowbitArtifact LowbitRuntime)
 set(LOWBIT_EXPORTED_LIBS ${LOWBIT_RUNTIME_LIBS})
 if(LOWBIT_BUILD_COMPILER)
   list(APPEND LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect
-       LowbitQuant LowbitPasses LowbitImport LowbitExport LowbitInterpreter LowbitCalibration
-       LowbitCodegen)
+       LowbitQuant LowbitPasses LowbitModelSource LowbitImport LowbitExport LowbitInterpreter
+       LowbitCalibrationStatistics LowbitCalibration LowbitCodegen)
 endif()
 foreach(lib ${LOWBIT_RUNTIME_LIBS})
   target_include_directories(${lib} INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

@@ -10,6 +10,7 @@
 #include "lowbit/Codegen/Compile.h"
 #include "Annotations.h"
 #include "lowbit/Codegen/Passes.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Codegen/EmitObject.h"
 #include "lowbit/Codegen/Kernels.h"
@@ -247,6 +248,16 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
     }
   }
   int64_t kvLayers = 0;
+  // The runtime allocates a KV cache per layer up to the highest index:
+  // bound the indices by the attention ops there are.
+  int64_t attentionOps = llvm::count_if(ops, llvm::IsaPred<AttentionOp>);
+  for (Operation *op : ops)
+    if (auto a = dyn_cast<AttentionOp>(op))
+      if (int64_t layer = a.getLayer(); layer < 0 || layer >= attentionOps)
+        return llvm::createStringError(
+            "lowbit.attention has layer " + std::to_string(layer) +
+            ", outside [0, " + std::to_string(attentionOps) + ") (@forward has " +
+            std::to_string(attentionOps) + " attention ops)");
   for (size_t i = 0; i < ops.size(); ++i) {
     Operation *op = ops[i];
     lastTokenOnly = op->hasAttr(kLastTokenOnlyAttr);
@@ -328,10 +339,19 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
   MLIRContext *ctx = module.getContext();
   auto start = std::chrono::steady_clock::now();
 
-  // The packed weights go to a temporary file beside the output.
+  // Refuse an output that is one of the model's files before any work.
+  if (llvm::Error e = checkNotAnInput(options.output))
+    return e;
+  // The packed weights go to a temporary file beside the output (or in the
+  // temporary directory when the output is a device such as /dev/null).
   llvm::SmallString<256> weightsPath;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          options.output + ".weights-%%%%%%", weightsPath))
+  llvm::StringRef out = options.output;
+  bool deviceOutput = out == "-" || out.starts_with("/dev/") || out.starts_with("/proc/");
+  if (std::error_code ec =
+          deviceOutput
+              ? llvm::sys::fs::createTemporaryFile("lowbit-weights", "bin", weightsPath)
+              : llvm::sys::fs::createUniqueFile(options.output + ".weights-%%%%%%",
+                                                weightsPath))
     return llvm::createStringError(options.output + ": cannot create a temporary file: " +
                                    ec.message());
   auto removeWeights = llvm::make_scope_exit([&] { llvm::sys::fs::remove(weightsPath); });
@@ -406,9 +426,14 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
   parts.weightsSize = (*weights)->getBufferSize();
   parts.code = code->sharedObject.data();
   parts.codeSize = code->sharedObject.size();
-  rt::Status st = rt::writeArtifact(options.output, parts);
-  if (!st.ok())
-    return llvm::createStringError(st.message());
+  if (llvm::Error e = writeFileAtomically(options.output, [&](llvm::raw_pwrite_stream &os) {
+        rt::writeArtifact(parts, [&os](const void *data, uint64_t size) {
+          os.write(static_cast<const char *>(data), size);
+          return true; // a failed write shows in the stream's error state
+        });
+        return llvm::Error::success();
+      }))
+    return e;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   llvm::errs() << llvm::format("lowbit-compile: %d dispatches, %zu kernels, %.1f MiB of "

@@ -6,6 +6,7 @@
 #include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Support/Error.h"
 #include "lowbit/Support/OutputFile.h"
 
 #include "mlir/IR/Builders.h"
@@ -95,6 +96,12 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
         llvm::Expected<const ::lowbit::TensorRef *> t = weights.get(w.getName());
         std::vector<float> values;
         llvm::Error e = t ? ::lowbit::dequantize(**t, values) : t.takeError();
+        if (!e)
+          if (llvm::Error f = ::lowbit::checkFinite(
+                  w.getName(), values.data(), int64_t(values.size()),
+                  int64_t(values.size())))
+            e = ::lowbit::fileError(weights.fileOf(w.getName()), "{0}",
+                                    llvm::toString(std::move(f)));
         if (e) {
           w.emitError(llvm::toString(std::move(e)));
           failedAny = true;

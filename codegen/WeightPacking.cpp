@@ -4,6 +4,7 @@
 #include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Quant/Bnb.h"
+#include "lowbit/Support/Error.h"
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/Support/Endian.h"
@@ -433,6 +434,9 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
     if (int64_t(values.size()) != rows * cols)
       return error(name, "holds " + llvm::Twine(values.size()) +
                              " values, the IR expects " + llvm::Twine(rows * cols));
+    // An artifact is an export: like GGUF, it refuses NaN/Inf weights.
+    if (llvm::Error e = checkFinite(name, values.data(), rows * cols, cols))
+      return fileError(weights.fileOf(name), "{0}", llvm::toString(std::move(e)));
     return packFloatMatrix(values.data(), rows, cols, enc.floatEncoding);
   }
   if (cols % 32)

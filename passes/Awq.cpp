@@ -22,6 +22,7 @@
 #include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Awq.h"
+#include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Quant/Gptq.h"
 #include "lowbit/Support/Float16.h"
 
@@ -192,6 +193,14 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     awqGrid.bits = bits;
     awqGrid.groupSize = groupSize;
     awqGrid.zeroPoint = true;
+
+    // NaN/Inf weights would poison the scale search and the codes.
+    for (const ::lowbit::LinearGroup &group : groups)
+      for (const std::string &name : group.weights)
+        if (std::vector<float> *w = dense.get(name))
+          if (llvm::Error e = ::lowbit::checkFinite(
+                  name, w->data(), int64_t(w->size()), group.inFeatures))
+            return e;
 
     // 1. Scales of every group, searched on the layer as it stands.
     std::vector<std::vector<float>> scales(groups.size());

@@ -102,6 +102,9 @@ struct Bnb4BitPass : mlir::lowbit::impl::Bnb4BitBase<Bnb4BitPass> {
       std::vector<float> w;
       if (llvm::Error e = ::lowbit::dequantize(*t, w))
         return fail(llvm::toString(std::move(e)));
+      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
+                                                int64_t(w.size()), t->shape[1]))
+        return fail(llvm::toString(std::move(e)));
       ::lowbit::Bnb4BitWeight q = ::lowbit::quantizeBnb4Bit(
           w.data(), t->shape[0], t->shape[1], *type, blockSize, doubleQuant);
       addBnbTensors(writer, op.getName(), q);

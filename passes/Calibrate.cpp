@@ -12,6 +12,7 @@
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Calibration/Imatrix.h"
 #include "lowbit/Passes/Passes.h"
+#include "lowbit/Support/InputFiles.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -70,6 +71,14 @@ struct CalibratePass : mlir::lowbit::impl::CalibrateBase<CalibratePass> {
 
     SmallString<256> path(output);
     llvm::sys::fs::make_absolute(path);
+    // Both outputs are checked before either is written, so a refused one
+    // leaves nothing behind.
+    for (StringRef out : {StringRef(output), StringRef(imatrixOutput)})
+      if (!out.empty())
+        if (llvm::Error e = ::lowbit::checkNotAnInput(out))
+          return fail(llvm::toString(std::move(e)));
+    if (!imatrixOutput.empty() && llvm::sys::fs::equivalent(output, imatrixOutput))
+      return fail("--lowbit-calibrate: output= and imatrix-output= name the same file");
     if (llvm::Error e = stats->save(path))
       return fail(llvm::toString(std::move(e)));
     if (!imatrixOutput.empty())

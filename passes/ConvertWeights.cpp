@@ -83,6 +83,12 @@ struct ConvertWeightsPass
         error = llvm::toString(std::move(e));
         return;
       }
+      if (llvm::Error e = ::lowbit::checkFinite(name, values.data(),
+                                                int64_t(values.size()),
+                                                t->shape[1])) {
+        error = llvm::toString(std::move(e));
+        return;
+      }
       int64_t rows = t->shape[0], cols = t->shape[1];
       std::vector<uint8_t> bytes(*::lowbit::tensorBytes(target, t->shape));
       uint64_t rowBytes = bytes.size() / rows;

@@ -81,8 +81,14 @@ struct GgufQuantizePass
       if (seen.insert(op.getName()).second)
         items.push_back({op.getName().str(), *parsed});
     });
-    if (items.empty())
+    if (items.empty()) {
+      // Like llama-quantize without --allow-requantize: quantized weights
+      // are not quantized again, and saying nothing would look like success.
+      module.emitWarning("--lowbit-gguf-quantize: no float weights to "
+                         "quantize; the model's quantized weights are kept as "
+                         "they are and no side file is written");
       return;
+    }
 
     ::lowbit::ModelShape shape{config->numLayers, config->numHeads,
                                config->numKvHeads};

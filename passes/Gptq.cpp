@@ -56,6 +56,9 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
   /// Quantizes `w` [rows, cols] against `hessian` and records the result.
   llvm::Error quantizeOne(StringRef name, std::vector<float> &w, int64_t rows,
                           int64_t cols, std::vector<float> hessian) {
+    if (llvm::Error e = ::lowbit::checkFinite(name, w.data(), int64_t(w.size()),
+                                              cols))
+      return e;
     llvm::Expected<::lowbit::GptqResult> r = ::lowbit::gptqQuantize(
         w.data(), rows, cols, std::move(hessian), gptqOptions());
     if (!r)

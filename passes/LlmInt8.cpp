@@ -146,6 +146,9 @@ void LlmInt8Pass::runOnOperation() {
     std::vector<float> w;
     if (llvm::Error e = ::lowbit::dequantize(*stored, w))
       return fail(llvm::toString(std::move(e)));
+    if (llvm::Error e = ::lowbit::checkFinite(name, w.data(), int64_t(w.size()),
+                                              stored->shape[1]))
+      return fail(llvm::toString(std::move(e)));
     int64_t rows = stored->shape[0], cols = stored->shape[1];
     ::lowbit::Int8RowTensor q = ::lowbit::quantizeInt8Rows(w.data(), rows, cols);
     if (!t.outliers.empty()) {

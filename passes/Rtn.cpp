@@ -84,6 +84,9 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
       std::vector<float> w;
       if (llvm::Error e = ::lowbit::dequantize(*t, w))
         return fail(llvm::toString(std::move(e)));
+      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
+                                                int64_t(w.size()), t->shape[1]))
+        return fail(llvm::toString(std::move(e)));
       int64_t rows = t->shape[0], cols = t->shape[1];
       auto q = ::lowbit::quantizeAffineRtn(w.data(), rows, cols, scheme);
       if (!q)

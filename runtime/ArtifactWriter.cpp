@@ -13,8 +13,8 @@ using namespace lowbit::rt;
 
 static uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-Status lowbit::rt::writeArtifact(const std::string &path,
-                                 const ArtifactParts &parts) {
+bool lowbit::rt::writeArtifact(const ArtifactParts &parts,
+                               const ArtifactSink &sink) {
   ArtifactHeader h;
   std::memset(&h, 0, sizeof(h));
   std::memcpy(h.magic, kArtifactMagic, sizeof(h.magic));
@@ -30,15 +30,11 @@ Status lowbit::rt::writeArtifact(const std::string &path,
   h.manifestCrc32 = artifactCrc32(parts.manifest.data(), parts.manifest.size());
   h.codeCrc32 = artifactCrc32(parts.code, parts.codeSize);
 
-  std::string temp = path + ".tmp";
-  FILE *f = std::fopen(temp.c_str(), "wb");
-  if (!f)
-    return Status::error(path + ": cannot create: " + std::strerror(errno));
   std::vector<char> zeros(kArtifactAlignment, 0);
   uint64_t written = 0;
   bool ok = true;
   auto put = [&](const void *data, uint64_t size) {
-    if (ok && size && std::fwrite(data, 1, size, f) != size)
+    if (ok && size && !sink(data, size))
       ok = false;
     written += size;
   };
@@ -53,6 +49,18 @@ Status lowbit::rt::writeArtifact(const std::string &path,
   put(parts.weights, parts.weightsSize);
   padTo(h.codeOffset);
   put(parts.code, parts.codeSize);
+  return ok;
+}
+
+Status lowbit::rt::writeArtifact(const std::string &path,
+                                 const ArtifactParts &parts) {
+  std::string temp = path + ".tmp";
+  FILE *f = std::fopen(temp.c_str(), "wb");
+  if (!f)
+    return Status::error(path + ": cannot create: " + std::strerror(errno));
+  bool ok = writeArtifact(parts, [f](const void *data, uint64_t size) {
+    return std::fwrite(data, 1, size, f) == size;
+  });
   if (std::fclose(f) != 0)
     ok = false;
   if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {

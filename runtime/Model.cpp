@@ -251,6 +251,34 @@ static Status loadCode(const FileErrors &fail, Model::Impl &impl,
   return Status::success();
 }
 
+Status lowbit::rt::checkArtifact(const std::string &path,
+                                 const unsigned char *data, uint64_t size,
+                                 ArtifactHeader &h,
+                                 artifact::Manifest &manifest) {
+  FileErrors fail{path};
+  if (size < kArtifactAlignment)
+    return fail("truncated: " + str(size) +
+                " bytes, shorter than the 4096-byte header");
+  std::memcpy(&h, data, sizeof(h));
+  if (Status s = checkHeader(fail, h, size); !s.ok())
+    return s;
+  const unsigned char *manifestBytes = data + h.manifestOffset;
+  if (artifactCrc32(manifestBytes, h.manifestSize) != h.manifestCrc32)
+    return fail("manifest checksum mismatch (the file is damaged)");
+  if (artifactCrc32(data + h.codeOffset, h.codeSize) != h.codeCrc32)
+    return fail("code checksum mismatch (the file is damaged)");
+  if (h.manifestSize > uint64_t(INT32_MAX) ||
+      !manifest.ParseFromArray(manifestBytes, int(h.manifestSize)))
+    return fail("cannot parse the manifest");
+  if (manifest.format_version() != 0 &&
+      manifest.format_version() != h.formatVersion)
+    return fail("manifest format version " + str(manifest.format_version()) +
+                " differs from the header's " + str(h.formatVersion));
+  if (Status s = checkManifest(fail, manifest, h.weightsSize); !s.ok())
+    return s;
+  return checkCpuFeatures(fail, manifest);
+}
+
 Model::Model() : impl(std::make_unique<Impl>()) {}
 Model::~Model() = default;
 
@@ -288,27 +316,13 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path) {
   impl.mappedSize = size_t(actualSize);
 
   ArtifactHeader h;
-  std::memcpy(&h, impl.base, sizeof(h));
-  if (Status s = checkHeader(fail, h, actualSize); !s.ok())
+  if (Status s = checkArtifact(impl.path, impl.base, actualSize, h,
+                               impl.manifest);
+      !s.ok())
     return s;
-  const unsigned char *manifestBytes = impl.base + h.manifestOffset;
-  const unsigned char *code = impl.base + h.codeOffset;
-  if (artifactCrc32(manifestBytes, h.manifestSize) != h.manifestCrc32)
-    return fail("manifest checksum mismatch (the file is damaged)");
-  if (artifactCrc32(code, h.codeSize) != h.codeCrc32)
-    return fail("code checksum mismatch (the file is damaged)");
-  if (h.manifestSize > uint64_t(INT32_MAX) ||
-      !impl.manifest.ParseFromArray(manifestBytes, int(h.manifestSize)))
-    return fail("cannot parse the manifest");
   const artifact::Manifest &m = impl.manifest;
-  if (m.format_version() != 0 && m.format_version() != h.formatVersion)
-    return fail("manifest format version " + str(m.format_version()) +
-                " differs from the header's " + str(h.formatVersion));
+  const unsigned char *code = impl.base + h.codeOffset;
   impl.weights = impl.base + h.weightsOffset;
-  if (Status s = checkManifest(fail, m, h.weightsSize); !s.ok())
-    return s;
-  if (Status s = checkCpuFeatures(fail, m); !s.ok())
-    return s;
 
   if (!m.tokenizer().sentencepiece_model().empty()) {
     StatusOr<std::unique_ptr<Tokenizer>> tok =

@@ -37,6 +37,15 @@ struct Model::Impl {
   std::vector<KernelFunction> kernels;
 };
 
+/// Everything Model::load checks before it runs anything from the file:
+/// header, section bounds, checksums, the manifest and the CPU features it
+/// needs. `data` is the whole file (`size` bytes); messages start with
+/// `path`. Fills `header` and `manifest`; the code is neither written out nor
+/// loaded, so this is also what the artifact fuzzer (fuzz/) exercises.
+Status checkArtifact(const std::string &path, const unsigned char *data,
+                     uint64_t size, ArtifactHeader &header,
+                     artifact::Manifest &manifest);
+
 } // namespace rt
 } // namespace lowbit
 

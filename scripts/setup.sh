@@ -10,6 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  libfuzzer-22-dev libclang-rt-22-dev
   libopenblas-dev liblapacke-dev libsentencepiece-dev
   libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev googletest libbenchmark-dev
@@ -47,3 +48,7 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -G Ninja -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+# The fuzz targets (fuzz/) need clang, so they have a build tree of their own;
+# scripts/test.sh runs each for a fixed number of inputs (ctest -R fuzz).
+bash fuzz/build.sh "${FUZZ_BUILD_DIR:-build-fuzz}"

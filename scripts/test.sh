@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+bash fuzz/build.sh "${FUZZ_BUILD_DIR:-build-fuzz}"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2 "$@"

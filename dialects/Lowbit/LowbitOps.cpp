@@ -207,6 +207,14 @@ LogicalResult AttentionOp::verify() {
   // I64Attr accessors return uint64_t; the attribute itself is signed.
   if (int64_t layer = getLayer(); layer < 0)
     return emitOpError() << "layer must be non-negative, got " << layer;
+  // The layer selects a KV cache slot, which the model's configuration
+  // bounds (when the enclosing module has one).
+  if (auto module = (*this)->getParentOfType<ModuleOp>())
+    if (ConfigAttr config = getModelConfig(module))
+      if (int64_t layer = getLayer(); layer >= config.getNumLayers())
+        return emitOpError() << "layer " << layer
+                             << " is outside the model's "
+                             << config.getNumLayers() << " layers";
 
   auto checkWidth = [&](StringRef what, Value v, StringRef headsName,
                         int64_t n) -> LogicalResult {

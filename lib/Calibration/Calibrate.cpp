@@ -1,5 +1,6 @@
 //===- Calibrate.cpp - Statistics of every linear input on sample text ----===//
 #include "lowbit/Calibration/Calibrate.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Formats/Vocabulary.h"
@@ -186,7 +187,7 @@ Expected<CalibrationStatistics>
 lowbit::calibrateFile(mlir::ModuleOp module, const WeightStore &weights,
                       const Tokenizer &tokenizer, StringRef textPath,
                       const CalibrationOptions &options) {
-  auto buffer = MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  auto buffer = readInputFile(textPath, /*IsText=*/true);
   if (!buffer)
     return fileError(textPath, "cannot open: {0}", buffer.getError().message());
   return calibrateImpl(module, weights, tokenizer, (*buffer)->getBuffer(),

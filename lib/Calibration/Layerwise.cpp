@@ -1,5 +1,6 @@
 //===- Layerwise.cpp - Layer-by-layer calibration for GPTQ and AWQ --------===//
 #include "lowbit/Calibration/Layerwise.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Formats/Vocabulary.h"
@@ -215,7 +216,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   Expected<ModelConfig> config = configFromModule(module);
   if (!config)
     return config.takeError();
-  auto buffer = MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  auto buffer = readInputFile(textPath, /*IsText=*/true);
   if (!buffer)
     return fileError(textPath, "cannot open: {0}", buffer.getError().message());
   const CalibrationOptions &calib = options.calibration;

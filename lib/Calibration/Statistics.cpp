@@ -1,5 +1,6 @@
 //===- Statistics.cpp - Statistics accumulation and their file ------------===//
 #include "lowbit/Calibration/Statistics.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Formats/HfConfig.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/OutputFile.h"
@@ -305,7 +306,7 @@ static Expected<LinearStatistics> fromProto(const pb::Input &in, size_t index,
 }
 
 Expected<CalibrationStatistics> CalibrationStatistics::load(StringRef path) {
-  auto buffer = MemoryBuffer::getFile(path, /*IsText=*/false,
+  auto buffer = readInputFile(path, /*IsText=*/false,
                                       /*RequiresNullTerminator=*/false);
   if (!buffer)
     return fileError(path, "cannot open: {0}", buffer.getError().message());

@@ -164,6 +164,13 @@ Error Exporter::addFloat(SafetensorsWriter &writer, const CheckpointWeight &w,
   if (!t)
     return t.takeError();
   const TensorRef &stored = **t;
+  std::vector<float> values;
+  if (Error e = dequantize(stored, values))
+    return e;
+  if (Error e = checkFinite(w.irName, values.data(), int64_t(values.size()),
+                            stored.shape.empty() ? 1 : stored.shape.back()))
+    return fileError(model.weights.fileOf(w.irName), "{0}",
+                     toString(std::move(e)));
   if (isFloat(stored.dtype)) {
     // Kept in its own type, byte for byte.
     std::vector<uint8_t> bytes(stored.data, stored.data + stored.bytes);
@@ -171,9 +178,6 @@ Error Exporter::addFloat(SafetensorsWriter &writer, const CheckpointWeight &w,
     writer.addTensor(w.hfName, stored.dtype, stored.shape, std::move(bytes));
     return Error::success();
   }
-  std::vector<float> values;
-  if (Error e = dequantize(stored, values))
-    return e;
   permuteRows(values, rowSource);
   if (dtype == DType::F32) {
     writer.addTensor(w.hfName, DType::F32, stored.shape, bytesOf(values));

@@ -167,6 +167,10 @@ Error Exporter::writeWeights(StringRef path) {
       std::vector<float> values;
       if (Error e = dequantize(**t, values))
         return e;
+      if (Error e = checkFinite(w.irName, values.data(), int64_t(values.size()),
+                                (*t)->shape.back()))
+        return fileError(model.weights.fileOf(w.irName), "{0}",
+                         toString(std::move(e)));
       permuteRows(values, rowSource);
       std::vector<uint16_t> half(values.size());
       for (size_t i = 0; i < values.size(); ++i) {

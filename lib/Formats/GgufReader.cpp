@@ -3,13 +3,16 @@
 // Validation follows llama.cpp's gguf.cpp (formats.md §2.1): every count is
 // bounded by the bytes left in the file before anything is allocated, every
 // size computation is overflow-checked, and tensor data must lie inside the
-// file at aligned offsets. Data need not be contiguous (the spec allows gaps).
+// file at aligned offsets without overlapping. Data need not be
+// contiguous (the spec allows gaps).
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Formats/Gguf.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Float16.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Endian.h"
@@ -489,6 +492,24 @@ Error GgufParser::parse() {
     t.data = reinterpret_cast<const uint8_t *>(bytes.data()) + file.dataStart +
              offsets[i];
   }
+  // No two tensors may share bytes (llama.cpp requires them back to back):
+  // in offset order, each must end before the next begins.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < file.tensorList.size(); ++i)
+    if (file.tensorList[i].bytes)
+      order.push_back(i);
+  llvm::sort(order, [&](size_t a, size_t b) {
+    return offsets[a] != offsets[b] ? offsets[a] < offsets[b] : a < b;
+  });
+  for (size_t j = 1; j < order.size(); ++j) {
+    const TensorRef &prev = file.tensorList[order[j - 1]];
+    const TensorRef &next = file.tensorList[order[j]];
+    if (offsets[order[j - 1]] + prev.bytes > offsets[order[j]])
+      return fileError(path, "tensor {0} data (offset {1}, {2} bytes) "
+                       "overlaps tensor {3} (offset {4})", quoted(prev.name),
+                       offsets[order[j - 1]], prev.bytes, quoted(next.name),
+                       offsets[order[j]]);
+  }
   return Error::success();
 }
 
@@ -497,14 +518,19 @@ Error GgufParser::parse() {
 //===----------------------------------------------------------------------===//
 
 Expected<std::unique_ptr<GgufFile>> GgufFile::open(StringRef path) {
-  auto bufOrErr = MemoryBuffer::getFile(path, /*IsText=*/false,
+  auto bufOrErr = readInputFile(path, /*IsText=*/false,
                                         /*RequiresNullTerminator=*/false,
                                         /*IsVolatile=*/false);
   if (!bufOrErr)
     return fileError(path, "cannot open: {0}", bufOrErr.getError().message());
+  return open(std::move(*bufOrErr));
+}
+
+Expected<std::unique_ptr<GgufFile>>
+GgufFile::open(std::unique_ptr<MemoryBuffer> buffer) {
   auto file = std::make_unique<GgufFile>();
-  file->filePath = path.str();
-  file->buffer = std::move(*bufOrErr);
+  file->filePath = buffer->getBufferIdentifier().str();
+  file->buffer = std::move(buffer);
   if (Error e = GgufParser(*file).parse())
     return std::move(e);
   return file;

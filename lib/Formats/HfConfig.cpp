@@ -1,19 +1,49 @@
 //===- HfConfig.cpp - config.json reader ----------------------------------===//
 #include "lowbit/Formats/HfConfig.h"
+#include "lowbit/Formats/JsonKeys.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/Error.h"
 
+#include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <cmath>
+#include <limits>
 
 using namespace llvm;
 using namespace lowbit;
 
-Error ModelConfig::validate(StringRef source) const {
-  auto positive = [&](int64_t v, const char *what) -> Error {
-    if (v <= 0)
-      return fileError(source, "{0} must be positive (got {1})", what, v);
-    return Error::success();
-  };
+/// The key a field has in config.json, or in GGUF metadata when `ggufArch`
+/// is set, so a message names what the user can find in the file.
+static std::string keyName(StringRef hfKey, StringRef ggufArch) {
+  if (ggufArch.empty())
+    return hfKey.str();
+  static const std::pair<StringRef, StringRef> kGgufKeys[] = {
+      {"vocab_size", "vocab_size"},
+      {"hidden_size", "embedding_length"},
+      {"intermediate_size", "feed_forward_length"},
+      {"num_hidden_layers", "block_count"},
+      {"num_attention_heads", "attention.head_count"},
+      {"num_key_value_heads", "attention.head_count_kv"},
+      {"head_dim", "attention.key_length"},
+      {"max_position_embeddings", "context_length"},
+      {"rms_norm_eps", "attention.layer_norm_rms_epsilon"},
+      {"rope_theta", "rope.freq_base"}};
+  for (auto [hf, gguf] : kGgufKeys)
+    if (hf == hfKey)
+      return (ggufArch + "." + gguf).str();
+  if (hfKey == "bos_token_id" || hfKey == "eos_token_id")
+    return ("tokenizer.ggml." + hfKey).str();
+  return hfKey.str();
+}
+
+Error ModelConfig::validate(StringRef source, StringRef ggufArch) const {
+  auto key = [&](StringRef hfKey) { return keyName(hfKey, ggufArch); };
+  // Sizes become tensor dimensions, loop bounds and divisors: they must be
+  // positive, and small enough that the products the model forms from them
+  // (heads * head_dim, rows * columns) cannot overflow.
+  constexpr int64_t kMaxSize = std::numeric_limits<int32_t>::max();
   for (auto [v, what] :
        {std::pair<int64_t, const char *>{vocabSize, "vocab_size"},
         {hiddenSize, "hidden_size"},
@@ -22,27 +52,49 @@ Error ModelConfig::validate(StringRef source) const {
         {numHeads, "num_attention_heads"},
         {numKvHeads, "num_key_value_heads"},
         {headDim, "head_dim"},
-        {contextLength, "max_position_embeddings"}})
-    if (Error e = positive(v, what))
-      return e;
+        {contextLength, "max_position_embeddings"}}) {
+    if (v <= 0)
+      return fileError(source, "{0} must be positive (got {1})", key(what), v);
+    if (v > kMaxSize)
+      return fileError(source, "{0} {1} is too large (at most {2})", key(what),
+                       v, kMaxSize);
+  }
   if (numHeads % numKvHeads)
-    return fileError(source, "num_attention_heads {0} is not a multiple of "
-                     "num_key_value_heads {1}", numHeads, numKvHeads);
+    return fileError(source, "{0} {1} is not a multiple of {2} {3}",
+                     key("num_attention_heads"), numHeads,
+                     key("num_key_value_heads"), numKvHeads);
   if (headDim % 2)
-    return fileError(source, "head_dim {0} must be even for rotary embeddings",
-                     headDim);
-  if (!(rmsNormEps > 0))
-    return fileError(source, "rms_norm_eps must be positive");
-  if (!(ropeTheta > 0))
-    return fileError(source, "rope_theta must be positive");
+    return fileError(source, "{0} {1} must be even for rotary embeddings",
+                     key("head_dim"), headDim);
+  if (numHeads * headDim > kMaxSize)
+    return fileError(source, "{0} * {1} = {2} is too large (at most {3})",
+                     key("num_attention_heads"), key("head_dim"),
+                     numHeads * headDim, kMaxSize);
+  // `!(x > 0)` also rejects NaN.
+  auto shortest = [](double v) { return llvm::format("%g", v).str(); };
+  if (!(rmsNormEps > 0) || !std::isfinite(rmsNormEps))
+    return fileError(source, "{0} must be positive and finite (got {1})",
+                     key("rms_norm_eps"), shortest(rmsNormEps));
+  if (!(ropeTheta > 0) || !std::isfinite(ropeTheta))
+    return fileError(source, "{0} must be positive and finite (got {1})",
+                     key("rope_theta"), shortest(ropeTheta));
+  for (auto [id, what] : {std::pair<int64_t, const char *>{bosTokenId, "bos_token_id"},
+                          {eosTokenId, "eos_token_id"}})
+    if (id < -1 || id >= vocabSize)
+      return fileError(source, "{0} {1} is outside the vocabulary [0, {2})",
+                       key(what), id, vocabSize);
   return Error::success();
 }
 
 Expected<ModelConfig> lowbit::readHfConfig(StringRef path) {
-  auto buf = MemoryBuffer::getFile(path, /*IsText=*/true);
+  auto buf = readInputFile(path, /*IsText=*/true);
   if (!buf)
     return fileError(path, "cannot open: {0}", buf.getError().message());
-  Expected<json::Value> root = json::parse((*buf)->getBuffer());
+  return parseHfConfig((*buf)->getBuffer(), path);
+}
+
+Expected<ModelConfig> lowbit::parseHfConfig(StringRef text, StringRef path) {
+  Expected<json::Value> root = json::parse(text);
   if (!root)
     return fileError(path, "invalid JSON: {0}", toString(root.takeError()));
   const json::Object *obj = root->getAsObject();
@@ -50,69 +102,89 @@ Expected<ModelConfig> lowbit::readHfConfig(StringRef path) {
     return fileError(path, "not a JSON object");
 
   ModelConfig c;
-  std::optional<StringRef> modelType = obj->getString("model_type");
-  if (!modelType)
-    return fileError(path, "missing required key 'model_type'");
+  JsonKeys keys(path, *obj);
+  std::optional<StringRef> modelType;
+  if (Error e = keys.string("model_type", modelType, /*required=*/true))
+    return std::move(e);
   if (*modelType != "llama" && *modelType != "mistral" && *modelType != "qwen2")
     return fileError(path, "unsupported architecture '{0}' (supported: llama, "
                      "mistral, qwen2)", *modelType);
   c.arch = modelType->str();
 
-  auto requireInt = [&](StringRef key, int64_t &out) -> Error {
-    std::optional<int64_t> v = obj->getInteger(key);
-    if (!v)
-      return fileError(path, "missing required key '{0}'", key);
-    out = *v;
-    return Error::success();
-  };
   for (auto [key, out] :
        {std::pair<StringRef, int64_t *>{"vocab_size", &c.vocabSize},
         {"hidden_size", &c.hiddenSize},
         {"intermediate_size", &c.intermediateSize},
         {"num_hidden_layers", &c.numLayers},
         {"num_attention_heads", &c.numHeads}})
-    if (Error e = requireInt(key, *out))
+    if (Error e = keys.integer(key, *out, /*required=*/true))
       return std::move(e);
 
-  c.numKvHeads = obj->getInteger("num_key_value_heads").value_or(c.numHeads);
-  c.headDim = c.hiddenSize / c.numHeads;
-  if (std::optional<int64_t> hd = obj->getInteger("head_dim"))
-    c.headDim = *hd;
-  c.contextLength = obj->getInteger("max_position_embeddings").value_or(2048);
-  if (std::optional<double> eps = obj->getNumber("rms_norm_eps"))
-    c.rmsNormEps = *eps;
-  else
-    return fileError(path, "missing required key 'rms_norm_eps'");
+  c.numKvHeads = c.numHeads;
+  c.headDim = 0;
+  if (Error e = keys.integer("num_key_value_heads", c.numKvHeads))
+    return std::move(e);
+  if (Error e = keys.integer("head_dim", c.headDim))
+    return std::move(e);
+  // Without head_dim the heads split hidden_size evenly; validate() reports
+  // a non-positive head count before anything divides by it.
+  if (!c.headDim && c.numHeads > 0) {
+    if (c.hiddenSize % c.numHeads)
+      return fileError(path, "hidden_size {0} is not a multiple of "
+                       "num_attention_heads {1} (and there is no head_dim)",
+                       c.hiddenSize, c.numHeads);
+    c.headDim = c.hiddenSize / c.numHeads;
+  }
+  if (Error e = keys.integer("max_position_embeddings", c.contextLength))
+    return std::move(e);
+  if (Error e = keys.number("rms_norm_eps", c.rmsNormEps, /*required=*/true))
+    return std::move(e);
 
   // transformers 5 nests rope settings under rope_parameters; older files keep
   // rope_theta at the top level. Either is accepted.
-  const json::Object *rope = obj->getObject("rope_parameters");
-  if (!rope)
-    rope = obj->getObject("rope_scaling");
-  if (rope) {
-    if (std::optional<StringRef> type = rope->getString("rope_type")) {
-      if (*type != "default")
-        return fileError(path, "unsupported rope scaling type '{0}'", *type);
-    } else if (std::optional<StringRef> type = rope->getString("type")) {
-      if (*type != "default")
-        return fileError(path, "unsupported rope scaling type '{0}'", *type);
-    }
-    if (std::optional<double> theta = rope->getNumber("rope_theta"))
-      c.ropeTheta = *theta;
+  const json::Object *rope = nullptr;
+  StringRef ropeKey = "rope_parameters";
+  if (Error e = keys.object(ropeKey, rope))
+    return std::move(e);
+  if (!rope) {
+    ropeKey = "rope_scaling";
+    if (Error e = keys.object(ropeKey, rope))
+      return std::move(e);
   }
-  if (std::optional<double> theta = obj->getNumber("rope_theta"))
-    c.ropeTheta = *theta;
+  if (rope) {
+    JsonKeys ropeKeys(path, *rope, ropeKey);
+    std::optional<StringRef> type;
+    if (Error e = ropeKeys.string("rope_type", type))
+      return std::move(e);
+    if (!type)
+      if (Error e = ropeKeys.string("type", type))
+        return std::move(e);
+    if (type && *type != "default")
+      return fileError(path, "unsupported rope scaling type '{0}'", *type);
+    if (Error e = ropeKeys.number("rope_theta", c.ropeTheta))
+      return std::move(e);
+  }
+  if (Error e = keys.number("rope_theta", c.ropeTheta))
+    return std::move(e);
 
-  if (std::optional<StringRef> act = obj->getString("hidden_act"))
-    if (*act != "silu")
-      return fileError(path, "unsupported activation '{0}' (only silu)", *act);
-  if (std::optional<int64_t> bos = obj->getInteger("bos_token_id"))
-    c.bosTokenId = *bos;
-  if (std::optional<int64_t> eos = obj->getInteger("eos_token_id"))
-    c.eosTokenId = *eos;
-  c.tieWordEmbeddings = obj->getBoolean("tie_word_embeddings").value_or(false);
-  c.attentionBias = obj->getBoolean("attention_bias").value_or(c.arch == "qwen2");
-  if (obj->getBoolean("mlp_bias").value_or(false))
+  std::optional<StringRef> act;
+  if (Error e = keys.string("hidden_act", act))
+    return std::move(e);
+  if (act && *act != "silu")
+    return fileError(path, "unsupported activation '{0}' (only silu)", *act);
+  if (Error e = keys.tokenId("bos_token_id", c.bosTokenId))
+    return std::move(e);
+  if (Error e = keys.tokenId("eos_token_id", c.eosTokenId))
+    return std::move(e);
+  c.attentionBias = c.arch == "qwen2";
+  bool mlpBias = false;
+  if (Error e = keys.boolean("tie_word_embeddings", c.tieWordEmbeddings))
+    return std::move(e);
+  if (Error e = keys.boolean("attention_bias", c.attentionBias))
+    return std::move(e);
+  if (Error e = keys.boolean("mlp_bias", mlpBias))
+    return std::move(e);
+  if (mlpBias)
     return fileError(path, "mlp_bias = true is not supported");
 
   if (Error e = c.validate(path))

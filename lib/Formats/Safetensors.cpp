@@ -6,8 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/Error.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/JSON.h"
 
@@ -53,16 +55,49 @@ StringRef lowbit::safetensorsDTypeName(DType type) {
   }
 }
 
+/// The first key of the top-level object in `json` (valid JSON) that occurs
+/// twice. JSON parsers, llvm::json's included, silently keep one of the two
+/// entries, which would hide a tensor.
+static std::optional<std::string> duplicateTopLevelKey(StringRef json) {
+  StringSet<> keys;
+  int depth = 0;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '"') {
+      size_t start = ++i;
+      while (i < json.size() && json[i] != '"')
+        i += json[i] == '\\' ? 2 : 1;
+      if (i >= json.size())
+        return std::nullopt;
+      size_t next = json.find_first_not_of(" \t\r\n", i + 1);
+      if (depth == 1 && next != StringRef::npos && json[next] == ':' &&
+          !keys.insert(json.slice(start, i)).second)
+        return json.slice(start, i).str();
+    }
+  }
+  return std::nullopt;
+}
+
 Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(StringRef path) {
-  auto bufOrErr = MemoryBuffer::getFile(path, /*IsText=*/false,
+  auto bufOrErr = readInputFile(path, /*IsText=*/false,
                                         /*RequiresNullTerminator=*/false,
                                         /*IsVolatile=*/false);
   if (!bufOrErr)
     return fileError(path, "cannot open: {0}", bufOrErr.getError().message());
+  return open(std::move(*bufOrErr));
+}
+
+Expected<std::unique_ptr<SafetensorsFile>>
+SafetensorsFile::open(std::unique_ptr<MemoryBuffer> buffer) {
   auto file = std::make_unique<SafetensorsFile>();
-  file->filePath = path.str();
-  file->buffer = std::move(*bufOrErr);
+  file->filePath = buffer->getBufferIdentifier().str();
+  file->buffer = std::move(buffer);
+  StringRef path = file->filePath;
   StringRef bytes = file->buffer->getBuffer();
   uint64_t fileSize = bytes.size();
 
@@ -85,6 +120,9 @@ SafetensorsFile::open(StringRef path) {
   const json::Object *obj = header->getAsObject();
   if (!obj)
     return fileError(path, "header is not a JSON object");
+  if (std::optional<std::string> dup =
+          duplicateTopLevelKey(bytes.substr(8, headerLen)))
+    return fileError(path, "duplicate tensor name '{0}' in the header", *dup);
 
   const uint8_t *data =
       reinterpret_cast<const uint8_t *>(bytes.data()) + 8 + headerLen;
@@ -126,10 +164,16 @@ SafetensorsFile::open(StringRef path) {
     TensorRef ref;
     ref.name = name;
     ref.dtype = *dtype;
+    int64_t elements = 1;
     for (const json::Value &d : *shape) {
       std::optional<int64_t> dim = d.getAsInteger();
       if (!dim || *dim < 0)
         return fileError(path, "tensor '{0}': invalid shape", name);
+      // Element counts are int64 everywhere (even when a zero dimension
+      // makes the byte size small).
+      if (__builtin_mul_overflow(elements, *dim, &elements))
+        return fileError(path, "tensor '{0}': element count of the shape "
+                         "overflows", name);
       ref.shape.push_back(*dim);
     }
     std::optional<int64_t> begin = (*offsets)[0].getAsInteger();

@@ -7,9 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Formats/Vocabulary.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Support/Error.h"
 
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <sentencepiece_processor.h>
@@ -108,12 +110,18 @@ struct WireWriter {
 
 Expected<Vocabulary> Vocabulary::fromSentencePieceFile(StringRef path,
                                                        int64_t vocabSize) {
-  auto buf = MemoryBuffer::getFile(path, /*IsText=*/false);
+  auto buf = readInputFile(path, /*IsText=*/false);
   if (!buf)
     return fileError(path, "cannot open: {0}", buf.getError().message());
+  return fromSentencePieceProto((*buf)->getBuffer(), path, vocabSize);
+}
+
+Expected<Vocabulary> Vocabulary::fromSentencePieceProto(StringRef bytes,
+                                                        StringRef path,
+                                                        int64_t vocabSize) {
   Vocabulary v;
-  v.originalProto = (*buf)->getBuffer().str();
-  WireReader model = WireReader::of((*buf)->getBuffer());
+  v.originalProto = bytes.str();
+  WireReader model = WireReader::of(bytes);
   while (!model.atEnd()) {
     uint64_t key = model.varint();
     unsigned field = key >> 3, wire = key & 7;
@@ -181,6 +189,18 @@ Expected<Vocabulary> Vocabulary::fromSentencePieceFile(StringRef path,
     v.types.push_back(TokenType::Unused);
   }
   return v;
+}
+
+void Vocabulary::applyTokenizerConfig(StringRef text) {
+  Expected<json::Value> root = json::parse(text);
+  if (!root) {
+    consumeError(root.takeError());
+    return;
+  }
+  if (const json::Object *o = root->getAsObject()) {
+    addBos = o->getBoolean("add_bos_token").value_or(addBos);
+    addEos = o->getBoolean("add_eos_token").value_or(addEos);
+  }
 }
 
 Expected<Vocabulary> Vocabulary::fromGguf(const GgufFile &file) {

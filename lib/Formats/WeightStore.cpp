@@ -4,6 +4,7 @@
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Support/Error.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -64,6 +65,15 @@ Error WeightStore::addFileImpl(StringRef path, bool shadow) {
 const TensorRef *WeightStore::find(StringRef name) const {
   auto it = byName.find(name);
   return it == byName.end() ? nullptr : it->second.first;
+}
+
+std::vector<StringRef> WeightStore::names() const {
+  std::vector<StringRef> out;
+  out.reserve(byName.size());
+  for (const auto &entry : byName)
+    out.push_back(entry.getKey());
+  llvm::sort(out);
+  return out;
 }
 
 StringRef WeightStore::fileOf(StringRef name) const {

@@ -35,5 +35,9 @@ llvm::Expected<ModelConfig> lowbit::configFromModule(mlir::ModuleOp module) {
   c.bosTokenId = attr.getBosTokenId();
   c.eosTokenId = attr.getEosTokenId();
   c.tieWordEmbeddings = attr.getTieWordEmbeddings();
+  // The attribute's verifier checks signs; the sizes must also pass the
+  // readers' range checks before anything is sized by them.
+  if (llvm::Error e = c.validate("#lowbit.config"))
+    return std::move(e);
   return c;
 }

@@ -1,5 +1,6 @@
 //===- ModelLoader.cpp ----------------------------------------------------===//
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Import/Import.h"
@@ -30,22 +31,29 @@ static bool isGgufFile(StringRef path) {
 }
 
 /// add_bos_token / add_eos_token from tokenizer_config.json beside the
-/// tokenizer, when present.
-static void readTokenizerConfig(StringRef tokenizerPath, Vocabulary &vocab) {
+/// tokenizer, when present. A file that is there but damaged, or settings of
+/// the wrong type, are errors: ignoring them would silently change how text
+/// is tokenized.
+static Error readTokenizerConfig(StringRef tokenizerPath, Vocabulary &vocab) {
   SmallString<256> p(sys::path::parent_path(tokenizerPath));
   sys::path::append(p, "tokenizer_config.json");
-  auto buf = MemoryBuffer::getFile(p, /*IsText=*/true);
+  if (!sys::fs::exists(p))
+    return Error::success();
+  auto buf = readInputFile(p, /*IsText=*/true);
   if (!buf)
-    return;
+    return fileError(p, "cannot open: {0}", buf.getError().message());
   Expected<json::Value> root = json::parse((*buf)->getBuffer());
-  if (!root) {
-    consumeError(root.takeError());
-    return;
-  }
-  if (const json::Object *o = root->getAsObject()) {
-    vocab.addBos = o->getBoolean("add_bos_token").value_or(vocab.addBos);
-    vocab.addEos = o->getBoolean("add_eos_token").value_or(vocab.addEos);
-  }
+  if (!root)
+    return fileError(p, "invalid JSON: {0}", toString(root.takeError()));
+  const json::Object *o = root->getAsObject();
+  if (!o)
+    return fileError(p, "not a JSON object");
+  for (StringRef key : {"add_bos_token", "add_eos_token"})
+    if (const json::Value *v = o->get(key);
+        v && v->kind() != json::Value::Null && !v->getAsBoolean())
+      return fileError(p, "key '{0}' must be a boolean, got {1}", key, *v);
+  vocab.applyTokenizerConfig((*buf)->getBuffer());
+  return Error::success();
 }
 
 Expected<Vocabulary> lowbit::loadVocabulary(StringRef tokenizerPath,
@@ -67,7 +75,8 @@ Expected<Vocabulary> lowbit::loadVocabulary(StringRef tokenizerPath,
     return vocab.takeError();
   vocab->bosId = config.bosTokenId;
   vocab->eosId = config.eosTokenId;
-  readTokenizerConfig(tokenizerPath, *vocab);
+  if (Error e = readTokenizerConfig(tokenizerPath, *vocab))
+    return std::move(e);
   return vocab;
 }
 
@@ -98,6 +107,8 @@ Error lowbit::attachModelResources(LoadedModel &model, StringRef source) {
   auto tok = dyn_cast_or_null<mlir::StringAttr>(op->getAttr("lowbit.tokenizer"));
   if (!tok)
     return fileError(source, "module has no lowbit.tokenizer attribute");
+  if (Error e = checkEmbeddingRows(model.config, model.weights))
+    return e;
   Expected<Vocabulary> vocab = loadVocabulary(tok.getValue(), model.config);
   if (!vocab)
     return vocab.takeError();
@@ -132,7 +143,7 @@ Expected<std::unique_ptr<LoadedModel>> lowbit::loadModel(StringRef path,
 
   if (isIR) {
     SourceMgr sourceMgr;
-    auto buf = MemoryBuffer::getFile(path, /*IsText=*/true);
+    auto buf = readInputFile(path, /*IsText=*/true);
     if (!buf)
       return fileError(path, "cannot open: {0}", buf.getError().message());
     sourceMgr.AddNewSourceBuffer(std::move(*buf), SMLoc());

@@ -1,6 +1,8 @@
 //===- QuantizedCheckpoint.cpp - Unpack GPTQ and AWQ checkpoints ----------===//
 #include "lowbit/Import/QuantizedCheckpoint.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Formats/JsonKeys.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
@@ -21,7 +23,7 @@ namespace {
 Expected<std::optional<json::Value>> readJson(StringRef path) {
   if (!sys::fs::exists(path))
     return std::nullopt;
-  auto buf = MemoryBuffer::getFile(path, /*IsText=*/true);
+  auto buf = readInputFile(path, /*IsText=*/true);
   if (!buf)
     return fileError(path, "cannot open: {0}", buf.getError().message());
   Expected<json::Value> root = json::parse((*buf)->getBuffer());
@@ -36,9 +38,13 @@ Expected<CheckpointQuantization> parseQuantization(const json::Object &o,
                                                    StringRef file) {
   CheckpointQuantization q;
   q.configFile = file.str();
+  JsonKeys keys(file, o);
   // quantize_config.json of older AutoGPTQ has no quant_method; AutoAWQ's
   // quant_config.json has w_bit and version instead.
-  std::string method = o.getString("quant_method").value_or("").lower();
+  std::optional<StringRef> methodName;
+  if (Error e = keys.string("quant_method", methodName))
+    return std::move(e);
+  std::string method = methodName.value_or("").lower();
   if (method.empty())
     method = o.get("w_bit") || o.get("version") || o.get("zero_point") ? "awq"
                                                                        : "gptq";
@@ -47,14 +53,19 @@ Expected<CheckpointQuantization> parseQuantization(const json::Object &o,
                      "reads GPTQ and AWQ GEMM checkpoints)", method);
   q.method = method == "gptq" ? CheckpointQuantization::Method::Gptq
                               : CheckpointQuantization::Method::Awq;
-  std::optional<int64_t> bits = o.getInteger("bits");
-  if (!bits)
-    bits = o.getInteger("w_bit");
-  if (!bits)
+  if (!keys.has("bits") && !keys.has("w_bit"))
     return fileError(file, "the quantization config has no 'bits'");
-  q.bits = int(*bits);
-  q.groupSize = o.getInteger("group_size")
-                    .value_or(o.getInteger("q_group_size").value_or(128));
+  int64_t bits = 0;
+  if (Error e = keys.integer(keys.has("bits") ? "bits" : "w_bit", bits))
+    return std::move(e);
+  // Checked as read, before narrowing to int.
+  if (bits < 2 || bits > 8)
+    return fileError(file, "bits must be 2..8, not {0}", bits);
+  q.bits = int(bits);
+  if (Error e = keys.integer(keys.has("group_size") ? "group_size"
+                                                    : "q_group_size",
+                             q.groupSize))
+    return std::move(e);
   if (q.groupSize == 0 || q.groupSize < -1)
     return fileError(file, "group_size must be positive or -1, not {0}",
                      q.groupSize);
@@ -62,34 +73,49 @@ Expected<CheckpointQuantization> parseQuantization(const json::Object &o,
   if (q.method == CheckpointQuantization::Method::Gptq) {
     if (q.bits != 2 && q.bits != 3 && q.bits != 4 && q.bits != 8)
       return fileError(file, "GPTQ bits must be 2, 3, 4 or 8, not {0}", q.bits);
-    q.symmetric = o.getBoolean("sym").value_or(true);
-    q.descAct = o.getBoolean("desc_act").value_or(false);
-    std::string format = o.getString("checkpoint_format")
-                             .value_or(o.getString("format").value_or("gptq"))
-                             .lower();
-    if (o.getBoolean("is_marlin_format").value_or(false))
-      format = "marlin";
-    if (format == "gptq")
+    if (Error e = keys.boolean("sym", q.symmetric))
+      return std::move(e);
+    if (Error e = keys.boolean("desc_act", q.descAct))
+      return std::move(e);
+    std::optional<StringRef> checkpointFormat, format, pack;
+    bool marlin = false;
+    if (Error e = keys.string("checkpoint_format", checkpointFormat))
+      return std::move(e);
+    if (Error e = keys.string("format", format))
+      return std::move(e);
+    if (Error e = keys.boolean("is_marlin_format", marlin))
+      return std::move(e);
+    std::string layout = checkpointFormat.value_or(format.value_or("gptq")).lower();
+    if (marlin)
+      layout = "marlin";
+    if (layout == "gptq")
       q.zeroFormat = GptqZeroFormat::V1;
-    else if (format == "gptq_v2")
+    else if (layout == "gptq_v2")
       q.zeroFormat = GptqZeroFormat::V2;
     else
       return fileError(file, "GPTQ checkpoint_format '{0}' is not supported "
-                       "(only \"gptq\" and \"gptq_v2\")", format);
-    if (std::optional<StringRef> pack = o.getString("pack_dtype"))
-      if (*pack != "int32" && *pack != "torch.int32")
-        return fileError(file, "GPTQ pack_dtype '{0}' is not supported (only "
-                         "int32)", *pack);
+                       "(only \"gptq\" and \"gptq_v2\")", layout);
+    if (Error e = keys.string("pack_dtype", pack))
+      return std::move(e);
+    if (pack && *pack != "int32" && *pack != "torch.int32")
+      return fileError(file, "GPTQ pack_dtype '{0}' is not supported (only "
+                       "int32)", *pack);
     return q;
   }
 
-  std::string version = o.getString("version")
-                            .value_or(o.getString("format").value_or("gemm"))
-                            .lower();
+  std::optional<StringRef> versionName, format;
+  if (Error e = keys.string("version", versionName))
+    return std::move(e);
+  if (Error e = keys.string("format", format))
+    return std::move(e);
+  std::string version = versionName.value_or(format.value_or("gemm")).lower();
   if (version != "gemm")
     return fileError(file, "AWQ version '{0}' is not supported (only GEMM)",
                      version);
-  if (!o.getBoolean("zero_point").value_or(true))
+  bool zeroPoint = true;
+  if (Error e = keys.boolean("zero_point", zeroPoint))
+    return std::move(e);
+  if (!zeroPoint)
     return fileError(file, "AWQ without zero points (zero_point = false) is "
                      "not supported");
   if (q.bits != 4)

@@ -1,5 +1,6 @@
 //===- SourceReaders.cpp - Locate a model's config, weights, tokenizer ----===//
 #include "lowbit/Formats/Gguf.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/QuantizedCheckpoint.h"
@@ -23,7 +24,7 @@ static Expected<std::vector<std::string>> findWeightFiles(StringRef dir) {
   sys::path::append(index, "model.safetensors.index.json");
   std::vector<std::string> files;
   if (sys::fs::exists(index)) {
-    auto buf = MemoryBuffer::getFile(index, /*IsText=*/true);
+    auto buf = readInputFile(index, /*IsText=*/true);
     if (!buf)
       return fileError(index, "cannot open: {0}", buf.getError().message());
     Expected<json::Value> root = json::parse((*buf)->getBuffer());
@@ -57,6 +58,67 @@ static Expected<std::vector<std::string>> findWeightFiles(StringRef dir) {
   return files;
 }
 
+/// The layer of a per-layer tensor name ("model.layers.N." or "blk.N."),
+/// whatever follows (quantized checkpoints add qweight, scales, ...).
+static std::optional<int64_t> layerOfName(StringRef name) {
+  for (StringRef prefix : {"model.layers.", "blk."}) {
+    StringRef rest = name;
+    int64_t layer;
+    if (rest.consume_front(prefix) && !rest.consumeInteger(10, layer) &&
+        rest.starts_with("."))
+      return layer;
+  }
+  return std::nullopt;
+}
+
+/// The layer count of the configuration (`layersKey` in `configSource`)
+/// against the layers the weights hold: fewer would silently drop the
+/// extra weights, more would build layers from nothing.
+static Error checkLayerCount(const ModelSource &src, const WeightStore &weights,
+                             StringRef configSource, StringRef layersKey) {
+  int64_t layers = src.config.numLayers, held = 0;
+  std::vector<StringRef> extra;
+  for (StringRef name : weights.names())
+    if (std::optional<int64_t> layer = layerOfName(name)) {
+      held = std::max(held, *layer + 1);
+      if (*layer >= layers)
+        extra.push_back(name);
+    }
+  if (!extra.empty()) {
+    std::string list;
+    for (size_t i = 0; i < extra.size() && i < 3; ++i)
+      list += (i ? ", '" : "'") + extra[i].str() + "'";
+    if (extra.size() > 3)
+      list += formatv(" and {0} more", extra.size() - 3).str();
+    return fileError(configSource, "{0} is {1}, but {2} holds tensors of "
+                     "layers up to {3}: {4}", layersKey, layers,
+                     weights.fileOf(extra.front()), held - 1, list);
+  }
+  if (held < layers)
+    return fileError(configSource, "{0} is {1}, but the weight files hold "
+                     "{2} layer(s) (there is no '{3}')", layersKey, layers,
+                     held, weightName(src.naming, WeightRole::AttnNorm, held));
+  return Error::success();
+}
+
+Error lowbit::checkEmbeddingRows(const ModelConfig &config,
+                                 const WeightStore &weights) {
+  for (Naming naming : {Naming::HuggingFace, Naming::Gguf}) {
+    std::string name = weightName(naming, WeightRole::Embedding);
+    const TensorRef *t = weights.find(name);
+    if (!t)
+      continue;
+    if (t->shape.size() == 2 && t->shape[0] == config.vocabSize &&
+        t->shape[1] == config.hiddenSize)
+      return Error::success();
+    return fileError(weights.fileOf(name), "tensor '{0}' has shape [{1}], "
+                     "expected [{2}, {3}] from the model configuration", name,
+                     make_range(t->shape.begin(), t->shape.end()),
+                     config.vocabSize, config.hiddenSize);
+  }
+  return Error::success();
+}
+
 Expected<ModelSource> lowbit::readHfDirectory(StringRef dir,
                                               WeightStore &weights,
                                               const HfImportOptions &options) {
@@ -78,6 +140,12 @@ Expected<ModelSource> lowbit::readHfDirectory(StringRef dir,
     if (Error e = weights.addFile(f))
       return std::move(e);
   src.weightFiles = *files;
+  // Before anything is unpacked, and before the tokenizer pads its table to
+  // vocab_size.
+  if (Error e = checkLayerCount(src, weights, configPath, "num_hidden_layers"))
+    return std::move(e);
+  if (Error e = checkEmbeddingRows(src.config, weights))
+    return std::move(e);
 
   SmallString<256> tok(dir);
   sys::path::append(tok, "tokenizer.model");
@@ -132,9 +200,29 @@ Expected<ModelConfig> lowbit::configFromGguf(const GgufFile &file) {
   c.numKvHeads = c.numHeads;
   if (Error e = u32("attention.head_count_kv", c.numKvHeads, false))
     return std::move(e);
-  c.headDim = c.hiddenSize / c.numHeads;
+  c.headDim = 0;
   if (Error e = u32("attention.key_length", c.headDim, false))
     return std::move(e);
+  // Without key_length the heads split the embedding evenly; validate()
+  // reports a zero head count before anything divides by it.
+  if (!file.find(p + "attention.key_length") && c.numHeads > 0) {
+    if (c.hiddenSize % c.numHeads)
+      return fileError(file.path(), "{0}embedding_length {1} is not a "
+                       "multiple of {0}attention.head_count {2} (and there is "
+                       "no {0}attention.key_length)", p, c.hiddenSize,
+                       c.numHeads);
+    c.headDim = c.hiddenSize / c.numHeads;
+  }
+  // lowbit reads one head width for q, k and v, rotated whole.
+  for (StringRef key : {"attention.value_length", "rope.dimension_count"}) {
+    int64_t v = c.headDim;
+    if (Error e = u32(key, v, false))
+      return std::move(e);
+    if (c.headDim > 0 && v != c.headDim)
+      return fileError(file.path(), "{0}{1} is {2} but the head dimension is "
+                       "{3} (only equal widths are supported)", p, key, v,
+                       c.headDim);
+  }
   Expected<float> eps = file.getF32(p + "attention.layer_norm_rms_epsilon");
   if (!eps)
     return eps.takeError();
@@ -163,7 +251,7 @@ Expected<ModelConfig> lowbit::configFromGguf(const GgufFile &file) {
   }
   c.tieWordEmbeddings = !file.findTensor("output.weight");
   c.attentionBias = file.findTensor("blk.0.attn_q.bias") != nullptr;
-  if (Error e = c.validate(file.path()))
+  if (Error e = c.validate(file.path(), *arch))
     return std::move(e);
   return c;
 }
@@ -186,5 +274,10 @@ Expected<ModelSource> lowbit::readGgufModel(StringRef path,
   src.interleavedRope = src.config.arch == "llama";
   src.weightFiles = {path.str()};
   src.tokenizer = path.str();
+  if (Error e = checkLayerCount(src, weights, path,
+                                src.config.arch + ".block_count"))
+    return std::move(e);
+  if (Error e = checkEmbeddingRows(src.config, weights))
+    return std::move(e);
   return src;
 }

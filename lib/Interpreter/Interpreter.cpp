@@ -45,6 +45,7 @@ struct Interpreter::Impl {
   std::vector<Step> steps;
   llvm::StringMap<DenseWeight> weights;
   DenseMap<Value, const DenseWeight *> weightValues;
+  std::vector<std::string> nonFinite;
 };
 
 Interpreter::Interpreter() : impl(std::make_unique<Impl>()) {}
@@ -234,10 +235,25 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
       } else if (llvm::Error e = dequantize(**t, dense.values)) {
         return std::move(e);
       }
+      if (findNonFinite(dense.values.data(), int64_t(dense.values.size())) >= 0)
+        impl.nonFinite.push_back(name.str());
       it = impl.weights.try_emplace(name, std::move(dense)).first;
     }
     impl.weightValues[op.getResult(0)] = &it->second;
   }
+  // The KV cache grows to the highest layer index: bound the indices by the
+  // attention ops there are, so no attribute can size the cache.
+  int64_t attentionOps = llvm::count_if(
+      impl.steps, [](const Step &s) { return s.kind == Kind::Attention; });
+  for (const Step &s : impl.steps)
+    if (s.kind == Kind::Attention)
+      if (int64_t layer = intAttr(s.op, "layer");
+          layer < 0 || layer >= attentionOps)
+        return llvm::createStringError(
+            "lowbit.attention has layer " + std::to_string(layer) +
+            ", outside [0, " + std::to_string(attentionOps) +
+            ") (@forward has " + std::to_string(attentionOps) +
+            " attention ops)");
   for (auto &[value, step] : lastUse)
     if (!impl.weightValues.count(value) && !isa<BlockArgument>(value))
       impl.steps[step].frees.push_back(value);
@@ -256,6 +272,10 @@ const Activation *Interpreter::valueOf(const ExecutionFrame &frame,
                                        Value value) const {
   auto it = frame.values.find(value.getAsOpaquePointer());
   return it == frame.values.end() ? nullptr : &it->second;
+}
+
+llvm::ArrayRef<std::string> Interpreter::nonFiniteWeights() const {
+  return impl->nonFinite;
 }
 
 std::vector<float> *Interpreter::denseWeight(llvm::StringRef name) {

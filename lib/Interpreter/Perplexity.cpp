@@ -35,6 +35,11 @@ lowbit::computePerplexity(Engine &model, const TextEncoder &encode,
         "context length " + std::to_string(ctx) + " exceeds the model's " +
         std::to_string(model.contextLength()));
   bool llamaCpp = options.protocol == PerplexityProtocol::LlamaCpp;
+  // llama.cpp's protocol scores positions [ctx/2, ctx-1): at ctx 2 that is none.
+  if (llamaCpp && ctx < 3)
+    return llvm::createStringError(
+        "context length 2 scores no token under protocol p2 (it scores the "
+        "second half of each window); use at least 3");
 
   std::vector<int32_t> tokens;
   if (llamaCpp) {
@@ -85,6 +90,10 @@ lowbit::computePerplexity(Engine &model, const TextEncoder &encode,
   progress.finish();
   result.windows = windows;
   result.perplexity = std::exp(nll / result.scoredTokens);
+  if (!std::isfinite(result.perplexity))
+    return llvm::createStringError(
+        "perplexity is not finite: the model produced NaN or infinite "
+        "logits (check the weights for NaN/Inf)");
   result.seconds = progress.elapsedSeconds();
   return result;
 }

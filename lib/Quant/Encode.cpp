@@ -93,6 +93,31 @@ void readRow(DType type, const uint8_t *src, float *dst, int64_t n) {
   halfRowByTable(src, dst, n);
 }
 
+/// Whether a row of a float encoding holds a NaN or an infinity (exponent
+/// bits all ones), tested on the stored bits so copied rows need no decode.
+bool floatRowHasNonFinite(DType type, const uint8_t *src, int64_t n) {
+  uint32_t any = 0;
+  switch (type) {
+  case DType::F32:
+    for (int64_t i = 0; i < n; ++i)
+      any |= uint32_t((support::endian::read32le(src + 4 * i) & 0x7f800000u) ==
+                      0x7f800000u);
+    return any;
+  case DType::F16:
+    for (int64_t i = 0; i < n; ++i)
+      any |= uint32_t((support::endian::read16le(src + 2 * i) & 0x7c00u) ==
+                      0x7c00u);
+    return any;
+  case DType::BF16:
+    for (int64_t i = 0; i < n; ++i)
+      any |= uint32_t((support::endian::read16le(src + 2 * i) & 0x7f80u) ==
+                      0x7f80u);
+    return any;
+  default:
+    return false; // block encodings are copied unchecked
+  }
+}
+
 } // namespace
 
 unsigned lowbit::encodeThreadCount(unsigned requested) {
@@ -149,11 +174,16 @@ Error TensorEncoder::encodeRows(int64_t begin, int64_t end, uint8_t *out,
     const uint8_t *src =
         tensor.data + (rowSource.empty() ? r : rowSource[r]) * inRow;
     uint8_t *dst = out + r * outRow;
-    if (copyRows) {
+    if (copyRows && !floatRowHasNonFinite(tensor.dtype, src, numCols)) {
       std::memcpy(dst, src, outRow);
       continue;
     }
     readRow(tensor.dtype, src, scratch, numCols);
+    // Non-finite weights would be encoded silently (a NaN scale poisons a
+    // whole block): refuse them, naming the tensor and the value's place.
+    if (Error e = checkFinite(tensor.name, scratch, numCols, numCols,
+                              rowSource.empty() ? r : rowSource[r]))
+      return e;
     // The ggml block types go straight to their (vectorized) encoders.
     Error e = canQuantizeGgml(type)
                   ? quantizeRowGgml(type, scratch, dst, numCols, importance)
@@ -170,7 +200,8 @@ Error TensorEncoder::encode(MutableArrayRef<uint8_t> out, unsigned threads,
   assert(out.size() == encodedBytes() && "output of the wrong size");
   if (numRows == 0)
     return Error::success();
-  if (copyRows && rowSource.empty()) {
+  // Float rows are copied row by row so each is checked for NaN/Inf.
+  if (copyRows && rowSource.empty() && !getDTypeInfo(tensor.dtype).isFloat) {
     std::memcpy(out.data(), tensor.data, out.size());
     return Error::success();
   }

@@ -14,6 +14,7 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cfloat>
 #include <cmath>
@@ -260,6 +261,41 @@ Error lowbit::dequantize(const TensorRef &t, std::vector<float> &out) {
   out.resize(n);
   dequantizeRow(t.dtype, t.data, out.data(), n);
   return Error::success();
+}
+
+int64_t lowbit::findNonFinite(const float *values, int64_t n) {
+  // Exponent bits all ones: an infinity or a NaN. Integer tests vectorize
+  // where std::isfinite may not.
+  constexpr uint32_t kExp = 0x7f800000u;
+  uint32_t any = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, 4);
+    any |= uint32_t((bits & kExp) == kExp);
+  }
+  if (!any)
+    return -1;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(values[i]))
+      return i;
+  return -1;
+}
+
+Error lowbit::checkFinite(StringRef tensor, const float *values, int64_t n,
+                          int64_t cols, int64_t firstRow) {
+  int64_t i = findNonFinite(values, n);
+  if (i < 0)
+    return Error::success();
+  cols = std::max<int64_t>(cols, 1);
+  const char *what = std::isnan(values[i]) ? "nan"
+                     : values[i] > 0       ? "inf"
+                                           : "-inf";
+  return createStringError(
+      inconvertibleErrorCode(),
+      formatv("tensor '{0}' has a non-finite value ({1}) at row {2}, column "
+              "{3}: weights must be finite to be quantized or exported",
+              tensor, what, firstRow + i / cols, i % cols)
+          .str());
 }
 
 void lowbit::quantizeRowQ8_0(const float *src, uint8_t *dst, int64_t n) {

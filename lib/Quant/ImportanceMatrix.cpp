@@ -1,5 +1,6 @@
 //===- ImportanceMatrix.cpp - llama.cpp imatrix .dat files ----------------===//
 #include "lowbit/Quant/ImportanceMatrix.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/OutputFile.h"
@@ -13,7 +14,7 @@ using namespace llvm;
 using namespace lowbit;
 
 Expected<ImportanceMatrix> ImportanceMatrix::load(StringRef path) {
-  auto buf = MemoryBuffer::getFile(path, /*IsText=*/false);
+  auto buf = readInputFile(path, /*IsText=*/false);
   if (!buf)
     return fileError(path, "cannot open: {0}", buf.getError().message());
   StringRef data = (*buf)->getBuffer();

@@ -10,7 +10,7 @@
 #include "lowbit/Import/ModelLoader.h"
 
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/InitLLVM.h"
+#include "lowbit/Support/ToolSetup.h"
 #include "llvm/Support/WithColor.h"
 
 using namespace llvm;
@@ -37,9 +37,10 @@ static cl::opt<bool> noFusion("no-residual-fusion",
                               cl::cat(category));
 
 int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
+  setUpTool(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "lowbit-compile: a model to a .lbx artifact\n");
+  setToolSubject(modelPath);
   auto fail = [](Error e) {
     WithColor::error(errs(), "lowbit-compile") << toString(std::move(e)) << "\n";
     return 1;

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Interpreter/Bench.h"
+#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Interpreter/Generate.h"
 #include "lowbit/Interpreter/InterpreterEngine.h"
 #include "lowbit/Interpreter/Perplexity.h"
@@ -18,7 +19,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/InitLLVM.h"
+#include "lowbit/Support/ToolSetup.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -26,6 +27,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cmath>
 
 using namespace llvm;
 using namespace lowbit;
@@ -168,6 +170,11 @@ static Expected<RunnableModel> openInterpreted(StringRef path) {
   if (!interp)
     return interp.takeError();
   r.interpreter = std::move(*interp);
+  // They run, but everything they touch becomes NaN: say which, once each.
+  for (const std::string &name : r.interpreter->nonFiniteWeights())
+    WithColor::warning(errs(), "lowbit-run")
+        << path << ": weight '" << name
+        << "' holds NaN or infinite values; its outputs will too\n";
   if (activations != "fp32" && activations != "ggml")
     return createStringError("--activations must be fp32 or ggml, not '" +
                              activations + "'");
@@ -206,9 +213,18 @@ static int runPerplexity(RunnableModel &model) {
                                           "model's context length)",
                                           int64_t(ctxLength),
                                           model.contextLength)));
+  if (options.protocol == PerplexityProtocol::LlamaCpp && ctxLength < 3)
+    return fail(createStringError(formatv(
+        "--ctx {0}: protocol p2 scores the second half of each window, which "
+        "is empty below 3 tokens",
+        int64_t(ctxLength))));
   options.contextLength = ctxLength;
+  if (chunks.getNumOccurrences() && chunks <= 0)
+    return fail(createStringError(formatv(
+        "--chunks {0}: must be at least 1 (omit it to score every window)",
+        int64_t(chunks))));
   options.maxWindows = chunks;
-  auto text = MemoryBuffer::getFile(textFile, /*IsText=*/true);
+  auto text = readInputFile(textFile, /*IsText=*/true);
   if (!text)
     return fail(createStringError(textFile + ": cannot open: " +
                                   text.getError().message()));
@@ -258,9 +274,20 @@ static int runGenerate(RunnableModel &model) {
   options.seed = seed;
   options.eosId = ignoreEos ? -1 : model.eosId;
   options.contextLength = model.contextLength;
-  if (temperature < 0 || topP <= 0 || topP > 1 || topK < 0)
-    return fail(createStringError("invalid sampling options (temperature >= 0, "
-                                  "0 < top-p <= 1, top-k >= 0)"));
+  // Written so that NaN fails every test.
+  if (!(temperature >= 0 && std::isfinite(temperature)))
+    return fail(createStringError(formatv(
+        "--temperature {0}: must be a finite number >= 0", float(temperature))));
+  if (!(topP > 0 && topP <= 1))
+    return fail(createStringError(
+        formatv("--top-p {0}: must be in (0, 1]", float(topP))));
+  if (topK < 0)
+    return fail(createStringError(
+        formatv("--top-k {0}: must be >= 0", int64_t(topK))));
+  if (numTokens < 0)
+    return fail(createStringError(
+        formatv("-n {0}: the number of tokens to generate must be >= 0",
+                int64_t(numTokens))));
   if (int64_t(ids.size()) > model.contextLength)
     return fail(createStringError(formatv(
         "the prompt's {0} tokens exceed the model's context of {1}",
@@ -307,6 +334,15 @@ static int runGenerate(RunnableModel &model) {
 }
 
 static int runBenchmark(RunnableModel &model) {
+  for (auto [name, value] : {std::pair<const char *, int64_t>{"-p", benchPrompt},
+                             {"-n", benchGen}})
+    if (value < 0)
+      return fail(createStringError(formatv("{0} {1}: must be >= 0", name, value)));
+  if (benchReps < 1)
+    return fail(createStringError(
+        formatv("-r {0}: repetitions must be at least 1", int(benchReps))));
+  if (benchPrompt == 0 && benchGen == 0)
+    return fail(createStringError("-p 0 -n 0: nothing to measure"));
   BenchOptions options;
   options.promptTokens = benchPrompt;
   options.genTokens = benchGen;
@@ -355,7 +391,7 @@ static int runBenchmark(RunnableModel &model) {
 }
 
 int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
+  setUpTool(argc, argv);
   for (cl::SubCommand *sub : {&cl::SubCommand::getTopLevel(), &perplexityCmd,
                               &generateCmd, &benchCmd})
     cl::HideUnrelatedOptions(category, *sub);
@@ -366,8 +402,11 @@ int main(int argc, char **argv) {
               "(see --help)\n";
     return 1;
   }
-  if (threads < 0)
-    return fail(createStringError("--threads must be positive"));
+  if (threads < 0 || threads > 1024)
+    return fail(createStringError(
+        formatv("--threads {0}: must be between 1 and 1024 (0: the default)",
+                int(threads))));
+  setToolSubject(modelPath);
   int threadCount = threads ? int(threads) : std::min(2, rt::defaultThreadCount());
   Expected<RunnableModel> model =
       StringRef(modelPath).ends_with(".lbx")

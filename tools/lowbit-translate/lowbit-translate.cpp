@@ -24,7 +24,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/InitLLVM.h"
+#include "lowbit/Support/ToolSetup.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
@@ -116,10 +116,13 @@ static int printModule(LoadedModel &model) {
 }
 
 int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
+  setUpTool(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "lowbit-translate: import and export models\n");
+  setToolSubject(!importHf.empty()     ? StringRef(importHf)
+                 : !importGguf.empty() ? StringRef(importGguf)
+                                       : StringRef(inputPath));
   int modes = !importHf.empty() + !importGguf.empty() + exportGgufFlag +
               !exportGptqDir.empty() + !exportAwqDir.empty() +
               !exportBnbDir.empty();

@@ -91,6 +91,9 @@ llvm::StringRef ggmlTypeName(uint32_t ggmlType);
 class GgufFile {
 public:
   static llvm::Expected<std::unique_ptr<GgufFile>> open(llvm::StringRef path);
+  /// Reads a file already in memory; errors name its buffer identifier.
+  static llvm::Expected<std::unique_ptr<GgufFile>>
+  open(std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   llvm::StringRef path() const { return filePath; }
   uint32_t version() const { return fileVersion; }

@@ -27,13 +27,19 @@ struct ModelConfig {
   bool tieWordEmbeddings = false;
   bool attentionBias = false; // q/k/v biases (Qwen2)
 
-  /// Checks internal consistency; `source` names the file for messages.
-  llvm::Error validate(llvm::StringRef source) const;
+  /// Checks ranges and internal consistency before anything divides by or
+  /// allocates by these values; `source` names the file for messages, which
+  /// use config.json's key names, or GGUF's `<ggufArch>.*` keys when given.
+  llvm::Error validate(llvm::StringRef source,
+                       llvm::StringRef ggufArch = {}) const;
 };
 
 /// Reads `config.json` (Llama, Mistral, Qwen2). Rejects unsupported
 /// architectures, activations and rope scaling with a message naming the file.
 llvm::Expected<ModelConfig> readHfConfig(llvm::StringRef path);
+/// The same for config.json text already in memory; `source` names it.
+llvm::Expected<ModelConfig> parseHfConfig(llvm::StringRef text,
+                                          llvm::StringRef source);
 
 } // namespace lowbit
 

@@ -20,6 +20,9 @@ class SafetensorsFile {
 public:
   static llvm::Expected<std::unique_ptr<SafetensorsFile>>
   open(llvm::StringRef path);
+  /// Reads a file already in memory; errors name its buffer identifier.
+  static llvm::Expected<std::unique_ptr<SafetensorsFile>>
+  open(std::unique_ptr<llvm::MemoryBuffer> buffer);
 
   llvm::StringRef path() const { return filePath; }
   llvm::ArrayRef<TensorRef> tensors() const { return tensorList; }

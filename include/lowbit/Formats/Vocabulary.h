@@ -41,6 +41,15 @@ struct Vocabulary {
   /// with more pieces than `vocabSize` is rejected.
   static llvm::Expected<Vocabulary> fromSentencePieceFile(llvm::StringRef path,
                                                           int64_t vocabSize);
+  /// The same for tokenizer.model bytes already in memory; `source` names
+  /// them in errors.
+  static llvm::Expected<Vocabulary>
+  fromSentencePieceProto(llvm::StringRef bytes, llvm::StringRef source,
+                         int64_t vocabSize);
+  /// Takes add_bos_token / add_eos_token from tokenizer_config.json text.
+  /// The file is optional metadata: text that is not a JSON object, or
+  /// settings that are not booleans, leave the defaults.
+  void applyTokenizerConfig(llvm::StringRef json);
   /// Reads the tokenizer.ggml.* arrays of a GGUF file (model "llama" only).
   static llvm::Expected<Vocabulary> fromGguf(const GgufFile &file);
 

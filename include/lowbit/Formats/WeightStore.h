@@ -36,6 +36,8 @@ public:
   const TensorRef *find(llvm::StringRef name) const;
   llvm::Expected<const TensorRef *> get(llvm::StringRef name) const;
   llvm::ArrayRef<std::string> files() const { return paths; }
+  /// The names of every tensor, sorted.
+  std::vector<llvm::StringRef> names() const;
   /// The file holding tensor `name` (empty if there is none).
   llvm::StringRef fileOf(llvm::StringRef name) const;
   /// The first GGUF file added, if any (its metadata holds the vocabulary).

@@ -62,6 +62,12 @@ llvm::Expected<ModelSource> readGgufModel(llvm::StringRef path,
 /// Hyper-parameters from GGUF metadata (llama and qwen2 architectures).
 llvm::Expected<ModelConfig> configFromGguf(const GgufFile &file);
 
+/// The token embedding in `weights` (either naming) must be [vocab_size,
+/// hidden_size]: checked before a tokenizer is padded to vocab_size, so a
+/// configuration cannot size that table beyond what the weights hold.
+llvm::Error checkEmbeddingRows(const ModelConfig &config,
+                               const WeightStore &weights);
+
 /// ModelConfig <-> #lowbit.config.
 mlir::Attribute configToAttr(mlir::MLIRContext *ctx, const ModelConfig &config);
 llvm::Expected<ModelConfig> configFromModule(mlir::ModuleOp module);

@@ -59,6 +59,9 @@ public:
   /// them (same size) changes what later runs compute, e.g. to fake-quantize
   /// a layer before calibrating the next one. Null if there is no such weight.
   std::vector<float> *denseWeight(llvm::StringRef name);
+  /// The weights holding a NaN or an infinity, in @forward order: they run
+  /// (and poison what they touch), so a tool should warn about them.
+  llvm::ArrayRef<std::string> nonFiniteWeights() const;
 
   /// Round each linear's input the way llama.cpp's CPU backend does before
   /// its dot products (Q8_0/Q8_1/Q8_K blocks for quantized weights, f16/bf16

@@ -33,6 +33,18 @@ void dequantizeRow(DType type, const uint8_t *src, float *dst, int64_t n);
 /// shape.
 llvm::Error dequantize(const TensorRef &t, std::vector<float> &out);
 
+/// The index of the first NaN or infinity among `n` values, or -1. Cheap
+/// enough to run on every row a quantizer or exporter reads.
+int64_t findNonFinite(const float *values, int64_t n);
+
+/// An error naming `tensor` and the position (row and column, rows of `cols`
+/// values, the first being row `firstRow`) of its first NaN or infinity;
+/// success when every value is finite. Quantizers and exporters refuse such
+/// weights, as llama.cpp's tensor validation does: the encodings would carry
+/// them on silently.
+llvm::Error checkFinite(llvm::StringRef tensor, const float *values,
+                        int64_t n, int64_t cols, int64_t firstRow = 0);
+
 /// ggml's quantize_row_q8_0_ref: per 32 values d = amax/127, q = roundf(x/d)
 /// computed with the unrounded d, then d stored as fp16. `n` % 32 == 0.
 void quantizeRowQ8_0(const float *src, uint8_t *dst, int64_t n);

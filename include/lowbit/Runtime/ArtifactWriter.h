@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace lowbit {
@@ -27,6 +28,13 @@ struct ArtifactParts {
   const void *code = nullptr;
   uint64_t codeSize = 0;
 };
+
+/// Receives the artifact's bytes in order; returns false when a write failed.
+using ArtifactSink = std::function<bool(const void *data, uint64_t size)>;
+
+/// Lays out `parts` and hands the bytes, in file order, to `sink`. Returns
+/// false as soon as the sink does.
+bool writeArtifact(const ArtifactParts &parts, const ArtifactSink &sink);
 
 /// Writes `parts` to `path` (through a temporary file renamed into place).
 Status writeArtifact(const std::string &path, const ArtifactParts &parts);

@@ -376,6 +376,17 @@ func.func @attention_value(%q: tensor<?x256xf32>, %k: tensor<?x128xf32>, %v: ten
 
 // -----
 
+// The layer selects a KV cache slot: the module's configuration bounds it.
+module attributes {lowbit.config = #lowbit.config<arch = "llama", vocab_size = 4096, hidden_size = 256, intermediate_size = 768, num_layers = 4, num_heads = 4, num_kv_heads = 2, head_dim = 64, context_length = 1024, rms_norm_eps = 1.0e-05, rope_theta = 10000.0, bos_token_id = 1, eos_token_id = 2, tie_word_embeddings = false>} {
+  func.func @attention_layer(%q: tensor<?x256xf32>, %kv: tensor<?x128xf32>, %p: tensor<?xi32>) {
+    // expected-error @+1 {{'lowbit.attention' op layer 4 is outside the model's 4 layers}}
+    %a = lowbit.attention %q, %kv, %kv, %p {num_heads = 4, num_kv_heads = 2, head_dim = 64, layer = 4} : (tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+    return
+  }
+}
+
+// -----
+
 func.func @attention_result(%q: tensor<?x256xf32>, %kv: tensor<?x128xf32>, %p: tensor<?xi32>) {
   // expected-error @+1 {{'lowbit.attention' op result width 128 is not num_heads * head_dim = 4 * 64 = 256}}
   %a = lowbit.attention %q, %kv, %kv, %p {num_heads = 4, num_kv_heads = 2, head_dim = 64, layer = 0} : (tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?xi32>) -> tensor<?x128xf32>

@@ -1,0 +1,45 @@
+//===- CalibrationStatsFuzzer.cpp - Calibration statistics (protobuf) -----===//
+//
+// Input: a statistics file as --lowbit-calibrate writes it. Accepted
+// statistics must have the sizes the quantization passes index them by.
+//
+//===----------------------------------------------------------------------===//
+#include "FuzzSupport.h"
+
+#include "lowbit/Calibration/Imatrix.h"
+#include "lowbit/Calibration/Statistics.h"
+#include "lowbit/Formats/HfConfig.h"
+
+using namespace llvm;
+using namespace lowbit;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static fuzz::MemFile file;
+  static const ModelConfig config = [] {
+    ModelConfig c;
+    c.vocabSize = 4096, c.hiddenSize = 256, c.intermediateSize = 768;
+    c.numLayers = 4, c.numHeads = 4, c.numKvHeads = 2, c.headDim = 64;
+    return c;
+  }();
+  const std::string &path = file.write(fuzz::bytesOf(data, size));
+  Expected<CalibrationStatistics> stats = CalibrationStatistics::load(path);
+  if (!stats) {
+    fuzz::expectFileError(stats.takeError(), path);
+    return 0;
+  }
+  for (const LinearStatistics &s : stats->inputs()) {
+    size_t k = size_t(s.inFeatures);
+    if (s.weights.empty() || s.meanSquare.size() != k ||
+        s.meanAbs.size() != k || s.absMax.size() != k ||
+        !(s.hessian.empty() || s.hessian.size() == k * k))
+      __builtin_trap();
+    for (const std::string &w : s.weights)
+      if (stats->lookup(w) != &s)
+        __builtin_trap();
+  }
+  (void)stats->model.str();
+  if (Error e = stats->checkModel(config, path))
+    fuzz::expectFileError(std::move(e), path);
+  (void)importanceFromCalibration(*stats);
+  return 0;
+}

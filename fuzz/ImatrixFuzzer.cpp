@@ -1,0 +1,42 @@
+//===- ImatrixFuzzer.cpp - llama.cpp imatrix (.dat) files -----------------===//
+//
+// Input: an importance matrix file, read the way --lowbit-gguf-quantize's
+// imatrix= option reads it (a llama.cpp .dat, else lowbit statistics).
+//
+//===----------------------------------------------------------------------===//
+#include "FuzzSupport.h"
+
+#include "lowbit/Calibration/Imatrix.h"
+#include "lowbit/Formats/HfConfig.h"
+
+#include <cmath>
+
+using namespace llvm;
+using namespace lowbit;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static fuzz::MemFile file;
+  // The bundled tiny-5m's shape, which the statistics seeds were made for.
+  static const ModelConfig config = [] {
+    ModelConfig c;
+    c.vocabSize = 4096, c.hiddenSize = 256, c.intermediateSize = 768;
+    c.numLayers = 4, c.numHeads = 4, c.numKvHeads = 2, c.headDim = 64;
+    return c;
+  }();
+  const std::string &path = file.write(fuzz::bytesOf(data, size));
+  Expected<ImportanceMatrix> m = loadImportance(path, config);
+  if (!m) {
+    fuzz::expectFileError(m.takeError(), path);
+    return 0;
+  }
+  for (const auto &[name, values] : m->entries) {
+    if (m->find(name) != &values || values.empty())
+      __builtin_trap();
+    for (float v : values)
+      if (!std::isfinite(v) || v < 0)
+        __builtin_trap();
+  }
+  (void)m->find("blk.0.attn_q.weight");
+  (void)m->find("model.layers.0.self_attn.q_proj.weight");
+  return 0;
+}
