@@ -9,6 +9,9 @@
 #include "lowbit/Calibration/Imatrix.h"
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Formats/HfConfig.h"
+#include "lowbit/Support/InputFiles.h"
+
+#include <cmath>
 
 using namespace llvm;
 using namespace lowbit;
@@ -22,6 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return c;
   }();
   const std::string &path = file.write(fuzz::bytesOf(data, size));
+  // Each input is unrelated to the last: keep the record of inputs small.
+  forgetInputFiles();
   Expected<CalibrationStatistics> stats = CalibrationStatistics::load(path);
   if (!stats) {
     fuzz::expectFileError(stats.takeError(), path);
@@ -35,6 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       __builtin_trap();
     for (const std::string &w : s.weights)
       if (stats->lookup(w) != &s)
+        __builtin_trap();
+    // The quantizers weight errors by these.
+    for (const std::vector<float> *values : {&s.meanSquare, &s.meanAbs, &s.absMax})
+      for (float v : *values)
+        if (!std::isfinite(v) || v < 0)
+          __builtin_trap();
+    for (float v : s.hessian)
+      if (!std::isfinite(v))
         __builtin_trap();
   }
   (void)stats->model.str();

@@ -16,6 +16,7 @@
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Quant/Bnb.h"
+#include "lowbit/Support/InputFiles.h"
 
 using namespace llvm;
 using namespace lowbit;
@@ -82,8 +83,11 @@ static void readSideFileWeights(const std::string &path) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fuzz::ScratchDir dir;
-  static const std::string tokenizer = dir.write("tokenizer.model", "");
+  static const bool tokenizer = !dir.write("tokenizer.model", "").empty();
+  (void)tokenizer;
   std::vector<StringRef> files = fuzz::splitFiles(fuzz::bytesOf(data, size), 2);
+  // Each input is unrelated to the last: keep the record of inputs small.
+  forgetInputFiles();
   dir.write("config.json", files[0]);
   std::string weightsPath = dir.write("model.safetensors", files[1]);
   dir.remove("unpacked.safetensors");

@@ -50,7 +50,8 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-ggufs=("$src"/tiny-*.gguf)
+ggufs=("$src/tiny-q4_k_m.gguf")
+for f in "$src"/tiny-*.gguf; do [ "$f" = "${ggufs[0]}" ] || ggufs+=("$f"); done
 "$seeds" safetensors "$out/SafetensorsFuzzer" "$tiny/model.safetensors" "$src/w4.safetensors" \
   "$src/gptq-w4/model.safetensors" "$src/awq-w4/model.safetensors"
 "$seeds" gguf "$out/GgufFuzzer" "${ggufs[@]}"

@@ -19,6 +19,11 @@ if [ ! -d "$seeds" ]; then
   echo "$target: no seed corpus in $seeds (fuzz/make-corpus.sh)" >&2
   exit 1
 fi
+# Inputs that once crashed a target (fixed since) run every time.
+regressions=$(cd "$(dirname "$0")" && pwd)/regressions/$target
+[ -d "$regressions" ] || regressions=
+dict=$(cd "$(dirname "$0")" && pwd)/dicts/$target.dict
+[ -f "$dict" ] && set -- -dict="$dict" "$@"
 crashes=$fuzz/crashes/$target
 mkdir -p "$crashes"
 work=${FUZZ_WORK:-$(mktemp -d)}
@@ -29,15 +34,18 @@ trap cleanup EXIT
 
 # UBSan findings already abort (-fno-sanitize-recover); a hang over 10 s is a
 # finding too.
-"$bin" -print_final_stats=1 -timeout=10 -rss_limit_mb=2560 -jobs=1 \
-  -artifact_prefix="$crashes/" "$@" "$work" "$seeds" >"$log" 2>&1
+"$bin" -print_final_stats=1 -timeout=10 -rss_limit_mb=2560 \
+  -artifact_prefix="$crashes/" "$@" "$work" "$seeds" $regressions >"$log" 2>&1
 rc=$?
 execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
 rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$log" | tail -1)
 if [ $rc -ne 0 ]; then
-  grep -E '^==[0-9]+==ERROR|^SUMMARY|runtime error|Test unit written|deadly signal|out-of-memory|timeout' "$log" | head -20 >&2
-  tail -40 "$log" >&2
-  echo "$target: ${execs:-?} executions, 1 crash (exit $rc; log above)"
+  tail -60 "$log" >&2
+  if grep -q 'Test unit written' "$log"; then
+    echo "$target: ${execs:-?} executions, 1 crash ($(grep -o "$crashes/[^ ]*" "$log" | tail -1))"
+  else
+    echo "$target: did not run (exit $rc; log above)"
+  fi
   exit 1
 fi
 echo "$target: ${execs:-?} executions, 0 crashes (${rate:-?} exec/s)"

@@ -47,6 +47,9 @@ struct CalibratePass : mlir::lowbit::impl::CalibrateBase<CalibratePass> {
     ::lowbit::WeightStore weights;
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
       return fail(llvm::toString(std::move(e)));
+    // The vocabulary is padded to vocab_size: the embedding bounds it first.
+    if (llvm::Error e = ::lowbit::checkEmbeddingRows(*config, weights))
+      return fail(llvm::toString(std::move(e)));
     auto tokenizerPath = module->getAttrOfType<StringAttr>("lowbit.tokenizer");
     if (!tokenizerPath)
       return fail("module has no lowbit.tokenizer attribute");

@@ -64,6 +64,12 @@ mlir::lowbit::moduleTokenizer(ModuleOp module) {
   auto tokenizerPath = module->getAttrOfType<StringAttr>("lowbit.tokenizer");
   if (!tokenizerPath)
     return llvm::createStringError("module has no lowbit.tokenizer attribute");
+  // The vocabulary is padded to vocab_size: the embedding bounds it first.
+  ::lowbit::WeightStore weights;
+  if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
+    return std::move(e);
+  if (llvm::Error e = ::lowbit::checkEmbeddingRows(*config, weights))
+    return std::move(e);
   llvm::Expected<::lowbit::Vocabulary> vocab =
       ::lowbit::loadVocabulary(tokenizerPath.getValue(), *config);
   if (!vocab)

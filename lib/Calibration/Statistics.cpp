@@ -292,6 +292,20 @@ static Expected<LinearStatistics> fromProto(const pb::Input &in, size_t index,
     if (Error e =
             check(in.hessian_upper_size(), "hessian_upper", k * (k + 1) / 2))
       return std::move(e);
+  // Means and maxima of x² and |x| are finite and non-negative; the
+  // quantizers weight errors by them (an imatrix .dat is held to the same).
+  for (auto [values, field] :
+       {std::pair{&in.mean_square(), "mean_square"},
+        {&in.mean_abs(), "mean_abs"},
+        {&in.abs_max(), "abs_max"}})
+    for (float v : *values)
+      if (!std::isfinite(v) || v < 0)
+        return fileError(path, "statistics of {0}: {1} holds a negative or "
+                         "non-finite value ({2})", what, field, v);
+  for (float v : in.hessian_upper())
+    if (!std::isfinite(v))
+      return fileError(path, "statistics of {0}: hessian_upper holds a "
+                       "non-finite value ({1})", what, v);
   s.meanSquare.assign(in.mean_square().begin(), in.mean_square().end());
   s.meanAbs.assign(in.mean_abs().begin(), in.mean_abs().end());
   s.absMax.assign(in.abs_max().begin(), in.abs_max().end());

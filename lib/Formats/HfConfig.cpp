@@ -71,7 +71,11 @@ Error ModelConfig::validate(StringRef source, StringRef ggufArch) const {
                      key("num_attention_heads"), key("head_dim"),
                      numHeads * headDim, kMaxSize);
   // `!(x > 0)` also rejects NaN.
-  auto shortest = [](double v) { return llvm::format("%g", v).str(); };
+  auto shortest = [](double v) {
+    std::string text;
+    raw_string_ostream(text) << format("%g", v);
+    return text;
+  };
   if (!(rmsNormEps > 0) || !std::isfinite(rmsNormEps))
     return fileError(source, "{0} must be positive and finite (got {1})",
                      key("rms_norm_eps"), shortest(rmsNormEps));

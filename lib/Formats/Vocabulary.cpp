@@ -66,13 +66,18 @@ struct WireReader {
   void skip(unsigned wireType) {
     switch (wireType) {
     case 0: varint(); break;
-    case 1: p += 8; break;
+    case 1: advance(8); break;
     case 2: bytes(); break;
-    case 5: p += 4; break;
+    case 5: advance(4); break;
     default: failed = true;
     }
-    if (p > end)
+  }
+  /// Never forms a pointer past the end (undefined even unread).
+  void advance(size_t n) {
+    if (failed || size_t(end - p) < n)
       failed = true;
+    else
+      p += n;
   }
   static WireReader of(StringRef s) {
     return {reinterpret_cast<const uint8_t *>(s.data()),

@@ -53,3 +53,8 @@ Error lowbit::checkNotAnInput(StringRef output) {
                        in.path);
   return Error::success();
 }
+
+void lowbit::forgetInputFiles() {
+  std::lock_guard<std::mutex> lock(inputsMutex);
+  recordedInputs().clear();
+}

@@ -424,6 +424,10 @@ refuse inf-gguf-quantize "$INFMSG" "inf inf.mlir" -- \
   "$B/lowbit-opt" inf.mlir --lowbit-gguf-quantize="ftype=q4_k_m side-file=$T/out.side.gguf" -o out.mlir
 refuse nan-bnb-4bit "$NANMSG" "nan nan.mlir" -- \
   "$B/lowbit-opt" nan.mlir --lowbit-bnb-4bit="side-file=$T/out.side.safetensors" -o out.mlir
+refuse nan-gptq "$NANMSG" "nan nan.mlir" -- \
+  "$B/lowbit-opt" nan.mlir --lowbit-gptq="file=$TEXT windows=1 window-length=16 side-file=$T/out.side.safetensors" -o out.mlir
+refuse nan-awq "$NANMSG" "nan nan.mlir" -- \
+  "$B/lowbit-opt" nan.mlir --lowbit-awq="file=$TEXT windows=1 window-length=16 side-file=$T/out.side.safetensors" -o out.mlir
 refuse nan-compile "$NANMSG" nan -- \
   "$B/lowbit-compile" nan -o out.lbx
 # The linears quantize; the float lm_head is what the exports refuse.
@@ -451,6 +455,10 @@ refuse ir-attention-layer-sparse "lowbit.attention has layer 2000000000, outside
 sed 's/vocab_size = 4096,/vocab_size = 1000000000,/' t.mlir > vocab.mlir
 refuse ir-vocab-beyond-embedding "tensor 'model.embed_tokens.weight' has shape \\[4096, 256\\], expected \\[1000000000, 256\\]" "vocab.mlir m" -- \
   "$B/lowbit-translate" --export-gguf vocab.mlir -o out.gguf
+refuse ir-vocab-beyond-embedding-calibrate "tensor 'model.embed_tokens.weight' has shape \\[4096, 256\\], expected \\[1000000000, 256\\]" "vocab.mlir m" -- \
+  "$B/lowbit-opt" vocab.mlir --lowbit-calibrate="file=$TEXT windows=1 window-length=16 output=$T/out.stats.pb" -o out.mlir
+refuse ir-vocab-beyond-embedding-awq "tensor 'model.embed_tokens.weight' has shape \\[4096, 256\\], expected \\[1000000000, 256\\]" "vocab.mlir m" -- \
+  "$B/lowbit-opt" vocab.mlir --lowbit-awq="file=$TEXT windows=1 window-length=16 side-file=$T/out.side.safetensors" -o out.mlir
 
 echo "$cases cases, $fails failed"
 [ $fails -eq 0 ]

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 using namespace lowbit;
@@ -347,6 +348,21 @@ TEST(GgmlQuants, DequantizeTensor) {
             std::string::npos);
   EXPECT_FALSE(canDequantize(DType::I32));
   EXPECT_TRUE(canDequantize(DType::Q6_K));
+}
+
+TEST(GgmlQuants, CheckFiniteNamesThePlace) {
+  std::vector<float> v(12, 1.0f);
+  EXPECT_EQ(findNonFinite(v.data(), 12), -1);
+  EXPECT_FALSE(bool(checkFinite("w", v.data(), 12, 4)));
+  v[9] = -std::numeric_limits<float>::infinity();
+  v[10] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(findNonFinite(v.data(), 12), 9);
+  llvm::Error e = checkFinite("w", v.data(), 12, 4, /*firstRow=*/5);
+  ASSERT_TRUE(bool(e));
+  EXPECT_NE(llvm::toString(std::move(e))
+                .find("tensor 'w' has a non-finite value (-inf) at row 7, "
+                      "column 1"),
+            std::string::npos);
 }
 
 TEST(GgmlQuants, F64) {

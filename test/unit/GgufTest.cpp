@@ -529,4 +529,20 @@ TEST_F(GgufTest, RejectsBadTensorInfos) {
   Bytes noData;
   noData.header(1, 0).tensor("t", {1}, 0, 0);
   expectOpenError(noData, "tensor data would start at offset 64, past the end");
+
+  // Tensors sharing bytes, as llama.cpp refuses them; whatever the order of
+  // the tensor infos, and however little they overlap.
+  Bytes same;
+  same.header(2, 0).tensor("a", {8}, 0, 0).tensor("b", {8}, 0, 0).pad().zeros(64);
+  expectOpenError(same, "tensor 'a' data (offset 0, 32 bytes) overlaps tensor "
+                        "'b' (offset 0)");
+  Bytes into;
+  into.header(2, 0).tensor("b", {8}, 0, 32).tensor("a", {16}, 0, 0).pad().zeros(64);
+  expectOpenError(into, "tensor 'a' data (offset 0, 64 bytes) overlaps tensor "
+                        "'b' (offset 32)");
+  Bytes apart;
+  apart.header(3, 0).tensor("b", {8}, 0, 32).tensor("a", {8}, 0, 0)
+      .tensor("empty", {0}, 0, 32).pad().zeros(64);
+  std::string p = writeBytes("apart.gguf", apart);
+  EXPECT_TRUE(open(p)) << "adjacent tensors and an empty one do not overlap";
 }

@@ -4,6 +4,7 @@
 #include "lowbit/Support/Float16.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -101,6 +102,27 @@ TEST(Safetensors, RejectsCorruptFiles) {
                         R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
                         "abcdefgh"));
   EXPECT_NE(e.find("trailing"), std::string::npos) << e;
+  // A JSON parser keeps one of two entries of one name: the other tensor
+  // would vanish (and its bytes look like a hole).
+  e = errorOf(writeFile("dup.safetensors",
+                        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"( "a" :{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                        "abcdefgh"));
+  EXPECT_NE(e.find("duplicate tensor name 'a'"), std::string::npos) << e;
+  // Names inside tensor entries and __metadata__ are not tensor names.
+  EXPECT_EQ(errorOf(writeFile(
+                "nested.safetensors",
+                R"({"__metadata__":{"a":"x"},"a":{"dtype":"F32","shape":[1],)"
+                R"("data_offsets":[0,4]}})",
+                "abcd")),
+            "");
+  // Element counts overflow int64 even when a zero makes the bytes fit.
+  e = errorOf(writeFile("count.safetensors",
+                        R"({"a":{"dtype":"F32","shape":[4611686018427387904,3,0],)"
+                        R"("data_offsets":[0,0]}})",
+                        ""));
+  EXPECT_NE(e.find("element count of the shape overflows"), std::string::npos)
+      << e;
   e = errorOf(writeFile("json.safetensors", "{not json", ""));
   EXPECT_NE(e.find("invalid header JSON"), std::string::npos) << e;
 }
@@ -175,4 +197,54 @@ TEST(HfConfig, RejectsBadConfigs) {
             std::string::npos);
   std::string e = configError("[1,2]");
   EXPECT_NE(e.find("config.json"), std::string::npos) << e;
+}
+
+TEST(HfConfig, RangeChecksBeforeUse) {
+  // Each replaces one key of a valid configuration.
+  auto withKey = [](const std::string &key, const std::string &value) {
+    llvm::json::Object o{{"model_type", "llama"},     {"vocab_size", 100},
+                         {"hidden_size", 64},         {"intermediate_size", 128},
+                         {"num_hidden_layers", 2},    {"num_attention_heads", 4},
+                         {"rms_norm_eps", 1e-6}};
+    llvm::Expected<llvm::json::Value> v = llvm::json::parse(value);
+    EXPECT_TRUE(bool(v)) << value;
+    if (!v)
+      return llvm::toString(v.takeError());
+    o[key] = std::move(*v);
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(std::move(o));
+    return configError(text);
+  };
+  auto expectError = [&](const std::string &key, const std::string &value,
+                         const std::string &what) {
+    std::string e = withKey(key, value);
+    EXPECT_NE(e.find("config.json: " + what), std::string::npos)
+        << key << " = " << value << ": " << e;
+  };
+  // A zero head count used to divide hidden_size (SIGFPE).
+  expectError("num_attention_heads", "0",
+              "num_attention_heads must be positive (got 0)");
+  expectError("num_attention_heads", "3",
+              "hidden_size 64 is not a multiple of num_attention_heads 3");
+  expectError("num_key_value_heads", "0",
+              "num_key_value_heads must be positive (got 0)");
+  expectError("vocab_size", "1099511627776",
+              "vocab_size 1099511627776 is too large");
+  expectError("head_dim", "2147483646",
+              "num_attention_heads * head_dim = 8589934584 is too large");
+  expectError("rope_theta", "-1", "rope_theta must be positive and finite");
+  expectError("eos_token_id", "100", "eos_token_id 100 is outside the vocabulary");
+  // Mistyped keys are reported as mistyped, required or optional.
+  expectError("hidden_size", "\"64\"",
+              "key 'hidden_size' must be an integer, got string \"64\"");
+  expectError("num_key_value_heads", "2.5",
+              "key 'num_key_value_heads' must be an integer, got number 2.5");
+  expectError("tie_word_embeddings", "1",
+              "key 'tie_word_embeddings' must be a boolean, got number 1");
+  expectError("rope_parameters", "{\"rope_theta\":\"1e4\"}",
+              "key 'rope_parameters.rope_theta' must be a number, got string");
+  // Null is absent; eos may be a list (Llama 3).
+  EXPECT_EQ(withKey("head_dim", "null"), "");
+  EXPECT_EQ(withKey("eos_token_id", "[2, 3]"), "");
 }

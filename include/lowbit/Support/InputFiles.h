@@ -29,6 +29,10 @@ readInputFile(const llvm::Twine &path, bool isText = false,
 /// file as a recorded input.
 llvm::Error checkNotAnInput(llvm::StringRef output);
 
+/// Forgets every recorded input: for a process that reads one unrelated
+/// input after another (the fuzz targets), so the record does not grow.
+void forgetInputFiles();
+
 } // namespace lowbit
 
 #endif // LOWBIT_SUPPORT_INPUTFILES_H

@@ -70,7 +70,8 @@
 // INF: error: --lowbit-llm-int8: threshold must be a positive finite number, not inf
 // RUN: not lowbit-opt %t/cal.mlir --lowbit-llm-int8="threshold=nan side-file=%t/bad.safetensors" 2>&1 | FileCheck %s --check-prefix=NAN
 // NAN: error: --lowbit-llm-int8: threshold must be a positive finite number, not nan
-// RUN: sed 's/num_layers = 4/num_layers = 3/' %t/cal.mlir > %t/other.mlir
+// (More layers, not fewer: an attention op's layer must stay below the count.)
+// RUN: sed 's/num_layers = 4/num_layers = 5/' %t/cal.mlir > %t/other.mlir
 // RUN: not lowbit-opt %t/other.mlir --lowbit-llm-int8="side-file=%t/bad.safetensors" 2>&1 | FileCheck %s --check-prefix=OTHER
-// OTHER: error: --lowbit-llm-int8: {{.*}}stats.pb: statistics of another model ({{.*}}4 layers{{.*}}), not of this one ({{.*}}3 layers
+// OTHER: error: --lowbit-llm-int8: {{.*}}stats.pb: statistics of another model ({{.*}}4 layers{{.*}}), not of this one ({{.*}}5 layers
 // RUN: not test -e %t/bad.safetensors
