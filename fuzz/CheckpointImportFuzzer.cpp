@@ -1,7 +1,7 @@
 //===- CheckpointImportFuzzer.cpp - GPTQ, AWQ and bitsandbytes weights ----===//
 //
-// Input: config.json, then (after fuzz::kFileSeparator) model.safetensors of
-// a Hugging Face directory. The directory is read as --import-hf reads it:
+// Input: config.json, then (after fuzz::kFileSeparator) model.safetensors,
+// then optionally model.safetensors.index.json of a Hugging Face directory. The directory is read as --import-hf reads it:
 // configuration, quantization config, weight files, and the unpacking of
 // GPTQ/AWQ linears into lowbit's affine layout. The same tensors are then
 // read as the side files of lowbit's own passes: affine codes and
@@ -85,11 +85,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fuzz::ScratchDir dir;
   static const bool tokenizer = !dir.write("tokenizer.model", "").empty();
   (void)tokenizer;
-  std::vector<StringRef> files = fuzz::splitFiles(fuzz::bytesOf(data, size), 2);
+  std::vector<StringRef> files = fuzz::splitFiles(fuzz::bytesOf(data, size), 3);
   // Each input is unrelated to the last: keep the record of inputs small.
   forgetInputFiles();
   dir.write("config.json", files[0]);
   std::string weightsPath = dir.write("model.safetensors", files[1]);
+  if (files[2].empty())
+    dir.remove("model.safetensors.index.json");
+  else
+    dir.write("model.safetensors.index.json", files[2]);
   dir.remove("unpacked.safetensors");
 
   {

@@ -20,7 +20,7 @@ namespace lowbit {
 namespace fuzz {
 
 /// Separates the files of a multi-file input (e.g. config.json and
-/// model.safetensors of a checkpoint). Also in fuzz/make-corpus.sh's seeds.
+/// model.safetensors of a checkpoint); MakeSeeds.cpp writes seeds so.
 inline constexpr llvm::StringLiteral kFileSeparator = "\n--lowbit-fuzz-file--\n";
 
 inline llvm::StringRef bytesOf(const uint8_t *data, size_t size) {

@@ -467,8 +467,25 @@ std::string sideFileSeed(const TensorRef &t, StringRef out, bool doubleQuant) {
 /// gives the side-file seeds, its config.json before them.
 void checkpointSeeds(StringRef out, ArrayRef<std::string> inputs) {
   for (const std::string &dir : inputs) {
-    writeFile(out, sys::path::filename(dir).str() + ".ckpt",
-              shrinkCheckpoint(dir, out));
+    std::string checkpoint = shrinkCheckpoint(dir, out);
+    writeFile(out, sys::path::filename(dir).str() + ".ckpt", checkpoint);
+    // The same with a shard index naming its one file, as sharded
+    // checkpoints have.
+    auto shrunk = check(SafetensorsFile::open(MemoryBuffer::getMemBuffer(
+        StringRef(checkpoint).split(fuzz::kFileSeparator).second, "shrunk",
+        /*RequiresNullTerminator=*/false)));
+    json::Object weightMap;
+    uint64_t totalSize = 0;
+    for (const TensorRef &t : shrunk->tensors()) {
+      weightMap[t.name] = "model.safetensors";
+      totalSize += t.bytes;
+    }
+    json::Value index = json::Object{
+        {"metadata", json::Object{{"total_size", int64_t(totalSize)}}},
+        {"weight_map", std::move(weightMap)}};
+    writeFile(out, sys::path::filename(dir).str() + "-index.ckpt",
+              checkpoint + fuzz::kFileSeparator.str() +
+                  formatv("{0:2}", index).str());
     SmallString<256> configPath(dir);
     sys::path::append(configPath, "config.json");
     SmallString<256> weightsPath(dir);

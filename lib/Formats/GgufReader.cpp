@@ -238,6 +238,8 @@ private:
   StringRef path;
   StringRef bytes;
   uint64_t pos = 0;
+  uint64_t arrayElements = 0; // in all the metadata arrays read so far
+  static constexpr uint64_t kMaxArrayElements = uint64_t(1) << 23;
 };
 } // namespace lowbit
 
@@ -324,6 +326,15 @@ Error GgufParser::readValue(GgufValue &v, StringRef key) {
   if (count > left() / minValueBytes(elemType))
     return truncated(formatv("array of {0} {1} elements of key {2}", count,
                              ggufValueTypeName(elemType), quoted(key)));
+  // Each element is held as a GgufValue (about 90 bytes), so a file could
+  // otherwise make us allocate ~90 times its size: 16 MB of u8 array took
+  // 1.5 GB. The largest vocabularies (256K tokens, with scores, types and
+  // merges) stay under 1M elements.
+  if (count > kMaxArrayElements - arrayElements)
+    return fileError(path, "metadata key {0}: arrays of more than {1} elements "
+                     "in all are not supported ({2} before this array of {3})",
+                     quoted(key), kMaxArrayElements, arrayElements, count);
+  arrayElements += count;
   v.type = GgufValueType::Array;
   v.elemType = elemType;
   v.elems.resize(count);

@@ -39,6 +39,11 @@ static Expected<std::vector<std::string>> findWeightFiles(StringRef dir) {
       if (auto s = kv.second.getAsString())
         shards.insert(s->str());
     for (const std::string &s : shards) {
+      // A shard is a file of the model directory, never a path out of it.
+      if (s.empty() || s == "." || s == ".." ||
+          s.find_first_of("/\\") != std::string::npos)
+        return fileError(index, "weight_map names shard '{0}', which is not "
+                         "a file name in the model directory", s);
       SmallString<256> p(dir);
       sys::path::append(p, s);
       files.push_back(std::string(p));

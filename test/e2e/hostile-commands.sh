@@ -147,13 +147,16 @@ if sha256sum --quiet -c "$T/inputs.sha256" >/dev/null 2>&1; then ok_case "inputs
 else bad_case "inputs-unchanged-at-end"; fi
 
 # --- an internal error: one line naming lowbit and the input, no LLVM banner,
-# still a crash to the caller, and no partial output -------------------------
+# still a crash to the caller, and no partial output (under AddressSanitizer
+# its own report replaces the handler, so the case is left out there) -------
+if [ -z "${LOWBIT_SANITIZED:-}" ]; then
 "$B/lowbit-opt" t.mlir --lowbit-calibrate="file=calib.txt output=crash.pb windows=64" -o crash.mlir 2> crash.err &
 pid=$!; sleep 2; kill -SEGV $pid; wait $pid; rc=$?
 if [ $rc -eq 139 ] && grep -q "^lowbit-opt: internal error (SIGSEGV) while processing 't.mlir'; this is a bug in lowbit" crash.err &&
    ! grep -qE 'PLEASE submit|Stack dump' crash.err && ! ls crash.* 2>/dev/null | grep -qv crash.err; then
   ok_case "crash-handler: $(grep 'internal error' crash.err)"
 else bad_case "crash-handler: rc=$rc $(cat crash.err | tail -3)"; fi
+fi
 
 echo "$cases cases, $fails failed"
 [ $fails -eq 0 ]

@@ -28,6 +28,13 @@ fi
 # 1..127, within 5 minutes) with stderr matching PATTERN (extended regex); no
 # out.* may be left in $T nor any new file; INPUTS (a space-separated list of
 # files and directories) must be byte-identical afterwards.
+# Address space is capped so an allocation sized by a hostile value fails
+# fast. AddressSanitizer reserves terabytes of shadow memory and caps sizes
+# itself (max_allocation_size_mb, set by scripts/sanitize.sh), so not there.
+limit_memory() {
+  if [ -z "${LOWBIT_SANITIZED:-}" ]; then ulimit -v "$LIMIT_KB"; fi
+}
+
 refuse() {
   local name=$1 pattern=$2 inputs=$3; shift 4
   cases=$((cases+1))
@@ -36,7 +43,7 @@ refuse() {
   # shellcheck disable=SC2086
   sums=$(find $inputs -type f -print0 | sort -z | xargs -0 sha256sum)
   local err rc
-  err=$( (ulimit -v "$LIMIT_KB"; timeout 300 "$@") 2>&1 >/dev/null); rc=$?
+  err=$( (limit_memory; timeout 300 "$@") 2>&1 >/dev/null); rc=$?
   if [ $rc -eq 0 ]; then echo "FAIL $name: exit 0"; fails=$((fails+1)); return; fi
   if [ $rc -eq 124 ]; then echo "FAIL $name: timed out"; fails=$((fails+1)); return; fi
   if [ $rc -ge 128 ]; then
@@ -64,7 +71,7 @@ warns() {
   local name=$1 pattern=$2; shift 3
   cases=$((cases+1))
   local err rc
-  err=$( (ulimit -v "$LIMIT_KB"; timeout 300 "$@") 2>&1 >/dev/null); rc=$?
+  err=$( (limit_memory; timeout 300 "$@") 2>&1 >/dev/null); rc=$?
   if [ $rc -ne 0 ]; then echo "FAIL $name: exit $rc: $(tail -3 <<<"$err")"; fails=$((fails+1)); return; fi
   local n; n=$(grep -cE -- "$pattern" <<<"$err")
   if [ "$n" -ne 1 ]; then

@@ -484,6 +484,16 @@ TEST_F(GgufTest, RejectsBadMetadata) {
                   "general.alignment 24 is not a power of two");
   expectOpenError(Bytes().header(0, 1).kvU32("general.alignment", 0),
                   "general.alignment 0 is not a power of two");
+  // Elements are held as GgufValues (~90 bytes each), so the arrays of a
+  // file have a budget: 2^23 elements in all, here 2^22 + 1 twice.
+  Bytes big;
+  big.header(0, 2);
+  for (StringRef key : {"a", "b"}) {
+    big.str(key).u32(9).u32(0).u64((uint64_t(1) << 22) + 1);
+    big.zeros((size_t(1) << 22) + 1);
+  }
+  expectOpenError(big, "metadata key 'b': arrays of more than 8388608 "
+                       "elements in all are not supported");
 }
 
 TEST_F(GgufTest, RejectsBadTensorInfos) {
