@@ -3,6 +3,8 @@
 
 #include <sentencepiece_processor.h>
 
+#include <exception>
+
 using namespace lowbit::rt;
 
 struct Tokenizer::Impl {
@@ -15,10 +17,23 @@ Tokenizer::~Tokenizer() = default;
 StatusOr<std::unique_ptr<Tokenizer>>
 Tokenizer::create(const std::string &serializedModel) {
   std::unique_ptr<Tokenizer> tok(new Tokenizer());
-  auto status = tok->impl->processor.LoadFromSerializedProto(
-      absl::string_view(serializedModel.data(), serializedModel.size()));
-  if (!status.ok())
-    return Status::error("cannot load the tokenizer: " + status.ToString());
+  // SentencePiece reports some malformed models by throwing (darts-clone,
+  // building the trie of a unigram model, on a piece with a NUL byte). The
+  // runtime is built without exceptions, so this file alone is compiled
+  // with them (runtime/CMakeLists.txt) to turn one into a failure.
+  std::string why;
+  try {
+    auto status = tok->impl->processor.LoadFromSerializedProto(
+        absl::string_view(serializedModel.data(), serializedModel.size()));
+    if (!status.ok())
+      why = status.ToString();
+  } catch (const std::exception &e) {
+    why = std::string("SentencePiece refused it: ") + e.what();
+  } catch (...) {
+    why = "SentencePiece refused it";
+  }
+  if (!why.empty())
+    return Status::error("cannot load the tokenizer: " + why);
   return std::move(tok);
 }
 

@@ -10,6 +10,7 @@
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Formats/Gguf.h"
 #include "lowbit/Support/Error.h"
+#include "SentencePieceLoader.h"
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -319,9 +320,9 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::create(const Vocabulary &vocab,
   std::unique_ptr<Tokenizer> tok(new Tokenizer());
   tok->vocab = vocab;
   tok->processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = tok->processor->LoadFromSerializedProto(vocab.toSentencePieceProto());
-  if (!status.ok())
-    return fileError(source, "cannot load tokenizer: {0}", status.ToString());
+  std::string why = loadSentencePiece(*tok->processor, vocab.toSentencePieceProto());
+  if (!why.empty())
+    return fileError(source, "cannot load tokenizer: {0}", why);
   return std::move(tok);
 }
 

@@ -410,6 +410,24 @@ TEST(CApi, TokenizerFromTheManifest) {
   lowbit_model_free(model);
 }
 
+// SentencePiece throws on some models (darts-clone cannot put a piece that
+// starts with a NUL byte in its trie); the runtime is built without
+// exceptions, so that used to abort. Found by fuzz/TokenizerFuzzer; an
+// artifact's tokenizer is loaded by the same call.
+TEST(Loader, RejectsATokenizerSentencePieceThrowsOn) {
+  const char proto[] = "\n\x0e\n\x05u<nk>\x15\x00\x00\x00\x00\x18\x02"
+                       "\n\x05\n\x03\x00\x0b\x15";
+  Toy toy;
+  toy.manifest.mutable_tokenizer()->set_sentencepiece_model(
+      std::string(proto, sizeof(proto) - 1));
+  std::string path = toy.write("bad-tokenizer");
+  auto model = Model::load(path);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().message().rfind(path + ": cannot load the tokenizer: ", 0),
+            0u)
+      << model.status().message();
+}
+
 TEST(Sampler, CApiMatchesTheCppSampler) {
   std::vector<float> logits(50);
   for (int i = 0; i < 50; ++i)

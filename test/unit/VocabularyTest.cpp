@@ -55,3 +55,24 @@ TEST(Vocabulary, RebuiltProtoTokenizesIdentically) {
     EXPECT_EQ((*a)->decode(ids), t);
   }
 }
+
+// SentencePiece throws on some models (darts-clone cannot put a piece that
+// starts with a NUL byte in its trie); lowbit is built without exceptions,
+// so that used to abort. Found by fuzz/TokenizerFuzzer.
+TEST(Vocabulary, PieceWithNulIsAnErrorNotAnAbort) {
+  // Unigram model (no trainer spec): "u<nk>" (unknown), then "\0\x0b\x15".
+  const char proto[] = "\n\x0e\n\x05u<nk>\x15\x00\x00\x00\x00\x18\x02"
+                       "\n\x05\n\x03\x00\x0b\x15";
+  auto v = Vocabulary::fromSentencePieceProto(
+      llvm::StringRef(proto, sizeof(proto) - 1), "bad.model", 4);
+  ASSERT_TRUE(bool(v)) << llvm::toString(v.takeError());
+  for (bool rebuilt : {false, true}) {
+    Vocabulary vocab = *v;
+    if (rebuilt)
+      vocab.originalProto.clear();
+    auto tok = Tokenizer::create(vocab, "bad.model");
+    ASSERT_FALSE(bool(tok));
+    std::string e = llvm::toString(tok.takeError());
+    EXPECT_EQ(e.rfind("bad.model: cannot load tokenizer: ", 0), 0u) << e;
+  }
+}
