@@ -205,6 +205,8 @@ TEST(CalibrationStatistics, SaveLoadRoundTripIsBitExact) {
 TEST(CalibrationStatistics, EveryTruncationIsAnError) {
   TempDir dir;
   std::string path = dir.path("stats.pb"), cut = dir.path("cut.pb");
+  // (A new file: this process has read x.pb, so it may not be overwritten.)
+  path = dir.path("damaged.pb");
   ASSERT_FALSE(bool(sampleStatistics().save(path)));
   std::string bytes = readBytes(path);
   for (size_t n = 0; n < bytes.size(); ++n) {
@@ -235,6 +237,8 @@ TEST(CalibrationStatistics, RejectsOtherFiles) {
 
   // A damaged width inside an entry is caught by the consistency checks:
   // in_features = 5, samples = 21 (fields 2 and 3) becomes in_features = 6.
+  // (A new file: this process has read x.pb, so it may not be overwritten.)
+  path = dir.path("damaged.pb");
   ASSERT_FALSE(bool(sampleStatistics().save(path)));
   std::string bytes = readBytes(path);
   size_t at = bytes.find(llvm::StringRef("\x10\x05\x18\x15", 4));
