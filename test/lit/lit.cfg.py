@@ -46,3 +46,9 @@ llvm_config.add_tool_substitutions(
 config.substitutions.append(("%lowbit_models", config.lowbit_models_dir))
 config.substitutions.append(("%lowbit_libs", config.lowbit_lib_dir))
 config.substitutions.append(("%mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt")))
+
+# An instrumented plugin cannot load into the distribution's uninstrumented
+# mlir-opt (the sanitizer runtime must come first), so plugin tests need a
+# plain build.
+if getattr(config, "lowbit_sanitize", ""):
+    config.available_features.add("sanitized")

@@ -1,3 +1,4 @@
+// UNSUPPORTED: sanitized
 // RUN: %mlir_opt --load-dialect-plugin=%lowbit_libs/LowbitDialectPlugin.so %s | FileCheck %s
 
 // The dialect plugin makes upstream mlir-opt understand lowbit IR.
