@@ -108,3 +108,13 @@ void fuzz::touch(const void *data, size_t size) {
     sum ^= p[i];
   (void)sum;
 }
+
+const lowbit::ModelConfig &lowbit::fuzz::tinyModelConfig() {
+  static const ModelConfig config = [] {
+    ModelConfig c;
+    c.vocabSize = 4096, c.hiddenSize = 256, c.intermediateSize = 768;
+    c.numLayers = 4, c.numHeads = 4, c.numKvHeads = 2, c.headDim = 64;
+    return c;
+  }();
+  return config;
+}

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/Formats/HfConfig.h"
+
 namespace lowbit {
 namespace fuzz {
 
@@ -73,6 +75,10 @@ private:
 /// Reads every byte of [data, data + size), so ASan checks that a view a
 /// reader handed out lies inside live memory.
 void touch(const void *data, size_t size);
+
+/// The bundled tiny-5m's shape, which the statistics and imatrix seeds were
+/// made for.
+const ModelConfig &tinyModelConfig();
 
 } // namespace fuzz
 } // namespace lowbit

@@ -17,13 +17,7 @@ using namespace lowbit;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fuzz::MemFile file;
-  // The bundled tiny-5m's shape, which the statistics seeds were made for.
-  static const ModelConfig config = [] {
-    ModelConfig c;
-    c.vocabSize = 4096, c.hiddenSize = 256, c.intermediateSize = 768;
-    c.numLayers = 4, c.numHeads = 4, c.numKvHeads = 2, c.headDim = 64;
-    return c;
-  }();
+  const ModelConfig &config = fuzz::tinyModelConfig();
   const std::string &path = file.write(fuzz::bytesOf(data, size));
   // Each input is unrelated to the last: keep the record of inputs small.
   forgetInputFiles();
