@@ -64,8 +64,11 @@ Error lowbit::writeFileAtomically(
     return e;
   }
   // /dev/stdout, /dev/fd/N and /proc/self/fd/N name descriptors the caller
-  // already holds: write to them, never around them.
-  if (path.starts_with("/dev/") || path.starts_with("/proc/"))
+  // already holds (their links may name a pipe, not a path): write to them,
+  // never around them. Other devices are found by their type below, so a
+  // regular file under /dev/shm is still replaced atomically.
+  if (path == "/dev/stdout" || path == "/dev/stderr" ||
+      path.starts_with("/dev/fd/") || path.starts_with("/proc/"))
     return writeInPlace(path, write);
   Expected<std::string> target = resolveOutputPath(path);
   if (!target)
