@@ -5,8 +5,8 @@
 #   bash scripts/sanitize.sh       the selection CI runs (scripts/test.sh): the
 #                                  readers, writers and quantizers' unit tests,
 #                                  the runtime's, and the end-to-end tests that
-#                                  drive lowbit-translate and lowbit-run over
-#                                  tiny-5m and damaged copies of it
+#                                  drive the four tools over tiny-5m and
+#                                  damaged copies of it
 #   bash scripts/sanitize.sh all   every unit and lit test and every end-to-end
 #                                  test on tiny-5m
 set -euo pipefail
@@ -26,7 +26,7 @@ export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp:print_suppressions=0
 
 case $MODE in
   ci)
-    TARGETS=(lowbit-translate lowbit-run LowbitFormatsTests LowbitReaderTests
+    TARGETS=(lowbit-translate lowbit-run lowbit-opt lowbit-compile LowbitFormatsTests LowbitReaderTests
              LowbitQuantizeTests LowbitImatrixTests LowbitAffineTests
              LowbitAffinePackingTests LowbitBnbTests LowbitRuntimeTests)
     TESTS='^(LowbitFormatsTests|LowbitReaderTests|LowbitQuantizeTests|LowbitImatrixTests|LowbitAffineTests|LowbitAffinePackingTests|LowbitBnbTests|LowbitRuntimeTests|e2e\.tiny-5m\.p2|e2e\.bad-input|e2e\.hostile-files|e2e\.gguf-roundtrip)$'
