@@ -15,12 +15,17 @@
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
 #include "lowbit/Calibration/Imatrix.h"
+#include "lowbit/Calibration/Layerwise.h"
+#include "lowbit/Quant/GgmlBlockGrid.h"
+#include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Quant/GptqGgml.h"
 #include "lowbit/Support/Progress.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_GGUFQUANTIZE
@@ -31,9 +36,101 @@ using namespace mlir;
 using ::lowbit::DType;
 
 namespace {
+/// A tensor encoded before the main loop (by GPTQ), with its type.
+struct EncodedTensor {
+  DType type;
+  std::vector<uint8_t> bytes;
+};
+
 struct GgufQuantizePass
     : mlir::lowbit::impl::GgufQuantizeBase<GgufQuantizePass> {
   using Base::Base;
+
+  /// The type llama-quantize's mix gives `name`, or an error for a name
+  /// without a Llama-family role.
+  llvm::Expected<DType> typeOf(StringRef name, const ::lowbit::GgufFileType &fileType,
+                               const ::lowbit::ModelShape &shape, int64_t rowLength,
+                               bool hasOutput) const {
+    auto parsed = ::lowbit::parseWeightName(name);
+    if (!parsed)
+      return llvm::createStringError("'" + name.str() +
+                                     "' has no Llama-family role");
+    ::lowbit::WeightRole role = parsed->role;
+    if (role == ::lowbit::WeightRole::Embedding && !hasOutput)
+      role = ::lowbit::WeightRole::Output; // tied: the embedding is the output
+    return ::lowbit::chooseGgufType(fileType, role, parsed->layer, rowLength,
+                                    shape, pure);
+  }
+
+  /// GPTQ of every decoder linear into its mix type, layer by layer through
+  /// the already quantized model; the encodings land in `encoded`.
+  llvm::Error runGptq(ModuleOp module, const ::lowbit::WeightStore &weights,
+                      const ::lowbit::GgufFileType &fileType,
+                      const ::lowbit::ModelShape &shape, bool hasOutput,
+                      llvm::StringMap<EncodedTensor> &encoded) {
+    if (!(dampPercent > 0 && dampPercent < 1))
+      return llvm::createStringError(
+          "damp must be in (0, 1), not " +
+          llvm::formatv("{0}", double(dampPercent)).str());
+    ::lowbit::LayerwiseOptions options;
+    std::string text;
+    if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
+            module, file, windows, windowLength, seed, text, options.calibration))
+      return e;
+    options.calibration.collectHessian = true;
+    options.collectHessian = true;
+    auto tokenizer = mlir::lowbit::moduleTokenizer(module);
+    if (!tokenizer)
+      return tokenizer.takeError();
+    return ::lowbit::calibrateLayerwise(
+        module, weights, **tokenizer, text, options,
+        [&](ArrayRef<::lowbit::LinearGroup> groups,
+            ArrayRef<::lowbit::GroupInputs> inputs,
+            ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
+          for (size_t g = 0; g < groups.size(); ++g)
+            for (const std::string &name : groups[g].weights) {
+              std::vector<float> *w = dense.get(name);
+              if (!w)
+                return llvm::createStringError("no weight '" + name + "'");
+              int64_t cols = groups[g].inFeatures;
+              int64_t rows = int64_t(w->size()) / cols;
+              llvm::Expected<DType> type =
+                  typeOf(name, fileType, shape, cols, hasOutput);
+              if (!type)
+                return type.takeError();
+              if (llvm::Error e = ::lowbit::checkFinite(name, w->data(),
+                                                        int64_t(w->size()), cols))
+                return e;
+              EncodedTensor &out = encoded[name];
+              out.type = *type;
+              if (!::lowbit::hasGgmlBlockGrid(*type)) {
+                // A float fallback (rows too short for the mix's blocks).
+                ::lowbit::TensorRef ref{name, DType::F32, {rows, cols},
+                                        reinterpret_cast<const uint8_t *>(w->data()),
+                                        uint64_t(w->size() * sizeof(float))};
+                llvm::Expected<std::vector<uint8_t>> bytes =
+                    ::lowbit::encodeTensor(ref, *type);
+                if (!bytes)
+                  return bytes.takeError();
+                out.bytes = std::move(*bytes);
+                continue;
+              }
+              ::lowbit::GgmlGptqOptions o;
+              o.type = *type;
+              o.actOrder = actOrder;
+              o.dampPercent = dampPercent;
+              llvm::Expected<::lowbit::GgmlGptqResult> r =
+                  ::lowbit::gptqQuantizeGgml(w->data(), rows, cols,
+                                             inputs[g].statistics.hessian, o);
+              if (!r)
+                return llvm::createStringError("GPTQ of '" + name + "': " +
+                                               llvm::toString(r.takeError()));
+              out.bytes = std::move(r->bytes);
+              *w = std::move(r->dequantized);
+            }
+          return llvm::Error::success();
+        });
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -92,6 +189,14 @@ struct GgufQuantizePass
 
     ::lowbit::ModelShape shape{config->numLayers, config->numHeads,
                                config->numKvHeads};
+    llvm::StringMap<EncodedTensor> encoded;
+    if (gptq) {
+      if (llvm::Error e = runGptq(module, weights, *fileType, shape, hasOutput,
+                                  encoded))
+        return fail("--lowbit-gguf-quantize: " + llvm::toString(std::move(e)));
+    } else if (!file.empty() || actOrder) {
+      return fail("--lowbit-gguf-quantize: file= and act-order= need gptq=true");
+    }
     ::lowbit::GgufWriter writer;
     std::vector<std::vector<uint8_t>> storage;
     storage.reserve(items.size());
@@ -102,13 +207,19 @@ struct GgufQuantizePass
       const ::lowbit::TensorRef *t = weights.find(item.name);
       if (!t)
         return fail("no tensor named '" + item.name + "' in the weight store");
-      ::lowbit::WeightRole role = item.role.role;
-      if (role == ::lowbit::WeightRole::Embedding && !hasOutput)
-        role = ::lowbit::WeightRole::Output; // tied: the embedding is the output
-      llvm::Expected<DType> type = ::lowbit::chooseGgufType(
-          *fileType, role, item.role.layer, t->shape.back(), shape, pure);
+      llvm::Expected<DType> type =
+          typeOf(item.name, *fileType, shape, t->shape.back(), hasOutput);
       if (!type)
         return fail(llvm::toString(type.takeError()));
+      if (auto it = encoded.find(item.name); it != encoded.end()) {
+        covered += importance && importance->find(item.name);
+        storage.push_back(std::move(it->second.bytes));
+        writer.addTensor(item.name, *type, t->shape, storage.back().data(),
+                         storage.back().size());
+        chosen[item.name] = *type;
+        progress.update(int64_t(storage.size()), item.name);
+        continue;
+      }
       // Like llama-quantize, tensors the imatrix does not cover (the
       // embedding, usually the output) are quantized without it.
       const std::vector<float> *columns =

@@ -41,6 +41,20 @@ constexpr Recipe kRecipes[] = {
      "AWQ scales and clipping, then GPTQ rounding, 4 bits, groups of 128"},
     {"awq-gptq-w3g128", "lowbit-awq", "bits=3 group-size=128 gptq=true",
      "AWQ scales and clipping, then GPTQ rounding, 3 bits, groups of 128"},
+    // GGUF files: llama-quantize's per-tensor mix, GPTQ choosing the codes
+    // inside each ggml block (--export-gguf writes the file).
+    {"gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true",
+     "GPTQ rounding inside Q2_K's mix of ggml blocks"},
+    {"gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true",
+     "GPTQ rounding inside Q3_K_M's mix of ggml blocks"},
+    {"gptq-q4_0", "lowbit-gguf-quantize", "ftype=q4_0 gptq=true",
+     "GPTQ rounding inside Q4_0 blocks"},
+    {"gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true",
+     "GPTQ rounding inside Q4_K_M's mix of ggml blocks"},
+    {"gptq-q5_k_m", "lowbit-gguf-quantize", "ftype=q5_k_m gptq=true",
+     "GPTQ rounding inside Q5_K_M's mix of ggml blocks"},
+    {"gptq-q6_k", "lowbit-gguf-quantize", "ftype=q6_k gptq=true",
+     "GPTQ rounding inside Q6_K blocks"},
 };
 
 struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {

@@ -11,12 +11,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Quant/Gptq.h"
-
-#include "llvm/ADT/STLFunctionalExtras.h"
-#include "llvm/Support/Threading.h"
+#include "GptqSupport.h"
 
 #include <cblas.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,30 +29,6 @@ using namespace lowbit;
 using llvm::createStringError;
 
 namespace {
-
-/// Runs body(begin, end, slot) over [0, n) split into one contiguous range
-/// per thread; `slot` numbers the ranges from 0.
-void parallelFor(int64_t n, int64_t minPerThread,
-                 llvm::function_ref<void(int64_t, int64_t, int64_t)> body) {
-  int64_t threads = std::min<int64_t>(encodeThreadCount(),
-                                      std::max<int64_t>(1, n / minPerThread));
-  int64_t chunk = (n + threads - 1) / threads;
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) {
-    int64_t begin = t * chunk, end = std::min(n, begin + chunk);
-    if (begin < end)
-      pool.emplace_back([=] { body(begin, end, t); });
-  }
-  body(0, std::min(n, chunk), 0);
-  for (std::thread &t : pool)
-    t.join();
-}
-
-std::string shortNumber(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%g", v);
-  return buffer;
-}
 
 llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
                          const GptqOptions &options) {
@@ -79,53 +52,13 @@ llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
                              std::to_string(options.blockSize));
   if (!(options.dampPercent >= 0 && std::isfinite(options.dampPercent)))
     return createStringError("GPTQ damp fraction must be finite and >= 0, not " +
-                             shortNumber(options.dampPercent));
+                             gptq::shortNumber(options.dampPercent));
   if (hessianSize != size_t(cols) * size_t(cols))
     return createStringError(
         "the Hessian has " + std::to_string(hessianSize) + " entries; input width " +
         std::to_string(cols) + " needs " + std::to_string(cols) + "x" +
         std::to_string(cols) + " = " + std::to_string(cols * cols));
   return llvm::Error::success();
-}
-
-/// The upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU) as row-major floats, for
-/// the permuted and damped Hessian `h` (row-major, symmetric, destroyed).
-/// Factorizations run in double: calibration Hessians are often badly
-/// conditioned, and float loses the small pivots.
-llvm::Expected<std::vector<float>>
-inverseCholeskyUpper(std::vector<double> &h, int64_t k, double damp) {
-  auto notPositiveDefinite = [&](lapack_int minor) {
-    return createStringError(
-        "the Hessian is not positive definite after damping (leading minor " +
-        std::to_string(minor) + " of " + std::to_string(k) +
-        "); raise the damp fraction (now " + shortNumber(damp) +
-        ") or calibrate on more tokens");
-  };
-  // h is symmetric, so its row-major storage is also its column-major
-  // storage; column-major LAPACK avoids LAPACKE's transposed copies.
-  lapack_int n = lapack_int(k);
-  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
-  if (info > 0)
-    return notPositiveDefinite(info);
-  if (info == 0)
-    info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
-  if (info > 0)
-    return notPositiveDefinite(info);
-  // potri leaves H⁻¹ in the upper triangle, which potrf 'U' reads.
-  if (info == 0)
-    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
-  if (info > 0)
-    return notPositiveDefinite(info);
-  if (info < 0)
-    return createStringError("LAPACK rejected argument " +
-                             std::to_string(-info) +
-                             " while inverting the Hessian");
-  // Column-major U[i][j] lives at j·k + i.
-  std::vector<float> u(size_t(k * k), 0.0f);
-  for (int64_t j = 0; j < k; ++j)
-    for (int64_t i = 0; i <= j; ++i)
-      u[size_t(i * k + j)] = float(h[size_t(j * k + i)]);
-  return u;
 }
 
 } // namespace
@@ -138,52 +71,20 @@ llvm::Expected<GptqResult> lowbit::gptqQuantize(const float *w, int64_t rows,
     return std::move(e);
   const AffineScheme &scheme = options.scheme;
   const int64_t k = cols;
-  for (int64_t i = 0; i < k * k; ++i)
-    if (!std::isfinite(hessian[size_t(i)]))
-      return createStringError("Hessian entry (" + std::to_string(i / k) +
-                               ", " + std::to_string(i % k) +
-                               ") is not finite");
-  for (int64_t i = 0; i < rows * k; ++i)
-    if (!std::isfinite(w[i]))
-      return createStringError("weight (" + std::to_string(i / k) + ", " +
-                               std::to_string(i % k) + ") is not finite");
+  if (llvm::Error e = gptq::checkFiniteInputs(w, rows, k, hessian))
+    return std::move(e);
 
   GptqResult result;
-  // An input channel that was always 0 carries no information: pin its
-  // diagonal so H stays invertible and quantize its weights as 0.
-  std::vector<bool> dead(size_t(k), false);
-  for (int64_t i = 0; i < k; ++i)
-    if (hessian[size_t(i * k + i)] == 0) {
-      hessian[size_t(i * k + i)] = 1;
-      dead[size_t(i)] = true;
-      ++result.deadColumns;
-    }
-
-  // perm[p] is the original column processed at position p.
-  std::vector<int64_t> perm(static_cast<size_t>(k));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (options.actOrder)
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) {
-      return hessian[size_t(a * k + a)] > hessian[size_t(b * k + b)];
-    });
-
-  double meanDiag = 0;
-  for (int64_t i = 0; i < k; ++i)
-    meanDiag += hessian[size_t(i * k + i)];
-  meanDiag /= double(k);
-  std::vector<double> permuted(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j)
-      permuted[size_t(i * k + j)] = hessian[size_t(perm[i] * k + perm[j])];
-  hessian = {};
-  for (int64_t i = 0; i < k; ++i)
-    permuted[size_t(i * k + i)] += options.dampPercent * meanDiag;
-  llvm::Expected<std::vector<float>> hinvOr =
-      inverseCholeskyUpper(permuted, k, options.dampPercent);
-  if (!hinvOr)
-    return hinvOr.takeError();
-  permuted = {};
-  const std::vector<float> &hinv = *hinvOr;
+  // An input channel that was always 0 carries no information: its diagonal
+  // is pinned so H stays invertible and its weights are quantized as 0.
+  llvm::Expected<gptq::PreparedHessian> prepared = gptq::prepareHessian(
+      std::move(hessian), k, options.actOrder, options.dampPercent);
+  if (!prepared)
+    return prepared.takeError();
+  result.deadColumns = prepared->deadColumns;
+  const std::vector<int64_t> &perm = prepared->perm;
+  const std::vector<bool> &dead = prepared->dead;
+  const std::vector<float> &hinv = prepared->hinv;
 
   // Dynamic groups get their grid when quantization reaches them, so they
   // follow the processing order: group j holds positions [j·G, (j+1)·G)
@@ -223,7 +124,7 @@ llvm::Expected<GptqResult> lowbit::gptqQuantize(const float *w, int64_t rows,
 
   int64_t threads = std::max<int64_t>(1, encodeThreadCount());
   std::vector<double> losses(size_t(threads), 0.0);
-  parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t slot) {
+  gptq::parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t slot) {
     int64_t n = end - begin;
     // Grids fixed before any update: one per row, or the original
     // contiguous groups of the (dead-zeroed) weights.

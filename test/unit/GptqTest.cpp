@@ -1,5 +1,9 @@
 //===- GptqTest.cpp - GPTQ against round to nearest -----------------------===//
 #include "lowbit/Quant/Gptq.h"
+#include "lowbit/Quant/GgmlBlockGrid.h"
+#include "lowbit/Quant/GgmlQuantize.h"
+#include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Quant/GptqGgml.h"
 #include "lowbit/Support/Float16.h"
 
 #include <cblas.h>
@@ -414,6 +418,177 @@ TEST(Gptq, RejectsBadOptions) {
 
 // Not a check: prints how long the two shapes of a small model's MLP take.
 // Run with --gtest_also_run_disabled_tests --gtest_filter=*Timing.
+//===----------------------------------------------------------------------===//
+// GPTQ inside ggml blocks
+//===----------------------------------------------------------------------===//
+
+namespace {
+int64_t ggmlRowBytes(DType type, int64_t n) {
+  const DTypeInfo &info = getDTypeInfo(type);
+  return n / info.blockElems * info.blockBytes;
+}
+
+const DType kGridTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                            DType::Q5_1, DType::Q8_0, DType::Q2_K,
+                            DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                            DType::Q6_K};
+
+/// Imatrix-weighted llama.cpp quantization of every row, dequantized.
+std::vector<float> ggmlDequantized(const std::vector<float> &w, int64_t rows,
+                                   int64_t k, DType type,
+                                   const std::vector<float> &importance) {
+  std::vector<uint8_t> row(size_t(ggmlRowBytes(type, k)));
+  std::vector<float> out(size_t(rows * k));
+  for (int64_t r = 0; r < rows; ++r) {
+    llvm::cantFail(quantizeRowGgml(type, &w[size_t(r * k)], row.data(), k,
+                                   importance.data()));
+    dequantizeRow(type, row.data(), &out[size_t(r * k)], k);
+  }
+  return out;
+}
+} // namespace
+
+// The grid read back from a block reproduces every value ggml decodes, and
+// writing the codes back reproduces the block.
+TEST(GgmlBlockGrid, ReproducesLlamaCppBlocks) {
+  std::vector<float> w = randomMatrix(1, 512, 0.03f, 40);
+  for (DType type : kGridTypes) {
+    SCOPED_TRACE(getDTypeInfo(type).name.str());
+    const DTypeInfo &info = getDTypeInfo(type);
+    std::vector<uint8_t> bytes(size_t(ggmlRowBytes(type, 512)));
+    ASSERT_FALSE(bool(quantizeRowGgml(type, w.data(), bytes.data(), 512)));
+    std::vector<float> y(512);
+    dequantizeRow(type, bytes.data(), y.data(), 512);
+    GgmlBlockGrid grid;
+    std::vector<int8_t> codes(info.blockElems);
+    for (int64_t b = 0; b < 512 / int64_t(info.blockElems); ++b) {
+      uint8_t *block = &bytes[size_t(b * info.blockBytes)];
+      decodeGgmlBlockGrid(type, block, grid);
+      bool zeroScale = false;
+      for (uint32_t i = 0; i < info.blockElems; ++i) {
+        float value = y[size_t(b * info.blockElems + i)];
+        int code = nearestGgmlCode(grid, int(i), value);
+        ASSERT_GE(code, grid.qmin);
+        ASSERT_LE(code, grid.qmax);
+        EXPECT_EQ(grid.scale[i] * float(code) + grid.offset[i], value) << i;
+        codes[i] = int8_t(code);
+        zeroScale |= grid.scale[i] == 0;
+      }
+      std::vector<uint8_t> copy(block, block + info.blockBytes);
+      setGgmlBlockCodes(type, copy.data(), codes.data());
+      if (!zeroScale)
+        EXPECT_EQ(copy, std::vector<uint8_t>(block, block + info.blockBytes));
+    }
+  }
+}
+
+// Any code in range round-trips through a block: ggml decodes the value
+// scale · q + offset for it.
+TEST(GgmlBlockGrid, WritesEveryCodeInRange) {
+  std::vector<float> w = randomMatrix(1, 256, 0.05f, 41);
+  std::mt19937 rng(42);
+  for (DType type : kGridTypes) {
+    SCOPED_TRACE(getDTypeInfo(type).name.str());
+    const DTypeInfo &info = getDTypeInfo(type);
+    std::vector<uint8_t> bytes(size_t(ggmlRowBytes(type, 256)));
+    ASSERT_FALSE(bool(quantizeRowGgml(type, w.data(), bytes.data(), 256)));
+    for (int trial = 0; trial < 4; ++trial) {
+      GgmlBlockGrid grid;
+      decodeGgmlBlockGrid(type, bytes.data(), grid);
+      std::uniform_int_distribution<int> pick(grid.qmin, grid.qmax);
+      std::vector<int8_t> codes(256);
+      for (int8_t &c : codes)
+        c = int8_t(trial == 0 ? grid.qmin : trial == 1 ? grid.qmax : pick(rng));
+      for (uint32_t b = 0; b < 256 / info.blockElems; ++b)
+        setGgmlBlockCodes(type, &bytes[b * info.blockBytes],
+                          &codes[b * info.blockElems]);
+      std::vector<float> y(256);
+      dequantizeRow(type, bytes.data(), y.data(), 256);
+      for (uint32_t b = 0; b < 256 / info.blockElems; ++b) {
+        decodeGgmlBlockGrid(type, &bytes[b * info.blockBytes], grid);
+        for (uint32_t i = 0; i < info.blockElems; ++i) {
+          uint32_t at = b * info.blockElems + i;
+          ASSERT_EQ(grid.scale[i] * float(codes[at]) + grid.offset[i], y[at])
+              << "value " << at << " code " << int(codes[at]);
+        }
+      }
+    }
+  }
+}
+
+// With correlated inputs, GPTQ's error feedback inside the blocks beats
+// llama.cpp's imatrix quantization (same block searches, same weights) on
+// the layer output, and its bytes decode to what it reports.
+TEST(GgmlGptq, BeatsImatrixQuantizationOnCorrelatedInputs) {
+  const int64_t samples = 768, k = 256, rows = 32;
+  std::vector<float> x = correlatedInputs(samples, k, 50);
+  std::vector<float> h = hessianOf(x, samples, k);
+  std::vector<float> w = randomMatrix(rows, k, 0.02f, 51);
+  std::vector<float> diagonal(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i)
+    diagonal[size_t(i)] = h[size_t(i * k + i)];
+  for (DType type : kGridTypes)
+    for (bool actOrder : {false, true}) {
+      SCOPED_TRACE(getDTypeInfo(type).name.str() +
+                   (actOrder ? " act-order" : ""));
+      GgmlGptqOptions o;
+      o.type = type;
+      o.actOrder = actOrder;
+      auto g = gptqQuantizeGgml(w.data(), rows, k, h, o);
+      ASSERT_TRUE(bool(g)) << errorText(g.takeError());
+      ASSERT_EQ(g->bytes.size(), size_t(rows * ggmlRowBytes(type, k)));
+      std::vector<float> decoded(size_t(rows * k));
+      for (int64_t r = 0; r < rows; ++r)
+        dequantizeRow(type, &g->bytes[size_t(r * ggmlRowBytes(type, k))],
+                      &decoded[size_t(r * k)], k);
+      EXPECT_EQ(decoded, g->dequantized);
+      double gptq = outputError(x, samples, w, g->dequantized, rows, k);
+      double imatrix = outputError(
+          x, samples, w, ggmlDequantized(w, rows, k, type, diagonal), rows, k);
+      EXPECT_LT(gptq, 0.9 * imatrix) << gptq << " vs " << imatrix;
+    }
+}
+
+// An identity Hessian leaves nothing to feed back: the K-quant codes are
+// llama.cpp's own (its final codes are the nearest on the stored grid; the
+// legacy types round with the scale before its fp16 rounding).
+TEST(GgmlGptq, IdentityHessianIsLlamaCppQuantization) {
+  const int64_t rows = 8, k = 512;
+  std::vector<float> w = randomMatrix(rows, k, 0.05f, 52);
+  std::vector<float> h(size_t(k * k), 0.0f), ones(size_t(k), 2.0f);
+  for (int64_t i = 0; i < k; ++i)
+    h[size_t(i * k + i)] = 2.0f;
+  for (DType type : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K}) {
+    SCOPED_TRACE(getDTypeInfo(type).name.str());
+    GgmlGptqOptions o;
+    o.type = type;
+    auto g = gptqQuantizeGgml(w.data(), rows, k, h, o);
+    ASSERT_TRUE(bool(g)) << errorText(g.takeError());
+    EXPECT_EQ(g->dequantized, ggmlDequantized(w, rows, k, type, ones));
+  }
+}
+
+TEST(GgmlGptq, RejectsBadOptions) {
+  std::vector<float> w(64 * 4, 0.1f), h(64 * 64, 0.0f);
+  for (int i = 0; i < 64; ++i)
+    h[size_t(i * 64 + i)] = 1;
+  GgmlGptqOptions o;
+  o.type = DType::F16;
+  EXPECT_NE(errorText(gptqQuantizeGgml(w.data(), 4, 64, h, o).takeError())
+                .find("f16"),
+            std::string::npos);
+  o.type = DType::Q4_K; // 256-value blocks
+  EXPECT_NE(errorText(gptqQuantizeGgml(w.data(), 4, 64, h, o).takeError())
+                .find("not a multiple of the q4_k block size 256"),
+            std::string::npos);
+  o.type = DType::Q4_0;
+  w[7] = NAN;
+  EXPECT_NE(errorText(gptqQuantizeGgml(w.data(), 4, 64, h, o).takeError())
+                .find("not finite"),
+            std::string::npos);
+}
+
 TEST(Gptq, DISABLED_Timing) {
   for (auto [rows, k] : {std::pair<int64_t, int64_t>{1536, 512}, {512, 1536}}) {
     int64_t samples = 2 * k;

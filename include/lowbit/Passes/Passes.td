@@ -40,6 +40,14 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
     ```
     lowbit-opt model.mlir --lowbit-gguf-quantize="ftype=q4_k_m side-file=model.q4_k_m.gguf"
     ```
+
+    With `gptq`, the decoder linears are quantized one layer at a time on the
+    outputs of the layers already quantized (as `--lowbit-gptq` does), and
+    GPTQ chooses their codes: each block's scales and mins come from
+    llama.cpp's importance-weighted search run on the error-updated weights
+    when the block's first column is reached, and each value is rounded on
+    that grid with its error spread over the columns still to come. The file
+    stays plain GGUF with llama-quantize's per-tensor types.
   }];
   let options = [
     Option<"ftype", "ftype", "std::string", /*default=*/"\"q4_k_m\"",
@@ -53,6 +61,24 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "Importance matrix weighting the block-scale searches: a llama.cpp "
            "imatrix (.dat) or lowbit calibration statistics "
            "(--lowbit-calibrate output)">,
+    Option<"gptq", "gptq", "bool", /*default=*/"false",
+           "Round the decoder linears with GPTQ inside the ggml blocks, on "
+           "Hessians from layer-by-layer calibration on `file`">,
+    Option<"file", "file", "std::string", /*default=*/"",
+           "Calibration text (with gptq; default: the text of the statistics "
+           "recorded by --lowbit-calibrate)">,
+    Option<"windows", "windows", "int64_t", /*default=*/"128",
+           "Calibration windows (with gptq)">,
+    Option<"windowLength", "window-length", "int64_t", /*default=*/"512",
+           "Tokens per calibration window (with gptq)">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"0",
+           "Seed of the calibration window offsets (with gptq)">,
+    Option<"dampPercent", "damp", "double", /*default=*/"0.01",
+           "GPTQ damping: fraction of mean(diag H) added to the diagonal">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "GPTQ in order of decreasing H[k, k]; the blocks' scales are then "
+           "fitted up front on the original weights (a ggml block holds no "
+           "permutation)">,
   ];
 }
 
