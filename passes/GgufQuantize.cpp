@@ -15,7 +15,6 @@
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
 #include "lowbit/Calibration/Imatrix.h"
-#include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Quant/GgmlBlockGrid.h"
 #include "lowbit/Quant/GgmlQuants.h"
 #include "lowbit/Quant/GptqGgml.h"
@@ -72,62 +71,43 @@ struct GgufQuantizePass
       return llvm::createStringError(
           "damp must be in (0, 1), not " +
           llvm::formatv("{0}", double(dampPercent)).str());
-    ::lowbit::LayerwiseOptions options;
-    std::string text;
-    if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
-            module, file, windows, windowLength, seed, text, options.calibration))
-      return e;
-    options.calibration.collectHessian = true;
-    options.collectHessian = true;
-    auto tokenizer = mlir::lowbit::moduleTokenizer(module);
-    if (!tokenizer)
-      return tokenizer.takeError();
-    return ::lowbit::calibrateLayerwise(
-        module, weights, **tokenizer, text, options,
-        [&](ArrayRef<::lowbit::LinearGroup> groups,
-            ArrayRef<::lowbit::GroupInputs> inputs,
-            ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
-          for (size_t g = 0; g < groups.size(); ++g)
-            for (const std::string &name : groups[g].weights) {
-              std::vector<float> *w = dense.get(name);
-              if (!w)
-                return llvm::createStringError("no weight '" + name + "'");
-              int64_t cols = groups[g].inFeatures;
-              int64_t rows = int64_t(w->size()) / cols;
-              llvm::Expected<DType> type =
-                  typeOf(name, fileType, shape, cols, hasOutput);
-              if (!type)
-                return type.takeError();
-              if (llvm::Error e = ::lowbit::checkFinite(name, w->data(),
-                                                        int64_t(w->size()), cols))
-                return e;
-              EncodedTensor &out = encoded[name];
-              out.type = *type;
-              if (!::lowbit::hasGgmlBlockGrid(*type)) {
-                // A float fallback (rows too short for the mix's blocks).
-                ::lowbit::TensorRef ref{name, DType::F32, {rows, cols},
-                                        reinterpret_cast<const uint8_t *>(w->data()),
-                                        uint64_t(w->size() * sizeof(float))};
-                llvm::Expected<std::vector<uint8_t>> bytes =
-                    ::lowbit::encodeTensor(ref, *type);
-                if (!bytes)
-                  return bytes.takeError();
-                out.bytes = std::move(*bytes);
-                continue;
-              }
-              ::lowbit::GgmlGptqOptions o;
-              o.type = *type;
-              o.actOrder = actOrder;
-              o.dampPercent = dampPercent;
-              llvm::Expected<::lowbit::GgmlGptqResult> r =
-                  ::lowbit::gptqQuantizeGgml(w->data(), rows, cols,
-                                             inputs[g].statistics.hessian, o);
-              if (!r)
-                return llvm::createStringError("GPTQ of '" + name + "': " +
-                                               llvm::toString(r.takeError()));
-              out.bytes = std::move(r->bytes);
-              *w = std::move(r->dequantized);
-            }
+    return mlir::lowbit::quantizeLinearsSequentially(
+        module, weights, file, windows, windowLength, seed,
+        /*trueSequential=*/true,
+        [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
+            const std::vector<float> &hessian) -> llvm::Error {
+          llvm::Expected<DType> type =
+              typeOf(name, fileType, shape, cols, hasOutput);
+          if (!type)
+            return type.takeError();
+          if (llvm::Error e = ::lowbit::checkFinite(name, w.data(),
+                                                    int64_t(w.size()), cols))
+            return e;
+          EncodedTensor &out = encoded[name];
+          out.type = *type;
+          if (!::lowbit::hasGgmlBlockGrid(*type)) {
+            // A float fallback (rows too short for the mix's blocks).
+            ::lowbit::TensorRef ref{name.str(), DType::F32, {rows, cols},
+                                    reinterpret_cast<const uint8_t *>(w.data()),
+                                    uint64_t(w.size() * sizeof(float))};
+            llvm::Expected<std::vector<uint8_t>> bytes =
+                ::lowbit::encodeTensor(ref, *type);
+            if (!bytes)
+              return bytes.takeError();
+            out.bytes = std::move(*bytes);
+            return llvm::Error::success();
+          }
+          ::lowbit::GgmlGptqOptions o;
+          o.type = *type;
+          o.actOrder = actOrder;
+          o.dampPercent = dampPercent;
+          llvm::Expected<::lowbit::GgmlGptqResult> r =
+              ::lowbit::gptqQuantizeGgml(w.data(), rows, cols, hessian, o);
+          if (!r)
+            return llvm::createStringError("GPTQ of '" + name.str() + "': " +
+                                           llvm::toString(r.takeError()));
+          out.bytes = std::move(r->bytes);
+          w = std::move(r->dequantized);
           return llvm::Error::success();
         });
   }

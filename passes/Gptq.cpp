@@ -130,34 +130,11 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
   }
 
   llvm::Error runSequential(ModuleOp module, const ::lowbit::WeightStore &weights) {
-    ::lowbit::LayerwiseOptions options;
-    std::string text;
-    if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
-            module, file, windows, windowLength, seed, text, options.calibration))
-      return e;
-    options.calibration.collectHessian = true;
-    options.perGroup = trueSequential;
-    options.collectHessian = true;
-    auto tokenizer = mlir::lowbit::moduleTokenizer(module);
-    if (!tokenizer)
-      return tokenizer.takeError();
-    return ::lowbit::calibrateLayerwise(
-        module, weights, **tokenizer, text, options,
-        [&](ArrayRef<::lowbit::LinearGroup> groups,
-            ArrayRef<::lowbit::GroupInputs> inputs,
-            ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
-          for (size_t g = 0; g < groups.size(); ++g)
-            for (const std::string &name : groups[g].weights) {
-              std::vector<float> *w = dense.get(name);
-              if (!w)
-                return llvm::createStringError("no weight '" + name + "'");
-              int64_t cols = groups[g].inFeatures;
-              int64_t rows = int64_t(w->size()) / cols;
-              if (llvm::Error e = quantizeOne(name, *w, rows, cols,
-                                              inputs[g].statistics.hessian))
-                return e;
-            }
-          return llvm::Error::success();
+    return mlir::lowbit::quantizeLinearsSequentially(
+        module, weights, file, windows, windowLength, seed, trueSequential,
+        [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
+            const std::vector<float> &hessian) {
+          return quantizeOne(name, w, rows, cols, hessian);
         });
   }
 

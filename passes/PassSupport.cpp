@@ -2,6 +2,7 @@
 #include "lowbit/Formats/CompanionTensors.h"
 #include "PassSupport.h"
 #include "lowbit/Calibration/Calibrate.h"
+#include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/Vocabulary.h"
@@ -147,4 +148,39 @@ void mlir::lowbit::retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits,
   for (WeightOp op : ops)
     op.getResult().setType(QuantizedWeightType::get(
         ctx, cast<RankedTensorType>(op.getType()).getShape(), scheme));
+}
+
+llvm::Error mlir::lowbit::quantizeLinearsSequentially(
+    ModuleOp module, const ::lowbit::WeightStore &weights, llvm::StringRef file,
+    int64_t windows, int64_t windowLength, uint64_t seed, bool trueSequential,
+    LinearQuantizeFn quantize) {
+  ::lowbit::LayerwiseOptions options;
+  std::string text;
+  if (llvm::Error e = resolveCalibrationText(module, file, windows, windowLength,
+                                             seed, text, options.calibration))
+    return e;
+  options.calibration.collectHessian = true;
+  options.perGroup = trueSequential;
+  options.collectHessian = true;
+  auto tokenizer = moduleTokenizer(module);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  return ::lowbit::calibrateLayerwise(
+      module, weights, **tokenizer, text, options,
+      [&](llvm::ArrayRef<::lowbit::LinearGroup> groups,
+          llvm::ArrayRef<::lowbit::GroupInputs> inputs,
+          ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
+        for (size_t g = 0; g < groups.size(); ++g)
+          for (const std::string &name : groups[g].weights) {
+            std::vector<float> *w = dense.get(name);
+            if (!w)
+              return llvm::createStringError("no weight '" + name + "'");
+            int64_t cols = groups[g].inFeatures;
+            int64_t rows = int64_t(w->size()) / cols;
+            if (llvm::Error e = quantize(name, *w, rows, cols,
+                                         inputs[g].statistics.hessian))
+              return e;
+          }
+        return llvm::Error::success();
+      });
 }

@@ -6,14 +6,17 @@
 #include "lowbit/Quant/Affine.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace lowbit {
 class SafetensorsWriter;
 class Tokenizer;
+class WeightStore;
 struct CalibrationOptions;
 } // namespace lowbit
 
@@ -41,6 +44,23 @@ llvm::Error resolveCalibrationText(ModuleOp module, llvm::StringRef file,
                                    int64_t windows, int64_t windowLength,
                                    uint64_t seed, std::string &textPath,
                                    ::lowbit::CalibrationOptions &options);
+
+/// Quantizes one decoder linear in place: `w` [rows, cols] gets the
+/// fake-quantized weights; `hessian` is its input's 2XᵀX/n.
+using LinearQuantizeFn = llvm::function_ref<llvm::Error(
+    llvm::StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
+    const std::vector<float> &hessian)>;
+
+/// GPTQ's calibration loop: Hessians of each group of decoder linears
+/// collected through the already quantized layers (each group before the
+/// next with `trueSequential`, else a layer at a time), every weight handed
+/// to `quantize`.
+llvm::Error quantizeLinearsSequentially(ModuleOp module,
+                                        const ::lowbit::WeightStore &weights,
+                                        llvm::StringRef file, int64_t windows,
+                                        int64_t windowLength, uint64_t seed,
+                                        bool trueSequential,
+                                        LinearQuantizeFn quantize);
 
 /// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.
 void addAffineTensors(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,
