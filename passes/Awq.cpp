@@ -18,16 +18,22 @@
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Formats/WeightStore.h"
+#include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
 #include "lowbit/Quant/Awq.h"
+#include "lowbit/Quant/GgmlBlockGrid.h"
+#include "lowbit/Quant/GgmlQuantize.h"
 #include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Quant/GgufBudget.h"
+#include "lowbit/Quant/GgufMixes.h"
 #include "lowbit/Quant/Gptq.h"
 #include "lowbit/Support/Float16.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -106,6 +112,13 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     };
     if (sideFile.empty())
       return fail("needs side-file=PATH");
+    if (!ftype.empty()) {
+      if (gptq)
+        return fail("ftype= writes the folded float model; GPTQ rounding into "
+                    "ggml blocks is --lowbit-gguf-quantize's gptq=true");
+      if (llvm::Error e = chooseGgmlTypes(module))
+        return fail(llvm::toString(std::move(e)));
+    }
     if (bits < 2 || bits > 8)
       return fail("bits must be 2..8, not " + Twine(int(bits)));
     if (gptq && bits != 2 && bits != 3 && bits != 4 && bits != 8)
@@ -124,7 +137,7 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
         mlir::lowbit::decoderLinearWeights(module);
     for (mlir::lowbit::WeightOp op : targets) {
       int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
-      if (k % groupSize)
+      if (k % groupSize && ftype.empty())
         return fail("group size " + Twine(int64_t(groupSize)) +
                     " does not divide input width " + Twine(k) + " of '" +
                     op.getName() + "'");
@@ -138,7 +151,8 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     ::lowbit::LayerwiseOptions options;
     std::string text;
     if (llvm::Error e = mlir::lowbit::resolveCalibrationText(
-            module, file, windows, windowLength, seed, text, options.calibration))
+            module, file, windows, windowLength, seed, bosWindows, text,
+            options.calibration))
       return fail(llvm::toString(std::move(e)));
     options.perGroup = false;
     options.collectHessian = gptq || scaleOnHessian;
@@ -159,6 +173,8 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
       return fail(llvm::toString(std::move(e)));
 
     ::lowbit::SafetensorsWriter writer;
+    if (!ftype.empty())
+      return writeFoldedModel(module, targets, writer);
     for (mlir::lowbit::WeightOp op : targets) {
       auto it = results.find(op.getName());
       if (it == results.end())
@@ -241,9 +257,19 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
       }
       // The Hessian 2XᵀX/n scores the linears' outputs on every token.
       const float *gram = scaleOnHessian ? in.statistics.hessian.data() : nullptr;
+      ::lowbit::AwqFakeQuantizer ggmlQuantizer;
+      if (!ftype.empty())
+        ggmlQuantizer = [&](size_t j, const float *scaled, int64_t begin,
+                            int64_t end, int64_t cols, ArrayRef<float> s,
+                            float *out) {
+          fakeQuantizeGgmlRows(ggmlTypes.lookup(group.weights[j]), scaled,
+                               begin, end, cols, in.statistics.meanSquare, s,
+                               out);
+        };
       llvm::Expected<::lowbit::AwqScaleResult> found = ::lowbit::searchAwqScales(
           in.sample.data(), in.sampleRows, k, ws, rows,
-          in.statistics.meanAbs.data(), awqGrid, grid, blockLoss, gram);
+          in.statistics.meanAbs.data(), awqGrid, grid, blockLoss, gram,
+          ggmlQuantizer);
       if (!probeError.empty()) {
         llvm::consumeError(found.takeError());
         return llvm::createStringError(probeError);
@@ -302,6 +328,20 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
           for (int64_t c = 0; c < k; ++c)
             folded[size_t(r * k + c)] *= rowFactor * s[size_t(c)];
         }
+        if (!ftype.empty()) {
+          // The folded float weight is the result; the interpreter gets its
+          // ggml rounding for the layers calibrated after this one.
+          std::vector<float> fake(folded.size());
+          fakeQuantizeGgmlRows(ggmlTypes.lookup(name), folded.data(), 0, rows,
+                               k, in.statistics.meanSquare, s, fake.data());
+          foldedWeights[name] = std::move(folded);
+          if (inputUnscaled[g])
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t c = 0; c < k; ++c)
+                fake[size_t(r * k + c)] /= s[size_t(c)];
+          *w = std::move(fake);
+          continue;
+        }
         if (clip && !isQueryOrKey(name)) {
           llvm::Expected<std::vector<float>> clipMax = ::lowbit::searchAwqClip(
               x.data(), in.sampleRows, k, folded.data(), rows, awqGrid, grid);
@@ -357,6 +397,93 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     return llvm::Error::success();
   }
 
+  /// The ggml type llama-quantize's `ftype` mix gives each decoder linear.
+  llvm::Error chooseGgmlTypes(ModuleOp module) {
+    llvm::Expected<::lowbit::GgufFileType> mix = ::lowbit::parseGgufFileType(ftype);
+    if (!mix)
+      return mix.takeError();
+    if (!::lowbit::hasGgmlBlockGrid(mix->defaultType))
+      return llvm::createStringError("ftype '" + ftype +
+                                     "' is not a ggml block format");
+    llvm::Expected<::lowbit::ModelConfig> config = ::lowbit::configFromModule(module);
+    if (!config)
+      return config.takeError();
+    ::lowbit::ModelShape shape{config->numLayers, config->numHeads,
+                               config->numKvHeads};
+    for (mlir::lowbit::WeightOp op : mlir::lowbit::decoderLinearWeights(module)) {
+      auto parsed = ::lowbit::parseWeightName(op.getName());
+      int64_t k = cast<RankedTensorType>(op.getType()).getShape()[1];
+      if (!parsed)
+        return llvm::createStringError("'" + op.getName() +
+                                       "' has no Llama-family role");
+      llvm::Expected<::lowbit::DType> type = ::lowbit::chooseGgufType(
+          *mix, parsed->role, parsed->layer, k, shape);
+      if (!type)
+        return type.takeError();
+      ggmlTypes[op.getName()] = *type;
+    }
+    return llvm::Error::success();
+  }
+
+  /// Rows [begin, end) of `scaled` (a weight times s) rounded as `type` with
+  /// llama.cpp's importance-weighted fit, the importance being the mean
+  /// square of the scaled input x/s; rows of a float fallback type pass.
+  static void fakeQuantizeGgmlRows(::lowbit::DType type, const float *scaled,
+                                   int64_t begin, int64_t end, int64_t cols,
+                                   ArrayRef<float> meanSquare, ArrayRef<float> s,
+                                   float *out) {
+    if (!::lowbit::hasGgmlBlockGrid(type)) {
+      std::copy(scaled + begin * cols, scaled + end * cols, out + begin * cols);
+      return;
+    }
+    std::vector<float> importance(size_t(cols), 1.0f);
+    if (meanSquare.size() == size_t(cols))
+      for (int64_t c = 0; c < cols; ++c)
+        importance[size_t(c)] = meanSquare[size_t(c)] / (s[size_t(c)] * s[size_t(c)]);
+    std::vector<uint8_t> block(*::lowbit::tensorBytes(type, {cols}));
+    for (int64_t r = begin; r < end; ++r) {
+      // Rows fit the type's blocks (chooseGgufType checked), so this cannot fail.
+      llvm::cantFail(::lowbit::quantizeRowGgml(type, scaled + r * cols,
+                                               block.data(), cols,
+                                               importance.data()));
+      ::lowbit::dequantizeRow(type, block.data(), out + r * cols, cols);
+    }
+  }
+
+  /// ftype= output: the folded linears and rescaled neighbours in f32.
+  void writeFoldedModel(ModuleOp module, ArrayRef<mlir::lowbit::WeightOp> targets,
+                        ::lowbit::SafetensorsWriter &writer) {
+    llvm::StringSet<> written;
+    for (mlir::lowbit::WeightOp op : targets) {
+      auto it = foldedWeights.find(op.getName());
+      if (it == foldedWeights.end()) {
+        module.emitError("--lowbit-awq: no AWQ result for '" + op.getName() + "'");
+        return signalPassFailure();
+      }
+      if (!written.insert(op.getName()).second)
+        continue;
+      auto shape = cast<RankedTensorType>(op.getType()).getShape();
+      mlir::lowbit::addFloatTensor(writer, op.getName(), shape, it->second);
+    }
+    for (auto &entry : rescaled)
+      mlir::lowbit::addFloatTensor(writer, entry.getKey(),
+                                   {int64_t(entry.getValue().size())},
+                                   entry.getValue());
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    if (llvm::Error e = writer.write(path)) {
+      module.emitError("--lowbit-awq: " + llvm::toString(std::move(e)));
+      return signalPassFailure();
+    }
+    Type f32 = Float32Type::get(module.getContext());
+    module.walk([&](mlir::lowbit::WeightOp op) {
+      if (!rescaled.count(op.getName()) && !foldedWeights.count(op.getName()))
+        return;
+      auto type = cast<RankedTensorType>(op.getType());
+      op.getResult().setType(RankedTensorType::get(type.getShape(), f32));
+    });
+    mlir::lowbit::recordSideFile(module, path);
+  }
+
   static std::optional<::lowbit::WeightRole> roleOf(StringRef name) {
     auto parsed = ::lowbit::parseWeightName(name);
     if (!parsed)
@@ -392,6 +519,9 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
   }
 
   llvm::StringMap<QuantizedLinear> results;
+  // ftype=: each linear's ggml type, and its folded float weight.
+  llvm::StringMap<::lowbit::DType> ggmlTypes;
+  llvm::StringMap<std::vector<float>> foldedWeights;
   llvm::StringMap<std::vector<float>> rescaled;
 };
 } // namespace

@@ -66,6 +66,7 @@ struct CalibratePass : mlir::lowbit::impl::CalibrateBase<CalibratePass> {
     options.windows = windows;
     options.windowLength = windowLength;
     options.seed = seed;
+    options.bosWindows = bosWindows;
     options.collectHessian = hessian;
     llvm::Expected<::lowbit::CalibrationStatistics> stats =
         ::lowbit::calibrateFile(module, weights, **tokenizer, file, options);

@@ -11,6 +11,7 @@
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Passes/Passes.h"
+#include "GgufBudgetChoice.h"
 #include "PassSupport.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
@@ -50,6 +51,19 @@ struct GgufQuantizePass
   llvm::Expected<DType> typeOf(StringRef name, const ::lowbit::GgufFileType &fileType,
                                const ::lowbit::ModelShape &shape, int64_t rowLength,
                                bool hasOutput) const {
+    if (!budgeted.empty()) {
+      auto it = budgeted.find(name);
+      if (it != budgeted.end())
+        return it->second;
+    }
+    return mixTypeOf(name, fileType, shape, rowLength, hasOutput);
+  }
+
+  /// The type llama-quantize's mix `fileType` gives `name`.
+  llvm::Expected<DType> mixTypeOf(StringRef name,
+                                  const ::lowbit::GgufFileType &fileType,
+                                  const ::lowbit::ModelShape &shape,
+                                  int64_t rowLength, bool hasOutput) const {
     auto parsed = ::lowbit::parseWeightName(name);
     if (!parsed)
       return llvm::createStringError("'" + name.str() +
@@ -72,7 +86,7 @@ struct GgufQuantizePass
           "damp must be in (0, 1), not " +
           llvm::formatv("{0}", double(dampPercent)).str());
     return mlir::lowbit::quantizeLinearsSequentially(
-        module, weights, file, windows, windowLength, seed,
+        module, weights, file, windows, windowLength, seed, bosWindows,
         /*trueSequential=*/true,
         [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
             const std::vector<float> &hessian) -> llvm::Error {
@@ -169,13 +183,46 @@ struct GgufQuantizePass
 
     ::lowbit::ModelShape shape{config->numLayers, config->numHeads,
                                config->numKvHeads};
+    if (!budget.empty()) {
+      if (pure)
+        return fail("--lowbit-gguf-quantize: budget= and pure=true exclude "
+                    "each other");
+      if (sensitivityWindows < 1)
+        return fail("--lowbit-gguf-quantize: sensitivity-windows must be "
+                    "positive, not " + Twine(int64_t(sensitivityWindows)));
+      mlir::lowbit::GgufBudgetRequest request;
+      request.budget = budget;
+      request.file = file;
+      request.windows = sensitivityWindows;
+      request.windowLength = windowLength;
+      request.seed = seed;
+      request.bosWindows = bosWindows;
+      std::vector<std::string> names;
+      for (const Item &item : items)
+        names.push_back(item.name);
+      auto chosenTypes = mlir::lowbit::chooseBudgetedGgufTypes(
+          module, weights, names, request,
+          [&](StringRef mix, StringRef name,
+              int64_t rowLength) -> llvm::Expected<DType> {
+            llvm::Expected<::lowbit::GgufFileType> t =
+                ::lowbit::parseGgufFileType(mix);
+            if (!t)
+              return t.takeError();
+            return mixTypeOf(name, *t, shape, rowLength, hasOutput);
+          });
+      if (!chosenTypes)
+        return fail("--lowbit-gguf-quantize: " +
+                    llvm::toString(chosenTypes.takeError()));
+      budgeted = std::move(*chosenTypes);
+    }
     llvm::StringMap<EncodedTensor> encoded;
     if (gptq) {
       if (llvm::Error e = runGptq(module, weights, *fileType, shape, hasOutput,
                                   encoded))
         return fail("--lowbit-gguf-quantize: " + llvm::toString(std::move(e)));
-    } else if (!file.empty() || actOrder) {
-      return fail("--lowbit-gguf-quantize: file= and act-order= need gptq=true");
+    } else if (actOrder || (!file.empty() && budget.empty())) {
+      return fail("--lowbit-gguf-quantize: file= and act-order= need "
+                  "gptq=true (file= also serves budget=)");
     }
     ::lowbit::GgufWriter writer;
     std::vector<std::vector<uint8_t>> storage;
@@ -245,5 +292,8 @@ struct GgufQuantizePass
     module->setAttr("lowbit.gguf_file_type",
                     Builder(ctx).getI64IntegerAttr(fileType->id));
   }
+
+  /// The types a budget chose, by weight name (empty without budget=).
+  llvm::StringMap<DType> budgeted;
 };
 } // namespace

@@ -131,7 +131,8 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
 
   llvm::Error runSequential(ModuleOp module, const ::lowbit::WeightStore &weights) {
     return mlir::lowbit::quantizeLinearsSequentially(
-        module, weights, file, windows, windowLength, seed, trueSequential,
+        module, weights, file, windows, windowLength, seed, bosWindows,
+        trueSequential,
         [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
             const std::vector<float> &hessian) {
           return quantizeOne(name, w, rows, cols, hessian);

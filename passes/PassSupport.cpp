@@ -80,13 +80,14 @@ mlir::lowbit::moduleTokenizer(ModuleOp module) {
 
 llvm::Error mlir::lowbit::resolveCalibrationText(
     ModuleOp module, llvm::StringRef file, int64_t windows,
-    int64_t windowLength, uint64_t seed, std::string &textPath,
+    int64_t windowLength, uint64_t seed, bool bosWindows, std::string &textPath,
     ::lowbit::CalibrationOptions &options) {
   if (!file.empty()) {
     textPath = file.str();
     options.windows = windows;
     options.windowLength = windowLength;
     options.seed = seed;
+    options.bosWindows = bosWindows;
     return llvm::Error::success();
   }
   auto statsPath = module->getAttrOfType<StringAttr>("lowbit.calibration");
@@ -106,6 +107,7 @@ llvm::Error mlir::lowbit::resolveCalibrationText(
   options.windows = stats->windows;
   options.windowLength = stats->windowLength;
   options.seed = stats->seed;
+  options.bosWindows = stats->bosWindows;
   return llvm::Error::success();
 }
 
@@ -152,12 +154,13 @@ void mlir::lowbit::retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits,
 
 llvm::Error mlir::lowbit::quantizeLinearsSequentially(
     ModuleOp module, const ::lowbit::WeightStore &weights, llvm::StringRef file,
-    int64_t windows, int64_t windowLength, uint64_t seed, bool trueSequential,
-    LinearQuantizeFn quantize) {
+    int64_t windows, int64_t windowLength, uint64_t seed, bool bosWindows,
+    bool trueSequential, LinearQuantizeFn quantize) {
   ::lowbit::LayerwiseOptions options;
   std::string text;
   if (llvm::Error e = resolveCalibrationText(module, file, windows, windowLength,
-                                             seed, text, options.calibration))
+                                             seed, bosWindows, text,
+                                             options.calibration))
     return e;
   options.calibration.collectHessian = true;
   options.perGroup = trueSequential;

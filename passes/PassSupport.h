@@ -42,7 +42,8 @@ llvm::Expected<std::unique_ptr<::lowbit::Tokenizer>> moduleTokenizer(ModuleOp mo
 /// module's `lowbit.calibration` statistics were collected on.
 llvm::Error resolveCalibrationText(ModuleOp module, llvm::StringRef file,
                                    int64_t windows, int64_t windowLength,
-                                   uint64_t seed, std::string &textPath,
+                                   uint64_t seed, bool bosWindows,
+                                   std::string &textPath,
                                    ::lowbit::CalibrationOptions &options);
 
 /// Quantizes one decoder linear in place: `w` [rows, cols] gets the
@@ -59,7 +60,7 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         const ::lowbit::WeightStore &weights,
                                         llvm::StringRef file, int64_t windows,
                                         int64_t windowLength, uint64_t seed,
-                                        bool trueSequential,
+                                        bool bosWindows, bool trueSequential,
                                         LinearQuantizeFn quantize);
 
 /// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.

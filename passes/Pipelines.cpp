@@ -21,6 +21,10 @@ struct Recipe {
   const char *pass;     // pass argument
   const char *settings; // its options
   const char *summary;
+  // A pass run before `pass` (AWQ's fold), its side file next to the
+  // recipe's, with these settings.
+  const char *prelude = nullptr;
+  const char *preludeSettings = nullptr;
 };
 
 // Calibrated recipes take the calibration text; the others ignore it.
@@ -55,6 +59,25 @@ constexpr Recipe kRecipes[] = {
      "GPTQ rounding inside Q5_K_M's mix of ggml blocks"},
     {"gptq-q6_k", "lowbit-gguf-quantize", "ftype=q6_k gptq=true",
      "GPTQ rounding inside Q6_K blocks"},
+    // AWQ's scales folded into the float model first (searched for the
+    // mix's ggml types), then GPTQ inside the blocks.
+    {"awq-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true",
+     "AWQ scales for Q2_K's mix folded in, then GPTQ inside its blocks",
+     "lowbit-awq", "ftype=q2_k"},
+    {"awq-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true",
+     "AWQ scales for Q3_K_M's mix folded in, then GPTQ inside its blocks",
+     "lowbit-awq", "ftype=q3_k_m"},
+    {"awq-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true",
+     "AWQ scales for Q4_K_M's mix folded in, then GPTQ inside its blocks",
+     "lowbit-awq", "ftype=q4_k_m"},
+    // Size-budgeted mixes: the bytes of a llama-quantize mix, each matrix's
+    // type chosen from its measured sensitivity, GPTQ inside the blocks.
+    {"budget-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k budget=q2_k gptq=true",
+     "Q2_K's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
+    {"budget-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m budget=q3_k_m gptq=true",
+     "Q3_K_M's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
+    {"budget-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m budget=q4_k_m gptq=true",
+     "Q4_K_M's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
 };
 
 struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
@@ -95,12 +118,17 @@ void mlir::lowbit::registerLowbitPipelines() {
                               options.name + "'; known recipes:" + recipeList());
         if (options.sideFile.empty())
           return errorHandler("--lowbit-pipeline: needs side-file=PATH");
-        std::string settings = recipe->settings;
-        settings += " side-file=" + options.sideFile.getValue();
+        std::string fileOption;
         if (!options.file.empty() && StringRef(recipe->pass) != "lowbit-rtn")
-          settings += " file=" + options.file.getValue();
+          fileOption = " file=" + options.file.getValue();
+        std::string settings = recipe->settings;
+        settings += " side-file=" + options.sideFile.getValue() + fileOption;
         std::string text =
             std::string(recipe->pass) + "{" + settings + "}";
+        if (recipe->prelude)
+          text = std::string(recipe->prelude) + "{" + recipe->preludeSettings +
+                 " side-file=" + options.sideFile.getValue() +
+                 ".awq.safetensors" + fileOption + "}," + text;
         return parsePassPipeline(text, pm, llvm::errs());
       },
       [](function_ref<void(const detail::PassOptions &)> optHandler) {

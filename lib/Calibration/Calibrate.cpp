@@ -80,6 +80,42 @@ static Expected<LinearInputs> collectLinearInputs(mlir::ModuleOp module) {
   return inputs;
 }
 
+/// BOS, then the text from a random character offset: enough characters for
+/// the window at the densest tokenization seen in practice (4 per token,
+/// and at least the 8000 the reference took).
+static Expected<std::vector<std::vector<int32_t>>>
+bosLedWindows(const Tokenizer &tokenizer, StringRef text, StringRef textName,
+              const CalibrationOptions &options) {
+  auto error = [&](const std::string &message) -> Error {
+    if (textName.empty())
+      return createStringError(message);
+    return fileError(textName, "{0}", message);
+  };
+  int64_t span = std::min<int64_t>(int64_t(text.size()),
+                                   std::max<int64_t>(8000, 4 * options.windowLength));
+  std::vector<std::vector<int32_t>> windows;
+  for (int64_t start : sampleWindowStarts(int64_t(text.size()), span,
+                                          options.windows, options.seed)) {
+    // Start on a character, not inside a UTF-8 sequence.
+    int64_t begin = start;
+    while (begin < int64_t(text.size()) && (uint8_t(text[begin]) & 0xC0) == 0x80)
+      ++begin;
+    std::vector<int> tokens = tokenizer.encode(text.substr(begin, span));
+    if (int64_t(tokens.size()) < options.windowLength - 1)
+      return error(formatv("calibration text from character {0} has {1} "
+                           "tokens, fewer than one window of {2} after BOS",
+                           begin, tokens.size(), options.windowLength - 1)
+                       .str());
+    std::vector<int32_t> window;
+    window.reserve(size_t(options.windowLength));
+    window.push_back(int32_t(tokenizer.vocabulary().bosId));
+    window.insert(window.end(), tokens.begin(),
+                  tokens.begin() + (options.windowLength - 1));
+    windows.push_back(std::move(window));
+  }
+  return std::move(windows);
+}
+
 Expected<std::vector<std::vector<int32_t>>>
 lowbit::calibrationWindows(const Tokenizer &tokenizer, StringRef text,
                            StringRef textName, int64_t contextLength,
@@ -100,6 +136,8 @@ lowbit::calibrationWindows(const Tokenizer &tokenizer, StringRef text,
                 "length {1}",
                 options.windowLength, contextLength)
             .str());
+  if (options.bosWindows)
+    return bosLedWindows(tokenizer, text, textName, options);
   std::vector<int> tokens = tokenizer.encode(text);
   if (int64_t(tokens.size()) < options.windowLength) {
     std::string message =
@@ -170,6 +208,7 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
   stats.windows = options.windows;
   stats.windowLength = options.windowLength;
   stats.seed = options.seed;
+  stats.bosWindows = options.bosWindows;
   for (size_t i = 0; i < accumulators.size(); ++i)
     if (Error e = stats.add(accumulators[i].finish(inputs->weights[i])))
       return std::move(e);

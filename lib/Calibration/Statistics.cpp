@@ -183,6 +183,7 @@ Error CalibrationStatistics::save(StringRef path) const {
   header.set_windows(windows);
   header.set_window_length(windowLength);
   header.set_seed(seed);
+  header.set_bos_windows(bosWindows);
   pb::Statistics trailer;
   trailer.set_input_count(int64_t(entries.size()));
 
@@ -389,6 +390,7 @@ Expected<CalibrationStatistics> CalibrationStatistics::load(StringRef path) {
   stats.windows = header.windows();
   stats.windowLength = header.window_length();
   stats.seed = header.seed();
+  stats.bosWindows = header.bos_windows();
   return std::move(stats);
 }
 

@@ -265,7 +265,7 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
                         llvm::ArrayRef<int64_t> rowsPerWeight,
                         const float *meanAbsX, const AwqGrid &grid,
                         int gridSize, AwqLossCallback lossCallback,
-                        const float *gram) {
+                        const float *gram, AwqFakeQuantizer fakeQuantizer) {
   if (llvm::Error e = checkAwqGrid(grid, k))
     return std::move(e);
   if (gridSize < 1)
@@ -336,8 +336,11 @@ lowbit::searchAwqScales(const float *x, int64_t samples, int64_t k,
         for (int64_t r = begin; r < end; ++r)
           for (int64_t c = 0; c < k; ++c)
             scaled[size_t(r * k + c)] = w[r * k + c] * s[c];
-        fakeQuantizeRows(scaled.data(), begin, end, k, grid, nullptr,
-                         fake.data());
+        if (fakeQuantizer)
+          fakeQuantizer(j, scaled.data(), begin, end, k, s, fake.data());
+        else
+          fakeQuantizeRows(scaled.data(), begin, end, k, grid, nullptr,
+                           fake.data());
         for (int64_t r = begin; r < end; ++r)
           for (int64_t c = 0; c < k; ++c)
             fake[size_t(r * k + c)] /= s[c];

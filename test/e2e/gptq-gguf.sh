@@ -3,7 +3,9 @@
 # the file has llama-quantize's per-tensor types (the same bytes as the
 # imatrix file), the real llama.cpp loads and runs it, its P2 perplexity is
 # below llama.cpp's own file (anchors.md) and below our imatrix file, and
-# llama.cpp agrees with our ggml-mirroring executor on it.
+# llama.cpp agrees with our ggml-mirroring executor on it. A size-budgeted
+# mix at the same mix's bytes (budget=, importance-weighted) is no larger than
+# the imatrix file, runs in llama.cpp and beats the imatrix file too.
 set -euo pipefail
 H=$LOWBIT_E2E/llamacpp
 T=$LOWBIT_TMP/gptq-gguf; rm -rf "$T"; mkdir -p "$T"
@@ -36,5 +38,14 @@ for entry in q4_k_m:32.8248 q2_k:41.5794; do
   below "$ll" "$anchor" || { echo "FAIL: $ftype GPTQ does not beat llama.cpp's file"; fails=$((fails+1)); }
   below "$gq" "$im" || { echo "FAIL: $ftype GPTQ does not beat the imatrix file"; fails=$((fails+1)); }
   near "$ll" "$gq" || { echo "FAIL: $ftype llama.cpp and lowbit disagree on the GPTQ file"; fails=$((fails+1)); }
+
+  "$B/lowbit-opt" "$T/tiny.mlir" --lowbit-gguf-quantize="ftype=$ftype budget=$ftype imatrix=$T/stats.pb $CAL side-file=$T/budget.gguf" -o "$T/budget.mlir" 2>"$T/budget.log"
+  "$B/lowbit-translate" --export-gguf "$T/budget.mlir" -o "$T/$ftype-budget.gguf" 2>/dev/null
+  bu=$(ours "$T/$ftype-budget.gguf") lb=$(theirs "$T/$ftype-budget.gguf")
+  echo "$ftype P2: budgeted mix at its bytes $bu (llama.cpp on it: $lb); $(grep '^budget:' "$T/budget.log")"
+  [ "$(stat -c %s "$T/$ftype-budget.gguf")" -le "$(stat -c %s "$T/$ftype-imatrix.gguf")" ] ||
+    { echo "FAIL: $ftype budgeted file is larger than the imatrix file"; fails=$((fails+1)); }
+  below "$lb" "$im" || { echo "FAIL: $ftype budgeted mix does not beat the imatrix file"; fails=$((fails+1)); }
+  near "$lb" "$bu" || { echo "FAIL: $ftype llama.cpp and lowbit disagree on the budgeted file"; fails=$((fails+1)); }
 done
 [ $fails -eq 0 ]

@@ -1,5 +1,6 @@
 //===- CalibrationTest.cpp - Calibration statistics and their file --------===//
 #include "lowbit/Calibration/Calibrate.h"
+#include "lowbit/Calibration/Sensitivity.h"
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Formats/HfConfig.h"
 #include "lowbit/Import/ModelLoader.h"
@@ -393,6 +394,128 @@ TEST_F(CalibrateTiny, Errors) {
       errorOf(calibrateFile(*model->module, model->weights, *model->tokenizer,
                             "/nonexistent/calib.txt", options(false))),
       "/nonexistent/calib.txt: cannot open: No such file or directory");
+}
+
+/// Reference-style windows: BOS, then the text's encoding from a character
+/// offset; every window full, reproducible, recorded in the statistics.
+TEST_F(CalibrateTiny, BosWindows) {
+  std::string text;
+  for (int i = 0; i < 200; ++i)
+    text += "And God said, Let there be light: and there was light. ";
+  CalibrationOptions o = options(false);
+  o.bosWindows = true;
+  o.windows = 6;
+  llvm::Expected<std::vector<std::vector<int32_t>>> windows =
+      calibrationWindows(*model->tokenizer, text, "", 1024, o);
+  ASSERT_TRUE(bool(windows)) << llvm::toString(windows.takeError());
+  ASSERT_EQ(windows->size(), 6u);
+  int64_t bos = model->tokenizer->vocabulary().bosId;
+  std::vector<int64_t> starts =
+      sampleWindowStarts(int64_t(text.size()), 8000, 6, 5);
+  for (size_t w = 0; w < windows->size(); ++w) {
+    const std::vector<int32_t> &window = (*windows)[w];
+    ASSERT_EQ(window.size(), 16u);
+    EXPECT_EQ(window[0], bos);
+    std::vector<int> expected =
+        model->tokenizer->encode(llvm::StringRef(text).substr(starts[w], 8000));
+    ASSERT_GE(expected.size(), 15u);
+    EXPECT_TRUE(std::equal(window.begin() + 1, window.end(), expected.begin()))
+        << "window " << w;
+  }
+  llvm::Expected<std::vector<std::vector<int32_t>>> again =
+      calibrationWindows(*model->tokenizer, text, "", 1024, o);
+  ASSERT_TRUE(bool(again));
+  EXPECT_EQ(*again, *windows);
+  EXPECT_NE((*windows)[0], (*windows)[1]); // different offsets
+  std::string error = errorOf(calibrationWindows(
+      *model->tokenizer, "In the beginning", "t.txt", 1024, o));
+  EXPECT_EQ(error.find("t.txt: calibration text from character "), 0u) << error;
+
+  o = options(false);
+  o.bosWindows = true;
+  llvm::Expected<CalibrationStatistics> stats = run(o);
+  ASSERT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
+  EXPECT_TRUE(stats->bosWindows);
+  TempDir dir;
+  ASSERT_FALSE(bool(stats->save(dir.path("s.pb"))));
+  llvm::Expected<CalibrationStatistics> loaded =
+      CalibrationStatistics::load(dir.path("s.pb"));
+  ASSERT_TRUE(bool(loaded));
+  EXPECT_TRUE(loaded->bosWindows);
+}
+
+/// measureSensitivity() replays each tensor's layer from saved activations:
+/// an unperturbed replay must reproduce the float model exactly, and the
+/// usage statistics must be calibrate()'s.
+TEST_F(CalibrateTiny, SensitivityReplaysTheFloatModel) {
+  TempDir dir;
+  std::string text = dir.path("calib.txt");
+  writeBytes(text, "In the beginning God created the heaven and the earth. "
+                   "And the earth was without form, and void; and darkness "
+                   "was upon the face of the deep. And the Spirit of God "
+                   "moved upon the face of the waters.");
+  CalibrationOptions o = options(false);
+  std::vector<std::string> names = {"model.embed_tokens.weight",
+                                    "model.layers.1.mlp.down_proj.weight",
+                                    "model.layers.3.self_attn.v_proj.weight",
+                                    "lm_head.weight"};
+  llvm::Expected<SensitivityResult> same = measureSensitivity(
+      *model->module, model->weights, *model->tokenizer, text, o, names,
+      [](const TensorUsage &, std::vector<float> &) {
+        return llvm::Error::success();
+      });
+  ASSERT_TRUE(bool(same)) << llvm::toString(same.takeError());
+  ASSERT_EQ(same->divergence.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_EQ(same->divergence[i], 0.0) << names[i];
+
+  llvm::Expected<CalibrationStatistics> stats = run(o);
+  ASSERT_TRUE(bool(stats));
+  for (size_t i = 1; i < names.size(); ++i) {
+    const TensorUsage &u = same->usage[i];
+    const LinearStatistics *s = stats->lookup(names[i]);
+    ASSERT_NE(s, nullptr);
+    ASSERT_EQ(u.columnWeight.size(), size_t(s->inFeatures)) << names[i];
+    EXPECT_TRUE(u.rowWeight.empty());
+    for (int64_t c = 0; c < s->inFeatures; ++c)
+      ASSERT_NEAR(u.columnWeight[c], s->meanSquare[c], 1e-5 * s->meanSquare[c])
+          << names[i] << " column " << c;
+  }
+  const TensorUsage &embedding = same->usage[0];
+  EXPECT_TRUE(embedding.columnWeight.empty());
+  EXPECT_EQ(embedding.rows, 4096);
+  double tokens = 0;
+  for (float n : embedding.rowWeight)
+    tokens += n;
+  EXPECT_EQ(tokens, 3 * 16);
+
+  // Noise on a weight moves the output, and more noise moves it more.
+  auto noisy = [&](float amount) {
+    return measureSensitivity(
+        *model->module, model->weights, *model->tokenizer, text, o, names,
+        [amount](const TensorUsage &, std::vector<float> &w) {
+          std::mt19937 rng(1);
+          std::normal_distribution<float> noise(0.0f, amount);
+          for (float &v : w)
+            v += noise(rng);
+          return llvm::Error::success();
+        });
+  };
+  llvm::Expected<SensitivityResult> small = noisy(0.01f), large = noisy(0.04f);
+  ASSERT_TRUE(small && large);
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_GT(small->divergence[i], 0.0) << names[i];
+    EXPECT_GT(large->divergence[i], 4 * small->divergence[i]) << names[i];
+  }
+
+  std::string error = errorOf(measureSensitivity(
+      *model->module, model->weights, *model->tokenizer, text, o,
+      {"model.layers.9.mlp.up_proj.weight"},
+      [](const TensorUsage &, std::vector<float> &) {
+        return llvm::Error::success();
+      }));
+  EXPECT_EQ(error, "no weight matrix named 'model.layers.9.mlp.up_proj.weight' "
+                   "is used by @forward");
 }
 
 } // namespace

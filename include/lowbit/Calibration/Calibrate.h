@@ -21,6 +21,10 @@ struct CalibrationOptions {
   int64_t windows = 128;
   int64_t windowLength = 512;
   uint64_t seed = 0;
+  /// Windows as the reference GPTQ/AWQ calibration cut them: BOS, then the
+  /// encoding of the text from a random character offset (mid-stream),
+  /// instead of slices of the whole text's token stream.
+  bool bosWindows = false;
   bool collectHessian = true;
   bool showProgress = true;
 };
@@ -33,7 +37,9 @@ std::vector<int64_t> sampleWindowStarts(int64_t tokens, int64_t windowLength,
                                         int64_t windows, uint64_t seed);
 
 /// The calibration windows of `text`: tokenized as one stream (no BOS), then
-/// cut at sampleWindowStarts(). Errors (naming `textName` when not empty)
+/// cut at sampleWindowStarts(); with `bosWindows`, BOS followed by the first
+/// windowLength − 1 tokens of the encoding of the text from a character
+/// offset drawn by sampleWindowStarts() over the characters. Errors (naming `textName` when not empty)
 /// when the options are invalid or the text is shorter than one window.
 llvm::Expected<std::vector<std::vector<int32_t>>>
 calibrationWindows(const Tokenizer &tokenizer, llvm::StringRef text,

@@ -78,6 +78,7 @@ public:
   std::string text;
   int64_t windows = 0, windowLength = 0;
   uint64_t seed = 0;
+  bool bosWindows = false;
 
   /// Adds an entry; fails if one of its weights already has statistics.
   llvm::Error add(LinearStatistics stats);

@@ -48,6 +48,13 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
     when the block's first column is reached, and each value is rounded on
     that grid with its error spread over the columns still to come. The file
     stays plain GGUF with llama-quantize's per-tensor types.
+
+    With `budget`, the per-tensor types come from a size budget instead of
+    llama-quantize's rules: the model runs on `sensitivity-windows` windows of
+    `file` with each matrix alone quantized to q3_k, and the divergence of
+    its next-token distributions, scaled by each type's activation-weighted
+    error, predicts every (matrix, type) loss; the mix with the least
+    predicted loss whose matrices fit the budget is chosen exactly.
   }];
   let options = [
     Option<"ftype", "ftype", "std::string", /*default=*/"\"q4_k_m\"",
@@ -73,12 +80,24 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "Tokens per calibration window (with gptq)">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the calibration window offsets (with gptq)">,
+    Option<"bosWindows", "bos-windows", "bool", /*default=*/"false",
+           "Calibration windows led by BOS and cut at random character "
+           "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"dampPercent", "damp", "double", /*default=*/"0.01",
            "GPTQ damping: fraction of mean(diag H) added to the diagonal">,
     Option<"actOrder", "act-order", "bool", /*default=*/"false",
            "GPTQ in order of decreasing H[k, k]; the blocks' scales are then "
            "fitted up front on the original weights (a ggml block holds no "
            "permutation)">,
+    Option<"budget", "budget", "std::string", /*default=*/"\"\"",
+           "Size-budgeted mix instead of llama-quantize's: bits per weight "
+           "(4.85), bytes of the matrices (17104192B) or a file type whose "
+           "fixed mix sets the bytes (q4_k_m); each matrix gets the type "
+           "among q2_k..q8_0 that minimises the measured loss increase">,
+    Option<"sensitivityWindows", "sensitivity-windows", "int64_t",
+           /*default=*/"8",
+           "Calibration windows the budget's per-tensor sensitivities are "
+           "measured on">,
   ];
 }
 
@@ -107,6 +126,9 @@ def Calibrate : Pass<"lowbit-calibrate", "mlir::ModuleOp"> {
            "Tokens per window">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the window offsets">,
+    Option<"bosWindows", "bos-windows", "bool", /*default=*/"false",
+           "Calibration windows led by BOS and cut at random character "
+           "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"hessian", "hessian", "bool", /*default=*/"true",
            "Also collect the GPTQ Hessian 2/n X^T X of every linear input">,
     Option<"output", "output", "std::string", /*default=*/"",
@@ -228,6 +250,9 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
            "Tokens per calibration window">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the window offsets">,
+    Option<"bosWindows", "bos-windows", "bool", /*default=*/"false",
+           "Calibration windows led by BOS and cut at random character "
+           "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and g_idx (required)">,
   ];
@@ -250,11 +275,23 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
     ```
     lowbit-opt model.mlir --lowbit-awq="file=calib.txt bits=4 group-size=128 side-file=model.awq.safetensors"
     ```
+
+    With `ftype` (a llama.cpp file type such as q4_k_m), the scales are
+    searched for the ggml type that mix gives each linear (llama.cpp's own
+    block fitting as the quantizer, weighted by the scaled inputs' mean
+    squares), there is no clip search, and the side file holds the folded
+    float model: the linears times s and the norms or producer rows over s,
+    which compute what the original does. `--lowbit-gguf-quantize` (best with
+    `gptq=true`, which calibrates on the folded model) then writes the GGUF.
   }];
   let options = [
     Option<"bits", "bits", "int", /*default=*/"4", "Bits per weight (2-8)">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"128",
            "Inputs per scale">,
+    Option<"ftype", "ftype", "std::string", /*default=*/"\"\"",
+           "Search the scales for this llama.cpp mix's ggml types (q4_k_m, "
+           "q2_k, ...) and write the folded float model for "
+           "--lowbit-gguf-quantize instead of affine codes">,
     Option<"grid", "grid", "int", /*default=*/"20",
            "Points of the α grid of the scale search">,
     Option<"clip", "clip", "bool", /*default=*/"true",
@@ -286,6 +323,9 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
            "Tokens per calibration window">,
     Option<"seed", "seed", "uint64_t", /*default=*/"0",
            "Seed of the window offsets">,
+    Option<"bosWindows", "bos-windows", "bool", /*default=*/"false",
+           "Calibration windows led by BOS and cut at random character "
+           "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and rescaled "
            "neighbours (required)">,

@@ -63,6 +63,14 @@ llvm::Error fakeQuantizeAwq(const float *w, int64_t rows, int64_t cols,
 using AwqLossCallback =
     std::function<double(llvm::ArrayRef<std::vector<float>> fakeQuantWeights)>;
 
+/// Replaces the affine grid of the scale search: writes Q(rows [begin, end)
+/// of `scaled`), the rows of weight `weight` already multiplied by the
+/// candidate scales `s` ([cols]), into the same rows of `out`. For block
+/// formats (e.g. ggml K-quants) whose scales the quantizer fits itself.
+using AwqFakeQuantizer = std::function<void(
+    size_t weight, const float *scaled, int64_t begin, int64_t end,
+    int64_t cols, llvm::ArrayRef<float> s, float *out)>;
+
 struct AwqScaleResult {
   std::vector<float> scales;  // [k]; multiply W's columns, divide x by them
   float alpha = 0;            // the exponent chosen
@@ -80,13 +88,15 @@ struct AwqScaleResult {
 /// weights when given (then `x` may be null). With `gram` (XᵀX [k, k] over
 /// every calibration token, any positive multiple) the same error is
 /// Σ_j Σ_rows d·gram·dᵀ / Σ_j rows_j, and `x` may be null. The first alpha
-/// with the smallest loss wins; alpha 0 gives s = 1, plain rounding.
+/// with the smallest loss wins; alpha 0 gives s = 1, plain rounding. With
+/// `fakeQuantizer`, Q is that quantizer instead of `grid`'s.
 llvm::Expected<AwqScaleResult>
 searchAwqScales(const float *x, int64_t samples, int64_t k,
                 llvm::ArrayRef<const float *> weights,
                 llvm::ArrayRef<int64_t> rowsPerWeight, const float *meanAbsX,
                 const AwqGrid &grid, int gridSize = 20,
-                AwqLossCallback lossCallback = {}, const float *gram = nullptr);
+                AwqLossCallback lossCallback = {}, const float *gram = nullptr,
+                AwqFakeQuantizer fakeQuantizer = {});
 
 /// Clip search (auto_clip). Tokens: rows 0, step, 2·step, ... of `x`
 /// [samples, k] with step = max(1, samples / maxTokens) (as the reference

@@ -27,7 +27,7 @@
 // Calibration options without gptq, no calibration text, a bad damping:
 // errors before anything is written.
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m act-order=true side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOGPTQ
-// NOGPTQ: error: --lowbit-gguf-quantize: file= and act-order= need gptq=true
+// NOGPTQ: error: --lowbit-gguf-quantize: file= and act-order= need gptq=true (file= also serves budget=)
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOCAL
 // NOCAL: error: --lowbit-gguf-quantize: needs calibration text: give file=PATH or run --lowbit-calibrate first
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true damp=0 file=%lowbit_models/tiny-5m/data/calib.txt side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=DAMP
