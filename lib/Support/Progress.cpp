@@ -5,7 +5,17 @@
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <sys/resource.h>
+
 using namespace lowbit;
+
+/// The most memory this process has held resident so far, in bytes.
+static uint64_t peakResidentBytes() {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0)
+    return 0;
+  return uint64_t(usage.ru_maxrss) * 1024; // kilobytes on Linux
+}
 
 Progress::Progress(llvm::StringRef what, int64_t total, bool enabled)
     : what(what.str()), total(total), enabled(enabled),
@@ -29,6 +39,9 @@ void Progress::update(int64_t done, llvm::StringRef detail) {
   auto &os = llvm::errs();
   os << (terminal ? "\r" : "") << what << ": " << done << "/" << total
      << llvm::format(", %.1f s elapsed, ~%.1f s left", elapsed, left);
+  // Long runs on big models are bounded by memory as much as by time.
+  if (uint64_t peak = peakResidentBytes())
+    os << llvm::format(", peak RSS %.2f GB", double(peak) / 1e9);
   if (!detail.empty())
     os << ", " << detail;
   os << (terminal ? "\x1b[K" : "\n");

@@ -9,7 +9,7 @@
 
 namespace lowbit {
 
-/// Reports "what: i/n, elapsed, time left" on stderr: rewritten in place on a
+/// Reports "what: i/n, elapsed, time left, peak RSS" on stderr: rewritten in place on a
 /// terminal, otherwise one line per ~10% so logs stay short.
 class Progress {
 public:
