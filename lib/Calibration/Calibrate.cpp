@@ -157,6 +157,20 @@ lowbit::calibrationWindows(const Tokenizer &tokenizer, StringRef text,
   return std::move(windows);
 }
 
+Expected<std::vector<std::vector<int32_t>>>
+lowbit::calibrationWindowsOfFile(mlir::ModuleOp module,
+                                 const Tokenizer &tokenizer, StringRef textPath,
+                                 const CalibrationOptions &options) {
+  Expected<ModelConfig> config = configFromModule(module);
+  if (!config)
+    return config.takeError();
+  auto buffer = readInputFile(textPath, /*IsText=*/true);
+  if (!buffer)
+    return fileError(textPath, "cannot open: {0}", buffer.getError().message());
+  return calibrationWindows(tokenizer, (*buffer)->getBuffer(), textPath,
+                            config->contextLength, options);
+}
+
 static Expected<CalibrationStatistics>
 calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
               const Tokenizer &tokenizer, StringRef text, StringRef textName,

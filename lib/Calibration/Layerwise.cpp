@@ -213,16 +213,9 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
                                  const Tokenizer &tokenizer, StringRef textPath,
                                  const LayerwiseOptions &options,
                                  LayerwiseQuantizeFn quantize) {
-  Expected<ModelConfig> config = configFromModule(module);
-  if (!config)
-    return config.takeError();
-  auto buffer = readInputFile(textPath, /*IsText=*/true);
-  if (!buffer)
-    return fileError(textPath, "cannot open: {0}", buffer.getError().message());
   const CalibrationOptions &calib = options.calibration;
   Expected<std::vector<std::vector<int32_t>>> windows =
-      calibrationWindows(tokenizer, (*buffer)->getBuffer(), textPath,
-                         config->contextLength, calib);
+      calibrationWindowsOfFile(module, tokenizer, textPath, calib);
   if (!windows)
     return windows.takeError();
   Expected<std::vector<std::vector<LinearGroup>>> layers =

@@ -60,15 +60,8 @@ lowbit::measureSensitivity(mlir::ModuleOp module, const WeightStore &weights,
                            const Tokenizer &tokenizer, StringRef textPath,
                            const CalibrationOptions &options,
                            ArrayRef<std::string> names, PerturbWeightFn perturb) {
-  Expected<ModelConfig> config = configFromModule(module);
-  if (!config)
-    return config.takeError();
-  auto buffer = readInputFile(textPath, /*IsText=*/true);
-  if (!buffer)
-    return fileError(textPath, "cannot open: {0}", buffer.getError().message());
-  Expected<std::vector<std::vector<int32_t>>> windows = calibrationWindows(
-      tokenizer, (*buffer)->getBuffer(), textPath, config->contextLength,
-      options);
+  Expected<std::vector<std::vector<int32_t>>> windows =
+      calibrationWindowsOfFile(module, tokenizer, textPath, options);
   if (!windows)
     return windows.takeError();
   Expected<std::unique_ptr<Interpreter>> created =

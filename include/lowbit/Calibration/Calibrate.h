@@ -46,6 +46,12 @@ calibrationWindows(const Tokenizer &tokenizer, llvm::StringRef text,
                    llvm::StringRef textName, int64_t contextLength,
                    const CalibrationOptions &options);
 
+/// calibrationWindows() of the file `textPath` for `module`'s context length.
+llvm::Expected<std::vector<std::vector<int32_t>>>
+calibrationWindowsOfFile(mlir::ModuleOp module, const Tokenizer &tokenizer,
+                         llvm::StringRef textPath,
+                         const CalibrationOptions &options);
+
 /// Tokenizes `text` as one stream (no BOS, like GPTQ's windows cut from the
 /// middle of a document), runs each window at positions 0..windowLength-1
 /// with a fresh KV cache, and accumulates the statistics of every
