@@ -8,7 +8,9 @@
 #   bash bench/calibrated-gguf.sh [FTYPES] [VARIANTS]
 #   bash bench/calibrated-gguf.sh "q4_k_m q3_k_m q2_k" "plain imatrix gptq"
 # Variants: plain (llama-quantize without imatrix), imatrix (llama-quantize
-# with an imatrix of calib.txt), gptq (GPTQ inside the blocks), gptq-act-order.
+# with an imatrix of calib.txt), gptq (GPTQ inside the blocks), gptq-act-order,
+# awq-gptq (AWQ scales for the mix folded in, then GPTQ), budget-imatrix and
+# budget-gptq (the mix's bytes, per-tensor types from measured sensitivity).
 # Environment: MODEL (../shared/models/llama-27m), TEXT (wikitext2-test),
 # CHUNKS (150), WINDOWS (128 calibration windows of 512 tokens of calib.txt),
 # THREADS (2), BUILD_DIR (build), KEEP (a directory to keep the files in),
@@ -35,7 +37,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 "$BIN/lowbit-translate" --import-hf "$MODEL" -o "$WORK/model.mlir"
 calibration="file=$CALIB windows=$WINDOWS"
-if [[ " $VARIANTS " == *" imatrix "* ]]; then
+if [[ " $VARIANTS " == *" imatrix "* || " $VARIANTS " == *" budget-imatrix "* ]]; then
   start=$(date +%s.%N)
   "$BIN/lowbit-opt" "$WORK/model.mlir" --lowbit-calibrate="$calibration hessian=false output=$WORK/stats.pb" \
     -o "$WORK/cal.mlir" 2>/dev/null
@@ -51,14 +53,20 @@ for ftype in $FTYPES; do
       imatrix) options=" imatrix=$WORK/stats.pb" ;;
       gptq) options=" gptq=true $calibration" ;;
       gptq-act-order) options=" gptq=true act-order=true $calibration" ;;
+      budget-imatrix) options=" budget=$ftype imatrix=$WORK/stats.pb $calibration" ;;
+      budget-gptq) options=" budget=$ftype gptq=true $calibration" ;;
+      awq-gptq) options=" gptq=true $calibration" ;;
       *) echo "unknown variant '$variant'" >&2; exit 2 ;;
     esac
     start=$(date +%s.%N)
-    "$BIN/lowbit-opt" "$WORK/model.mlir" \
+    awq=()
+    [ "$variant" = awq-gptq ] &&
+      awq=(--lowbit-awq="ftype=$ftype $calibration side-file=$WORK/fold.safetensors")
+    "$BIN/lowbit-opt" "$WORK/model.mlir" "${awq[@]}" \
       --lowbit-gguf-quantize="ftype=$ftype side-file=$WORK/side.gguf$options" \
       -o "$WORK/q.mlir" 2>"$WORK/log" || { cat "$WORK/log" >&2; exit 1; }
     seconds=$(python3 -c "import time; print('%.1f' % (time.time() - $start))")
-    [ "$variant" = imatrix ] && seconds="$seconds+$imatrix_s"
+    [[ $variant == *imatrix ]] && seconds="$seconds+$imatrix_s"
     out=$WORK/$ftype-$variant.gguf
     "$BIN/lowbit-translate" --export-gguf "$WORK/q.mlir" -o "$out" 2>/dev/null
     ppl=$(node "$LLAMA" ${FAST:+--fast} --model "$out" --file "$TEXT" --chunks "$CHUNKS" 2>/dev/null |

@@ -21,7 +21,7 @@ namespace mlir::lowbit {
 struct GgufBudgetRequest {
   std::string budget;        // as parseGgufBudget reads it
   std::string file;          // calibration text (or the statistics' text)
-  int64_t windows = 8;       // windows the sensitivities are measured on
+  int64_t windows = 32;      // windows the sensitivities are measured on
   int64_t windowLength = 512;
   uint64_t seed = 0;
   bool bosWindows = false;

@@ -95,7 +95,7 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "fixed mix sets the bytes (q4_k_m); each matrix gets the type "
            "among q2_k..q8_0 that minimises the measured loss increase">,
     Option<"sensitivityWindows", "sensitivity-windows", "int64_t",
-           /*default=*/"8",
+           /*default=*/"32",
            "Calibration windows the budget's per-tensor sensitivities are "
            "measured on">,
   ];
