@@ -440,14 +440,9 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     if (meanSquare.size() == size_t(cols))
       for (int64_t c = 0; c < cols; ++c)
         importance[size_t(c)] = meanSquare[size_t(c)] / (s[size_t(c)] * s[size_t(c)]);
-    std::vector<uint8_t> block(*::lowbit::tensorBytes(type, {cols}));
-    for (int64_t r = begin; r < end; ++r) {
-      // Rows fit the type's blocks (chooseGgufType checked), so this cannot fail.
-      llvm::cantFail(::lowbit::quantizeRowGgml(type, scaled + r * cols,
-                                               block.data(), cols,
-                                               importance.data()));
-      ::lowbit::dequantizeRow(type, block.data(), out + r * cols, cols);
-    }
+    // Rows fit the type's blocks (chooseGgufType checked), so this cannot fail.
+    llvm::cantFail(::lowbit::fakeQuantizeGgmlRows(type, scaled, begin, end, cols,
+                                                  importance.data(), out));
   }
 
   /// ftype= output: the folded linears and rescaled neighbours in f32.

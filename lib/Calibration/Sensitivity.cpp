@@ -4,17 +4,14 @@
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Formats/Vocabulary.h"
-#include "lowbit/Import/Import.h"
 #include "lowbit/Interpreter/Interpreter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "lowbit/Support/Error.h"
-#include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/Progress.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
-#include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -118,21 +115,20 @@ lowbit::measureSensitivity(mlir::ModuleOp module, const WeightStore &weights,
   std::map<size_t, mlir::Operation *> checkpoints; // by @forward order
   std::vector<size_t> checkpointOf(names.size());
   {
+    // Tensors outside the decoder layers get a checkpoint of their own.
+    std::vector<int64_t> layerKey(names.size());
     std::map<int64_t, mlir::Operation *> byLayer;
     for (size_t i = 0; i < names.size(); ++i) {
       auto parsed = parseWeightName(names[i]);
-      int64_t key = parsed && parsed->layer >= 0 ? parsed->layer
-                                                 : -2 - int64_t(i);
-      mlir::Operation *&op = byLayer[key];
+      layerKey[i] = parsed && parsed->layer >= 0 ? parsed->layer : -2 - int64_t(i);
+      mlir::Operation *&op = byLayer[layerKey[i]];
       if (!op || order.lookup(firstUser[i]) < order.lookup(op))
         op = firstUser[i];
     }
     for (size_t i = 0; i < names.size(); ++i) {
-      auto parsed = parseWeightName(names[i]);
-      int64_t key = parsed && parsed->layer >= 0 ? parsed->layer
-                                                 : -2 - int64_t(i);
-      checkpointOf[i] = order.lookup(byLayer[key]);
-      checkpoints[checkpointOf[i]] = byLayer[key];
+      mlir::Operation *op = byLayer[layerKey[i]];
+      checkpointOf[i] = order.lookup(op);
+      checkpoints[checkpointOf[i]] = op;
     }
   }
 

@@ -133,25 +133,38 @@ lowbit::chooseTypesWithinBudget(ArrayRef<BudgetTensor> tensors,
   return picked;
 }
 
-Error lowbit::fakeQuantizeGgml(const float *w, int64_t rows, int64_t cols,
-                               DType type, const float *importance, float *out) {
+static Error cannotEncode(DType type, int64_t cols) {
+  return createStringError(formatv("cannot encode rows of {0} values as {1}",
+                                   cols, getDTypeInfo(type).name)
+                               .str());
+}
+
+Error lowbit::fakeQuantizeGgmlRows(DType type, const float *w, int64_t begin,
+                                   int64_t end, int64_t cols,
+                                   const float *importance, float *out) {
   std::optional<uint64_t> rowBytes = tensorBytes(type, {cols});
   if (!rowBytes || !canQuantizeGgml(type))
-    return createStringError(formatv("cannot encode rows of {0} values as {1}",
-                                     cols, getDTypeInfo(type).name)
-                                 .str());
+    return cannotEncode(type, cols);
+  std::vector<uint8_t> block(*rowBytes);
+  for (int64_t r = begin; r < end; ++r) {
+    if (Error e = quantizeRowGgml(type, w + r * cols, block.data(), cols,
+                                  importance))
+      return e;
+    dequantizeRow(type, block.data(), out + r * cols, cols);
+  }
+  return Error::success();
+}
+
+Error lowbit::fakeQuantizeGgml(const float *w, int64_t rows, int64_t cols,
+                               DType type, const float *importance, float *out) {
+  if (!tensorBytes(type, {cols}) || !canQuantizeGgml(type))
+    return cannotEncode(type, cols);
   std::mutex mutex;
   Error failure = Error::success();
   gptq::parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t) {
-    std::vector<uint8_t> block(*rowBytes);
-    for (int64_t r = begin; r < end; ++r) {
-      if (Error e = quantizeRowGgml(type, w + r * cols, block.data(), cols,
-                                    importance)) {
-        std::lock_guard<std::mutex> lock(mutex);
-        failure = joinErrors(std::move(failure), std::move(e));
-        return;
-      }
-      dequantizeRow(type, block.data(), out + r * cols, cols);
+    if (Error e = fakeQuantizeGgmlRows(type, w, begin, end, cols, importance, out)) {
+      std::lock_guard<std::mutex> lock(mutex);
+      failure = joinErrors(std::move(failure), std::move(e));
     }
   });
   return failure;

@@ -67,6 +67,13 @@ llvm::Expected<double> weightedQuantizationError(const float *w, int64_t rows,
                                                  const float *rowWeight,
                                                  bool useImportance);
 
+/// Rows [begin, end) of `w` [*, cols] encoded as `type` (with `importance`
+/// weighting the block search, or null) and decoded again into the same rows
+/// of `out`, on the calling thread.
+llvm::Error fakeQuantizeGgmlRows(DType type, const float *w, int64_t begin,
+                                 int64_t end, int64_t cols,
+                                 const float *importance, float *out);
+
 /// `w` [rows, cols] encoded as `type` and decoded again into `out`.
 llvm::Error fakeQuantizeGgml(const float *w, int64_t rows, int64_t cols,
                              DType type, const float *importance, float *out);
