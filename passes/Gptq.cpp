@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "PassSupport.h"
+#include "ResumableSideFile.h"
 #include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Quant/GgmlQuants.h"
@@ -21,6 +22,8 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "lowbit/Formats/CompanionTensors.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::lowbit {
@@ -31,11 +34,6 @@ namespace mlir::lowbit {
 using namespace mlir;
 
 namespace {
-struct QuantizedLinear {
-  int64_t rows = 0, cols = 0;
-  ::lowbit::AffineTensor tensor;
-  std::vector<int32_t> gIdx;
-};
 
 struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
   using Base::Base;
@@ -53,7 +51,10 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
     return o;
   }
 
-  /// Quantizes `w` [rows, cols] against `hessian` and records the result.
+  bool keepsGIdx() const { return actOrder && !staticGroups; }
+
+  /// Quantizes `w` [rows, cols] against `hessian` and writes the result to
+  /// the side file at once.
   llvm::Error quantizeOne(StringRef name, std::vector<float> &w, int64_t rows,
                           int64_t cols, std::vector<float> hessian) {
     if (llvm::Error e = ::lowbit::checkFinite(name, w.data(), int64_t(w.size()),
@@ -65,11 +66,22 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
       return llvm::createStringError("GPTQ of '" + name.str() +
                                      "': " + llvm::toString(r.takeError()));
     w = std::move(r->dequantized);
-    QuantizedLinear &q = results[name];
-    q.rows = rows;
-    q.cols = cols;
-    q.tensor = std::move(r->tensor);
-    q.gIdx = std::move(r->gIdx);
+    ::lowbit::SafetensorsStreamWriter &out = side->writer();
+    using ::lowbit::Companion;
+    if (llvm::Error e = out.write(name, llvm::ArrayRef(r->tensor.codes)))
+      return e;
+    if (llvm::Error e = out.write(::lowbit::companionName(name, Companion::Scales),
+                                  llvm::ArrayRef(r->tensor.scales)))
+      return e;
+    if (llvm::Error e = out.write(::lowbit::companionName(name, Companion::Zeros),
+                                  llvm::ArrayRef(r->tensor.zeros)))
+      return e;
+    if (keepsGIdx())
+      if (llvm::Error e = out.write(
+              ::lowbit::companionName(name, Companion::GroupIndex),
+              llvm::ArrayRef(r->gIdx)))
+        return e;
+    written.insert(name);
     return llvm::Error::success();
   }
 
@@ -106,26 +118,39 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
       return fail(llvm::toString(std::move(e)));
 
-    if (llvm::Error e = sequential ? runSequential(module, weights)
-                                   : runFromStatistics(module, weights, targets))
-      return fail(llvm::toString(std::move(e)));
-
-    ::lowbit::SafetensorsWriter writer;
+    std::vector<::lowbit::SafetensorsTensorInfo> declared;
     for (mlir::lowbit::WeightOp op : targets) {
-      auto it = results.find(op.getName());
-      if (it == results.end())
-        return fail("no GPTQ result for '" + op.getName() + "'");
-      QuantizedLinear &q = it->second;
-      bool keepGIdx = actOrder && !staticGroups;
-      mlir::lowbit::addAffineTensors(writer, op.getName(), q.rows, q.cols,
-                                     std::move(q.tensor),
-                                     keepGIdx ? &q.gIdx : nullptr);
+      ArrayRef<int64_t> shape = cast<RankedTensorType>(op.getType()).getShape();
+      mlir::lowbit::declareAffineTensors(declared, op.getName(), shape[0],
+                                         shape[1], groupSize, keepsGIdx());
     }
     std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path))
-      return fail(llvm::toString(std::move(e)));
-    mlir::lowbit::retypeAsAffine(targets, bits, groupSize, sym,
-                                 actOrder && !staticGroups);
+    auto opened = mlir::lowbit::ResumableSideFile::open(
+        path, declared, module, weights, *this, resume && sequential);
+    if (!opened)
+      return fail(llvm::toString(opened.takeError()));
+    side = std::move(*opened);
+    if (resume && !sequential)
+      llvm::errs() << "note: --lowbit-gptq: resume= applies to sequential "
+                      "runs; this one starts afresh\n";
+
+    llvm::Error result = sequential ? runSequential(module, weights)
+                                    : runFromStatistics(module, weights, targets);
+    // (A resumed run wrote the first layers' results before.)
+    if (!result && !side->resumed())
+      for (mlir::lowbit::WeightOp op : targets)
+        if (!written.contains(op.getName())) {
+          result = llvm::createStringError("no GPTQ result for '" +
+                                           op.getName() + "'");
+          break;
+        }
+    if (!result)
+      result = side->commit();
+    if (result) {
+      side->abandon();
+      return fail(llvm::toString(std::move(result)));
+    }
+    mlir::lowbit::retypeAsAffine(targets, bits, groupSize, sym, keepsGIdx());
     mlir::lowbit::recordSideFile(module, path);
   }
 
@@ -136,7 +161,8 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
         [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
             const std::vector<float> &hessian) {
           return quantizeOne(name, w, rows, cols, hessian);
-        });
+        },
+        side.get());
   }
 
   llvm::Error runFromStatistics(ModuleOp module,
@@ -178,6 +204,7 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
     return llvm::Error::success();
   }
 
-  llvm::StringMap<QuantizedLinear> results;
+  std::shared_ptr<mlir::lowbit::ResumableSideFile> side; // shared: passes are copyable
+  llvm::StringSet<> written;
 };
 } // namespace

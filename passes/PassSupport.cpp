@@ -155,8 +155,10 @@ void mlir::lowbit::retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits,
 llvm::Error mlir::lowbit::quantizeLinearsSequentially(
     ModuleOp module, const ::lowbit::WeightStore &weights, llvm::StringRef file,
     int64_t windows, int64_t windowLength, uint64_t seed, bool bosWindows,
-    bool trueSequential, LinearQuantizeFn quantize) {
+    bool trueSequential, LinearQuantizeFn quantize,
+    ::lowbit::LayerwiseCheckpoint *checkpoint) {
   ::lowbit::LayerwiseOptions options;
+  options.checkpoint = checkpoint;
   std::string text;
   if (llvm::Error e = resolveCalibrationText(module, file, windows, windowLength,
                                              seed, bosWindows, text,

@@ -18,6 +18,7 @@ class SafetensorsWriter;
 class Tokenizer;
 class WeightStore;
 struct CalibrationOptions;
+class LayerwiseCheckpoint;
 } // namespace lowbit
 
 namespace mlir::lowbit {
@@ -61,7 +62,8 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         llvm::StringRef file, int64_t windows,
                                         int64_t windowLength, uint64_t seed,
                                         bool bosWindows, bool trueSequential,
-                                        LinearQuantizeFn quantize);
+                                        LinearQuantizeFn quantize,
+                                        ::lowbit::LayerwiseCheckpoint *checkpoint = nullptr);
 
 /// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.
 void addAffineTensors(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,

@@ -8,6 +8,7 @@
 #include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Passes/Passes.h"
 #include "PassSupport.h"
+#include "ResumableSideFile.h"
 #include "lowbit/Quant/Affine.h"
 #include "lowbit/Support/Progress.h"
 
@@ -25,12 +26,6 @@ namespace mlir::lowbit {
 
 using namespace mlir;
 using ::lowbit::DType;
-
-static std::vector<uint8_t> bytesOf(const std::vector<float> &v) {
-  std::vector<uint8_t> out(v.size() * 4);
-  std::memcpy(out.data(), v.data(), out.size());
-  return out;
-}
 
 namespace {
 struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
@@ -70,41 +65,66 @@ struct RtnPass : mlir::lowbit::impl::RtnBase<RtnPass> {
                     op.getName() + "'");
     }
 
-    ::lowbit::SafetensorsWriter writer;
+    if (targets.empty())
+      return;
+    // Each weight goes to the side file as soon as it is rounded, so memory
+    // holds one weight at a time whatever the model's size.
+    std::vector<::lowbit::SafetensorsTensorInfo> declared;
     llvm::StringMap<bool> done;
+    for (mlir::lowbit::WeightOp op : targets)
+      if (done.try_emplace(op.getName(), true).second) {
+        ArrayRef<int64_t> shape = cast<RankedTensorType>(op.getType()).getShape();
+        mlir::lowbit::declareAffineTensors(declared, op.getName(), shape[0],
+                                           shape[1], groupSize, /*gIdx=*/false);
+      }
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    auto writer = ::lowbit::SafetensorsStreamWriter::create(path, declared);
+    if (!writer)
+      return fail(llvm::toString(writer.takeError()));
+    auto quantizeOne = [&](mlir::lowbit::WeightOp op) -> llvm::Error {
+      const ::lowbit::TensorRef *t = weights.find(op.getName());
+      if (!t)
+        return llvm::createStringError("no tensor named '" + op.getName() +
+                                       "' in the weight store");
+      std::vector<float> w;
+      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+        return e;
+      weights.releasePages(*t);
+      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
+                                                int64_t(w.size()), t->shape[1]))
+        return e;
+      int64_t rows = t->shape[0], cols = t->shape[1];
+      auto q = ::lowbit::quantizeAffineRtn(w.data(), rows, cols, scheme);
+      if (!q)
+        return q.takeError();
+      using ::lowbit::Companion;
+      ::lowbit::SafetensorsStreamWriter &out = **writer;
+      if (llvm::Error e = out.write(op.getName(), ArrayRef(q->codes)))
+        return e;
+      if (llvm::Error e = out.write(
+              ::lowbit::companionName(op.getName(), Companion::Scales),
+              ArrayRef(q->scales)))
+        return e;
+      return out.write(::lowbit::companionName(op.getName(), Companion::Zeros),
+                       ArrayRef(q->zeros));
+    };
+    done.clear();
     ::lowbit::Progress progress("rtn", int64_t(targets.size()));
     int64_t count = 0;
     for (mlir::lowbit::WeightOp op : targets) {
       progress.update(++count, op.getName());
       if (!done.try_emplace(op.getName(), true).second)
         continue;
-      const ::lowbit::TensorRef *t = weights.find(op.getName());
-      if (!t)
-        return fail("no tensor named '" + op.getName() + "' in the weight store");
-      std::vector<float> w;
-      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+      if (llvm::Error e = quantizeOne(op)) {
+        (*writer)->discard();
         return fail(llvm::toString(std::move(e)));
-      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
-                                                int64_t(w.size()), t->shape[1]))
-        return fail(llvm::toString(std::move(e)));
-      int64_t rows = t->shape[0], cols = t->shape[1];
-      auto q = ::lowbit::quantizeAffineRtn(w.data(), rows, cols, scheme);
-      if (!q)
-        return fail(llvm::toString(q.takeError()));
-      int64_t groups = scheme.groupsPerRow(cols);
-      writer.addTensor(op.getName(), DType::U8, {rows, cols}, std::move(q->codes));
-      writer.addTensor(::lowbit::companionName(op.getName(), ::lowbit::Companion::Scales), DType::F32, {rows, groups},
-                       bytesOf(q->scales));
-      writer.addTensor(::lowbit::companionName(op.getName(), ::lowbit::Companion::Zeros), DType::F32, {rows, groups},
-                       bytesOf(q->zeros));
+      }
     }
     progress.finish();
-    if (targets.empty())
-      return;
-
-    std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path))
+    if (llvm::Error e = (*writer)->commit()) {
+      (*writer)->discard();
       return fail(llvm::toString(std::move(e)));
+    }
 
     MLIRContext *ctx = module.getContext();
     auto schemeAttr = mlir::lowbit::QuantSchemeAttr::get(

@@ -3,13 +3,17 @@
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Interpreter/Interpreter.h"
+#include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Support/Error.h"
 #include "lowbit/Support/Progress.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <limits>
 
 #include <numeric>
 #include <random>
@@ -186,8 +190,12 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
   if (!inputs)
     return inputs.takeError();
 
+  // Streaming: every window advances a layer at a time, so one decoder
+  // layer is in fp32 at once and the output head is read in row blocks.
+  InterpreterOptions streaming;
+  streaming.streamWeights = true;
   Expected<std::unique_ptr<Interpreter>> interpreter =
-      Interpreter::create(module, weights);
+      Interpreter::create(module, weights, streaming);
   if (!interpreter)
     return interpreter.takeError();
   std::vector<StatisticsAccumulator> accumulators;
@@ -204,15 +212,31 @@ calibrateImpl(mlir::ModuleOp module, const WeightStore &weights,
         acc.add(x.data.data(), x.rows);
       });
 
+  // Stops: the first linear of each decoder layer, then the end.
+  std::vector<std::pair<mlir::Operation *, int64_t>> stops;
+  if (Expected<std::vector<std::vector<LinearGroup>>> layers =
+          collectLinearGroups(module))
+    for (const std::vector<LinearGroup> &groups : *layers)
+      stops.push_back({groups.front().linears.front(), groups.front().layer});
+  else
+    consumeError(layers.takeError()); // no decoder linears: one stage
+  stops.push_back({nullptr, std::numeric_limits<int64_t>::max()});
+
   std::vector<int32_t> positions(size_t(options.windowLength));
   std::iota(positions.begin(), positions.end(), 0);
-  Progress progress("calibrate", options.windows, options.showProgress);
-  for (int64_t w = 0; w < options.windows; ++w) {
-    (*interpreter)->resetCache();
-    Expected<Activation> logits = (*interpreter)->forward((*windows)[w], positions);
-    if (!logits)
-      return logits.takeError();
-    progress.update(w + 1);
+  std::vector<ExecutionFrame> frames;
+  for (int64_t w = 0; w < options.windows; ++w)
+    frames.push_back((*interpreter)->begin((*windows)[w], positions));
+  Progress progress("calibrate", int64_t(stops.size()), options.showProgress);
+  for (size_t i = 0; i < stops.size(); ++i) {
+    for (ExecutionFrame &frame : frames) {
+      (*interpreter)->resetCache();
+      if (Error e = (*interpreter)->run(frame, stops[i].first))
+        return std::move(e);
+      frame.result = Activation(); // logits are not needed
+    }
+    (*interpreter)->releaseLayersBefore(stops[i].second);
+    progress.update(int64_t(i + 1), stops[i].first ? formatv("layer {0}", stops[i].second).str() : "output");
   }
   progress.finish();
 

@@ -14,6 +14,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -26,6 +27,7 @@ std::vector<float> *LayerwiseWeights::get(StringRef name) {
 }
 
 BlockProbe::~BlockProbe() = default;
+LayerwiseCheckpoint::~LayerwiseCheckpoint() = default;
 
 void BlockProbe::startLayer(std::vector<ExecutionFrame> frames) {
   layerStart = std::move(frames);
@@ -222,11 +224,16 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
       collectLinearGroups(module);
   if (!layers)
     return layers.takeError();
+  InterpreterOptions streaming;
+  streaming.streamWeights = true;
   Expected<std::unique_ptr<Interpreter>> created =
-      Interpreter::create(module, weights);
+      Interpreter::create(module, weights, streaming);
   if (!created)
     return created.takeError();
   Interpreter &interpreter = **created;
+  auto releaseLayersBefore = [&](int64_t layer) {
+    interpreter.releaseLayersBefore(layer);
+  };
   std::optional<BlockProbe> probe;
   if (!options.perGroup && options.probeWindows > 0)
     probe.emplace(interpreter);
@@ -256,12 +263,46 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     return x;
   };
 
-  int64_t totalSteps = 0;
-  for (const std::vector<LinearGroup> &groups : *layers)
-    totalSteps += options.perGroup ? int64_t(groups.size()) : 1;
+  size_t firstLayer = 0;
+  if (options.checkpoint) {
+    Expected<int64_t> resumed = options.checkpoint->restore(interpreter, frames);
+    if (!resumed)
+      return resumed.takeError();
+    if (*resumed < 0 || *resumed > int64_t(layers->size()) ||
+        (*resumed > 0 && frames.size() != windows->size()))
+      return createStringError("the resume point does not match this run");
+    firstLayer = size_t(*resumed);
+  }
+
+  auto stepsOf = [&](const std::vector<LinearGroup> &groups) {
+    return options.perGroup ? int64_t(groups.size()) : 1;
+  };
+  int64_t totalSteps = 0, done = 0;
+  for (size_t i = 0; i < layers->size(); ++i)
+    (i < firstLayer ? done : totalSteps) += stepsOf((*layers)[i]);
+  if (firstLayer > 0 && calib.showProgress)
+    errs() << formatv("quantize: resuming at layer {0} ({1} of {2} layers "
+                      "already done)\n",
+                      (*layers)[firstLayer].front().layer, firstLayer,
+                      layers->size());
+  done = 0;
   Progress progress("quantize", totalSteps, calib.showProgress);
-  int64_t done = 0;
-  for (const std::vector<LinearGroup> &groups : *layers) {
+  for (size_t layerIndex = firstLayer; layerIndex < layers->size(); ++layerIndex) {
+    const std::vector<LinearGroup> &groups = (*layers)[layerIndex];
+    if (layerIndex == firstLayer) // a resume never runs the layers before
+      releaseLayersBefore(groups.front().layer);
+    if (options.checkpoint && layerIndex > firstLayer) {
+      // Resume point: every window at this layer's first linear.
+      for (ExecutionFrame &frame : frames)
+        if (Expected<const Activation *> x =
+                advance(frame, groups.front().linears.front(),
+                        groups.front().input);
+            !x)
+          return x.takeError();
+      if (Error e = options.checkpoint->save(int64_t(layerIndex), interpreter,
+                                             frames))
+        return e;
+    }
     if (options.perGroup) {
       for (const LinearGroup &group : groups) {
         GroupCollector collector(group.inFeatures, options.collectHessian);
@@ -272,6 +313,8 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
             return x.takeError();
           collector.add(**x, rowsPerWindow, int64_t(w), options.alignSamples);
         }
+        if (&group == &groups.front())
+          releaseLayersBefore(group.layer); // every window is past them
         GroupInputs inputs = collector.finish(group);
         if (Error e = quantize({group}, {inputs}, writable))
           return e;
@@ -291,7 +334,6 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     int64_t probeCount =
         probe ? std::min<int64_t>(options.probeWindows, int64_t(frames.size())) : 0;
     std::vector<ExecutionFrame> probeStarts;
-    size_t layerIndex = size_t(&groups - layers->data());
     mlir::Operation *nextLayer = layerIndex + 1 < layers->size()
                                      ? (*layers)[layerIndex + 1].front().linears.front()
                                      : nullptr;
@@ -321,6 +363,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
         frames[w] = std::move(copy);
       }
     }
+    releaseLayersBefore(groups.front().layer); // every window is past them
     if (probe)
       probe->startLayer(std::move(probeStarts));
     std::vector<GroupInputs> inputs;
@@ -331,6 +374,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
       return e;
     progress.update(++done, formatv("layer {0}", groups.front().layer).str());
   }
+  releaseLayersBefore(std::numeric_limits<int64_t>::max());
   progress.finish();
   return Error::success();
 }

@@ -693,3 +693,7 @@ Expected<std::vector<int32_t>> GgufFile::getI32Array(StringRef key) const {
   }
   return out;
 }
+
+bool GgufFile::isMapped() const {
+  return buffer->getBufferKind() == MemoryBuffer::MemoryBuffer_MMap;
+}

@@ -224,3 +224,7 @@ const TensorRef *SafetensorsFile::find(StringRef name) const {
   auto it = index.find(name);
   return it == index.end() ? nullptr : &tensorList[it->second];
 }
+
+bool SafetensorsFile::isMapped() const {
+  return buffer->getBufferKind() == MemoryBuffer::MemoryBuffer_MMap;
+}

@@ -80,3 +80,10 @@ bool lowbit::isDecoderLinear(WeightRole role) {
     return false;
   }
 }
+
+bool lowbit::isLayerWeight(WeightRole role) {
+  for (const NamePair &n : kNames)
+    if (n.role == role)
+      return n.perLayer;
+  return false;
+}

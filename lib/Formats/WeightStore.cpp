@@ -9,6 +9,9 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 using namespace llvm;
 using namespace lowbit;
 
@@ -34,6 +37,7 @@ Error WeightStore::addFileImpl(StringRef path, bool shadow) {
     std::memcpy(magic, (*head)->getBufferStart(), 4);
   }
   ArrayRef<TensorRef> tensors;
+  bool isMapped = false;
   // The extension counts too, so a damaged .gguf is diagnosed as GGUF.
   if (StringRef(magic, 4) == "GGUF" ||
       sys::path::extension(path).equals_insensitive(".gguf")) {
@@ -41,12 +45,14 @@ Error WeightStore::addFileImpl(StringRef path, bool shadow) {
     if (!file)
       return file.takeError();
     tensors = (*file)->tensors();
+    isMapped = (*file)->isMapped();
     ggufs.push_back(std::move(*file));
   } else {
     auto file = SafetensorsFile::open(path);
     if (!file)
       return file.takeError();
     tensors = (*file)->tensors();
+    isMapped = (*file)->isMapped();
     safetensors.push_back(std::move(*file));
   }
   for (const TensorRef &t : tensors) {
@@ -59,6 +65,7 @@ Error WeightStore::addFileImpl(StringRef path, bool shadow) {
                        "weight file", t.name);
   }
   paths.push_back(path.str());
+  mapped.push_back(isMapped);
   return Error::success();
 }
 
@@ -90,4 +97,16 @@ Expected<const TensorRef *> WeightStore::get(StringRef name) const {
 
 const GgufFile *WeightStore::ggufFile() const {
   return ggufs.empty() ? nullptr : ggufs.front().get();
+}
+
+void WeightStore::releasePages(const TensorRef &t) const {
+  auto it = byName.find(t.name);
+  if (it == byName.end() || it->second.first != &t || !mapped[it->second.second])
+    return;
+  // Only whole pages inside the tensor: a neighbour may share the edges.
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (uintptr_t(t.data) + page - 1) & ~(page - 1);
+  uintptr_t end = (uintptr_t(t.data) + t.bytes) & ~(page - 1);
+  if (end > begin)
+    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }

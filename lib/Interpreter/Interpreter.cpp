@@ -3,6 +3,7 @@
 #include "lowbit/Interpreter/Interpreter.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Quant/GgmlQuants.h"
+#include "lowbit/Formats/TensorNames.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Quant/Affine.h"
 #include "lowbit/Quant/Bnb.h"
@@ -29,6 +30,16 @@ struct DenseWeight {
   // int8_row (LLM.int8()): the linear also rounds each activation row to
   // int8, so values here times those rows are the rescaled int8 product.
   bool int8Rows = false;
+
+  // Streaming (InterpreterOptions::streamWeights): `values` is filled on
+  // first use and dropped by releaseWeight; a weight read a row at a time
+  // (the embedding, the output head) is never widened whole.
+  const TensorRef *source = nullptr;
+  StringRef name; // the key in Impl::weights
+  Type type;
+  bool loaded = false;
+  bool released = false;
+  bool rowStreamed = false;
 };
 
 enum class Kind { Weight, Embedding, RmsNorm, Linear, SplitColumns, Rope, Attention, Swiglu, Add, Return };
@@ -44,8 +55,12 @@ struct Interpreter::Impl {
   func::FuncOp forward;
   std::vector<Step> steps;
   llvm::StringMap<DenseWeight> weights;
-  DenseMap<Value, const DenseWeight *> weightValues;
+  DenseMap<Value, DenseWeight *> weightValues;
   std::vector<std::string> nonFinite;
+  const WeightStore *store = nullptr;
+  InterpreterOptions options;
+
+  llvm::Error load(DenseWeight &w);
 };
 
 Interpreter::Interpreter() : impl(std::make_unique<Impl>()) {}
@@ -158,10 +173,100 @@ static float floatAttr(Operation *op, StringRef name) {
   return a ? float(a.getValueAsDouble()) : 0.0f;
 }
 
+
+/// Widens weight `name` to fp32 from its stored encoding.
+llvm::Error Interpreter::Impl::load(DenseWeight &dense) {
+  StringRef name = dense.name;
+  if (dense.loaded)
+    return llvm::Error::success();
+  if (dense.released)
+    return llvm::createStringError(
+        "weight '" + name.str() +
+        "' was released by a streaming run and is needed again");
+  const TensorRef &t = *dense.source;
+  const WeightStore &weights = *store;
+  auto qtype = dyn_cast<mlir::lowbit::QuantizedWeightType>(dense.type);
+  if (qtype && qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine) {
+    if (llvm::Error e = dequantizeAffineWeight(t, qtype.getScheme().getGroupSize(),
+                                               qtype.getScheme().getActOrder(),
+                                               weights, dense.values))
+      return e;
+  } else if (qtype && qtype.getScheme().getFormat() ==
+                          mlir::lowbit::QuantFormat::Int8Row) {
+    dense.int8Rows = true;
+    if (llvm::Error e = dequantizeInt8RowWeight(t, weights, dense.values))
+      return e;
+  } else if (qtype && (qtype.getScheme().getFormat() ==
+                           mlir::lowbit::QuantFormat::NF4 ||
+                       qtype.getScheme().getFormat() ==
+                           mlir::lowbit::QuantFormat::FP4)) {
+    auto bnb = readBnb4BitWeight(
+        weights, name,
+        qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::NF4
+            ? Bnb4BitType::NF4
+            : Bnb4BitType::FP4,
+        qtype.getScheme().getGroupSize(), qtype.getShape()[0],
+        qtype.getShape()[1]);
+    if (!bnb)
+      return bnb.takeError();
+    dense.shape.assign(qtype.getShape().begin(), qtype.getShape().end());
+    dense.values = dequantizeBnb4Bit(*bnb);
+  } else if (llvm::Error e = dequantize(t, dense.values)) {
+    return e;
+  }
+  if (findNonFinite(dense.values.data(), int64_t(dense.values.size())) >= 0)
+    nonFinite.push_back(name.str());
+  dense.loaded = true;
+  return llvm::Error::success();
+}
+
+/// Whether a streaming run reads `w` a row block at a time instead of
+/// widening it whole: plain float or ggml-encoded tensors only.
+static bool canStreamRows(const DenseWeight &w) {
+  return !isa<mlir::lowbit::QuantizedWeightType>(w.type) &&
+         canDequantize(w.stored) && w.shape.size() == 2 &&
+         w.shape[0] > 0 && w.source->bytes % uint64_t(w.shape[0]) == 0;
+}
+
+/// Rows [begin, end) of a row-streamed weight, widened to fp32.
+static void readRows(const DenseWeight &w, int64_t begin, int64_t end,
+                     float *out) {
+  uint64_t rowBytes = w.source->bytes / uint64_t(w.shape[0]);
+  for (int64_t r = begin; r < end; ++r)
+    dequantizeRow(w.stored, w.source->data + uint64_t(r) * rowBytes,
+                  out + (r - begin) * w.shape[1], w.shape[1]);
+}
+
+/// out = x · wᵀ (+ bias) for a row-streamed `w`, widened a block of rows
+/// (about 16 MB of fp32) at a time.
+static void streamedLinear(const Activation &x, const DenseWeight &w,
+                           const std::vector<float> *bias, Activation &out) {
+  int64_t n = w.shape[0], k = w.shape[1];
+  out = Activation(x.rows, n);
+  int64_t block = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(k, 1));
+  std::vector<float> rows;
+  Activation part;
+  for (int64_t begin = 0; begin < n; begin += block) {
+    int64_t end = std::min(n, begin + block);
+    rows.resize(size_t((end - begin) * k));
+    readRows(w, begin, end, rows.data());
+    linear(x, rows.data(), end - begin, nullptr, part);
+    for (int64_t r = 0; r < x.rows; ++r)
+      std::copy_n(part.row(r), end - begin, out.row(r) + begin);
+  }
+  if (bias)
+    for (int64_t r = 0; r < x.rows; ++r)
+      for (int64_t c = 0; c < n; ++c)
+        out.row(r)[c] += (*bias)[c];
+}
+
 llvm::Expected<std::unique_ptr<Interpreter>>
-Interpreter::create(ModuleOp module, const WeightStore &weights) {
+Interpreter::create(ModuleOp module, const WeightStore &weights,
+                    InterpreterOptions options) {
   std::unique_ptr<Interpreter> interp(new Interpreter());
   Impl &impl = *interp->impl;
+  impl.store = &weights;
+  impl.options = options;
   impl.forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!impl.forward || impl.forward.getBody().empty())
     return llvm::createStringError("module has no @forward function to run");
@@ -206,41 +311,32 @@ Interpreter::create(ModuleOp module, const WeightStore &weights) {
       DenseWeight dense;
       dense.shape = (*t)->shape;
       dense.stored = (*t)->dtype;
-      auto qtype = dyn_cast<mlir::lowbit::QuantizedWeightType>(op.getResult(0).getType());
-      if (qtype && qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::Affine) {
-        if (llvm::Error e = dequantizeAffineWeight(**t, qtype.getScheme().getGroupSize(),
-                                                   qtype.getScheme().getActOrder(),
-                                                   weights, dense.values))
-          return std::move(e);
-      } else if (qtype && qtype.getScheme().getFormat() ==
-                              mlir::lowbit::QuantFormat::Int8Row) {
-        dense.int8Rows = true;
-        if (llvm::Error e = dequantizeInt8RowWeight(**t, weights, dense.values))
-          return std::move(e);
-      } else if (qtype && (qtype.getScheme().getFormat() ==
-                               mlir::lowbit::QuantFormat::NF4 ||
-                           qtype.getScheme().getFormat() ==
-                               mlir::lowbit::QuantFormat::FP4)) {
-        auto bnb = readBnb4BitWeight(
-            weights, name,
-            qtype.getScheme().getFormat() == mlir::lowbit::QuantFormat::NF4
-                ? Bnb4BitType::NF4
-                : Bnb4BitType::FP4,
-            qtype.getScheme().getGroupSize(), qtype.getShape()[0],
-            qtype.getShape()[1]);
-        if (!bnb)
-          return bnb.takeError();
-        dense.shape.assign(qtype.getShape().begin(), qtype.getShape().end());
-        dense.values = dequantizeBnb4Bit(*bnb);
-      } else if (llvm::Error e = dequantize(**t, dense.values)) {
-        return std::move(e);
-      }
-      if (findNonFinite(dense.values.data(), int64_t(dense.values.size())) >= 0)
-        impl.nonFinite.push_back(name.str());
+      dense.source = *t;
+      dense.type = op.getResult(0).getType();
       it = impl.weights.try_emplace(name, std::move(dense)).first;
+      it->second.name = it->getKey();
+      if (!options.streamWeights)
+        if (llvm::Error e = impl.load(it->second))
+          return std::move(e);
     }
     impl.weightValues[op.getResult(0)] = &it->second;
   }
+  // A streaming run never widens the embedding table or the output head
+  // whole: they are the largest tensors and each run needs a few rows of
+  // the one and a pass over the other.
+  if (options.streamWeights)
+    for (const Step &s : impl.steps) {
+      DenseWeight *w = nullptr;
+      if (s.kind == Kind::Embedding)
+        w = impl.weightValues.lookup(s.op->getOperand(1));
+      else if (s.kind == Kind::Linear &&
+               llvm::any_of(s.op->getResult(0).getUsers(), [](Operation *u) {
+                 return isa<func::ReturnOp>(u);
+               }))
+        w = impl.weightValues.lookup(s.op->getOperand(1));
+      if (w && canStreamRows(*w))
+        w->rowStreamed = true;
+    }
   // The KV cache grows to the highest layer index: bound the indices by the
   // attention ops there are, so no attribute can size the cache.
   int64_t attentionOps = llvm::count_if(
@@ -280,7 +376,40 @@ llvm::ArrayRef<std::string> Interpreter::nonFiniteWeights() const {
 
 std::vector<float> *Interpreter::denseWeight(llvm::StringRef name) {
   auto it = impl->weights.find(name);
-  return it == impl->weights.end() ? nullptr : &it->second.values;
+  if (it == impl->weights.end())
+    return nullptr;
+  if (llvm::Error e = impl->load(it->second)) {
+    llvm::consumeError(std::move(e));
+    return nullptr;
+  }
+  return &it->second.values;
+}
+
+void Interpreter::releaseWeight(llvm::StringRef name) {
+  auto it = impl->weights.find(name);
+  if (it == impl->weights.end() || !impl->options.streamWeights)
+    return;
+  DenseWeight &w = it->second;
+  std::vector<float>().swap(w.values);
+  w.loaded = false;
+  w.released = true;
+  impl->store->releasePages(*w.source);
+}
+
+void Interpreter::releaseLayersBefore(int64_t layer) {
+  for (auto &entry : impl->weights)
+    if (!entry.second.released)
+      if (std::optional<ParsedWeightName> parsed = parseWeightName(entry.getKey());
+          parsed && isLayerWeight(parsed->role) && parsed->layer < layer)
+        releaseWeight(entry.getKey());
+}
+
+std::vector<std::string> Interpreter::weightNames() const {
+  std::vector<std::string> names;
+  for (const auto &entry : impl->weights)
+    names.push_back(entry.getKey().str());
+  llvm::sort(names);
+  return names;
 }
 
 llvm::Expected<Activation>
@@ -314,6 +443,12 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
     if (step.op == stopBefore)
       return llvm::Error::success();
     Operation *op = step.op;
+    bool readsRows = step.kind == Kind::Embedding || step.kind == Kind::Linear;
+    for (Value v : op->getOperands())
+      if (DenseWeight *w = impl.weightValues.lookup(v))
+        if (!w->loaded && !(w->rowStreamed && readsRows))
+          if (llvm::Error e = impl.load(*w))
+            return e;
     switch (step.kind) {
     case Kind::Weight:
       break;
@@ -323,6 +458,13 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
         if (t < 0 || t >= table.shape[0])
           return llvm::createStringError("token id " + std::to_string(t) +
                                          " is outside the vocabulary");
+      if (!table.loaded) {
+        Activation &out = values[op->getResult(0)];
+        out = Activation(int64_t(tok.size()), table.shape[1]);
+        for (size_t i = 0; i < tok.size(); ++i)
+          readRows(table, tok[i], tok[i] + 1, out.row(int64_t(i)));
+        break;
+      }
       embeddingLookup(table.values, table.shape[1], tok, values[op->getResult(0)]);
       break;
     }
@@ -336,7 +478,15 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
       const DenseWeight &w = weightOf(op, 1);
       const std::vector<float> *bias =
           op->getNumOperands() > 2 ? &weightOf(op, 2).values : nullptr;
-      if (ggmlActivations || w.int8Rows) {
+      if (!w.loaded) {
+        if (ggmlActivations) {
+          Activation x = in(op, 0);
+          roundActivationsLikeGgml(w.stored, x);
+          streamedLinear(x, w, bias, values[op->getResult(0)]);
+        } else {
+          streamedLinear(in(op, 0), w, bias, values[op->getResult(0)]);
+        }
+      } else if (ggmlActivations || w.int8Rows) {
         Activation x = in(op, 0);
         if (w.int8Rows)
           fakeQuantizeInt8Rows(x.data.data(), x.rows, x.cols);
@@ -398,4 +548,93 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
         values.erase(v);
   }
   return llvm::createStringError("@forward has no return");
+}
+
+// A saved frame: counts and values as little-endian u64/i32/f32 arrays.
+// Activations are keyed by (step index of the defining op, result number).
+namespace {
+template <typename T> void appendPod(std::string &out, const T &v) {
+  out.append(reinterpret_cast<const char *>(&v), sizeof(T));
+}
+template <typename T> void appendArray(std::string &out, const std::vector<T> &v) {
+  appendPod(out, uint64_t(v.size()));
+  out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(T));
+}
+struct FrameReader {
+  StringRef &bytes;
+  bool failed = false;
+  template <typename T> T pod() {
+    T v{};
+    if (bytes.size() < sizeof(T)) {
+      failed = true;
+      return v;
+    }
+    std::memcpy(&v, bytes.data(), sizeof(T));
+    bytes = bytes.drop_front(sizeof(T));
+    return v;
+  }
+  template <typename T> std::vector<T> array() {
+    uint64_t n = pod<uint64_t>();
+    if (failed || n > bytes.size() / sizeof(T)) {
+      failed = true;
+      return {};
+    }
+    std::vector<T> v(n);
+    std::memcpy(v.data(), bytes.data(), n * sizeof(T));
+    bytes = bytes.drop_front(n * sizeof(T));
+    return v;
+  }
+};
+} // namespace
+
+void Interpreter::saveFrame(const ExecutionFrame &frame, std::string &out) const {
+  appendArray(out, frame.tokens);
+  appendArray(out, frame.positions);
+  appendPod(out, uint64_t(frame.nextStep));
+  appendPod(out, uint64_t(frame.values.size()));
+  // In step order, so the bytes do not depend on pointer values.
+  for (size_t i = 0; i < impl->steps.size(); ++i)
+    for (Value v : impl->steps[i].op->getResults()) {
+      auto it = frame.values.find(v.getAsOpaquePointer());
+      if (it == frame.values.end())
+        continue;
+      appendPod(out, uint64_t(i));
+      appendPod(out, uint64_t(cast<OpResult>(v).getResultNumber()));
+      appendPod(out, it->second.rows);
+      appendPod(out, it->second.cols);
+      appendArray(out, it->second.data);
+    }
+}
+
+llvm::Expected<ExecutionFrame> Interpreter::loadFrame(StringRef &bytes) const {
+  FrameReader in{bytes};
+  ExecutionFrame frame;
+  frame.tokens = in.array<int32_t>();
+  frame.positions = in.array<int32_t>();
+  frame.nextStep = size_t(in.pod<uint64_t>());
+  uint64_t count = in.pod<uint64_t>();
+  auto bad = [](const Twine &why) {
+    return llvm::createStringError("saved activations: " + why.str());
+  };
+  if (in.failed || frame.nextStep > impl->steps.size() ||
+      frame.tokens.size() != frame.positions.size())
+    return bad("truncated or not written by this model");
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t step = in.pod<uint64_t>(), result = in.pod<uint64_t>();
+    int64_t rows = in.pod<int64_t>(), cols = in.pod<int64_t>();
+    std::vector<float> data = in.array<float>();
+    if (in.failed)
+      return bad("truncated");
+    if (step >= impl->steps.size() ||
+        result >= impl->steps[step].op->getNumResults() || rows < 0 ||
+        cols < 0 || uint64_t(rows) * uint64_t(cols) != data.size())
+      return bad("an activation does not belong to this model");
+    Activation a;
+    a.rows = rows;
+    a.cols = cols;
+    a.data = std::move(data);
+    frame.values[impl->steps[step].op->getResult(unsigned(result))
+                     .getAsOpaquePointer()] = std::move(a);
+  }
+  return std::move(frame);
 }

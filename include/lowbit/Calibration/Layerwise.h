@@ -7,6 +7,8 @@
 // of linears, hands them to the quantizer, which writes fake-quantized weights
 // back into the interpreter, and moves on. Every op runs once per window and
 // stage; nothing after the last decoder linear (final norm, lm_head) runs.
+// Weights stream: a layer is widened to fp32 when the windows reach it and
+// dropped once they are past it, so memory does not grow with depth.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOWBIT_CALIBRATION_LAYERWISE_H
@@ -49,6 +51,22 @@ struct GroupInputs {
   int64_t sampleRows = 0;
 };
 
+/// The resume point of a layer-by-layer run (LayerwiseOptions::checkpoint):
+/// the calibration windows' activations where a layer starts. The pass that
+/// implements it stores its own results of the finished layers first.
+class LayerwiseCheckpoint {
+public:
+  virtual ~LayerwiseCheckpoint();
+  /// The layer index (into collectLinearGroups' list) to continue at, with
+  /// `frames` filled, or 0 to start from the beginning.
+  virtual llvm::Expected<int64_t> restore(const Interpreter &interpreter,
+                                          std::vector<ExecutionFrame> &frames) = 0;
+  /// Every layer before `nextLayer` is quantized and `frames` stand before
+  /// its first linear.
+  virtual llvm::Error save(int64_t nextLayer, const Interpreter &interpreter,
+                           llvm::ArrayRef<ExecutionFrame> frames) = 0;
+};
+
 struct LayerwiseOptions {
   CalibrationOptions calibration;
   /// Quantize each group before collecting the inputs of the next one
@@ -67,6 +85,8 @@ struct LayerwiseOptions {
   bool quantizedInputs = true;
   /// Windows a BlockProbe replays (per-layer mode only; 0: no probe).
   int64_t probeWindows = 0;
+  /// Where to keep a resume point after every layer, if anywhere.
+  LayerwiseCheckpoint *checkpoint = nullptr;
 };
 
 /// Replays a few calibration windows from the input of a linear group to the

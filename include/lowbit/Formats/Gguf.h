@@ -133,6 +133,8 @@ public:
   std::optional<uint32_t> ggmlType(llvm::StringRef name) const;
   /// Absolute file offset of a tensor returned by this file.
   uint64_t fileOffset(const TensorRef &t) const;
+  /// Whether the tensors point into a mapping of the file (not a copy).
+  bool isMapped() const;
 
 private:
   friend class GgufParser;

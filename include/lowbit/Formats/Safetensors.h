@@ -28,6 +28,8 @@ public:
   llvm::ArrayRef<TensorRef> tensors() const { return tensorList; }
   const TensorRef *find(llvm::StringRef name) const;
   const std::map<std::string, std::string> &metadata() const { return meta; }
+  /// Whether the tensors point into a mapping of the file (not a copy).
+  bool isMapped() const;
 
 private:
   std::string filePath;
@@ -36,6 +38,28 @@ private:
   llvm::StringMap<size_t> index;
   std::map<std::string, std::string> meta;
 };
+
+/// A tensor to be written: its name, encoding and shape.
+struct SafetensorsTensorInfo {
+  std::string name;
+  DType type;
+  std::vector<int64_t> shape;
+};
+
+/// Where the reference serializer puts everything (formats.md §1): the
+/// header with its 8-byte length prefix, then each tensor's byte range in
+/// the file, in the order of `tensors`.
+struct SafetensorsLayout {
+  std::string header;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  uint64_t fileSize = 0;
+};
+/// Fails, naming `path`, on duplicate names, dtypes safetensors cannot store
+/// or shapes too large to address.
+llvm::Expected<SafetensorsLayout>
+layoutSafetensors(llvm::ArrayRef<SafetensorsTensorInfo> tensors,
+                  const std::map<std::string, std::string> &metadata,
+                  llvm::StringRef path);
 
 /// Writes safetensors files byte-identical to the reference serializer
 /// (formats.md §1): tensors ordered by dtype alignment then name, compact

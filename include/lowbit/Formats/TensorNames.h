@@ -31,6 +31,9 @@ std::optional<ParsedWeightName> parseWeightName(llvm::StringRef name);
 /// Whether `role` is one of a decoder layer's seven linears (q, k, v, o,
 /// gate, up, down): the weights GPTQ, AWQ and RTN quantize.
 bool isDecoderLinear(WeightRole role);
+/// Whether `role` belongs to a decoder layer (linears, biases, norms) rather
+/// than to the whole model (embedding, final norm, output head).
+bool isLayerWeight(WeightRole role);
 
 } // namespace lowbit
 

@@ -42,10 +42,16 @@ public:
   llvm::StringRef fileOf(llvm::StringRef name) const;
   /// The first GGUF file added, if any (its metadata holds the vocabulary).
   const GgufFile *ggufFile() const;
+  /// Tells the kernel the pages under `t` (a tensor of this store) are not
+  /// needed now, so a streaming pass's resident memory does not grow with
+  /// the tensors it has read. They are read again from the file if used.
+  /// Does nothing for files held in memory rather than mapped.
+  void releasePages(const TensorRef &t) const;
 
 private:
   llvm::Error addFileImpl(llvm::StringRef path, bool shadow);
   std::vector<std::string> paths;
+  std::vector<bool> mapped; // per path
   std::vector<std::unique_ptr<SafetensorsFile>> safetensors;
   std::vector<std::unique_ptr<GgufFile>> ggufs;
   llvm::StringMap<std::pair<const TensorRef *, size_t>> byName;

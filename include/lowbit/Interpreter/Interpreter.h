@@ -2,7 +2,7 @@
 //
 // Runs the @forward function of a lowbit module op by op with the fp32
 // kernels of Kernels.h. Weights are dequantized to fp32 once, when the
-// interpreter is created. The KV cache persists across calls, so generation
+// interpreter is created, or, streaming, when a run first needs them. The KV cache persists across calls, so generation
 // calls forward() with one new position at a time.
 //
 //===----------------------------------------------------------------------===//
@@ -34,13 +34,21 @@ struct ExecutionFrame {
   Activation result; // the returned value once finished
 };
 
+struct InterpreterOptions {
+  /// Widen each weight to fp32 when a run first needs it, not at creation,
+  /// and read the embedding and output head a row block at a time. With
+  /// releaseWeight, a layer-by-layer pass holds one layer in fp32.
+  bool streamWeights = false;
+};
+
 class Interpreter {
 public:
   ~Interpreter();
   /// Prepares `module` (its @forward function) for execution; fails with a
   /// clear error on ops it cannot run or weights the store does not hold.
   static llvm::Expected<std::unique_ptr<Interpreter>>
-  create(mlir::ModuleOp module, const WeightStore &weights);
+  create(mlir::ModuleOp module, const WeightStore &weights,
+         InterpreterOptions options = {});
 
   /// Logits [tokens.size(), vocab] for `tokens` at `positions`.
   llvm::Expected<Activation> forward(llvm::ArrayRef<int32_t> tokens,
@@ -59,6 +67,22 @@ public:
   /// them (same size) changes what later runs compute, e.g. to fake-quantize
   /// a layer before calibrating the next one. Null if there is no such weight.
   std::vector<float> *denseWeight(llvm::StringRef name);
+  /// Streaming only: drops weight `name`'s fp32 values and its pages of the
+  /// mapped file. A later run that needs it again fails with an error.
+  void releaseWeight(llvm::StringRef name);
+  /// Streaming only: releases every weight of decoder layers below `layer`
+  /// (by their names' layer numbers), for a caller whose frames are all
+  /// past them.
+  void releaseLayersBefore(int64_t layer);
+  /// The names of the weights @forward reads, sorted.
+  std::vector<std::string> weightNames() const;
+
+  /// A frame's position and live activations as bytes, and back (same
+  /// module), so a long layer-by-layer run can be resumed after a kill.
+  void saveFrame(const ExecutionFrame &frame, std::string &out) const;
+  /// Reads one frame saved by saveFrame from the front of `bytes` and
+  /// advances it past that frame.
+  llvm::Expected<ExecutionFrame> loadFrame(llvm::StringRef &bytes) const;
   /// The weights holding a NaN or an infinity, in @forward order: they run
   /// (and poison what they touch), so a tool should warn about them.
   llvm::ArrayRef<std::string> nonFiniteWeights() const;

@@ -214,6 +214,12 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
     `sequential=false` the Hessians of the float model saved by
     `--lowbit-calibrate` are used instead (one calibration, many runs).
 
+    Layers stream: each is widened to fp32 when the calibration windows
+    reach it and dropped after, and its results go to the side file as soon
+    as it is done, so memory does not grow with depth. With `resume=true` a
+    resume point is kept after every layer; the same command run again after
+    a kill continues from the last finished layer.
+
     ```
     lowbit-opt model.mlir --lowbit-gptq="file=calib.txt bits=4 group-size=128 side-file=model.gptq.safetensors"
     ```
@@ -255,6 +261,9 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
            "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and g_idx (required)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "Keep a resume point (SIDE.resume) after every layer and continue "
+           "from one an interrupted run with the same model and options left">,
   ];
 }
 

@@ -10,7 +10,9 @@
 
 // CHECK: module attributes {lowbit.calibration = "/{{.*}}/stats.pb",
 // CHECK: lowbit.linear
-// PROGRESS: calibrate: 4/4, {{.*}} s elapsed, ~{{.*}} s left, peak RSS {{[0-9]+\.[0-9][0-9]}} GB
+// Every window advances a decoder layer at a time (4 layers, then the head).
+// PROGRESS: calibrate: 1/5, {{.*}} s elapsed, ~{{.*}} s left, peak RSS {{[0-9]+\.[0-9][0-9]}} GB, layer 0
+// PROGRESS: calibrate: 5/5, {{.*}}, output
 
 // The same seed draws the same windows: byte-identical statistics.
 // RUN: lowbit-opt %t/tiny.mlir --lowbit-calibrate="file=%lowbit_models/tiny-5m/data/calib.txt windows=4 window-length=64 output=%t/again.pb" -o /dev/null 2>/dev/null
