@@ -7,11 +7,13 @@
 // then "▁tok%d"), so that both llama.cpp and lowbit load it. Meant for
 // timing quantizers, not for generating text.
 //
-//   lowbit-make-random-gguf OUT.gguf [--shape tinyllama-1.1b|llama-3.2-1b]
-//                           [--layers N] [--seed N]
+//   lowbit-make-random-gguf OUT.gguf
+//       [--shape tinyllama-1.1b|llama-3.2-1b|llama-3-8b] [--layers N] [--seed N]
 //
 // --shape llama-3.2-1b: 16 layers, hidden 2048, ffn 8192, 32/8 heads,
 // vocab 128256 (the output head is written untied).
+// --shape llama-3-8b: 32 layers, hidden 4096, ffn 14336, 32/8 heads, vocab
+// 128256 (about 16 GB).
 //
 // The file is streamed: one tensor is generated at a time (rows in parallel,
 // each row from its own seeded generator, so the bytes do not depend on the
@@ -164,8 +166,8 @@ bool writeAll(FILE *f, const void *data, size_t n) {
 
 int usage() {
   std::fprintf(stderr, "usage: lowbit-make-random-gguf OUT.gguf "
-                       "[--shape tinyllama-1.1b|llama-3.2-1b] [--layers N] "
-                       "[--seed N]\n");
+                       "[--shape tinyllama-1.1b|llama-3.2-1b|llama-3-8b] "
+                       "[--layers N] [--seed N]\n");
   return 2;
 }
 
@@ -184,6 +186,12 @@ int main(int argc, char **argv) {
         shape.kvHeads = 8;
         shape.vocab = 128256;
         shape.layers = 16;
+      } else if (name == "llama-3-8b") {
+        shape.hidden = 4096;
+        shape.ffn = 14336;
+        shape.kvHeads = 8;
+        shape.vocab = 128256;
+        shape.layers = 32;
       } else if (name != "tinyllama-1.1b") {
         return usage();
       }

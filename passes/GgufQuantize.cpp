@@ -89,7 +89,7 @@ struct GgufQuantizePass
         module, weights, file, windows, windowLength, seed, bosWindows,
         /*trueSequential=*/true,
         [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
-            const std::vector<float> &hessian) -> llvm::Error {
+            std::vector<float> hessian) -> llvm::Error {
           llvm::Expected<DType> type =
               typeOf(name, fileType, shape, cols, hasOutput);
           if (!type)
@@ -116,7 +116,7 @@ struct GgufQuantizePass
           o.actOrder = actOrder;
           o.dampPercent = dampPercent;
           llvm::Expected<::lowbit::GgmlGptqResult> r =
-              ::lowbit::gptqQuantizeGgml(w.data(), rows, cols, hessian, o);
+              ::lowbit::gptqQuantizeGgml(w.data(), rows, cols, std::move(hessian), o);
           if (!r)
             return llvm::createStringError("GPTQ of '" + name.str() + "': " +
                                            llvm::toString(r.takeError()));

@@ -48,6 +48,7 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
     o.staticGroups = staticGroups;
     o.dampPercent = dampPercent;
     o.blockSize = blockSize;
+    o.singlePrecision = singlePrecision;
     return o;
   }
 
@@ -159,8 +160,8 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
         module, weights, file, windows, windowLength, seed, bosWindows,
         trueSequential,
         [&](StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
-            const std::vector<float> &hessian) {
-          return quantizeOne(name, w, rows, cols, hessian);
+            std::vector<float> hessian) {
+          return quantizeOne(name, w, rows, cols, std::move(hessian));
         },
         side.get());
   }

@@ -173,7 +173,7 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
   return ::lowbit::calibrateLayerwise(
       module, weights, **tokenizer, text, options,
       [&](llvm::ArrayRef<::lowbit::LinearGroup> groups,
-          llvm::ArrayRef<::lowbit::GroupInputs> inputs,
+          llvm::MutableArrayRef<::lowbit::GroupInputs> inputs,
           ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
         for (size_t g = 0; g < groups.size(); ++g)
           for (const std::string &name : groups[g].weights) {
@@ -182,8 +182,11 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
               return llvm::createStringError("no weight '" + name + "'");
             int64_t cols = groups[g].inFeatures;
             int64_t rows = int64_t(w->size()) / cols;
-            if (llvm::Error e = quantize(name, *w, rows, cols,
-                                         inputs[g].statistics.hessian))
+            std::vector<float> &hessian = inputs[g].statistics.hessian;
+            bool last = &name == &groups[g].weights.back();
+            if (llvm::Error e = quantize(
+                    name, *w, rows, cols,
+                    last ? std::move(hessian) : std::vector<float>(hessian)))
               return e;
           }
         return llvm::Error::success();

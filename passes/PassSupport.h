@@ -48,10 +48,11 @@ llvm::Error resolveCalibrationText(ModuleOp module, llvm::StringRef file,
                                    ::lowbit::CalibrationOptions &options);
 
 /// Quantizes one decoder linear in place: `w` [rows, cols] gets the
-/// fake-quantized weights; `hessian` is its input's 2XᵀX/n.
+/// fake-quantized weights; `hessian` is its input's 2XᵀX/n (the last linear
+/// of a group gets the collected buffer itself, the others copies).
 using LinearQuantizeFn = llvm::function_ref<llvm::Error(
     llvm::StringRef name, std::vector<float> &w, int64_t rows, int64_t cols,
-    const std::vector<float> &hessian)>;
+    std::vector<float> hessian)>;
 
 /// GPTQ's calibration loop: Hessians of each group of decoder linears
 /// collected through the already quantized layers (each group before the

@@ -10,7 +10,6 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Regex.h"
 #include "llvm/Support/xxhash.h"
 
 #include <csignal>
@@ -50,9 +49,18 @@ fingerprintOf(ModuleOp module, const ::lowbit::WeightStore &weights, Pass &pass)
     llvm::raw_string_ostream os(options);
     pass.printAsTextualPipeline(os);
   }
-  // resume= itself may differ.
-  options = llvm::Regex("[ {]resume=(true|false|1|0)").sub("", options);
-  out.push_back({"pass", options});
+  // One entry per option, so a refusal names the option; resume= itself
+  // may differ.
+  StringRef text = options;
+  auto [passName, rest] = text.split('{');
+  out.push_back({"pass", passName.str()});
+  SmallVector<StringRef> tokens;
+  rest.rtrim('}').split(tokens, ' ', -1, /*KeepEmpty=*/false);
+  for (StringRef token : tokens) {
+    auto [key, value] = token.split('=');
+    if (key != "resume")
+      out.push_back({"option " + key.str(), value.str()});
+  }
   for (StringRef file : weights.files()) {
     llvm::sys::fs::file_status st;
     std::string what = "missing";

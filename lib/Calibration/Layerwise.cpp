@@ -203,6 +203,7 @@ struct GroupCollector {
   GroupInputs finish(const LinearGroup &group) {
     GroupInputs inputs;
     inputs.statistics = statistics.finish(group.weights);
+    statistics.releaseHessian();
     inputs.sample = std::move(sample);
     inputs.sampleRows = sampleRows;
     return inputs;

@@ -52,14 +52,33 @@ void StatisticsAccumulator::add(const float *x, int64_t rows) {
   // One scratch per thread rather than one per accumulator: a model holds
   // dozens of accumulators but only one batch is in flight.
   static thread_local std::vector<float> batch;
-  batch.resize(size_t(k * k));
-  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(rows), 1.0f, x,
-              int(k), 0.0f, batch.data(), int(k));
-  for (int64_t i = 0; i < k; ++i) {
-    double *dst = gram.data() + i * k;
-    const float *src = batch.data() + i * k;
-    for (int64_t j = i; j < k; ++j)
-      dst[j] += src[j];
+  if (k <= kWholeGramColumns) {
+    batch.resize(size_t(k * k));
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(rows), 1.0f,
+                x, int(k), 0.0f, batch.data(), int(k));
+    for (int64_t i = 0; i < k; ++i) {
+      double *dst = gram.data() + i * k;
+      const float *src = batch.data() + i * k;
+      for (int64_t j = i; j < k; ++j)
+        dst[j] += src[j];
+    }
+    return;
+  }
+  // Wide inputs (an MLP's down projection): bands of rows of the upper
+  // triangle, so the float scratch stays small beside the double sums.
+  constexpr int64_t kBand = 256;
+  batch.resize(size_t(kBand * k));
+  for (int64_t i0 = 0; i0 < k; i0 += kBand) {
+    int64_t m = std::min(kBand, k - i0), n = k - i0;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(m), int(n),
+                int(rows), 1.0f, x + i0, int(k), x + i0, int(k), 0.0f,
+                batch.data(), int(n));
+    for (int64_t i = 0; i < m; ++i) {
+      double *dst = gram.data() + (i0 + i) * k + i0;
+      const float *src = batch.data() + i * n;
+      for (int64_t j = i; j < n; ++j)
+        dst[j] += src[j];
+    }
   }
 }
 
@@ -86,6 +105,8 @@ StatisticsAccumulator::finish(std::vector<std::string> weights) const {
   }
   return s;
 }
+
+void StatisticsAccumulator::releaseHessian() { std::vector<double>().swap(gram); }
 
 //===----------------------------------------------------------------------===//
 // ModelFingerprint

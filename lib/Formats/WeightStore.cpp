@@ -9,6 +9,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -100,13 +101,20 @@ const GgufFile *WeightStore::ggufFile() const {
 }
 
 void WeightStore::releasePages(const TensorRef &t) const {
+  releasePages(t, 0, t.bytes);
+}
+
+void WeightStore::releasePages(const TensorRef &t, uint64_t offset,
+                               uint64_t bytes) const {
   auto it = byName.find(t.name);
-  if (it == byName.end() || it->second.first != &t || !mapped[it->second.second])
+  if (it == byName.end() || it->second.first != &t || !mapped[it->second.second] ||
+      offset > t.bytes)
     return;
-  // Only whole pages inside the tensor: a neighbour may share the edges.
+  bytes = std::min(bytes, t.bytes - offset);
+  // Only whole pages inside the range: a neighbour may share the edges.
   static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (uintptr_t(t.data) + page - 1) & ~(page - 1);
-  uintptr_t end = (uintptr_t(t.data) + t.bytes) & ~(page - 1);
+  uintptr_t begin = (uintptr_t(t.data + offset) + page - 1) & ~(page - 1);
+  uintptr_t end = (uintptr_t(t.data + offset + bytes)) & ~(page - 1);
   if (end > begin)
     (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }

@@ -240,7 +240,8 @@ static void readRows(const DenseWeight &w, int64_t begin, int64_t end,
 /// out = x · wᵀ (+ bias) for a row-streamed `w`, widened a block of rows
 /// (about 16 MB of fp32) at a time.
 static void streamedLinear(const Activation &x, const DenseWeight &w,
-                           const std::vector<float> *bias, Activation &out) {
+                           const std::vector<float> *bias, Activation &out,
+                           const WeightStore &store) {
   int64_t n = w.shape[0], k = w.shape[1];
   out = Activation(x.rows, n);
   int64_t block = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(k, 1));
@@ -250,6 +251,9 @@ static void streamedLinear(const Activation &x, const DenseWeight &w,
     int64_t end = std::min(n, begin + block);
     rows.resize(size_t((end - begin) * k));
     readRows(w, begin, end, rows.data());
+    uint64_t rowBytes = w.source->bytes / uint64_t(n);
+    store.releasePages(*w.source, uint64_t(begin) * rowBytes,
+                       uint64_t(end - begin) * rowBytes);
     linear(x, rows.data(), end - begin, nullptr, part);
     for (int64_t r = 0; r < x.rows; ++r)
       std::copy_n(part.row(r), end - begin, out.row(r) + begin);
@@ -463,6 +467,7 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
         out = Activation(int64_t(tok.size()), table.shape[1]);
         for (size_t i = 0; i < tok.size(); ++i)
           readRows(table, tok[i], tok[i] + 1, out.row(int64_t(i)));
+        impl.store->releasePages(*table.source);
         break;
       }
       embeddingLookup(table.values, table.shape[1], tok, values[op->getResult(0)]);
@@ -482,9 +487,10 @@ llvm::Error Interpreter::run(ExecutionFrame &frame, Operation *stopBefore) {
         if (ggmlActivations) {
           Activation x = in(op, 0);
           roundActivationsLikeGgml(w.stored, x);
-          streamedLinear(x, w, bias, values[op->getResult(0)]);
+          streamedLinear(x, w, bias, values[op->getResult(0)], *impl.store);
         } else {
-          streamedLinear(in(op, 0), w, bias, values[op->getResult(0)]);
+          streamedLinear(in(op, 0), w, bias, values[op->getResult(0)],
+                         *impl.store);
         }
       } else if (ggmlActivations || w.int8Rows) {
         Activation x = in(op, 0);

@@ -78,7 +78,8 @@ llvm::Expected<GptqResult> lowbit::gptqQuantize(const float *w, int64_t rows,
   // An input channel that was always 0 carries no information: its diagonal
   // is pinned so H stays invertible and its weights are quantized as 0.
   llvm::Expected<gptq::PreparedHessian> prepared = gptq::prepareHessian(
-      std::move(hessian), k, options.actOrder, options.dampPercent);
+      std::move(hessian), k, options.actOrder, options.dampPercent,
+      options.singlePrecision);
   if (!prepared)
     return prepared.takeError();
   result.deadColumns = prepared->deadColumns;

@@ -1,7 +1,7 @@
 //===- GptqSupport.cpp - What the GPTQ quantizers share --------------------===//
 //
-// Factorizations run in double: calibration Hessians are often badly
-// conditioned, and float loses the small pivots.
+// Factorizations run in double by default: calibration Hessians are often
+// badly conditioned. Single precision halves their memory for wide layers.
 //
 //===----------------------------------------------------------------------===//
 #include "GptqSupport.h"
@@ -57,10 +57,24 @@ llvm::Error gptq::checkFiniteInputs(const float *w, int64_t rows, int64_t cols,
 }
 
 namespace {
-/// The upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU) as row-major floats, for
-/// the permuted and damped Hessian `h` (row-major, symmetric, destroyed).
-llvm::Expected<std::vector<float>>
-inverseCholeskyUpper(std::vector<double> &h, int64_t k, double damp) {
+lapack_int potrf(std::vector<double> &h, lapack_int n) {
+  return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+}
+lapack_int potrf(std::vector<float> &h, lapack_int n) {
+  return LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+}
+lapack_int potri(std::vector<double> &h, lapack_int n) {
+  return LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+}
+lapack_int potri(std::vector<float> &h, lapack_int n) {
+  return LAPACKE_spotri(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+}
+
+/// Factors the permuted and damped Hessian `h` (row-major, symmetric) in
+/// place into the upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU), left in
+/// column-major order in the upper triangle.
+template <typename T>
+llvm::Error inverseCholeskyUpper(std::vector<T> &h, int64_t k, double damp) {
   auto notPositiveDefinite = [&](lapack_int minor) {
     return createStringError(
         "the Hessian is not positive definite after damping (leading minor " +
@@ -71,35 +85,43 @@ inverseCholeskyUpper(std::vector<double> &h, int64_t k, double damp) {
   // h is symmetric, so its row-major storage is also its column-major
   // storage; column-major LAPACK avoids LAPACKE's transposed copies.
   lapack_int n = lapack_int(k);
-  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+  lapack_int info = potrf(h, n);
   if (info > 0)
     return notPositiveDefinite(info);
   if (info == 0)
-    info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+    info = potri(h, n);
   if (info > 0)
     return notPositiveDefinite(info);
   // potri leaves H⁻¹ in the upper triangle, which potrf 'U' reads.
   if (info == 0)
-    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, h.data(), n);
+    info = potrf(h, n);
   if (info > 0)
     return notPositiveDefinite(info);
   if (info < 0)
     return createStringError("LAPACK rejected argument " +
                              std::to_string(-info) +
                              " while inverting the Hessian");
-  // Column-major U[i][j] lives at j·k + i.
-  std::vector<float> u(size_t(k * k), 0.0f);
-  for (int64_t j = 0; j < k; ++j)
-    for (int64_t i = 0; i <= j; ++i)
-      u[size_t(i * k + j)] = float(h[size_t(j * k + i)]);
-  return u;
+  return llvm::Error::success();
+}
+
+/// Row-major floats of H (permuted, damped) in the precision T.
+template <typename T>
+std::vector<T> permutedDamped(const std::vector<float> &hessian, int64_t k,
+                              const std::vector<int64_t> &perm, double damp) {
+  std::vector<T> permuted(size_t(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      permuted[size_t(i * k + j)] = hessian[size_t(perm[i] * k + perm[j])];
+  for (int64_t i = 0; i < k; ++i)
+    permuted[size_t(i * k + i)] += T(damp);
+  return permuted;
 }
 
 } // namespace
 
 llvm::Expected<gptq::PreparedHessian>
 gptq::prepareHessian(std::vector<float> hessian, int64_t k, bool actOrder,
-                     double dampFraction) {
+                     double dampFraction, bool singlePrecision) {
   PreparedHessian prepared;
   prepared.dead.assign(size_t(k), false);
   for (int64_t i = 0; i < k; ++i)
@@ -120,17 +142,29 @@ gptq::prepareHessian(std::vector<float> hessian, int64_t k, bool actOrder,
   for (int64_t i = 0; i < k; ++i)
     meanDiag += hessian[size_t(i * k + i)];
   meanDiag /= double(k);
-  std::vector<double> permuted(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
+  double damp = dampFraction * meanDiag;
+  // Column-major U[i][j] lives at j·k + i; hinv is row-major.
+  if (singlePrecision) {
+    std::vector<float> h = permutedDamped<float>(hessian, k, perm, damp);
+    hessian = {};
+    if (llvm::Error e = inverseCholeskyUpper(h, k, dampFraction))
+      return std::move(e);
+    // Transposed in place: one k × k buffer in all.
     for (int64_t j = 0; j < k; ++j)
-      permuted[size_t(i * k + j)] = hessian[size_t(perm[i] * k + perm[j])];
+      for (int64_t i = 0; i < j; ++i) {
+        h[size_t(i * k + j)] = h[size_t(j * k + i)];
+        h[size_t(j * k + i)] = 0.0f;
+      }
+    prepared.hinv = std::move(h);
+    return prepared;
+  }
+  std::vector<double> h = permutedDamped<double>(hessian, k, perm, damp);
   hessian = {};
-  for (int64_t i = 0; i < k; ++i)
-    permuted[size_t(i * k + i)] += dampFraction * meanDiag;
-  llvm::Expected<std::vector<float>> hinv =
-      inverseCholeskyUpper(permuted, k, dampFraction);
-  if (!hinv)
-    return hinv.takeError();
-  prepared.hinv = std::move(*hinv);
+  if (llvm::Error e = inverseCholeskyUpper(h, k, dampFraction))
+    return std::move(e);
+  prepared.hinv.assign(size_t(k * k), 0.0f);
+  for (int64_t j = 0; j < k; ++j)
+    for (int64_t i = 0; i <= j; ++i)
+      prepared.hinv[size_t(i * k + j)] = float(h[size_t(j * k + i)]);
   return prepared;
 }

@@ -43,10 +43,12 @@ struct PreparedHessian {
 /// Prepares `hessian` (k × k, row-major; consumed) for GPTQ: pins dead
 /// columns' diagonals to 1, orders columns by decreasing H[k, k] when
 /// `actOrder`, adds dampFraction · mean(diag H) to the diagonal and factors
-/// the inverse. Fails when H is not positive definite after damping.
+/// the inverse, in double or, with `singlePrecision`, in float. Fails when
+/// H is not positive definite after damping.
 llvm::Expected<PreparedHessian> prepareHessian(std::vector<float> hessian,
                                                int64_t k, bool actOrder,
-                                               double dampFraction);
+                                               double dampFraction,
+                                               bool singlePrecision = false);
 
 } // namespace lowbit::gptq
 

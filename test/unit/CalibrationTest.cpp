@@ -4,6 +4,7 @@
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Formats/HfConfig.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Interpreter/Interpreter.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -145,6 +146,25 @@ TEST(StatisticsAccumulator, MatchesNaiveSums) {
       for (int64_t r = 0; r < n; ++r)
         dot += double(all[r * k + i]) * all[r * k + j];
       EXPECT_EQ(s.hessian[i * k + j], float(2.0 * dot / double(n)))
+          << i << "," << j;
+    }
+}
+
+// Inputs wider than kWholeGramColumns sum XᵀX in bands of rows: the same
+// exact values as the whole-matrix path.
+TEST(StatisticsAccumulator, WideInputsSumInBands) {
+  const int64_t k = 4100, n = 3;
+  StatisticsAccumulator acc(k, /*collectHessian=*/true);
+  std::vector<float> x = gridActivations(n, k, 7);
+  acc.add(x.data(), n);
+  LinearStatistics s = acc.finish({"w"});
+  ASSERT_EQ(s.hessian.size(), size_t(k * k));
+  for (int64_t i = 0; i < k; i += 37)
+    for (int64_t j = 0; j < k; j += 13) {
+      double dot = 0;
+      for (int64_t r = 0; r < n; ++r)
+        dot += double(x[r * k + i]) * x[r * k + j];
+      ASSERT_EQ(s.hessian[i * k + j], float(2.0 * dot / double(n)))
           << i << "," << j;
     }
 }
@@ -516,6 +536,64 @@ TEST_F(CalibrateTiny, SensitivityReplaysTheFloatModel) {
       }));
   EXPECT_EQ(error, "no weight matrix named 'model.layers.9.mlp.up_proj.weight' "
                    "is used by @forward");
+}
+
+/// A streaming interpreter computes what the eager one does, refuses to run
+/// a released layer, and a frame saved part of the way continues exactly.
+TEST_F(CalibrateTiny, StreamingInterpreterMatchesEager) {
+  std::vector<int32_t> tokens = {1, 450, 3303, 17, 2987, 1024, 7, 99};
+  std::vector<int32_t> positions(tokens.size());
+  for (size_t i = 0; i < positions.size(); ++i)
+    positions[i] = int32_t(i);
+  auto eager = Interpreter::create(*model->module, model->weights);
+  ASSERT_TRUE(bool(eager)) << llvm::toString(eager.takeError());
+  InterpreterOptions streamingOptions;
+  streamingOptions.streamWeights = true;
+  auto streaming =
+      Interpreter::create(*model->module, model->weights, streamingOptions);
+  ASSERT_TRUE(bool(streaming)) << llvm::toString(streaming.takeError());
+  llvm::Expected<Activation> a = (*eager)->forward(tokens, positions);
+  llvm::Expected<Activation> b = (*streaming)->forward(tokens, positions);
+  ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
+  ASSERT_TRUE(bool(b)) << llvm::toString(b.takeError());
+  ASSERT_EQ(a->data.size(), b->data.size());
+  for (size_t i = 0; i < a->data.size(); ++i)
+    ASSERT_NEAR(a->data[i], b->data[i], 1e-4f * (1 + std::fabs(a->data[i]))) << i;
+
+  // A frame stopped half way, saved and loaded, ends where the original does.
+  mlir::Operation *middle = nullptr;
+  int64_t count = 0;
+  model->module->walk([&](mlir::Operation *op) {
+    if (op->getName().getStringRef() == "lowbit.linear" && ++count == 9)
+      middle = op;
+  });
+  ASSERT_TRUE(middle);
+  ExecutionFrame frame = (*streaming)->begin(tokens, positions);
+  (*streaming)->resetCache();
+  ASSERT_FALSE(bool((*streaming)->run(frame, middle)));
+  std::string saved;
+  (*streaming)->saveFrame(frame, saved);
+  llvm::StringRef bytes = saved;
+  llvm::Expected<ExecutionFrame> loaded = (*streaming)->loadFrame(bytes);
+  ASSERT_TRUE(bool(loaded)) << llvm::toString(loaded.takeError());
+  EXPECT_TRUE(bytes.empty());
+  // Both continue from the same point (each run of a window starts with a
+  // fresh cache, as the layer-by-layer driver runs them).
+  (*streaming)->resetCache();
+  ASSERT_FALSE(bool((*streaming)->run(frame)));
+  (*streaming)->resetCache();
+  ASSERT_FALSE(bool((*streaming)->run(*loaded)));
+  ASSERT_TRUE(frame.finished && loaded->finished);
+  EXPECT_TRUE(bitEqual(frame.result.data, loaded->result.data));
+
+  // Truncated bytes are an error, not a crash.
+  llvm::StringRef cut = llvm::StringRef(saved).drop_back(5);
+  EXPECT_NE(errorOf((*streaming)->loadFrame(cut)), "");
+
+  // Once layer 0 is released, running it again is refused.
+  (*streaming)->releaseLayersBefore(1);
+  EXPECT_NE(errorOf((*streaming)->forward(tokens, positions)).find("was released"),
+            std::string::npos);
 }
 
 } // namespace

@@ -139,9 +139,10 @@ private:
 
 /// Called once per group (perGroup) or once per layer with all its groups.
 /// It quantizes the groups' weights and writes their fake-quantized values
-/// (and any rescaled neighbours) through `weights`.
+/// (and any rescaled neighbours) through `weights`; it may take the inputs'
+/// buffers (a wide layer's Hessian is the largest thing in memory).
 using LayerwiseQuantizeFn = llvm::function_ref<llvm::Error(
-    llvm::ArrayRef<LinearGroup> groups, llvm::ArrayRef<GroupInputs> inputs,
+    llvm::ArrayRef<LinearGroup> groups, llvm::MutableArrayRef<GroupInputs> inputs,
     LayerwiseWeights &weights)>;
 
 /// The decoder-layer linear groups of `module`, layer by layer.

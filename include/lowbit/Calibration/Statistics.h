@@ -46,9 +46,14 @@ public:
   /// Adds `rows` row-major rows of inFeatures values.
   void add(const float *x, int64_t rows);
   LinearStatistics finish(std::vector<std::string> weights) const;
+  /// Frees the XᵀX sums (after finish), the largest part by far.
+  void releaseHessian();
   int64_t inFeatures() const { return k; }
 
 private:
+  /// Inputs up to this wide get XᵀX of a batch in one k×k float scratch;
+  /// wider ones in bands of rows.
+  static constexpr int64_t kWholeGramColumns = 4096;
   int64_t k;
   bool collectHessian;
   int64_t samples = 0;

@@ -47,6 +47,8 @@ public:
   /// the tensors it has read. They are read again from the file if used.
   /// Does nothing for files held in memory rather than mapped.
   void releasePages(const TensorRef &t) const;
+  /// The same for bytes [offset, offset + bytes) of `t`.
+  void releasePages(const TensorRef &t, uint64_t offset, uint64_t bytes) const;
 
 private:
   llvm::Error addFileImpl(llvm::StringRef path, bool shadow);

@@ -261,6 +261,9 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
            "offsets, as the reference GPTQ/AWQ cut theirs">,
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and g_idx (required)">,
+    Option<"singlePrecision", "single-precision", "bool", /*default=*/"false",
+           "Factor the Hessian in float instead of double (half the memory "
+           "of a wide layer's factorization)">,
     Option<"resume", "resume", "bool", /*default=*/"false",
            "Keep a resume point (SIDE.resume) after every layer and continue "
            "from one an interrupted run with the same model and options left">,

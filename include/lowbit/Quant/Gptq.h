@@ -31,6 +31,9 @@ struct GptqOptions {
   double dampPercent = 0.01;
   /// Columns per lazy batch update; changes speed only (the update is exact).
   int64_t blockSize = 128;
+  /// Factor the Hessian in float rather than double: half the memory of a
+  /// wide layer's factorization.
+  bool singlePrecision = false;
 };
 
 struct GptqResult {
