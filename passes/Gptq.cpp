@@ -115,6 +115,10 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
     }
     if (targets.empty())
       return fail("the module has no float decoder linears to quantize");
+    llvm::Expected<uint64_t> budget = mlir::lowbit::parseMemorySize(memoryBudget);
+    if (!budget)
+      return fail(llvm::toString(budget.takeError()));
+    budgetBytes = *budget;
     ::lowbit::WeightStore weights;
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
       return fail(llvm::toString(std::move(e)));
@@ -163,7 +167,7 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
             std::vector<float> hessian) {
           return quantizeOne(name, w, rows, cols, std::move(hessian));
         },
-        side.get());
+        side.get(), budgetBytes, mlir::lowbit::absolutePath(sideFile));
   }
 
   llvm::Error runFromStatistics(ModuleOp module,
@@ -207,5 +211,6 @@ struct GptqPass : mlir::lowbit::impl::GptqBase<GptqPass> {
 
   std::shared_ptr<mlir::lowbit::ResumableSideFile> side; // shared: passes are copyable
   llvm::StringSet<> written;
+  uint64_t budgetBytes = 0;
 };
 } // namespace

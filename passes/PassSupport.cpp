@@ -11,6 +11,7 @@
 #include "lowbit/Formats/TensorNames.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 
 #include <cstring>
@@ -156,9 +157,12 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
     ModuleOp module, const ::lowbit::WeightStore &weights, llvm::StringRef file,
     int64_t windows, int64_t windowLength, uint64_t seed, bool bosWindows,
     bool trueSequential, LinearQuantizeFn quantize,
-    ::lowbit::LayerwiseCheckpoint *checkpoint) {
+    ::lowbit::LayerwiseCheckpoint *checkpoint, uint64_t memoryBudget,
+    llvm::StringRef spillPrefix) {
   ::lowbit::LayerwiseOptions options;
   options.checkpoint = checkpoint;
+  options.memoryBudget = memoryBudget;
+  options.spillPrefix = spillPrefix.str();
   std::string text;
   if (llvm::Error e = resolveCalibrationText(module, file, windows, windowLength,
                                              seed, bosWindows, text,
@@ -191,4 +195,26 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
           }
         return llvm::Error::success();
       });
+}
+
+llvm::Expected<uint64_t> mlir::lowbit::parseMemorySize(llvm::StringRef text) {
+  llvm::StringRef number = text.trim();
+  if (number.empty())
+    return 0;
+  double scale = 1;
+  switch (llvm::toUpper(number.back())) {
+  case 'K': scale = 1024.0; break;
+  case 'M': scale = 1024.0 * 1024; break;
+  case 'G': scale = 1024.0 * 1024 * 1024; break;
+  case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
+  default: break;
+  }
+  if (scale != 1)
+    number = number.drop_back();
+  double value;
+  if (number.getAsDouble(value) || !(value > 0) || value * scale > 1e18)
+    return llvm::createStringError(
+        "memory size '" + text.str() +
+        "' is not a positive number of bytes, optionally with K, M, G or T");
+  return uint64_t(value * scale);
 }

@@ -64,7 +64,13 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         int64_t windowLength, uint64_t seed,
                                         bool bosWindows, bool trueSequential,
                                         LinearQuantizeFn quantize,
-                                        ::lowbit::LayerwiseCheckpoint *checkpoint = nullptr);
+                                        ::lowbit::LayerwiseCheckpoint *checkpoint = nullptr,
+                                        uint64_t memoryBudget = 0,
+                                        llvm::StringRef spillPrefix = "");
+
+/// A memory size as a pass option spells it: bytes, or a number with K, M,
+/// G or T (powers of 1024, e.g. `6G`, `1.5G`); empty means 0 (the default).
+llvm::Expected<uint64_t> parseMemorySize(llvm::StringRef text);
 
 /// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.
 void addAffineTensors(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,

@@ -181,7 +181,7 @@ ResumableSideFile::restore(const ::lowbit::Interpreter &interpreter,
 
 llvm::Error ResumableSideFile::save(int64_t nextLayer,
                                     const ::lowbit::Interpreter &interpreter,
-                                    ArrayRef<::lowbit::ExecutionFrame> frames) {
+                                    size_t windows, FrameVisitor frameAt) {
   if (!resume)
     return llvm::Error::success();
   // The layers the point names must be on disk before the point is.
@@ -193,12 +193,19 @@ llvm::Error ResumableSideFile::save(int64_t nextLayer,
   state += "\n";
   auto u64 = [&](uint64_t v) { state.append(reinterpret_cast<const char *>(&v), 8); };
   u64(uint64_t(nextLayer));
-  u64(frames.size());
-  for (const ::lowbit::ExecutionFrame &frame : frames)
-    interpreter.saveFrame(frame, state);
+  u64(windows);
+  // A frame at a time: the windows may not all fit in memory at once.
   if (llvm::Error e = ::lowbit::writeFileAtomically(
-          statePath, [&](llvm::raw_pwrite_stream &os) {
+          statePath, [&](llvm::raw_pwrite_stream &os) -> llvm::Error {
             os << state;
+            for (size_t w = 0; w < windows; ++w) {
+              std::string frame;
+              if (llvm::Error e = frameAt(w, [&](const ::lowbit::ExecutionFrame &f) {
+                    interpreter.saveFrame(f, frame);
+                  }))
+                return e;
+              os << frame;
+            }
             return llvm::Error::success();
           }))
     return e;

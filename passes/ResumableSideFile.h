@@ -46,7 +46,7 @@ public:
   llvm::Expected<int64_t> restore(const ::lowbit::Interpreter &interpreter,
                                   std::vector<::lowbit::ExecutionFrame> &frames) override;
   llvm::Error save(int64_t nextLayer, const ::lowbit::Interpreter &interpreter,
-                   llvm::ArrayRef<::lowbit::ExecutionFrame> frames) override;
+                   size_t windows, FrameVisitor frameAt) override;
 
   /// Renames the finished side file into place and drops the resume point.
   llvm::Error commit();

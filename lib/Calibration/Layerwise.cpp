@@ -1,5 +1,6 @@
 //===- Layerwise.cpp - Layer-by-layer calibration for GPTQ and AWQ --------===//
 #include "lowbit/Calibration/Layerwise.h"
+#include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Interpreter/Interpreter.h"
@@ -12,7 +13,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <unistd.h>
 
 #include <limits>
 #include <map>
@@ -211,6 +216,137 @@ struct GroupCollector {
 };
 } // namespace
 
+/// "1.25 GB" or, below a gigabyte, "12.0 MB".
+static std::string sizeText(uint64_t bytes) {
+  return bytes >= 1000000000 ? formatv("{0:F2} GB", double(bytes) / 1e9).str()
+                             : formatv("{0:F1} MB", double(bytes) / 1e6).str();
+}
+
+namespace {
+/// The calibration windows' frames: in memory while they fit the budget,
+/// the rest in files of a temporary folder next to the output, each loaded
+/// only while its window runs.
+class FrameStore {
+public:
+  FrameStore(Interpreter &interpreter, std::vector<ExecutionFrame> frames,
+             uint64_t budget, std::string spillPrefix, bool showProgress)
+      : interpreter(interpreter), frames(std::move(frames)), budget(budget),
+        spillPrefix(std::move(spillPrefix)), showProgress(showProgress),
+        bytes(this->frames.size(), 0), spilled(this->frames.size(), false) {
+    for (size_t w = 0; w < this->frames.size(); ++w)
+      resident += bytes[w] = bytesOf(this->frames[w]);
+  }
+  ~FrameStore() {
+    if (!dir.empty()) {
+      for (size_t w = 0; w < frames.size(); ++w)
+        (void)sys::fs::remove(fileOf(w));
+      (void)sys::fs::remove(dir);
+    }
+  }
+  size_t size() const { return frames.size(); }
+
+  /// Runs `fn` on window `w`'s frame, then spills it if the frames in
+  /// memory exceed the budget.
+  Error with(size_t w, function_ref<Error(ExecutionFrame &)> fn) {
+    if (spilled[w]) {
+      auto buffer = MemoryBuffer::getFile(fileOf(w), false, false);
+      if (!buffer)
+        return createStringError("cannot read spilled activations '" +
+                                 fileOf(w) + "': " + buffer.getError().message());
+      StringRef data = (*buffer)->getBuffer();
+      Expected<ExecutionFrame> frame = interpreter.loadFrame(data);
+      if (!frame)
+        return frame.takeError();
+      frames[w] = std::move(*frame);
+      spilled[w] = false;
+    }
+    if (Error e = fn(frames[w]))
+      return e;
+    resident -= bytes[w];
+    resident += bytes[w] = bytesOf(frames[w]);
+    if (resident <= budget)
+      return Error::success();
+    return spill(w);
+  }
+
+private:
+  static uint64_t bytesOf(const ExecutionFrame &frame) {
+    uint64_t n = (frame.tokens.size() + frame.positions.size()) * 4;
+    for (const auto &entry : frame.values)
+      n += entry.second.data.size() * sizeof(float);
+    return n;
+  }
+  std::string fileOf(size_t w) const { return dir + "/window-" + std::to_string(w); }
+
+  Error spill(size_t w) {
+    if (dir.empty()) {
+      SmallString<256> made;
+      if (std::error_code ec =
+              sys::fs::createUniqueDirectory(spillPrefix + ".spill", made))
+        return createStringError("cannot create a folder for spilled "
+                                 "activations next to '" + spillPrefix +
+                                 "': " + ec.message());
+      dir = std::string(made);
+      if (showProgress)
+        errs() << "note: the calibration activations exceed the memory "
+                  "budget (" << sizeText(budget)
+               << " for activations); windows spill to '" << dir << "'\n";
+    }
+    std::string data;
+    interpreter.saveFrame(frames[w], data);
+    std::error_code ec;
+    raw_fd_ostream os(fileOf(w), ec);
+    if (!ec) {
+      os << data;
+      os.close();
+      if (os.has_error())
+        ec = os.error();
+      os.clear_error();
+    }
+    if (ec)
+      return createStringError("cannot spill activations to '" + fileOf(w) +
+                               "': " + ec.message());
+    ExecutionFrame empty;
+    std::swap(frames[w], empty);
+    resident -= bytes[w];
+    bytes[w] = 0;
+    spilled[w] = true;
+    return Error::success();
+  }
+
+  Interpreter &interpreter;
+  std::vector<ExecutionFrame> frames;
+  uint64_t budget, resident = 0;
+  std::string spillPrefix, dir;
+  bool showProgress;
+  std::vector<uint64_t> bytes;
+  std::vector<bool> spilled;
+};
+
+/// What one layer needs besides the activations: its weights in fp32 and
+/// GPTQ's work on its widest Hessian (double sums, then a float copy and a
+/// double factorization).
+uint64_t layerBytes(const std::vector<LinearGroup> &groups,
+                    const Interpreter &interpreter, const WeightStore &weights,
+                    bool hessian) {
+  uint64_t total = 0, widest = 0;
+  for (const LinearGroup &group : groups) {
+    for (const std::string &name : group.weights)
+      if (const TensorRef *t = weights.find(name))
+        total += uint64_t(t->numElements()) * 4;
+    widest = std::max<uint64_t>(widest, uint64_t(group.inFeatures));
+  }
+  (void)interpreter;
+  return total + (hessian ? widest * widest * 12 : 0);
+}
+} // namespace
+
+uint64_t lowbit::defaultMemoryBudget() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) / 2
+                               : uint64_t(8) << 30;
+}
+
 Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
                                  const WeightStore &weights,
                                  const Tokenizer &tokenizer, StringRef textPath,
@@ -242,10 +378,10 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
 
   std::vector<int32_t> positions(size_t(calib.windowLength));
   std::iota(positions.begin(), positions.end(), 0);
-  std::vector<ExecutionFrame> frames;
-  frames.reserve(windows->size());
+  std::vector<ExecutionFrame> initial;
+  initial.reserve(windows->size());
   for (const std::vector<int32_t> &window : *windows)
-    frames.push_back(interpreter.begin(window, positions));
+    initial.push_back(interpreter.begin(window, positions));
   int64_t rowsPerWindow =
       options.sampleRows > 0
           ? (options.sampleRows + calib.windows - 1) / calib.windows
@@ -266,14 +402,31 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
 
   size_t firstLayer = 0;
   if (options.checkpoint) {
-    Expected<int64_t> resumed = options.checkpoint->restore(interpreter, frames);
+    Expected<int64_t> resumed = options.checkpoint->restore(interpreter, initial);
     if (!resumed)
       return resumed.takeError();
     if (*resumed < 0 || *resumed > int64_t(layers->size()) ||
-        (*resumed > 0 && frames.size() != windows->size()))
+        (*resumed > 0 && initial.size() != windows->size()))
       return createStringError("the resume point does not match this run");
     firstLayer = size_t(*resumed);
   }
+
+  // The budget holds one layer's work; the activations get the rest.
+  uint64_t budget = options.memoryBudget ? options.memoryBudget : defaultMemoryBudget();
+  uint64_t layerNeed = 0;
+  for (const std::vector<LinearGroup> &groups : *layers)
+    layerNeed = std::max(layerNeed, layerBytes(groups, interpreter, weights,
+                                               options.collectHessian));
+  if (budget <= layerNeed)
+    return createStringError(
+        "a memory budget of " + sizeText(budget) +
+        " cannot hold one decoder layer's work: it needs " +
+        sizeText(layerNeed) +
+        " (fp32 weights and the widest Hessian) plus room for the "
+        "calibration activations");
+  FrameStore frames(interpreter, std::move(initial), budget - layerNeed,
+                    options.spillPrefix.empty() ? textPath.str() : options.spillPrefix,
+                    calib.showProgress);
 
   auto stepsOf = [&](const std::vector<LinearGroup> &groups) {
     return options.perGroup ? int64_t(groups.size()) : 1;
@@ -294,26 +447,37 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
       releaseLayersBefore(groups.front().layer);
     if (options.checkpoint && layerIndex > firstLayer) {
       // Resume point: every window at this layer's first linear.
-      for (ExecutionFrame &frame : frames)
-        if (Expected<const Activation *> x =
-                advance(frame, groups.front().linears.front(),
-                        groups.front().input);
-            !x)
-          return x.takeError();
-      if (Error e = options.checkpoint->save(int64_t(layerIndex), interpreter,
-                                             frames))
+      for (size_t w = 0; w < frames.size(); ++w)
+        if (Error e = frames.with(w, [&](ExecutionFrame &frame) -> Error {
+              Expected<const Activation *> x = advance(
+                  frame, groups.front().linears.front(), groups.front().input);
+              return x ? Error::success() : x.takeError();
+            }))
+          return e;
+      if (Error e = options.checkpoint->save(
+              int64_t(layerIndex), interpreter, frames.size(),
+              [&](size_t w, function_ref<void(const ExecutionFrame &)> use) {
+                return frames.with(w, [&](ExecutionFrame &frame) {
+                  use(frame);
+                  return Error::success();
+                });
+              }))
         return e;
     }
     if (options.perGroup) {
       for (const LinearGroup &group : groups) {
         GroupCollector collector(group.inFeatures, options.collectHessian);
-        for (size_t w = 0; w < frames.size(); ++w) {
-          Expected<const Activation *> x =
-              advance(frames[w], group.linears.front(), group.input);
-          if (!x)
-            return x.takeError();
-          collector.add(**x, rowsPerWindow, int64_t(w), options.alignSamples);
-        }
+        for (size_t w = 0; w < frames.size(); ++w)
+          if (Error e = frames.with(w, [&](ExecutionFrame &frame) -> Error {
+                Expected<const Activation *> x =
+                    advance(frame, group.linears.front(), group.input);
+                if (!x)
+                  return x.takeError();
+                collector.add(**x, rowsPerWindow, int64_t(w),
+                              options.alignSamples);
+                return Error::success();
+              }))
+            return e;
         if (&group == &groups.front())
           releaseLayersBefore(group.layer); // every window is past them
         GroupInputs inputs = collector.finish(group);
@@ -338,32 +502,35 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     mlir::Operation *nextLayer = layerIndex + 1 < layers->size()
                                      ? (*layers)[layerIndex + 1].front().linears.front()
                                      : nullptr;
-    for (size_t w = 0; w < frames.size(); ++w) {
-      if (Expected<const Activation *> x =
-              advance(frames[w], groups.front().linears.front(),
-                      groups.front().input);
-          !x)
-        return x.takeError();
-      if (probeCount && int64_t(probeStarts.size()) < probeCount &&
-          int64_t(w) == int64_t(probeStarts.size()) * int64_t(frames.size()) /
-                             probeCount)
-        probeStarts.push_back(frames[w]);
-      ExecutionFrame copy = frames[w];
-      for (size_t g = 0; g < groups.size(); ++g) {
-        Expected<const Activation *> x =
-            advance(copy, groups[g].linears.front(), groups[g].input);
-        if (!x)
-          return x.takeError();
-        collectors[g].add(**x, rowsPerWindow, int64_t(w),
-                            options.alignSamples);
-      }
-      if (!options.quantizedInputs && nextLayer) {
-        interpreter.resetCache();
-        if (Error e = interpreter.run(copy, nextLayer))
-          return e;
-        frames[w] = std::move(copy);
-      }
-    }
+    for (size_t w = 0; w < frames.size(); ++w)
+      if (Error e = frames.with(w, [&](ExecutionFrame &frame) -> Error {
+            if (Expected<const Activation *> x =
+                    advance(frame, groups.front().linears.front(),
+                            groups.front().input);
+                !x)
+              return x.takeError();
+            if (probeCount && int64_t(probeStarts.size()) < probeCount &&
+                int64_t(w) == int64_t(probeStarts.size()) *
+                                  int64_t(frames.size()) / probeCount)
+              probeStarts.push_back(frame);
+            ExecutionFrame copy = frame;
+            for (size_t g = 0; g < groups.size(); ++g) {
+              Expected<const Activation *> x =
+                  advance(copy, groups[g].linears.front(), groups[g].input);
+              if (!x)
+                return x.takeError();
+              collectors[g].add(**x, rowsPerWindow, int64_t(w),
+                                options.alignSamples);
+            }
+            if (!options.quantizedInputs && nextLayer) {
+              interpreter.resetCache();
+              if (Error e = interpreter.run(copy, nextLayer))
+                return e;
+              frame = std::move(copy);
+            }
+            return Error::success();
+          }))
+        return e;
     releaseLayersBefore(groups.front().layer); // every window is past them
     if (probe)
       probe->startLayer(std::move(probeStarts));

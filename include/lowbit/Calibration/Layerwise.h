@@ -61,10 +61,13 @@ public:
   /// `frames` filled, or 0 to start from the beginning.
   virtual llvm::Expected<int64_t> restore(const Interpreter &interpreter,
                                           std::vector<ExecutionFrame> &frames) = 0;
-  /// Every layer before `nextLayer` is quantized and `frames` stand before
-  /// its first linear.
+  /// Every layer before `nextLayer` is quantized and the `windows` frames
+  /// stand before its first linear; `frameAt(w, use)` calls `use` on window
+  /// w's frame (loaded from disk if it was spilled).
+  using FrameVisitor = llvm::function_ref<llvm::Error(
+      size_t, llvm::function_ref<void(const ExecutionFrame &)>)>;
   virtual llvm::Error save(int64_t nextLayer, const Interpreter &interpreter,
-                           llvm::ArrayRef<ExecutionFrame> frames) = 0;
+                           size_t windows, FrameVisitor frameAt) = 0;
 };
 
 struct LayerwiseOptions {
@@ -87,7 +90,15 @@ struct LayerwiseOptions {
   int64_t probeWindows = 0;
   /// Where to keep a resume point after every layer, if anywhere.
   LayerwiseCheckpoint *checkpoint = nullptr;
+  /// Bytes for one layer's work plus the calibration activations (0: half
+  /// of physical memory). Activations past it spill to files in a temporary
+  /// folder named after `spillPrefix` (default: the calibration text).
+  uint64_t memoryBudget = 0;
+  std::string spillPrefix;
 };
+
+/// Half of physical memory.
+uint64_t defaultMemoryBudget();
 
 /// Replays a few calibration windows from the input of a linear group to the
 /// output of a later op of the same layer with candidate weights for the

@@ -264,6 +264,10 @@ def Gptq : Pass<"lowbit-gptq", "mlir::ModuleOp"> {
     Option<"singlePrecision", "single-precision", "bool", /*default=*/"false",
            "Factor the Hessian in float instead of double (half the memory "
            "of a wide layer's factorization)">,
+    Option<"memoryBudget", "memory-budget", "std::string", /*default=*/"",
+           "Memory for one layer's work plus the calibration activations "
+           "(e.g. 6G; default half of physical memory); activations past it "
+           "spill to a temporary folder next to the side file">,
     Option<"resume", "resume", "bool", /*default=*/"false",
            "Keep a resume point (SIDE.resume) after every layer and continue "
            "from one an interrupted run with the same model and options left">,

@@ -45,3 +45,17 @@
 // RUN: mkdir %t/dir
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gptq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/dir" -o %t/dir.mlir 2>&1 | FileCheck %s --check-prefix=DIR
 // DIR: error: --lowbit-gptq: {{.*}}dir: is a directory, not an output file
+
+// Past memory-budget (one layer's work plus the activations) the windows
+// spill to a temporary folder next to the side file; the result is the same
+// and the folder is gone afterwards. A budget that cannot hold one layer is
+// refused, naming what it needs.
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-gptq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 memory-budget=11M side-file=%t/spilled.safetensors" -o %t/spilled.mlir 2>&1 | FileCheck %s --check-prefix=SPILL
+// SPILL: note: the calibration activations exceed the memory budget ({{[0-9.]+}} MB for activations); windows spill to '{{.*}}spilled.safetensors.spill-{{.*}}'
+// RUN: cmp %t/whole.safetensors %t/spilled.safetensors
+// RUN: not ls -d %t/spilled.safetensors.spill-*
+// RUN: not lowbit-opt %t/tiny.mlir --lowbit-gptq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 memory-budget=4M side-file=%t/small.safetensors" -o %t/small.mlir 2>&1 | FileCheck %s --check-prefix=SMALL
+// SMALL: error: --lowbit-gptq: a memory budget of 4.2 MB cannot hold one decoder layer's work: it needs 10.2 MB (fp32 weights and the widest Hessian) plus room for the calibration activations
+// RUN: not ls %t/small.safetensors %t/small.safetensors.partial %t/small.mlir
+// RUN: not lowbit-opt %t/tiny.mlir --lowbit-gptq="file=%lowbit_models/tiny-5m/data/calib.txt memory-budget=lots side-file=%t/small.safetensors" -o %t/small.mlir 2>&1 | FileCheck %s --check-prefix=SPELLING
+// SPELLING: error: --lowbit-gptq: memory size 'lots' is not a positive number of bytes, optionally with K, M, G or T
