@@ -14,6 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "PassSupport.h"
+#include "ResumableSideFile.h"
+#include "lowbit/Formats/CompanionTensors.h"
 #include "lowbit/Calibration/Layerwise.h"
 #include "lowbit/Formats/Safetensors.h"
 #include "lowbit/Formats/Vocabulary.h"
@@ -163,43 +165,118 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
     auto tokenizer = mlir::lowbit::moduleTokenizer(module);
     if (!tokenizer)
       return fail(llvm::toString(tokenizer.takeError()));
-    if (llvm::Error e = ::lowbit::calibrateLayerwise(
-            module, weights, **tokenizer, text, options,
-            [&](ArrayRef<::lowbit::LinearGroup> groups,
-                ArrayRef<::lowbit::GroupInputs> inputs,
-                ::lowbit::LayerwiseWeights &dense) {
-              return quantizeLayer(groups, inputs, dense);
-            }))
-      return fail(llvm::toString(std::move(e)));
+    llvm::Expected<uint64_t> budget = mlir::lowbit::parseMemorySize(memoryBudget);
+    if (!budget)
+      return fail(llvm::toString(budget.takeError()));
+    options.memoryBudget = *budget;
 
-    ::lowbit::SafetensorsWriter writer;
-    if (!ftype.empty())
-      return writeFoldedModel(module, targets, writer);
+    // Every tensor the side file will hold, declared up front so each
+    // layer's results are written as soon as it is done.
+    llvm::Expected<std::vector<std::vector<::lowbit::LinearGroup>>> layers =
+        ::lowbit::collectLinearGroups(module);
+    if (!layers)
+      return fail(llvm::toString(layers.takeError()));
+    std::vector<::lowbit::SafetensorsTensorInfo> declared;
+    llvm::StringSet<> seen;
     for (mlir::lowbit::WeightOp op : targets) {
-      auto it = results.find(op.getName());
-      if (it == results.end())
-        return fail("no AWQ result for '" + op.getName() + "'");
-      mlir::lowbit::addAffineTensors(writer, op.getName(), it->second.rows,
-                                     it->second.cols, std::move(it->second.tensor));
+      if (!seen.insert(op.getName()).second)
+        continue;
+      ArrayRef<int64_t> shape = cast<RankedTensorType>(op.getType()).getShape();
+      if (ftype.empty())
+        mlir::lowbit::declareAffineTensors(declared, op.getName(), shape[0],
+                                           shape[1], groupSize, /*gIdx=*/false);
+      else
+        declared.push_back({op.getName().str(), ::lowbit::DType::F32, shape.vec()});
     }
-    for (auto &entry : rescaled)
-      mlir::lowbit::addFloatTensor(writer, entry.getKey(),
-                                   {int64_t(entry.getValue().size())},
-                                   entry.getValue());
+    for (const std::vector<::lowbit::LinearGroup> &groups : *layers)
+      for (const ::lowbit::LinearGroup &group : groups)
+        if (std::optional<FoldTarget> fold = foldTargetOf(group)) {
+          const std::string &name = fold->norm.empty() ? fold->bias : fold->norm;
+          if (!name.empty() && seen.insert(name).second) {
+            declared.push_back({name, ::lowbit::DType::F32, {group.inFeatures}});
+            rescaledNames.insert(name);
+          }
+        }
     std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path))
-      return fail(llvm::toString(std::move(e)));
-    // Rescaled norms and biases are stored in f32 now.
+    options.spillPrefix = path;
+    auto opened = mlir::lowbit::ResumableSideFile::open(path, declared, module,
+                                                        weights, *this, resume);
+    if (!opened)
+      return fail(llvm::toString(opened.takeError()));
+    side = std::move(*opened);
+    options.checkpoint = side.get();
+
+    llvm::Error result = ::lowbit::calibrateLayerwise(
+        module, weights, **tokenizer, text, options,
+        [&](ArrayRef<::lowbit::LinearGroup> groups,
+            ArrayRef<::lowbit::GroupInputs> inputs,
+            ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
+          if (llvm::Error e = quantizeLayer(groups, inputs, dense))
+            return e;
+          return writeLayer(groups);
+        });
+    if (!result)
+      result = side->commit();
+    if (result) {
+      side->abandon();
+      return fail(llvm::toString(std::move(result)));
+    }
+
+    // Rescaled norms and biases, and ftype='s folded linears, are f32 now.
+    Type f32 = Float32Type::get(module.getContext());
     module.walk([&](mlir::lowbit::WeightOp op) {
-      if (!rescaled.count(op.getName()))
+      if (!rescaledNames.contains(op.getName()) &&
+          (ftype.empty() || !seen.contains(op.getName())))
         return;
       auto type = cast<RankedTensorType>(op.getType());
-      op.getResult().setType(
-          RankedTensorType::get(type.getShape(), Float32Type::get(module.getContext())));
+      op.getResult().setType(RankedTensorType::get(type.getShape(), f32));
     });
-    mlir::lowbit::retypeAsAffine(targets, bits, groupSize, /*symmetric=*/false,
-                                 /*actOrder=*/false);
+    if (ftype.empty())
+      mlir::lowbit::retypeAsAffine(targets, bits, groupSize, /*symmetric=*/false,
+                                   /*actOrder=*/false);
     mlir::lowbit::recordSideFile(module, path);
+  }
+
+  /// Writes one layer's results to the side file and drops them.
+  llvm::Error writeLayer(ArrayRef<::lowbit::LinearGroup> groups) {
+    ::lowbit::SafetensorsStreamWriter &out = side->writer();
+    using ::lowbit::Companion;
+    for (const ::lowbit::LinearGroup &group : groups) {
+      for (const std::string &name : group.weights) {
+        if (!ftype.empty()) {
+          auto it = foldedWeights.find(name);
+          if (it == foldedWeights.end())
+            return llvm::createStringError("no AWQ result for '" + name + "'");
+          if (llvm::Error e = out.write(name, ArrayRef(it->second)))
+            return e;
+          foldedWeights.erase(it);
+          continue;
+        }
+        auto it = results.find(name);
+        if (it == results.end())
+          return llvm::createStringError("no AWQ result for '" + name + "'");
+        const ::lowbit::AffineTensor &t = it->second.tensor;
+        if (llvm::Error e = out.write(name, ArrayRef(t.codes)))
+          return e;
+        if (llvm::Error e = out.write(::lowbit::companionName(name, Companion::Scales),
+                                      ArrayRef(t.scales)))
+          return e;
+        if (llvm::Error e = out.write(::lowbit::companionName(name, Companion::Zeros),
+                                      ArrayRef(t.zeros)))
+          return e;
+        results.erase(it);
+      }
+      if (std::optional<FoldTarget> fold = foldTargetOf(group)) {
+        const std::string &name = fold->norm.empty() ? fold->bias : fold->norm;
+        auto it = rescaled.find(name);
+        if (name.empty() || it == rescaled.end())
+          continue;
+        if (llvm::Error e = out.write(name, ArrayRef(it->second)))
+          return e;
+        rescaled.erase(it);
+      }
+    }
+    return llvm::Error::success();
   }
 
   llvm::Error quantizeLayer(ArrayRef<::lowbit::LinearGroup> groups,
@@ -445,39 +522,6 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
                                                   importance.data(), out));
   }
 
-  /// ftype= output: the folded linears and rescaled neighbours in f32.
-  void writeFoldedModel(ModuleOp module, ArrayRef<mlir::lowbit::WeightOp> targets,
-                        ::lowbit::SafetensorsWriter &writer) {
-    llvm::StringSet<> written;
-    for (mlir::lowbit::WeightOp op : targets) {
-      auto it = foldedWeights.find(op.getName());
-      if (it == foldedWeights.end()) {
-        module.emitError("--lowbit-awq: no AWQ result for '" + op.getName() + "'");
-        return signalPassFailure();
-      }
-      if (!written.insert(op.getName()).second)
-        continue;
-      auto shape = cast<RankedTensorType>(op.getType()).getShape();
-      mlir::lowbit::addFloatTensor(writer, op.getName(), shape, it->second);
-    }
-    for (auto &entry : rescaled)
-      mlir::lowbit::addFloatTensor(writer, entry.getKey(),
-                                   {int64_t(entry.getValue().size())},
-                                   entry.getValue());
-    std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path)) {
-      module.emitError("--lowbit-awq: " + llvm::toString(std::move(e)));
-      return signalPassFailure();
-    }
-    Type f32 = Float32Type::get(module.getContext());
-    module.walk([&](mlir::lowbit::WeightOp op) {
-      if (!rescaled.count(op.getName()) && !foldedWeights.count(op.getName()))
-        return;
-      auto type = cast<RankedTensorType>(op.getType());
-      op.getResult().setType(RankedTensorType::get(type.getShape(), f32));
-    });
-    mlir::lowbit::recordSideFile(module, path);
-  }
 
   static std::optional<::lowbit::WeightRole> roleOf(StringRef name) {
     auto parsed = ::lowbit::parseWeightName(name);
@@ -518,5 +562,9 @@ struct AwqPass : mlir::lowbit::impl::AwqBase<AwqPass> {
   llvm::StringMap<::lowbit::DType> ggmlTypes;
   llvm::StringMap<std::vector<float>> foldedWeights;
   llvm::StringMap<std::vector<float>> rescaled;
+  // Side-file names of the rescaled norms and biases; the side file itself
+  // (shared: passes are copyable).
+  llvm::StringSet<> rescaledNames;
+  std::shared_ptr<mlir::lowbit::ResumableSideFile> side;
 };
 } // namespace

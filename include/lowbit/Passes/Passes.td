@@ -345,6 +345,13 @@ def Awq : Pass<"lowbit-awq", "mlir::ModuleOp"> {
     Option<"sideFile", "side-file", "std::string", /*default=*/"",
            "Safetensors file receiving codes, scales, zeros and rescaled "
            "neighbours (required)">,
+    Option<"memoryBudget", "memory-budget", "std::string", /*default=*/"",
+           "Memory for one layer's work plus the calibration activations "
+           "(e.g. 6G; default half of physical memory); activations past it "
+           "spill to a temporary folder next to the side file">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "Keep a resume point (SIDE.resume) after every layer and continue "
+           "from one an interrupted run with the same model and options left">,
   ];
 }
 

@@ -1,4 +1,4 @@
-// --lowbit-gptq streams: results go to SIDE.partial as layers finish. With
+// --lowbit-gptq and --lowbit-awq stream: results go to SIDE.partial as layers finish. With
 // resume=true a resume point (SIDE.resume) follows every layer; a run killed
 // after layer 1 and started again with the same command continues at layer 2
 // and writes the same bytes, side file and IR, as an uninterrupted run.
@@ -59,3 +59,11 @@
 // RUN: not ls %t/small.safetensors %t/small.safetensors.partial %t/small.mlir
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gptq="file=%lowbit_models/tiny-5m/data/calib.txt memory-budget=lots side-file=%t/small.safetensors" -o %t/small.mlir 2>&1 | FileCheck %s --check-prefix=SPELLING
 // SPELLING: error: --lowbit-gptq: memory size 'lots' is not a positive number of bytes, optionally with K, M, G or T
+
+// --lowbit-awq resumes the same way (a whole layer per step).
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/awq.safetensors" -o %t/awq.mlir 2>/dev/null
+// RUN: env LOWBIT_KILL_AFTER_RESUME_POINT=1 not --crash lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/awq2.safetensors resume=true" -o %t/awq2.mlir 2>/dev/null
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-awq="file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/awq2.safetensors resume=true" -o %t/awq2.mlir 2>&1 | FileCheck %s --check-prefix=AWQ
+// AWQ: quantize: resuming at layer 1 (1 of 4 layers already done)
+// RUN: cmp %t/awq.safetensors %t/awq2.safetensors
+// RUN: sed 's/awq.safetensors/awq2.safetensors/' %t/awq.mlir | diff - %t/awq2.mlir
