@@ -1,5 +1,6 @@
 //===- Layerwise.cpp - Layer-by-layer calibration for GPTQ and AWQ --------===//
 #include "lowbit/Calibration/Layerwise.h"
+#include "FrameStore.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
@@ -13,9 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <unistd.h>
 
@@ -216,119 +215,12 @@ struct GroupCollector {
 };
 } // namespace
 
-/// "1.25 GB" or, below a gigabyte, "12.0 MB".
-static std::string sizeText(uint64_t bytes) {
-  return bytes >= 1000000000 ? formatv("{0:F2} GB", double(bytes) / 1e9).str()
-                             : formatv("{0:F1} MB", double(bytes) / 1e6).str();
-}
-
 namespace {
-/// The calibration windows' frames: in memory while they fit the budget,
-/// the rest in files of a temporary folder next to the output, each loaded
-/// only while its window runs.
-class FrameStore {
-public:
-  FrameStore(Interpreter &interpreter, std::vector<ExecutionFrame> frames,
-             uint64_t budget, std::string spillPrefix, bool showProgress)
-      : interpreter(interpreter), frames(std::move(frames)), budget(budget),
-        spillPrefix(std::move(spillPrefix)), showProgress(showProgress),
-        bytes(this->frames.size(), 0), spilled(this->frames.size(), false) {
-    for (size_t w = 0; w < this->frames.size(); ++w)
-      resident += bytes[w] = bytesOf(this->frames[w]);
-  }
-  ~FrameStore() {
-    if (!dir.empty()) {
-      for (size_t w = 0; w < frames.size(); ++w)
-        (void)sys::fs::remove(fileOf(w));
-      (void)sys::fs::remove(dir);
-    }
-  }
-  size_t size() const { return frames.size(); }
-
-  /// Runs `fn` on window `w`'s frame, then spills it if the frames in
-  /// memory exceed the budget.
-  Error with(size_t w, function_ref<Error(ExecutionFrame &)> fn) {
-    if (spilled[w]) {
-      auto buffer = MemoryBuffer::getFile(fileOf(w), false, false);
-      if (!buffer)
-        return createStringError("cannot read spilled activations '" +
-                                 fileOf(w) + "': " + buffer.getError().message());
-      StringRef data = (*buffer)->getBuffer();
-      Expected<ExecutionFrame> frame = interpreter.loadFrame(data);
-      if (!frame)
-        return frame.takeError();
-      frames[w] = std::move(*frame);
-      spilled[w] = false;
-    }
-    if (Error e = fn(frames[w]))
-      return e;
-    resident -= bytes[w];
-    resident += bytes[w] = bytesOf(frames[w]);
-    if (resident <= budget)
-      return Error::success();
-    return spill(w);
-  }
-
-private:
-  static uint64_t bytesOf(const ExecutionFrame &frame) {
-    uint64_t n = (frame.tokens.size() + frame.positions.size()) * 4;
-    for (const auto &entry : frame.values)
-      n += entry.second.data.size() * sizeof(float);
-    return n;
-  }
-  std::string fileOf(size_t w) const { return dir + "/window-" + std::to_string(w); }
-
-  Error spill(size_t w) {
-    if (dir.empty()) {
-      SmallString<256> made;
-      if (std::error_code ec =
-              sys::fs::createUniqueDirectory(spillPrefix + ".spill", made))
-        return createStringError("cannot create a folder for spilled "
-                                 "activations next to '" + spillPrefix +
-                                 "': " + ec.message());
-      dir = std::string(made);
-      if (showProgress)
-        errs() << "note: the calibration activations exceed the memory "
-                  "budget (" << sizeText(budget)
-               << " for activations); windows spill to '" << dir << "'\n";
-    }
-    std::string data;
-    interpreter.saveFrame(frames[w], data);
-    std::error_code ec;
-    raw_fd_ostream os(fileOf(w), ec);
-    if (!ec) {
-      os << data;
-      os.close();
-      if (os.has_error())
-        ec = os.error();
-      os.clear_error();
-    }
-    if (ec)
-      return createStringError("cannot spill activations to '" + fileOf(w) +
-                               "': " + ec.message());
-    ExecutionFrame empty;
-    std::swap(frames[w], empty);
-    resident -= bytes[w];
-    bytes[w] = 0;
-    spilled[w] = true;
-    return Error::success();
-  }
-
-  Interpreter &interpreter;
-  std::vector<ExecutionFrame> frames;
-  uint64_t budget, resident = 0;
-  std::string spillPrefix, dir;
-  bool showProgress;
-  std::vector<uint64_t> bytes;
-  std::vector<bool> spilled;
-};
-
 /// What one layer needs besides the activations: its weights in fp32 and
 /// GPTQ's work on its widest Hessian (double sums, then a float copy and a
 /// double factorization).
 uint64_t layerBytes(const std::vector<LinearGroup> &groups,
-                    const Interpreter &interpreter, const WeightStore &weights,
-                    bool hessian) {
+                    const WeightStore &weights, bool hessian) {
   uint64_t total = 0, widest = 0;
   for (const LinearGroup &group : groups) {
     for (const std::string &name : group.weights)
@@ -336,7 +228,6 @@ uint64_t layerBytes(const std::vector<LinearGroup> &groups,
         total += uint64_t(t->numElements()) * 4;
     widest = std::max<uint64_t>(widest, uint64_t(group.inFeatures));
   }
-  (void)interpreter;
   return total + (hessian ? widest * widest * 12 : 0);
 }
 } // namespace
@@ -415,13 +306,13 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   uint64_t budget = options.memoryBudget ? options.memoryBudget : defaultMemoryBudget();
   uint64_t layerNeed = 0;
   for (const std::vector<LinearGroup> &groups : *layers)
-    layerNeed = std::max(layerNeed, layerBytes(groups, interpreter, weights,
+    layerNeed = std::max(layerNeed, layerBytes(groups, weights,
                                                options.collectHessian));
   if (budget <= layerNeed)
     return createStringError(
-        "a memory budget of " + sizeText(budget) +
+        "a memory budget of " + memorySizeText(budget) +
         " cannot hold one decoder layer's work: it needs " +
-        sizeText(layerNeed) +
+        memorySizeText(layerNeed) +
         " (fp32 weights and the widest Hessian) plus room for the "
         "calibration activations");
   FrameStore frames(interpreter, std::move(initial), budget - layerNeed,
