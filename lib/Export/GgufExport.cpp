@@ -122,7 +122,7 @@ public:
       return std::move(slot.error);
     // Encoded by now, so the input pages can go (they stay cached).
     if (p.source->bytes >= kReleaseMinBytes)
-      releaseMappedPages(p.source->data, p.source->bytes);
+      weights.releasePages(*p.source);
     slot.affineValues = {};
     ArrayRef<uint8_t> bytes(slot.buffer.get(), slot.size);
     // A permuted vector (q/k bias) has one value per row: move the values.

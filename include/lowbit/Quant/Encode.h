@@ -63,13 +63,6 @@ private:
   bool copyRows = false; // same encoding in and out: rows are copied
 };
 
-/// Lets the kernel drop this process's page-table entries for the pages
-/// wholly inside [data, data + size) when they belong to a read-only file
-/// mapping (a model file mapped by the readers). They no longer count toward
-/// the resident set; reading them again faults them back from the page
-/// cache. Anything else (heap memory, writable mappings) is left alone.
-void releaseMappedPages(const void *data, uint64_t size);
-
 } // namespace lowbit
 
 #endif // LOWBIT_QUANT_ENCODE_H
