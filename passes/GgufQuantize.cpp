@@ -224,11 +224,18 @@ struct GgufQuantizePass
       return fail("--lowbit-gguf-quantize: file= and act-order= need "
                   "gptq=true (file= also serves budget=)");
     }
+    // Each tensor is encoded when the writer reaches it and its mapped input
+    // released after, so one encoded tensor is in memory at a time (plus the
+    // GPTQ encodings, made before).
+    struct Planned {
+      const ::lowbit::TensorRef *tensor;
+      DType type;
+      const std::vector<float> *columns; // importance, if any
+      std::vector<uint8_t> *encoded;     // GPTQ's bytes, if any
+    };
     ::lowbit::GgufWriter writer;
-    std::vector<std::vector<uint8_t>> storage;
-    storage.reserve(items.size());
+    std::vector<Planned> plan;
     llvm::StringMap<DType> chosen;
-    ::lowbit::Progress progress("gguf-quantize " + ftype, int64_t(items.size()));
     int64_t covered = 0;
     for (const Item &item : items) {
       const ::lowbit::TensorRef *t = weights.find(item.name);
@@ -238,38 +245,42 @@ struct GgufQuantizePass
           typeOf(item.name, *fileType, shape, t->shape.back(), hasOutput);
       if (!type)
         return fail(llvm::toString(type.takeError()));
-      if (auto it = encoded.find(item.name); it != encoded.end()) {
-        covered += importance && importance->find(item.name);
-        storage.push_back(std::move(it->second.bytes));
-        writer.addTensor(item.name, *type, t->shape, storage.back().data(),
-                         storage.back().size());
-        chosen[item.name] = *type;
-        progress.update(int64_t(storage.size()), item.name);
-        continue;
-      }
       // Like llama-quantize, tensors the imatrix does not cover (the
       // embedding, usually the output) are quantized without it.
       const std::vector<float> *columns =
           importance ? importance->find(item.name) : nullptr;
       covered += columns != nullptr;
-      llvm::Expected<std::vector<uint8_t>> bytes =
-          ::lowbit::encodeTensor(*t, *type, 0, columns);
-      if (!bytes)
-        return fail(llvm::toString(bytes.takeError()));
-      storage.push_back(std::move(*bytes));
-      writer.addTensor(item.name, *type, t->shape, storage.back().data(),
-                       storage.back().size());
+      auto it = encoded.find(item.name);
+      plan.push_back({t, *type, columns,
+                      it != encoded.end() ? &it->second.bytes : nullptr});
+      writer.addDeferredTensor(item.name, *type, t->shape);
       chosen[item.name] = *type;
-      progress.update(int64_t(storage.size()), item.name);
     }
-    progress.finish();
     if (importance && covered == 0)
       return fail(imatrix + ": names none of this model's weights (an imatrix "
                   "for a different model?)");
 
+    ::lowbit::Progress progress("gguf-quantize " + ftype, int64_t(plan.size()));
+    std::vector<uint8_t> current;
     std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path))
+    if (llvm::Error e = writer.write(
+            path, [&](size_t index) -> llvm::Expected<ArrayRef<uint8_t>> {
+              Planned &p = plan[index];
+              if (p.encoded) {
+                current = std::move(*p.encoded);
+              } else {
+                llvm::Expected<std::vector<uint8_t>> bytes =
+                    ::lowbit::encodeTensor(*p.tensor, p.type, 0, p.columns);
+                if (!bytes)
+                  return bytes.takeError();
+                current = std::move(*bytes);
+              }
+              weights.releasePages(*p.tensor);
+              progress.update(int64_t(index + 1), p.tensor->name);
+              return ArrayRef<uint8_t>(current);
+            }))
       return fail(llvm::toString(std::move(e)));
+    progress.finish();
 
     MLIRContext *ctx = module.getContext();
     module.walk([&](mlir::lowbit::WeightOp op) {
