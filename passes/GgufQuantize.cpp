@@ -13,6 +13,7 @@
 #include "lowbit/Passes/Passes.h"
 #include "GgufBudgetChoice.h"
 #include "PassSupport.h"
+#include "ResumableSideFile.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgufMixes.h"
 #include "lowbit/Calibration/Imatrix.h"
@@ -23,6 +24,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -37,11 +39,6 @@ using ::lowbit::DType;
 
 namespace {
 /// A tensor encoded before the main loop (by GPTQ), with its type.
-struct EncodedTensor {
-  DType type;
-  std::vector<uint8_t> bytes;
-};
-
 struct GgufQuantizePass
     : mlir::lowbit::impl::GgufQuantizeBase<GgufQuantizePass> {
   using Base::Base;
@@ -76,15 +73,67 @@ struct GgufQuantizePass
   }
 
   /// GPTQ of every decoder linear into its mix type, layer by layer through
-  /// the already quantized model; the encodings land in `encoded`.
+  /// the already quantized model. Each encoding goes to `encodingsPath` (a
+  /// safetensors of raw bytes, written through, resumable) as soon as it is
+  /// made; the GGUF writer reads them from there.
   llvm::Error runGptq(ModuleOp module, const ::lowbit::WeightStore &weights,
                       const ::lowbit::GgufFileType &fileType,
                       const ::lowbit::ModelShape &shape, bool hasOutput,
-                      llvm::StringMap<EncodedTensor> &encoded) {
+                      StringRef encodingsPath) {
     if (!(dampPercent > 0 && dampPercent < 1))
       return llvm::createStringError(
           "damp must be in (0, 1), not " +
           llvm::formatv("{0}", double(dampPercent)).str());
+    llvm::Expected<uint64_t> budgetBytes =
+        mlir::lowbit::parseMemorySize(memoryBudget);
+    if (!budgetBytes)
+      return budgetBytes.takeError();
+    std::vector<::lowbit::SafetensorsTensorInfo> declared;
+    llvm::StringSet<> seen;
+    for (mlir::lowbit::WeightOp op : mlir::lowbit::decoderLinearWeights(module)) {
+      if (!seen.insert(op.getName()).second)
+        continue;
+      ArrayRef<int64_t> dims = cast<RankedTensorType>(op.getType()).getShape();
+      llvm::Expected<DType> type =
+          typeOf(op.getName(), fileType, shape, dims.back(), hasOutput);
+      if (!type)
+        return type.takeError();
+      std::optional<uint64_t> bytes = ::lowbit::tensorBytes(*type, dims);
+      if (!bytes)
+        return llvm::createStringError("'" + op.getName() +
+                                       "' does not fit its type's blocks");
+      declared.push_back({op.getName().str(), DType::U8, {int64_t(*bytes)}});
+    }
+    auto opened = mlir::lowbit::ResumableSideFile::open(
+        encodingsPath, declared, module, weights, *this, resume);
+    if (!opened)
+      return opened.takeError();
+    std::unique_ptr<mlir::lowbit::ResumableSideFile> side = std::move(*opened);
+    llvm::StringSet<> written;
+    llvm::Error result = runGptqInto(module, weights, fileType, shape,
+                                     hasOutput, *side, *budgetBytes,
+                                     encodingsPath, written);
+    // (A resumed run wrote the first layers' encodings before.)
+    if (!result && !side->resumed())
+      for (const ::lowbit::SafetensorsTensorInfo &t : declared)
+        if (!written.contains(t.name)) {
+          result = llvm::createStringError("no GPTQ result for '" + t.name + "'");
+          break;
+        }
+    if (!result)
+      result = side->commit();
+    if (result)
+      side->abandon();
+    return result;
+  }
+
+  llvm::Error runGptqInto(ModuleOp module, const ::lowbit::WeightStore &weights,
+                          const ::lowbit::GgufFileType &fileType,
+                          const ::lowbit::ModelShape &shape, bool hasOutput,
+                          mlir::lowbit::ResumableSideFile &side,
+                          uint64_t budgetBytes, StringRef encodingsPath,
+                          llvm::StringSet<> &written) {
+    ::lowbit::SafetensorsStreamWriter &encoded = side.writer();
     return mlir::lowbit::quantizeLinearsSequentially(
         module, weights, file, windows, windowLength, seed, bosWindows,
         /*trueSequential=*/true,
@@ -97,8 +146,6 @@ struct GgufQuantizePass
           if (llvm::Error e = ::lowbit::checkFinite(name, w.data(),
                                                     int64_t(w.size()), cols))
             return e;
-          EncodedTensor &out = encoded[name];
-          out.type = *type;
           if (!::lowbit::hasGgmlBlockGrid(*type)) {
             // A float fallback (rows too short for the mix's blocks).
             ::lowbit::TensorRef ref{name.str(), DType::F32, {rows, cols},
@@ -108,8 +155,8 @@ struct GgufQuantizePass
                 ::lowbit::encodeTensor(ref, *type);
             if (!bytes)
               return bytes.takeError();
-            out.bytes = std::move(*bytes);
-            return llvm::Error::success();
+            written.insert(name);
+            return encoded.write(name, ArrayRef(*bytes));
           }
           ::lowbit::GgmlGptqOptions o;
           o.type = *type;
@@ -120,10 +167,11 @@ struct GgufQuantizePass
           if (!r)
             return llvm::createStringError("GPTQ of '" + name.str() + "': " +
                                            llvm::toString(r.takeError()));
-          out.bytes = std::move(r->bytes);
           w = std::move(r->dequantized);
-          return llvm::Error::success();
-        });
+          written.insert(name);
+          return encoded.write(name, ArrayRef(r->bytes));
+        },
+        &side, budgetBytes, encodingsPath);
   }
 
   void runOnOperation() override {
@@ -215,11 +263,27 @@ struct GgufQuantizePass
                     llvm::toString(chosenTypes.takeError()));
       budgeted = std::move(*chosenTypes);
     }
-    llvm::StringMap<EncodedTensor> encoded;
+    // GPTQ's encodings, written through to a temporary file beside the
+    // side file and removed once the GGUF holds them.
+    std::string encodingsPath = mlir::lowbit::absolutePath(sideFile) + ".gptq";
+    std::unique_ptr<::lowbit::SafetensorsFile> encodings;
+    auto removeEncodings = llvm::make_scope_exit([&] {
+      if (encodings) {
+        encodings.reset();
+        (void)llvm::sys::fs::remove(encodingsPath);
+      }
+    });
     if (gptq) {
       if (llvm::Error e = runGptq(module, weights, *fileType, shape, hasOutput,
-                                  encoded))
+                                  encodingsPath))
         return fail("--lowbit-gguf-quantize: " + llvm::toString(std::move(e)));
+      auto opened = ::lowbit::SafetensorsFile::open(encodingsPath);
+      if (!opened) {
+        (void)llvm::sys::fs::remove(encodingsPath);
+        return fail("--lowbit-gguf-quantize: " +
+                    llvm::toString(opened.takeError()));
+      }
+      encodings = std::move(*opened);
     } else if (actOrder || (!file.empty() && budget.empty())) {
       return fail("--lowbit-gguf-quantize: file= and act-order= need "
                   "gptq=true (file= also serves budget=)");
@@ -231,7 +295,7 @@ struct GgufQuantizePass
       const ::lowbit::TensorRef *tensor;
       DType type;
       const std::vector<float> *columns; // importance, if any
-      std::vector<uint8_t> *encoded;     // GPTQ's bytes, if any
+      const ::lowbit::TensorRef *encoded; // GPTQ's bytes, if any
     };
     ::lowbit::GgufWriter writer;
     std::vector<Planned> plan;
@@ -250,9 +314,8 @@ struct GgufQuantizePass
       const std::vector<float> *columns =
           importance ? importance->find(item.name) : nullptr;
       covered += columns != nullptr;
-      auto it = encoded.find(item.name);
       plan.push_back({t, *type, columns,
-                      it != encoded.end() ? &it->second.bytes : nullptr});
+                      encodings ? encodings->find(item.name) : nullptr});
       writer.addDeferredTensor(item.name, *type, t->shape);
       chosen[item.name] = *type;
     }
@@ -267,7 +330,7 @@ struct GgufQuantizePass
             path, [&](size_t index) -> llvm::Expected<ArrayRef<uint8_t>> {
               Planned &p = plan[index];
               if (p.encoded) {
-                current = std::move(*p.encoded);
+                current.assign(p.encoded->data, p.encoded->data + p.encoded->bytes);
               } else {
                 llvm::Expected<std::vector<uint8_t>> bytes =
                     ::lowbit::encodeTensor(*p.tensor, p.type, 0, p.columns);

@@ -98,6 +98,12 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            /*default=*/"32",
            "Calibration windows the budget's per-tensor sensitivities are "
            "measured on">,
+    Option<"memoryBudget", "memory-budget", "std::string", /*default=*/"",
+           "With gptq=true: memory for one layer's work plus the calibration "
+           "activations (e.g. 6G; default half of physical memory)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "With gptq=true: keep a resume point (SIDE.gptq.resume) after every "
+           "layer and continue from one an interrupted run left">,
   ];
 }
 

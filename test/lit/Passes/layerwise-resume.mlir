@@ -1,4 +1,5 @@
-// --lowbit-gptq and --lowbit-awq stream: results go to SIDE.partial as layers finish. With
+// --lowbit-gptq, --lowbit-awq and --lowbit-gguf-quantize gptq=true stream:
+// results go to SIDE.partial as layers finish. With
 // resume=true a resume point (SIDE.resume) follows every layer; a run killed
 // after layer 1 and started again with the same command continues at layer 2
 // and writes the same bytes, side file and IR, as an uninterrupted run.
@@ -67,3 +68,13 @@
 // AWQ: quantize: resuming at layer 1 (1 of 4 layers already done)
 // RUN: cmp %t/awq.safetensors %t/awq2.safetensors
 // RUN: sed 's/awq.safetensors/awq2.safetensors/' %t/awq.mlir | diff - %t/awq2.mlir
+
+// --lowbit-gguf-quantize gptq=true writes GPTQ's encodings through to
+// SIDE.gptq (removed once the GGUF holds them) and resumes the same way.
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/q.gguf" -o %t/q.mlir 2>/dev/null
+// RUN: not ls %t/q.gguf.gptq %t/q.gguf.gptq.partial
+// RUN: env LOWBIT_KILL_AFTER_RESUME_POINT=2 not --crash lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/q2.gguf resume=true" -o %t/q2.mlir 2>/dev/null
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true file=%lowbit_models/tiny-5m/data/calib.txt windows=8 window-length=128 side-file=%t/q2.gguf resume=true" -o %t/q2.mlir 2>&1 | FileCheck %s --check-prefix=GGUF
+// GGUF: quantize: resuming at layer 2 (2 of 4 layers already done)
+// RUN: cmp %t/q.gguf %t/q2.gguf
+// RUN: not ls %t/q2.gguf.gptq %t/q2.gguf.gptq.partial %t/q2.gguf.gptq.resume
