@@ -3,7 +3,7 @@
 #include "PassSupport.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Quant/GgmlQuants.h"
-#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/SafetensorsStreamWriter.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Passes/Passes.h"
@@ -23,29 +23,43 @@ namespace mlir::lowbit {
 using namespace mlir;
 using ::lowbit::DType;
 
-template <typename T>
-static std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
-  std::vector<uint8_t> out(v.size() * sizeof(T));
-  std::memcpy(out.data(), v.data(), out.size());
-  return out;
-}
-
 /// The side-file layout documented in docs/ir.md (what readBnb4BitWeight
-/// reads back).
-static void addBnbTensors(::lowbit::SafetensorsWriter &writer,
-                          llvm::StringRef name,
-                          const ::lowbit::Bnb4BitWeight &w) {
-  writer.addTensor(name, DType::U8, {w.packedBytes(), 1}, w.packed);
-  std::string absmax = ::lowbit::companionName(name, ::lowbit::Companion::Absmax);
+/// reads back) of a weight with `w`'s shape and options.
+static void declareBnbTensors(std::vector<::lowbit::SafetensorsTensorInfo> &out,
+                              llvm::StringRef name,
+                              const ::lowbit::Bnb4BitWeight &w) {
+  using ::lowbit::Companion;
+  out.push_back({name.str(), DType::U8, {w.packedBytes(), 1}});
+  std::string absmax = ::lowbit::companionName(name, Companion::Absmax);
   if (!w.doubleQuant) {
-    writer.addTensor(absmax, DType::F32, {w.numBlocks()}, bytesOf(w.absmax));
+    out.push_back({absmax, DType::F32, {w.numBlocks()}});
     return;
   }
-  writer.addTensor(absmax, DType::U8, {w.numBlocks()}, w.absmaxCodes);
-  writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::NestedAbsmax), DType::F32,
-                   {w.numNestedBlocks()}, bytesOf(w.nestedAbsmax));
-  writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::NestedOffset), DType::F32, {1},
-                   bytesOf(std::vector<float>{w.offset}));
+  out.push_back({absmax, DType::U8, {w.numBlocks()}});
+  out.push_back({::lowbit::companionName(name, Companion::NestedAbsmax),
+                 DType::F32, {w.numNestedBlocks()}});
+  out.push_back({::lowbit::companionName(name, Companion::NestedOffset),
+                 DType::F32, {1}});
+}
+
+/// Writes the tensors declareBnbTensors declared.
+static llvm::Error writeBnbTensors(::lowbit::SafetensorsStreamWriter &out,
+                                   llvm::StringRef name,
+                                   const ::lowbit::Bnb4BitWeight &w) {
+  using ::lowbit::Companion;
+  if (llvm::Error e = out.write(name, ArrayRef(w.packed)))
+    return e;
+  std::string absmax = ::lowbit::companionName(name, Companion::Absmax);
+  if (!w.doubleQuant)
+    return out.write(absmax, ArrayRef(w.absmax));
+  if (llvm::Error e = out.write(absmax, ArrayRef(w.absmaxCodes)))
+    return e;
+  if (llvm::Error e = out.write(
+          ::lowbit::companionName(name, Companion::NestedAbsmax),
+          ArrayRef(w.nestedAbsmax)))
+    return e;
+  return out.write(::lowbit::companionName(name, Companion::NestedOffset),
+                   ArrayRef(&w.offset, 1));
 }
 
 namespace {
@@ -87,33 +101,55 @@ struct Bnb4BitPass : mlir::lowbit::impl::Bnb4BitBase<Bnb4BitPass> {
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights))
       return fail(llvm::toString(std::move(e)));
 
-    ::lowbit::SafetensorsWriter writer;
+    // Each weight goes to the side file as soon as it is quantized.
+    std::vector<::lowbit::SafetensorsTensorInfo> declared;
     llvm::StringSet<> done;
+    for (mlir::lowbit::WeightOp op : targets)
+      if (done.insert(op.getName()).second) {
+        ::lowbit::Bnb4BitWeight shape;
+        shape.blockSize = blockSize;
+        shape.rows = cast<RankedTensorType>(op.getType()).getShape()[0];
+        shape.cols = cast<RankedTensorType>(op.getType()).getShape()[1];
+        shape.doubleQuant = doubleQuant;
+        declareBnbTensors(declared, op.getName(), shape);
+      }
+    std::string path = mlir::lowbit::absolutePath(sideFile);
+    auto writer = ::lowbit::SafetensorsStreamWriter::create(path, declared);
+    if (!writer)
+      return fail(llvm::toString(writer.takeError()));
+    auto quantizeOne = [&](mlir::lowbit::WeightOp op) -> llvm::Error {
+      const ::lowbit::TensorRef *t = weights.find(op.getName());
+      if (!t)
+        return llvm::createStringError("no tensor named '" + op.getName() +
+                                       "' in the weight store");
+      std::vector<float> w;
+      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+        return e;
+      weights.releasePages(*t);
+      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
+                                                int64_t(w.size()), t->shape[1]))
+        return e;
+      ::lowbit::Bnb4BitWeight q = ::lowbit::quantizeBnb4Bit(
+          w.data(), t->shape[0], t->shape[1], *type, blockSize, doubleQuant);
+      return writeBnbTensors(**writer, op.getName(), q);
+    };
+    done.clear();
     ::lowbit::Progress progress("bnb-4bit", int64_t(targets.size()));
     int64_t count = 0;
     for (mlir::lowbit::WeightOp op : targets) {
       progress.update(++count, op.getName());
       if (!done.insert(op.getName()).second)
         continue;
-      const ::lowbit::TensorRef *t = weights.find(op.getName());
-      if (!t)
-        return fail("no tensor named '" + op.getName() +
-                    "' in the weight store");
-      std::vector<float> w;
-      if (llvm::Error e = ::lowbit::dequantize(*t, w))
+      if (llvm::Error e = quantizeOne(op)) {
+        (*writer)->discard();
         return fail(llvm::toString(std::move(e)));
-      if (llvm::Error e = ::lowbit::checkFinite(op.getName(), w.data(),
-                                                int64_t(w.size()), t->shape[1]))
-        return fail(llvm::toString(std::move(e)));
-      ::lowbit::Bnb4BitWeight q = ::lowbit::quantizeBnb4Bit(
-          w.data(), t->shape[0], t->shape[1], *type, blockSize, doubleQuant);
-      addBnbTensors(writer, op.getName(), q);
+      }
     }
     progress.finish();
-
-    std::string path = mlir::lowbit::absolutePath(sideFile);
-    if (llvm::Error e = writer.write(path))
+    if (llvm::Error e = (*writer)->commit()) {
+      (*writer)->discard();
       return fail(llvm::toString(std::move(e)));
+    }
 
     MLIRContext *ctx = module.getContext();
     auto scheme = mlir::lowbit::QuantSchemeAttr::get(
