@@ -15,7 +15,7 @@
 #include "lowbit/Calibration/Statistics.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "lowbit/Quant/GgmlQuants.h"
-#include "lowbit/Formats/Safetensors.h"
+#include "lowbit/Formats/SafetensorsStreamWriter.h"
 #include "lowbit/Formats/WeightStore.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
@@ -58,13 +58,6 @@ struct LlmInt8Pass : mlir::lowbit::impl::LlmInt8Base<LlmInt8Pass> {
   void runOnOperation() override;
 };
 } // namespace
-
-template <typename T>
-static std::vector<uint8_t> bytesOf(const std::vector<T> &v) {
-  std::vector<uint8_t> out(v.size() * sizeof(T));
-  std::memcpy(out.data(), v.data(), out.size());
-  return out;
-}
 
 void LlmInt8Pass::runOnOperation() {
   ModuleOp module = getOperation();
@@ -134,23 +127,39 @@ void LlmInt8Pass::runOnOperation() {
   if (targets.empty())
     return;
 
-  ::lowbit::SafetensorsWriter writer;
-  ::lowbit::Progress progress("llm-int8", int64_t(targets.size()));
-  int64_t done = 0, withOutliers = 0, outlierColumns = 0;
+  // Each weight goes to the side file as soon as it is quantized.
+  std::vector<::lowbit::SafetensorsTensorInfo> declared;
   for (Target &t : targets) {
+    std::string name = t.weight.getName().str();
+    ArrayRef<int64_t> shape = cast<RankedTensorType>(t.weight.getType()).getShape();
+    if (!t.outliers.empty())
+      declared.push_back({name + ".outliers", DType::F16,
+                          {shape[0], int64_t(t.outliers.size())}});
+    declared.push_back({name, DType::I8, {shape[0], shape[1]}});
+    declared.push_back({::lowbit::companionName(name, ::lowbit::Companion::RowScales),
+                        DType::F32, {shape[0]}});
+  }
+  std::string path = mlir::lowbit::absolutePath(sideFile);
+  auto writer = ::lowbit::SafetensorsStreamWriter::create(path, declared);
+  if (!writer)
+    return fail(llvm::toString(writer.takeError()));
+  int64_t withOutliers = 0, outlierColumns = 0;
+  auto quantizeOne = [&](Target &t) -> llvm::Error {
     StringRef name = t.weight.getName();
-    progress.update(++done, name);
     const ::lowbit::TensorRef *stored = weights.find(name);
     if (!stored)
-      return fail("no tensor named '" + name + "' in the weight store");
+      return llvm::createStringError("no tensor named '" + name +
+                                     "' in the weight store");
     std::vector<float> w;
     if (llvm::Error e = ::lowbit::dequantize(*stored, w))
-      return fail(llvm::toString(std::move(e)));
+      return e;
+    weights.releasePages(*stored);
     if (llvm::Error e = ::lowbit::checkFinite(name, w.data(), int64_t(w.size()),
                                               stored->shape[1]))
-      return fail(llvm::toString(std::move(e)));
+      return e;
     int64_t rows = stored->shape[0], cols = stored->shape[1];
     ::lowbit::Int8RowTensor q = ::lowbit::quantizeInt8Rows(w.data(), rows, cols);
+    ::lowbit::SafetensorsStreamWriter &out = **writer;
     if (!t.outliers.empty()) {
       // The 16-bit path multiplies the int8 weight's own columns,
       // dequantized, as bitsandbytes does (not the original weights).
@@ -161,20 +170,30 @@ void LlmInt8Pass::runOnOperation() {
           half[size_t(r * n + i)] = ::lowbit::floatToFp16(
               float(q.codes[size_t(r * cols + t.outliers[size_t(i)])]) *
               (q.scales[size_t(r)] / 127.0f));
-      writer.addTensor((name + ".outliers").str(), DType::F16, {rows, n},
-                       bytesOf(half));
+      if (llvm::Error e = out.write((name + ".outliers").str(), ArrayRef(half)))
+        return e;
       ++withOutliers;
       outlierColumns += n;
     }
-    writer.addTensor(name, DType::I8, {rows, cols}, bytesOf(q.codes));
-    writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::RowScales), DType::F32, {rows},
-                     bytesOf(q.scales));
+    if (llvm::Error e = out.write(name, ArrayRef(q.codes)))
+      return e;
+    return out.write(::lowbit::companionName(name, ::lowbit::Companion::RowScales),
+                     ArrayRef(q.scales));
+  };
+  ::lowbit::Progress progress("llm-int8", int64_t(targets.size()));
+  int64_t done = 0;
+  for (Target &t : targets) {
+    progress.update(++done, t.weight.getName());
+    if (llvm::Error e = quantizeOne(t)) {
+      (*writer)->discard();
+      return fail(llvm::toString(std::move(e)));
+    }
   }
   progress.finish();
-
-  std::string path = mlir::lowbit::absolutePath(sideFile);
-  if (llvm::Error e = writer.write(path))
+  if (llvm::Error e = (*writer)->commit()) {
+    (*writer)->discard();
     return fail(llvm::toString(std::move(e)));
+  }
 
   MLIRContext *ctx = module.getContext();
   OpBuilder b(ctx);
