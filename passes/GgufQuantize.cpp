@@ -29,6 +29,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <optional>
+
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_GGUFQUANTIZE
 #include "lowbit/Passes/Passes.h.inc"
@@ -266,7 +268,7 @@ struct GgufQuantizePass
     // GPTQ's encodings, written through to a temporary file beside the
     // side file and removed once the GGUF holds them.
     std::string encodingsPath = mlir::lowbit::absolutePath(sideFile) + ".gptq";
-    std::unique_ptr<::lowbit::SafetensorsFile> encodings;
+    std::optional<::lowbit::WeightStore> encodings;
     auto removeEncodings = llvm::make_scope_exit([&] {
       if (encodings) {
         encodings.reset();
@@ -277,13 +279,9 @@ struct GgufQuantizePass
       if (llvm::Error e = runGptq(module, weights, *fileType, shape, hasOutput,
                                   encodingsPath))
         return fail("--lowbit-gguf-quantize: " + llvm::toString(std::move(e)));
-      auto opened = ::lowbit::SafetensorsFile::open(encodingsPath);
-      if (!opened) {
-        (void)llvm::sys::fs::remove(encodingsPath);
-        return fail("--lowbit-gguf-quantize: " +
-                    llvm::toString(opened.takeError()));
-      }
-      encodings = std::move(*opened);
+      encodings.emplace();
+      if (llvm::Error e = encodings->addFile(encodingsPath))
+        return fail("--lowbit-gguf-quantize: " + llvm::toString(std::move(e)));
     } else if (actOrder || (!file.empty() && budget.empty())) {
       return fail("--lowbit-gguf-quantize: file= and act-order= need "
                   "gptq=true (file= also serves budget=)");
@@ -329,17 +327,18 @@ struct GgufQuantizePass
     if (llvm::Error e = writer.write(
             path, [&](size_t index) -> llvm::Expected<ArrayRef<uint8_t>> {
               Planned &p = plan[index];
-              if (p.encoded) {
-                current.assign(p.encoded->data, p.encoded->data + p.encoded->bytes);
-              } else {
-                llvm::Expected<std::vector<uint8_t>> bytes =
-                    ::lowbit::encodeTensor(*p.tensor, p.type, 0, p.columns);
-                if (!bytes)
-                  return bytes.takeError();
-                current = std::move(*bytes);
-              }
-              weights.releasePages(*p.tensor);
               progress.update(int64_t(index + 1), p.tensor->name);
+              // The writer is done with the previous tensor's bytes.
+              if (index > 0 && plan[index - 1].encoded)
+                encodings->releasePages(*plan[index - 1].encoded);
+              if (p.encoded) // GPTQ's bytes, straight from their mapping
+                return ArrayRef<uint8_t>(p.encoded->data, p.encoded->bytes);
+              llvm::Expected<std::vector<uint8_t>> bytes =
+                  ::lowbit::encodeTensor(*p.tensor, p.type, 0, p.columns);
+              if (!bytes)
+                return bytes.takeError();
+              current = std::move(*bytes);
+              weights.releasePages(*p.tensor);
               return ArrayRef<uint8_t>(current);
             }))
       return fail(llvm::toString(std::move(e)));

@@ -112,34 +112,6 @@ llvm::Error mlir::lowbit::resolveCalibrationText(
   return llvm::Error::success();
 }
 
-static std::vector<uint8_t> bytesOf(const void *data, size_t bytes) {
-  std::vector<uint8_t> out(bytes);
-  std::memcpy(out.data(), data, bytes);
-  return out;
-}
-
-void mlir::lowbit::addFloatTensor(::lowbit::SafetensorsWriter &writer,
-                                  llvm::StringRef name,
-                                  llvm::ArrayRef<int64_t> shape,
-                                  llvm::ArrayRef<float> values) {
-  writer.addTensor(name, ::lowbit::DType::F32, shape,
-                   bytesOf(values.data(), values.size() * sizeof(float)));
-}
-
-void mlir::lowbit::addAffineTensors(::lowbit::SafetensorsWriter &writer,
-                                    llvm::StringRef name, int64_t rows,
-                                    int64_t cols, ::lowbit::AffineTensor tensor,
-                                    const std::vector<int32_t> *gIdx) {
-  int64_t groups = int64_t(tensor.scales.size()) / rows;
-  writer.addTensor(name, ::lowbit::DType::U8, {rows, cols},
-                   std::move(tensor.codes));
-  addFloatTensor(writer, ::lowbit::companionName(name, ::lowbit::Companion::Scales), {rows, groups}, tensor.scales);
-  addFloatTensor(writer, ::lowbit::companionName(name, ::lowbit::Companion::Zeros), {rows, groups}, tensor.zeros);
-  if (gIdx)
-    writer.addTensor(::lowbit::companionName(name, ::lowbit::Companion::GroupIndex), ::lowbit::DType::I32, {cols},
-                     bytesOf(gIdx->data(), gIdx->size() * sizeof(int32_t)));
-}
-
 void mlir::lowbit::retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits,
                                   int64_t groupSize, bool symmetric,
                                   bool actOrder) {

@@ -72,14 +72,6 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
 /// G or T (powers of 1024, e.g. `6G`, `1.5G`); empty means 0 (the default).
 llvm::Expected<uint64_t> parseMemorySize(llvm::StringRef text);
 
-/// Adds NAME (u8 codes), NAME.scales, NAME.zeros and, if given, NAME.g_idx.
-void addAffineTensors(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,
-                      int64_t rows, int64_t cols, ::lowbit::AffineTensor tensor,
-                      const std::vector<int32_t> *gIdx = nullptr);
-/// f32 vector/matrix tensor.
-void addFloatTensor(::lowbit::SafetensorsWriter &writer, llvm::StringRef name,
-                    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> values);
-
 /// Retypes weight ops as affine `!lowbit.qweight`.
 void retypeAsAffine(llvm::ArrayRef<WeightOp> ops, int bits, int64_t groupSize,
                     bool symmetric, bool actOrder);

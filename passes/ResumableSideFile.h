@@ -64,8 +64,8 @@ private:
   std::unique_ptr<::lowbit::SafetensorsStreamWriter> stream;
 };
 
-/// Safetensors declarations of an affine weight as addAffineTensors writes
-/// it: codes, scales, zeros and, with `gIdx`, g_idx.
+/// Safetensors declarations of an affine weight (Quant/Affine.h): NAME (u8
+/// codes), NAME.scales, NAME.zeros and, with `gIdx`, NAME.g_idx.
 void declareAffineTensors(std::vector<::lowbit::SafetensorsTensorInfo> &out,
                           llvm::StringRef name, int64_t rows, int64_t cols,
                           int64_t groupSize, bool gIdx);

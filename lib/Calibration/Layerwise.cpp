@@ -259,9 +259,6 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   if (!created)
     return created.takeError();
   Interpreter &interpreter = **created;
-  auto releaseLayersBefore = [&](int64_t layer) {
-    interpreter.releaseLayersBefore(layer);
-  };
   std::optional<BlockProbe> probe;
   if (!options.perGroup && options.probeWindows > 0)
     probe.emplace(interpreter);
@@ -335,7 +332,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   for (size_t layerIndex = firstLayer; layerIndex < layers->size(); ++layerIndex) {
     const std::vector<LinearGroup> &groups = (*layers)[layerIndex];
     if (layerIndex == firstLayer) // a resume never runs the layers before
-      releaseLayersBefore(groups.front().layer);
+      interpreter.releaseLayersBefore(groups.front().layer);
     if (options.checkpoint && layerIndex > firstLayer) {
       // Resume point: every window at this layer's first linear.
       for (size_t w = 0; w < frames.size(); ++w)
@@ -370,7 +367,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
               }))
             return e;
         if (&group == &groups.front())
-          releaseLayersBefore(group.layer); // every window is past them
+          interpreter.releaseLayersBefore(group.layer); // every window is past them
         GroupInputs inputs = collector.finish(group);
         if (Error e = quantize({group}, {inputs}, writable))
           return e;
@@ -422,7 +419,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
             return Error::success();
           }))
         return e;
-    releaseLayersBefore(groups.front().layer); // every window is past them
+    interpreter.releaseLayersBefore(groups.front().layer); // every window is past them
     if (probe)
       probe->startLayer(std::move(probeStarts));
     std::vector<GroupInputs> inputs;
@@ -433,7 +430,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
       return e;
     progress.update(++done, formatv("layer {0}", groups.front().layer).str());
   }
-  releaseLayersBefore(std::numeric_limits<int64_t>::max());
+  interpreter.releaseLayersBefore(std::numeric_limits<int64_t>::max());
   progress.finish();
   return Error::success();
 }

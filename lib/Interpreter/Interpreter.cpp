@@ -173,12 +173,11 @@ static float floatAttr(Operation *op, StringRef name) {
   return a ? float(a.getValueAsDouble()) : 0.0f;
 }
 
-
-/// Widens weight `name` to fp32 from its stored encoding.
+/// Widens `dense` to fp32 from its stored encoding, once.
 llvm::Error Interpreter::Impl::load(DenseWeight &dense) {
-  StringRef name = dense.name;
   if (dense.loaded)
     return llvm::Error::success();
+  StringRef name = dense.name;
   if (dense.released)
     return llvm::createStringError(
         "weight '" + name.str() +
@@ -245,13 +244,13 @@ static void streamedLinear(const Activation &x, const DenseWeight &w,
   int64_t n = w.shape[0], k = w.shape[1];
   out = Activation(x.rows, n);
   int64_t block = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(k, 1));
+  uint64_t rowBytes = w.source->bytes / uint64_t(n);
   std::vector<float> rows;
   Activation part;
   for (int64_t begin = 0; begin < n; begin += block) {
     int64_t end = std::min(n, begin + block);
     rows.resize(size_t((end - begin) * k));
     readRows(w, begin, end, rows.data());
-    uint64_t rowBytes = w.source->bytes / uint64_t(n);
     store.releasePages(*w.source, uint64_t(begin) * rowBytes,
                        uint64_t(end - begin) * rowBytes);
     linear(x, rows.data(), end - begin, nullptr, part);
@@ -406,14 +405,6 @@ void Interpreter::releaseLayersBefore(int64_t layer) {
       if (std::optional<ParsedWeightName> parsed = parseWeightName(entry.getKey());
           parsed && isLayerWeight(parsed->role) && parsed->layer < layer)
         releaseWeight(entry.getKey());
-}
-
-std::vector<std::string> Interpreter::weightNames() const {
-  std::vector<std::string> names;
-  for (const auto &entry : impl->weights)
-    names.push_back(entry.getKey().str());
-  llvm::sort(names);
-  return names;
 }
 
 llvm::Expected<Activation>

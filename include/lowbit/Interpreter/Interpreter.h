@@ -74,8 +74,6 @@ public:
   /// (by their names' layer numbers), for a caller whose frames are all
   /// past them.
   void releaseLayersBefore(int64_t layer);
-  /// The names of the weights @forward reads, sorted.
-  std::vector<std::string> weightNames() const;
 
   /// A frame's position and live activations as bytes, and back (same
   /// module), so a long layer-by-layer run can be resumed after a kill.
