@@ -225,3 +225,133 @@ void lowbit::setGgmlBlockCodes(DType type, uint8_t *b, const int8_t *codes) {
     llvm_unreachable("setGgmlBlockCodes: a type without a block grid");
   }
 }
+
+namespace {
+/// Where a type's parameters live.
+struct ParameterLayout {
+  int subBlocks = 0, subBlockElems = 0;
+  bool mins = false;
+  int scaleLo = 0, scaleHi = 0, minHi = 0;
+  /// Byte offsets of the halves d and dmin / m (-1: none).
+  int dOffset = 0, mOffset = -1;
+};
+
+ParameterLayout layoutOf(DType type) {
+  ParameterLayout l;
+  switch (type) {
+  case DType::Q4_0: case DType::Q5_0: case DType::Q8_0:
+    return l;
+  case DType::Q4_1: case DType::Q5_1:
+    l.mOffset = 2;
+    return l;
+  case DType::Q2_K:
+    return {16, 16, true, 0, 15, 15, 80, 82};
+  case DType::Q3_K:
+    return {16, 16, false, -32, 31, 0, 108, -1};
+  case DType::Q4_K: case DType::Q5_K:
+    return {8, 32, true, 0, 63, 63, 0, 2};
+  case DType::Q6_K:
+    return {16, 16, false, -128, 127, 0, 208, -1};
+  default:
+    llvm_unreachable("a type without block parameters");
+  }
+}
+
+/// Sets the low six bits of Q4_K/Q5_K scale or min `j` in the packed 12
+/// bytes (the inverse of decodeScaleMinK4).
+void putScaleMinK4(int j, uint8_t *q, bool min, int value) {
+  if (j < 4) {
+    uint8_t &byte = q[j + (min ? 4 : 0)];
+    byte = uint8_t((byte & 0xc0) | (value & 0x3f));
+    return;
+  }
+  putNibble(q[j + 4], min, value & 0x0f);
+  uint8_t &top = q[min ? j : j - 4];
+  top = uint8_t((top & 0x3f) | ((value >> 4) << 6));
+}
+} // namespace
+
+int lowbit::ggmlBlockParameterCount(DType type) {
+  ParameterLayout l = layoutOf(type);
+  return l.subBlocks * (l.mins ? 2 : 1) + 1 + (l.mOffset >= 0 ? 1 : 0);
+}
+
+lowbit::GgmlBlockParameter lowbit::ggmlBlockParameter(DType type, int index) {
+  ParameterLayout l = layoutOf(type);
+  GgmlBlockParameter p;
+  int integers = l.subBlocks * (l.mins ? 2 : 1);
+  if (index >= integers) {
+    p.half = true;
+    p.count = int(getDTypeInfo(type).blockElems);
+    return p;
+  }
+  bool min = index >= l.subBlocks;
+  p.lo = min ? 0 : l.scaleLo;
+  p.hi = min ? l.minHi : l.scaleHi;
+  p.first = (index % l.subBlocks) * l.subBlockElems;
+  p.count = l.subBlockElems;
+  return p;
+}
+
+float lowbit::readGgmlBlockParameter(DType type, const uint8_t *b, int index) {
+  ParameterLayout l = layoutOf(type);
+  int integers = l.subBlocks * (l.mins ? 2 : 1);
+  if (index >= integers)
+    return halfAt(b + (index == integers ? l.dOffset : l.mOffset));
+  bool min = index >= l.subBlocks;
+  int s = index % l.subBlocks;
+  switch (type) {
+  case DType::Q2_K:
+    return float(min ? b[s] >> 4 : b[s] & 0x0f);
+  case DType::Q3_K: {
+    const uint8_t *sb = b + 96;
+    int low = s < 8 ? sb[s] & 0x0f : sb[s - 8] >> 4;
+    int high = (sb[8 + s % 4] >> (2 * (s / 4))) & 3;
+    return float((low | (high << 4)) - 32);
+  }
+  case DType::Q4_K:
+  case DType::Q5_K: {
+    uint8_t sc, mn;
+    decodeScaleMinK4(s, b + 4, sc, mn);
+    return float(min ? mn : sc);
+  }
+  case DType::Q6_K:
+    return float(int8_t(b[192 + s]));
+  default:
+    llvm_unreachable("a type without integer block parameters");
+  }
+}
+
+void lowbit::writeGgmlBlockParameter(DType type, uint8_t *b, int index,
+                                     float value) {
+  ParameterLayout l = layoutOf(type);
+  int integers = l.subBlocks * (l.mins ? 2 : 1);
+  if (index >= integers) {
+    llvm::support::endian::write16le(
+        b + (index == integers ? l.dOffset : l.mOffset), floatToFp16(value));
+    return;
+  }
+  bool min = index >= l.subBlocks;
+  int s = index % l.subBlocks, v = int(value);
+  switch (type) {
+  case DType::Q2_K:
+    putNibble(b[s], min, v);
+    return;
+  case DType::Q3_K: {
+    uint8_t *sb = b + 96;
+    int raw = v + 32;
+    putNibble(sb[s % 8], s >= 8, raw & 0x0f);
+    putCrumb(sb[8 + s % 4], 2 * (s / 4), raw >> 4);
+    return;
+  }
+  case DType::Q4_K:
+  case DType::Q5_K:
+    putScaleMinK4(s, b + 4, min, v);
+    return;
+  case DType::Q6_K:
+    b[192 + s] = uint8_t(int8_t(v));
+    return;
+  default:
+    llvm_unreachable("a type without integer block parameters");
+  }
+}

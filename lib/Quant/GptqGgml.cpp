@@ -15,6 +15,7 @@
 #endif
 
 #include "lowbit/Quant/GptqGgml.h"
+#include "GgmlBlockDescent.h"
 #include "GptqSupport.h"
 #include "lowbit/Quant/Encode.h"
 #include "lowbit/Quant/GgmlBlockGrid.h"
@@ -48,6 +49,9 @@ llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
   if (options.blockSize <= 0)
     return createStringError("GPTQ block size must be positive, not " +
                              std::to_string(options.blockSize));
+  if (options.descentSweeps < 0)
+    return createStringError("descent sweeps must not be negative, not " +
+                             std::to_string(options.descentSweeps));
   if (!(options.dampPercent >= 0 && options.dampPercent < 1))
     return createStringError("GPTQ damp fraction must be in [0, 1), not " +
                              gptq::shortNumber(options.dampPercent));
@@ -56,6 +60,24 @@ llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
                              " entries; input width " + std::to_string(cols) +
                              " needs " + std::to_string(cols * cols));
   return llvm::Error::success();
+}
+
+/// H plus GPTQ's damping (dampFraction · mean diag, dead diagonals
+/// counted as 1), in the original column order.
+std::vector<float> dampedHessian(const std::vector<float> &hessian, int64_t k,
+                                 double dampFraction) {
+  std::vector<float> damped = hessian;
+  double meanDiag = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    float &d = damped[size_t(i * k + i)];
+    if (d == 0)
+      d = 1;
+    meanDiag += d;
+  }
+  float damp = float(dampFraction * meanDiag / double(k));
+  for (int64_t i = 0; i < k; ++i)
+    damped[size_t(i * k + i)] += damp;
+  return damped;
 }
 
 /// The block-search weights of columns [c, c + n): the Hessian diagonal, or
@@ -87,6 +109,10 @@ lowbit::gptqQuantizeGgml(const float *w, int64_t rows, int64_t cols,
   std::vector<float> diagonal(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i)
     diagonal[size_t(i)] = hessian[size_t(i * k + i)];
+  // The descent minimises the objective GPTQ does: the damped Hessian.
+  std::vector<float> objective;
+  if (options.descentSweeps > 0)
+    objective = dampedHessian(hessian, k, options.dampPercent);
   llvm::Expected<gptq::PreparedHessian> prepared = gptq::prepareHessian(
       std::move(hessian), k, options.actOrder, options.dampPercent);
   if (!prepared)
@@ -113,7 +139,8 @@ lowbit::gptqQuantizeGgml(const float *w, int64_t rows, int64_t cols,
           dead[size_t(perm[p])] ? 0.0f : w[r * k + perm[p]];
 
   int64_t threads = std::max<int64_t>(1, encodeThreadCount());
-  std::vector<double> losses(size_t(threads), 0.0);
+  std::vector<double> losses(size_t(threads), 0.0),
+      gptqLosses(size_t(threads), 0.0);
   gptq::parallelFor(rows, 16, [&](int64_t begin, int64_t end, int64_t slot) {
     int64_t n = end - begin;
     auto grid = std::make_unique<GgmlBlockGrid>();
@@ -188,6 +215,22 @@ lowbit::gptqQuantizeGgml(const float *w, int64_t rows, int64_t cols,
                     &hinv[size_t(i1 * k + i2)], int(k), 1.0f,
                     &work[size_t(begin * k + i2)], int(k));
     }
+    gptqLosses[size_t(slot)] = loss;
+    if (options.descentSweeps > 0) {
+      gptq::BlockDescentRows range;
+      range.type = type;
+      range.begin = begin;
+      range.end = end;
+      range.k = k;
+      range.weights = w;
+      range.codes = codes.data();
+      range.bytes = result.bytes.data();
+      range.parameters = options.descendParameters;
+      double gptqObjective = 0;
+      loss = gptq::descendGgmlBlocks(range, objective, dead,
+                                     int(options.descentSweeps), gptqObjective);
+      gptqLosses[size_t(slot)] = gptqObjective;
+    }
     for (int64_t r = begin; r < end; ++r) {
       uint8_t *rowBlocks = &result.bytes[size_t(r * rowBytes)];
       for (int64_t b = 0; b < blocksPerRow; ++b)
@@ -199,5 +242,7 @@ lowbit::gptqQuantizeGgml(const float *w, int64_t rows, int64_t cols,
   });
   for (double l : losses)
     result.loss += l;
+  for (double l : gptqLosses)
+    result.gptqLoss += l;
   return result;
 }

@@ -516,6 +516,65 @@ TEST(GgmlBlockGrid, WritesEveryCodeInRange) {
   }
 }
 
+// Every block parameter reads back what was written, and writing one moves
+// exactly the grid entries it governs: ggml's own decoder agrees with the
+// grid on the rewritten block (the packing is the format's).
+TEST(GgmlBlockGrid, WritesEveryParameter) {
+  std::vector<float> w = randomMatrix(1, 256, 0.05f, 43);
+  for (DType type : kGridTypes) {
+    SCOPED_TRACE(getDTypeInfo(type).name.str());
+    const DTypeInfo &info = getDTypeInfo(type);
+    std::vector<uint8_t> bytes(size_t(ggmlRowBytes(type, 256)));
+    ASSERT_FALSE(bool(quantizeRowGgml(type, w.data(), bytes.data(), 256)));
+    const int64_t n = info.blockElems;
+    GgmlBlockGrid before, after;
+    decodeGgmlBlockGrid(type, bytes.data(), before);
+    std::vector<int8_t> codes(static_cast<size_t>(n));
+    std::vector<float> y(static_cast<size_t>(n));
+    dequantizeRow(type, bytes.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      codes[size_t(i)] = int8_t(nearestGgmlCode(before, int(i), y[size_t(i)]));
+    int count = ggmlBlockParameterCount(type);
+    ASSERT_GE(count, 1);
+    for (int p = 0; p < count; ++p) {
+      SCOPED_TRACE("parameter " + std::to_string(p));
+      GgmlBlockParameter param = ggmlBlockParameter(type, p);
+      float value = readGgmlBlockParameter(type, bytes.data(), p);
+      std::vector<uint8_t> block(bytes.begin(), bytes.begin() + info.blockBytes);
+      writeGgmlBlockParameter(type, block.data(), p, value);
+      EXPECT_TRUE(std::equal(block.begin(), block.end(), bytes.begin()));
+      std::vector<float> settings;
+      if (param.half)
+        settings = {value * 1.5f, -value, 0.0f};
+      else
+        settings = {float(param.lo), float(param.hi), float((param.lo + param.hi) / 2)};
+      for (float setting : settings) {
+        writeGgmlBlockParameter(type, block.data(), p, setting);
+        EXPECT_EQ(readGgmlBlockParameter(type, block.data(), p),
+                  param.half ? fp16ToFloat(floatToFp16(setting)) : setting);
+        decodeGgmlBlockGrid(type, block.data(), after);
+        dequantizeRow(type, block.data(), y.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          bool governed = i >= param.first && i < param.first + param.count;
+          if (!governed) {
+            EXPECT_EQ(after.scale[i], before.scale[i]) << i;
+            EXPECT_EQ(after.offset[i], before.offset[i]) << i;
+          }
+          EXPECT_EQ(after.scale[i] * float(codes[size_t(i)]) + after.offset[i],
+                    y[size_t(i)])
+              << i;
+        }
+      }
+      // Every other parameter is as it was.
+      for (int q = 0; q < count; ++q)
+        if (q != p)
+          EXPECT_EQ(readGgmlBlockParameter(type, block.data(), q),
+                    readGgmlBlockParameter(type, bytes.data(), q))
+              << q;
+    }
+  }
+}
+
 // With correlated inputs, GPTQ's error feedback inside the blocks beats
 // llama.cpp's imatrix quantization (same block searches, same weights) on
 // the layer output, and its bytes decode to what it reports.
@@ -547,6 +606,43 @@ TEST(GgmlGptq, BeatsImatrixQuantizationOnCorrelatedInputs) {
           x, samples, w, ggmlDequantized(w, rows, k, type, diagonal), rows, k);
       EXPECT_LT(gptq, 0.9 * imatrix) << gptq << " vs " << imatrix;
     }
+}
+
+// Coordinate descent after GPTQ lowers the layer-output error for every
+// type, with and without act-order and with codes alone, and what it reports
+// is what the bytes decode to.
+TEST(GgmlGptq, DescentLowersTheLayerError) {
+  const int64_t samples = 768, k = 256, rows = 32;
+  std::vector<float> x = correlatedInputs(samples, k, 53);
+  std::vector<float> h = hessianOf(x, samples, k);
+  std::vector<float> w = randomMatrix(rows, k, 0.02f, 54);
+  for (DType type : kGridTypes)
+    for (bool actOrder : {false, true})
+      for (bool parameters : {true, false}) {
+        SCOPED_TRACE(getDTypeInfo(type).name.str() +
+                     (actOrder ? " act-order" : "") +
+                     (parameters ? "" : " codes only"));
+        GgmlGptqOptions o;
+        o.type = type;
+        o.actOrder = actOrder;
+        auto plain = gptqQuantizeGgml(w.data(), rows, k, h, o);
+        ASSERT_TRUE(bool(plain)) << errorText(plain.takeError());
+        o.descentSweeps = 3;
+        o.descendParameters = parameters;
+        auto g = gptqQuantizeGgml(w.data(), rows, k, h, o);
+        ASSERT_TRUE(bool(g)) << errorText(g.takeError());
+        std::vector<float> decoded(size_t(rows * k));
+        for (int64_t r = 0; r < rows; ++r)
+          dequantizeRow(type, &g->bytes[size_t(r * ggmlRowBytes(type, k))],
+                        &decoded[size_t(r * k)], k);
+        EXPECT_EQ(decoded, g->dequantized);
+        // The descent starts where GPTQ ended, and goes down.
+        EXPECT_NEAR(g->gptqLoss / plain->loss, 1.0, 1e-3);
+        EXPECT_LT(g->loss, 0.995 * g->gptqLoss) << g->loss << " vs " << g->gptqLoss;
+        double before = outputError(x, samples, w, plain->dequantized, rows, k);
+        double after = outputError(x, samples, w, g->dequantized, rows, k);
+        EXPECT_LT(after, before);
+      }
 }
 
 // An identity Hessian leaves nothing to feed back: the K-quant codes are
@@ -583,6 +679,11 @@ TEST(GgmlGptq, RejectsBadOptions) {
                 .find("not a multiple of the q4_k block size 256"),
             std::string::npos);
   o.type = DType::Q4_0;
+  o.descentSweeps = -1;
+  EXPECT_NE(errorText(gptqQuantizeGgml(w.data(), 4, 64, h, o).takeError())
+                .find("descent sweeps must not be negative, not -1"),
+            std::string::npos);
+  o.descentSweeps = 0;
   w[7] = NAN;
   EXPECT_NE(errorText(gptqQuantizeGgml(w.data(), 4, 64, h, o).takeError())
                 .find("not finite"),

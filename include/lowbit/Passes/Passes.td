@@ -46,8 +46,12 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
     GPTQ chooses their codes: each block's scales and mins come from
     llama.cpp's importance-weighted search run on the error-updated weights
     when the block's first column is reached, and each value is rounded on
-    that grid with its error spread over the columns still to come. The file
-    stays plain GGUF with llama-quantize's per-tensor types.
+    that grid with its error spread over the columns still to come. Then
+    `descent-sweeps` sweeps of coordinate descent revisit every block
+    parameter (sub-block scale and min codes, d, dmin) and every code with
+    all the others known, each moved only where it lowers the same
+    layer-output error. The file stays plain GGUF with llama-quantize's
+    per-tensor types.
 
     With `budget`, the per-tensor types come from a size budget instead of
     llama-quantize's rules: the model runs on `sensitivity-windows` windows of
@@ -89,6 +93,10 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "GPTQ in order of decreasing H[k, k]; the blocks' scales are then "
            "fitted up front on the original weights (a ggml block holds no "
            "permutation)">,
+    Option<"descentSweeps", "descent-sweeps", "int64_t", /*default=*/"4",
+           "With gptq=true: sweeps of exact coordinate descent over each "
+           "matrix's block scales, mins and codes after GPTQ, lowering the "
+           "same layer-output error (0: GPTQ's result as it is)">,
     Option<"budget", "budget", "std::string", /*default=*/"\"\"",
            "Size-budgeted mix instead of llama-quantize's: bits per weight "
            "(4.85), bytes of the matrices (17104192B) or a file type whose "

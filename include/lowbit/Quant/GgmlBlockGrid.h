@@ -39,6 +39,32 @@ void decodeGgmlBlockGrid(DType type, const uint8_t *block, GgmlBlockGrid &grid);
 /// value, each within the grid's [qmin, qmax]); scales and mins are kept.
 void setGgmlBlockCodes(DType type, uint8_t *block, const int8_t *codes);
 
+/// One parameter of a block that sets its grid: a sub-block's integer scale
+/// or min code, or a half-precision super-block or block scale or min.
+struct GgmlBlockParameter {
+  bool half = false;
+  /// The codes an integer parameter can hold (unused for halves).
+  int lo = 0, hi = 0;
+  /// The values whose grid it sets: [first, first + count).
+  int first = 0, count = 0;
+};
+
+/// How many parameters a block of `type` has (hasGgmlBlockGrid types):
+/// sub-block scales, then sub-block mins where the type has them, then the
+/// half d and, where the type has one, dmin (or m).
+int ggmlBlockParameterCount(DType type);
+GgmlBlockParameter ggmlBlockParameter(DType type, int index);
+
+/// Parameter `index` of the encoded block (an integer code, or the half's
+/// value).
+float readGgmlBlockParameter(DType type, const uint8_t *block, int index);
+
+/// Sets parameter `index` of the encoded block to `value`: an integer within
+/// [lo, hi], or a finite float rounded to half. Codes and the other
+/// parameters are kept.
+void writeGgmlBlockParameter(DType type, uint8_t *block, int index,
+                             float value);
+
 /// The code nearest to `value` on element `i` of `grid`, clamped to its range
 /// (a zero scale gives the code nearest to 0).
 inline int nearestGgmlCode(const GgmlBlockGrid &grid, int i, float value) {

@@ -30,6 +30,11 @@ struct GgmlGptqOptions {
   bool actOrder = false;
   /// H += dampPercent · mean(diag H) · I before inverting.
   double dampPercent = 0.01;
+  /// Sweeps of exact coordinate descent over the blocks after GPTQ
+  /// (lib/Quant/GgmlBlockDescent.h); 0 keeps GPTQ's result.
+  int64_t descentSweeps = 0;
+  /// Whether the descent also moves the blocks' scales and mins.
+  bool descendParameters = true;
   /// Columns per lazy batch update; changes speed only.
   int64_t blockSize = 128;
 };
@@ -39,8 +44,10 @@ struct GgmlGptqResult {
   std::vector<uint8_t> bytes;
   /// `bytes` dequantized [rows, cols], bit-identical to what ggml decodes.
   std::vector<float> dequantized;
-  /// The GPTQ objective Σ (w − ŵ)² / (2 · Hinv[k, k]²), for logs.
+  /// The objective ½ Σ (w − ŵ) H (w − ŵ)ᵀ (H damped) of the result, and of
+  /// GPTQ's codes before any descent; for logs.
   double loss = 0;
+  double gptqLoss = 0;
   int64_t deadColumns = 0;
 };
 

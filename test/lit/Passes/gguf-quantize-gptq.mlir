@@ -16,6 +16,7 @@
 // CHECK: lowbit.weight "model.layers.2.mlp.down_proj.weight" : !lowbit.qweight<256x768, #lowbit.scheme<format = q6_k,
 // CHECK: lowbit.weight "lm_head.weight" : !lowbit.qweight<4096x256, #lowbit.scheme<format = q6_k,
 // LOG: quantize: 16/16{{.*}}layer 3 model.layers.3.mlp.down_proj.weight
+// LOG: gguf-quantize: coordinate descent (4 sweeps) lowered GPTQ's layer-output error by {{[1-9][0-9]?\.[0-9]}}% over 28 matrices
 // PPL: perplexity {{(3[2-9]|4[0-9])\.[0-9]+}} (protocol p1, ctx 512, 2 windows
 
 // The recipes name the mix; act-order keeps the blocks' grids fixed.
@@ -24,10 +25,19 @@
 // RUN: lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q3_k_m gptq=true act-order=true file=%lowbit_models/tiny-5m/data/calib.txt windows=2 window-length=64 side-file=%t/act.gguf" 2>/dev/null | FileCheck %s --check-prefix=ACT
 // ACT: lowbit.weight "model.layers.0.self_attn.q_proj.weight" : !lowbit.qweight<256x256, #lowbit.scheme<format = q3_k,
 
+// descent-sweeps=0 keeps GPTQ's own codes and scales: no descent line.
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true descent-sweeps=0 file=%lowbit_models/tiny-5m/data/calib.txt windows=2 window-length=64 side-file=%t/nodescent.gguf" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NODESCENT
+// NODESCENT-NOT: coordinate descent
+// NODESCENT: gguf-quantize q4_k_m: {{.*}}lm_head.weight
+// NODESCENT-NOT: coordinate descent
+
 // Calibration options without gptq, no calibration text, a bad damping:
 // errors before anything is written.
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m act-order=true side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOGPTQ
-// NOGPTQ: error: --lowbit-gguf-quantize: file= and act-order= need gptq=true (file= also serves budget=)
+// NOGPTQ: error: --lowbit-gguf-quantize: file=, act-order= and descent-sweeps= need gptq=true (file= also serves budget=)
+// RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m descent-sweeps=2 side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOGPTQ
+// RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true descent-sweeps=-1 file=%lowbit_models/tiny-5m/data/calib.txt side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=SWEEPS
+// SWEEPS: error: --lowbit-gguf-quantize: descent-sweeps must be in [0, 1000], not -1
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOCAL
 // NOCAL: error: --lowbit-gguf-quantize: needs calibration text: give file=PATH or run --lowbit-calibrate first
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true damp=0 file=%lowbit_models/tiny-5m/data/calib.txt side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=DAMP
