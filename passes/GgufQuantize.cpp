@@ -86,6 +86,10 @@ struct GgufQuantizePass
       return llvm::createStringError(
           "damp must be in (0, 1), not " +
           llvm::formatv("{0}", double(dampPercent)).str());
+    if (floatTargets && resume)
+      return llvm::createStringError(
+          "float-targets=true cannot resume (the float model's activations "
+          "are not saved); drop resume=true");
     if (descentSweeps < 0 || descentSweeps > 1000)
       return llvm::createStringError("descent-sweeps must be in [0, 1000], not " +
                                      std::to_string(descentSweeps));
@@ -184,7 +188,7 @@ struct GgufQuantizePass
           written.insert(name);
           return encoded.write(name, ArrayRef(r->bytes));
         },
-        &side, budgetBytes, encodingsPath);
+        &side, budgetBytes, encodingsPath, floatTargets ? dampPercent : 0.0);
     if (!result && descentSweeps > 0 && gptqError > 0)
       llvm::errs() << llvm::formatv(
           "gguf-quantize: coordinate descent ({0} sweeps) lowered GPTQ's "

@@ -8,6 +8,7 @@
 #include "lowbit/Formats/Vocabulary.h"
 #include "lowbit/Import/Import.h"
 #include "lowbit/Import/ModelLoader.h"
+#include "lowbit/Quant/FloatTarget.h"
 #include "lowbit/Formats/TensorNames.h"
 
 #include "mlir/IR/Builders.h"
@@ -15,6 +16,7 @@
 #include "llvm/Support/FileSystem.h"
 
 #include <cstring>
+#include <optional>
 
 using namespace mlir;
 
@@ -130,8 +132,9 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
     int64_t windows, int64_t windowLength, uint64_t seed, bool bosWindows,
     bool trueSequential, LinearQuantizeFn quantize,
     ::lowbit::LayerwiseCheckpoint *checkpoint, uint64_t memoryBudget,
-    llvm::StringRef spillPrefix) {
+    llvm::StringRef spillPrefix, double floatTargetDamp) {
   ::lowbit::LayerwiseOptions options;
+  options.floatTargets = floatTargetDamp > 0;
   options.checkpoint = checkpoint;
   options.memoryBudget = memoryBudget;
   options.spillPrefix = spillPrefix.str();
@@ -151,13 +154,24 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
       [&](llvm::ArrayRef<::lowbit::LinearGroup> groups,
           llvm::MutableArrayRef<::lowbit::GroupInputs> inputs,
           ::lowbit::LayerwiseWeights &dense) -> llvm::Error {
-        for (size_t g = 0; g < groups.size(); ++g)
+        for (size_t g = 0; g < groups.size(); ++g) {
+          std::optional<::lowbit::FloatTarget> target;
+          if (options.floatTargets) {
+            auto made = ::lowbit::FloatTarget::create(
+                inputs[g].statistics.hessian, std::move(inputs[g].floatShift),
+                groups[g].inFeatures, floatTargetDamp);
+            if (!made)
+              return made.takeError();
+            target = std::move(*made);
+          }
           for (const std::string &name : groups[g].weights) {
             std::vector<float> *w = dense.get(name);
             if (!w)
               return llvm::createStringError("no weight '" + name + "'");
             int64_t cols = groups[g].inFeatures;
             int64_t rows = int64_t(w->size()) / cols;
+            if (target)
+              target->apply(*w, rows);
             std::vector<float> &hessian = inputs[g].statistics.hessian;
             bool last = &name == &groups[g].weights.back();
             if (llvm::Error e = quantize(
@@ -165,6 +179,7 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
                     last ? std::move(hessian) : std::vector<float>(hessian)))
               return e;
           }
+        }
         return llvm::Error::success();
       });
 }

@@ -57,7 +57,10 @@ using LinearQuantizeFn = llvm::function_ref<llvm::Error(
 /// GPTQ's calibration loop: Hessians of each group of decoder linears
 /// collected through the already quantized layers (each group before the
 /// next with `trueSequential`, else a layer at a time), every weight handed
-/// to `quantize`.
+/// to `quantize`. With `floatTargetDamp` > 0 (true-sequential only) the
+/// float model runs beside and each weight is first replaced by the one
+/// whose output on the quantized inputs best matches the float model's
+/// (FloatTarget.h, damped by that fraction).
 llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         const ::lowbit::WeightStore &weights,
                                         llvm::StringRef file, int64_t windows,
@@ -66,7 +69,8 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         LinearQuantizeFn quantize,
                                         ::lowbit::LayerwiseCheckpoint *checkpoint = nullptr,
                                         uint64_t memoryBudget = 0,
-                                        llvm::StringRef spillPrefix = "");
+                                        llvm::StringRef spillPrefix = "",
+                                        double floatTargetDamp = 0);
 
 /// A memory size as a pass option spells it: bytes, or a number with K, M,
 /// G or T (powers of 1024, e.g. `6G`, `1.5G`); empty means 0 (the default).

@@ -16,6 +16,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <cblas.h>
 #include <unistd.h>
 
 #include <limits>
@@ -183,7 +184,25 @@ struct GroupCollector {
   std::vector<float> sample;
   int64_t sampleRows = 0;
 
-  GroupCollector(int64_t k, bool hessian) : statistics(k, hessian) {}
+  /// Σ (x_f − x)ᵀ x over the tokens, with floatTargets.
+  std::vector<float> shift;
+  int64_t k = 0;
+
+  GroupCollector(int64_t k, bool hessian, bool floatTargets)
+      : statistics(k, hessian), k(k) {
+    if (floatTargets)
+      shift.assign(size_t(k * k), 0.0f);
+  }
+
+  void addFloat(const Activation &floatInput, const Activation &x) {
+    std::vector<float> gap(floatInput.data.begin(),
+                           floatInput.data.begin() + x.rows * x.cols);
+    for (size_t i = 0; i < gap.size(); ++i)
+      gap[i] -= x.data[i];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(k), int(k),
+                int(x.rows), 1.0f, gap.data(), int(k), x.data.data(), int(k),
+                1.0f, shift.data(), int(k));
+  }
 
   void add(const Activation &x, int64_t rowsPerWindow, int64_t window,
            bool aligned) {
@@ -208,6 +227,14 @@ struct GroupCollector {
     GroupInputs inputs;
     inputs.statistics = statistics.finish(group.weights);
     statistics.releaseHessian();
+    if (!shift.empty()) {
+      float scale = inputs.statistics.samples > 0
+                        ? float(2.0 / double(inputs.statistics.samples))
+                        : 0.0f;
+      for (float &v : shift)
+        v *= scale;
+      inputs.floatShift = std::move(shift);
+    }
     inputs.sample = std::move(sample);
     inputs.sampleRows = sampleRows;
     return inputs;
@@ -263,29 +290,48 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   if (!options.perGroup && options.probeWindows > 0)
     probe.emplace(interpreter);
   LayerwiseWeights writable(interpreter, probe ? &*probe : nullptr);
+  if (options.floatTargets && !options.perGroup)
+    return createStringError("float targets need the per-group order");
+  // The float model, run beside the one being quantized (floatTargets).
+  std::unique_ptr<Interpreter> reference;
+  if (options.floatTargets) {
+    Expected<std::unique_ptr<Interpreter>> made =
+        Interpreter::create(module, weights, streaming);
+    if (!made)
+      return made.takeError();
+    reference = std::move(*made);
+  }
 
   std::vector<int32_t> positions(size_t(calib.windowLength));
   std::iota(positions.begin(), positions.end(), 0);
-  std::vector<ExecutionFrame> initial;
+  std::vector<ExecutionFrame> initial, referenceInitial;
   initial.reserve(windows->size());
-  for (const std::vector<int32_t> &window : *windows)
+  for (const std::vector<int32_t> &window : *windows) {
     initial.push_back(interpreter.begin(window, positions));
+    if (reference)
+      referenceInitial.push_back(reference->begin(window, positions));
+  }
   int64_t rowsPerWindow =
       options.sampleRows > 0
           ? (options.sampleRows + calib.windows - 1) / calib.windows
           : 0;
 
   // Advances `frame` to just before `stop` and returns the live `input`.
-  auto advance = [&](ExecutionFrame &frame, mlir::Operation *stop,
-                     mlir::Value input) -> Expected<const Activation *> {
-    interpreter.resetCache();
-    if (Error e = interpreter.run(frame, stop))
+  auto advanceIn = [&](Interpreter &in, ExecutionFrame &frame,
+                       mlir::Operation *stop,
+                       mlir::Value input) -> Expected<const Activation *> {
+    in.resetCache();
+    if (Error e = in.run(frame, stop))
       return std::move(e);
-    const Activation *x = interpreter.valueOf(frame, input);
+    const Activation *x = in.valueOf(frame, input);
     if (!x)
       return createStringError("layer-by-layer calibration lost the input of "
                                "a linear group (unexpected IR order)");
     return x;
+  };
+  auto advance = [&](ExecutionFrame &frame, mlir::Operation *stop,
+                     mlir::Value input) {
+    return advanceIn(interpreter, frame, stop, input);
   };
 
   size_t firstLayer = 0;
@@ -297,6 +343,9 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
         (*resumed > 0 && initial.size() != windows->size()))
       return createStringError("the resume point does not match this run");
     firstLayer = size_t(*resumed);
+    if (firstLayer > 0 && reference)
+      return createStringError("float targets cannot resume: the float "
+                               "model's activations are not saved");
   }
 
   // The budget holds one layer's work; the activations get the rest.
@@ -312,9 +361,17 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
         memorySizeText(layerNeed) +
         " (fp32 weights and the widest Hessian) plus room for the "
         "calibration activations");
-  FrameStore frames(interpreter, std::move(initial), budget - layerNeed,
-                    options.spillPrefix.empty() ? textPath.str() : options.spillPrefix,
-                    calib.showProgress);
+  uint64_t activationBudget = budget - layerNeed;
+  std::string spillPrefix =
+      options.spillPrefix.empty() ? textPath.str() : options.spillPrefix;
+  FrameStore frames(interpreter, std::move(initial),
+                    reference ? activationBudget / 2 : activationBudget,
+                    spillPrefix, calib.showProgress);
+  std::optional<FrameStore> referenceFrames;
+  if (reference)
+    referenceFrames.emplace(*reference, std::move(referenceInitial),
+                            activationBudget / 2, spillPrefix + ".float",
+                            calib.showProgress);
 
   auto stepsOf = [&](const std::vector<LinearGroup> &groups) {
     return options.perGroup ? int64_t(groups.size()) : 1;
@@ -354,7 +411,8 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     }
     if (options.perGroup) {
       for (const LinearGroup &group : groups) {
-        GroupCollector collector(group.inFeatures, options.collectHessian);
+        GroupCollector collector(group.inFeatures, options.collectHessian,
+                                 bool(reference));
         for (size_t w = 0; w < frames.size(); ++w)
           if (Error e = frames.with(w, [&](ExecutionFrame &frame) -> Error {
                 Expected<const Activation *> x =
@@ -363,11 +421,29 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
                   return x.takeError();
                 collector.add(**x, rowsPerWindow, int64_t(w),
                               options.alignSamples);
-                return Error::success();
+                if (!reference)
+                  return Error::success();
+                return referenceFrames->with(
+                    w, [&](ExecutionFrame &floatFrame) -> Error {
+                      Expected<const Activation *> f = advanceIn(
+                          *reference, floatFrame, group.linears.front(),
+                          group.input);
+                      if (!f)
+                        return f.takeError();
+                      if ((*f)->rows != (*x)->rows || (*f)->cols != (*x)->cols)
+                        return createStringError(
+                            "the float model's inputs of a linear group "
+                            "differ in shape");
+                      collector.addFloat(**f, **x);
+                      return Error::success();
+                    });
               }))
             return e;
-        if (&group == &groups.front())
+        if (&group == &groups.front()) {
           interpreter.releaseLayersBefore(group.layer); // every window is past them
+          if (reference)
+            reference->releaseLayersBefore(group.layer);
+        }
         GroupInputs inputs = collector.finish(group);
         if (Error e = quantize({group}, {inputs}, writable))
           return e;
@@ -382,7 +458,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     // float inputs, take the copy on to the next layer before that).
     std::vector<GroupCollector> collectors;
     for (const LinearGroup &group : groups)
-      collectors.emplace_back(group.inFeatures, options.collectHessian);
+      collectors.emplace_back(group.inFeatures, options.collectHessian, false);
     // The probe replays evenly spread windows from the start of the layer.
     int64_t probeCount =
         probe ? std::min<int64_t>(options.probeWindows, int64_t(frames.size())) : 0;
@@ -431,6 +507,8 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
     progress.update(++done, formatv("layer {0}", groups.front().layer).str());
   }
   interpreter.releaseLayersBefore(std::numeric_limits<int64_t>::max());
+  if (reference)
+    reference->releaseLayersBefore(std::numeric_limits<int64_t>::max());
   progress.finish();
   return Error::success();
 }

@@ -1,5 +1,6 @@
 //===- GptqTest.cpp - GPTQ against round to nearest -----------------------===//
 #include "lowbit/Quant/Gptq.h"
+#include "lowbit/Quant/FloatTarget.h"
 #include "lowbit/Quant/GgmlBlockGrid.h"
 #include "lowbit/Quant/GgmlQuantize.h"
 #include "lowbit/Quant/GgmlQuants.h"
@@ -418,6 +419,80 @@ TEST(Gptq, RejectsBadOptions) {
 
 // Not a check: prints how long the two shapes of a small model's MLP take.
 // Run with --gtest_also_run_disabled_tests --gtest_filter=*Timing.
+// W* is the least-squares fit of the float model's outputs W X_f on the
+// quantized model's inputs X: (W* − W) (H + λI) = W S, checked against an
+// independent solve; with X_f = X nothing moves.
+TEST(FloatTarget, FitsTheFloatOutputs) {
+  const int64_t samples = 300, k = 24, rows = 5;
+  std::vector<float> x = correlatedInputs(samples, k, 60);
+  // The float model's inputs: a linear distortion of X (which W* can undo)
+  // plus a little noise (which it cannot).
+  std::vector<float> distortion = randomMatrix(k, k, 0.05f, 61);
+  std::vector<float> noise = randomMatrix(samples, k, 0.01f, 63);
+  std::vector<float> xf(x);
+  for (int64_t t = 0; t < samples; ++t)
+    for (int64_t j = 0; j < k; ++j) {
+      double acc = 0;
+      for (int64_t i = 0; i < k; ++i)
+        acc += double(x[size_t(t * k + i)]) * distortion[size_t(i * k + j)];
+      xf[size_t(t * k + j)] +=
+          float(acc) + noise[size_t(t * k + j)] * std::fabs(x[size_t(t * k + j)]);
+    }
+  std::vector<float> h = hessianOf(x, samples, k);
+  std::vector<float> shift(size_t(k * k), 0.0f);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      double acc = 0;
+      for (int64_t t = 0; t < samples; ++t)
+        acc += double(xf[size_t(t * k + i)] - x[size_t(t * k + i)]) *
+               x[size_t(t * k + j)];
+      shift[size_t(i * k + j)] = float(2 * acc / double(samples));
+    }
+  std::vector<float> w = randomMatrix(rows, k, 0.1f, 62);
+
+  auto same = FloatTarget::create(h, std::vector<float>(size_t(k * k), 0.0f), k, 0.01);
+  ASSERT_TRUE(bool(same)) << errorText(same.takeError());
+  std::vector<float> unchanged = w;
+  same->apply(unchanged, rows);
+  EXPECT_EQ(unchanged, w);
+
+  const double damp = 1e-6;
+  auto target = FloatTarget::create(h, shift, k, damp);
+  ASSERT_TRUE(bool(target)) << errorText(target.takeError());
+  std::vector<float> fitted = w;
+  target->apply(fitted, rows);
+  // Output error on the quantized inputs against the float outputs: W*
+  // beats W, and no small step away from W* helps.
+  auto error = [&](const std::vector<float> &m) {
+    double e = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t t = 0; t < samples; ++t) {
+        double got = 0, want = 0;
+        for (int64_t c = 0; c < k; ++c) {
+          got += double(m[size_t(r * k + c)]) * x[size_t(t * k + c)];
+          want += double(w[size_t(r * k + c)]) * xf[size_t(t * k + c)];
+        }
+        e += (got - want) * (got - want);
+      }
+    return e;
+  };
+  double best = error(fitted);
+  EXPECT_LT(best, 0.1 * error(w)) << best << " vs " << error(w);
+  for (int trial = 0; trial < 8; ++trial) {
+    std::vector<float> moved = fitted;
+    std::vector<float> step = randomMatrix(rows, k, 1e-3f, 70 + trial);
+    for (size_t i = 0; i < moved.size(); ++i)
+      moved[i] += step[i];
+    EXPECT_GT(error(moved), best * (1 - 1e-6));
+  }
+
+  std::vector<float> bad(size_t(k * k), 0.0f);
+  for (int64_t i = 0; i < k; ++i)
+    bad[size_t(i * k + i)] = -1.0f;
+  EXPECT_FALSE(bool(FloatTarget::create(bad, shift, k, 0.01)));
+  EXPECT_FALSE(bool(FloatTarget::create(h, std::vector<float>(3), k, 0.01)));
+}
+
 //===----------------------------------------------------------------------===//
 // GPTQ inside ggml blocks
 //===----------------------------------------------------------------------===//

@@ -47,6 +47,10 @@ struct LinearGroup {
 /// evenly spread sample of the input rows [sampleRows, inFeatures].
 struct GroupInputs {
   LinearStatistics statistics;
+  /// With LayerwiseOptions::floatTargets: 2 (X_f − X)ᵀX / n (K×K,
+  /// row-major), X the group's inputs in the model being quantized and X_f
+  /// the same inputs in the float model; the Hessian's scale.
+  std::vector<float> floatShift;
   std::vector<float> sample;
   int64_t sampleRows = 0;
 };
@@ -88,6 +92,11 @@ struct LayerwiseOptions {
   bool quantizedInputs = true;
   /// Windows a BlockProbe replays (per-layer mode only; 0: no probe).
   int64_t probeWindows = 0;
+  /// Per-group mode: also run the float model beside the one being
+  /// quantized and collect GroupInputs::floatShift, so a quantizer can aim
+  /// at the float model's outputs rather than at its own layer's. The float
+  /// model's activations take half of the activation budget. No resume.
+  bool floatTargets = false;
   /// Where to keep a resume point after every layer, if anywhere.
   LayerwiseCheckpoint *checkpoint = nullptr;
   /// Bytes for one layer's work plus the calibration activations (0: half

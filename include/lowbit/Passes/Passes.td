@@ -93,6 +93,11 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "GPTQ in order of decreasing H[k, k]; the blocks' scales are then "
            "fitted up front on the original weights (a ggml block holds no "
            "permutation)">,
+    Option<"floatTargets", "float-targets", "bool", /*default=*/"false",
+           "With gptq=true: run the float model beside the one being "
+           "quantized and aim each linear at the float model's output on "
+           "the quantized model's inputs, correcting the error the layers "
+           "before left (twice the calibration work; no resume)">,
     Option<"descentSweeps", "descent-sweeps", "int64_t", /*default=*/"4",
            "With gptq=true: sweeps of exact coordinate descent over each "
            "matrix's block scales, mins and codes after GPTQ, lowering the "

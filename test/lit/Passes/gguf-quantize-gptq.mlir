@@ -31,6 +31,13 @@
 // NODESCENT: gguf-quantize q4_k_m: {{.*}}lm_head.weight
 // NODESCENT-NOT: coordinate descent
 
+// float-targets=true runs the float model beside and aims at its outputs;
+// it cannot resume.
+// RUN: lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true float-targets=true file=%lowbit_models/tiny-5m/data/calib.txt windows=2 window-length=64 side-file=%t/float.gguf" -o %t/float.mlir 2>/dev/null
+// RUN: lowbit-run perplexity --chunks 2 --file %lowbit_models/tiny-5m/data/heldout.txt %t/float.mlir 2>/dev/null | FileCheck %s --check-prefix=PPL
+// RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m gptq=true float-targets=true resume=true file=%lowbit_models/tiny-5m/data/calib.txt side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=FLOATRESUME
+// FLOATRESUME: error: --lowbit-gguf-quantize: float-targets=true cannot resume (the float model's activations are not saved); drop resume=true
+
 // Calibration options without gptq, no calibration text, a bad damping:
 // errors before anything is written.
 // RUN: not lowbit-opt %t/tiny.mlir --lowbit-gguf-quantize="ftype=q4_k_m act-order=true side-file=%t/bad.gguf" 2>&1 | FileCheck %s --check-prefix=NOGPTQ
