@@ -8,8 +8,10 @@
 #   bash bench/calibrated-gguf.sh [FTYPES] [VARIANTS]
 #   bash bench/calibrated-gguf.sh "q4_k_m q3_k_m q2_k" "plain imatrix gptq"
 # Variants: plain (llama-quantize without imatrix), imatrix (llama-quantize
-# with an imatrix of calib.txt), gptq (GPTQ inside the blocks), gptq-act-order,
-# awq-gptq (AWQ scales for the mix folded in, then GPTQ), budget-imatrix and
+# with an imatrix of calib.txt), gptq (GPTQ inside the blocks, then
+# coordinate descent), gptq-no-descent, gptq-act-order, gptq-float (aimed at
+# the float model's outputs: the gptq-* recipes), awq-gptq and awq-gptq-float
+# (AWQ scales for the mix folded in, then GPTQ), budget-imatrix and
 # budget-gptq (the mix's bytes, per-tensor types from measured sensitivity).
 # Environment: MODEL (../shared/models/llama-27m), TEXT (wikitext2-test),
 # CHUNKS (150), WINDOWS (128 calibration windows of 512 tokens of calib.txt),
@@ -53,14 +55,17 @@ for ftype in $FTYPES; do
       imatrix) options=" imatrix=$WORK/stats.pb" ;;
       gptq) options=" gptq=true $calibration" ;;
       gptq-act-order) options=" gptq=true act-order=true $calibration" ;;
+      gptq-float) options=" gptq=true float-targets=true $calibration" ;;
+      gptq-no-descent) options=" gptq=true descent-sweeps=0 $calibration" ;;
       budget-imatrix) options=" budget=$ftype imatrix=$WORK/stats.pb $calibration" ;;
       budget-gptq) options=" budget=$ftype gptq=true $calibration" ;;
       awq-gptq) options=" gptq=true $calibration" ;;
+      awq-gptq-float) options=" gptq=true float-targets=true $calibration" ;;
       *) echo "unknown variant '$variant'" >&2; exit 2 ;;
     esac
     start=$(date +%s.%N)
     awq=()
-    [ "$variant" = awq-gptq ] &&
+    [[ $variant == awq-gptq* ]] &&
       awq=(--lowbit-awq="ftype=$ftype $calibration side-file=$WORK/fold.safetensors")
     "$BIN/lowbit-opt" "$WORK/model.mlir" "${awq[@]}" \
       --lowbit-gguf-quantize="ftype=$ftype side-file=$WORK/side.gguf$options" \

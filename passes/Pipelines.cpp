@@ -46,28 +46,29 @@ constexpr Recipe kRecipes[] = {
     {"awq-gptq-w3g128", "lowbit-awq", "bits=3 group-size=128 gptq=true",
      "AWQ scales and clipping, then GPTQ rounding, 3 bits, groups of 128"},
     // GGUF files: llama-quantize's per-tensor mix, GPTQ choosing the codes
-    // inside each ggml block (--export-gguf writes the file).
-    {"gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true",
+    // inside each ggml block, aimed at the float model's outputs, then
+    // coordinate descent (--export-gguf writes the file).
+    {"gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true float-targets=true",
      "GPTQ rounding inside Q2_K's mix of ggml blocks"},
-    {"gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true",
+    {"gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true float-targets=true",
      "GPTQ rounding inside Q3_K_M's mix of ggml blocks"},
-    {"gptq-q4_0", "lowbit-gguf-quantize", "ftype=q4_0 gptq=true",
+    {"gptq-q4_0", "lowbit-gguf-quantize", "ftype=q4_0 gptq=true float-targets=true",
      "GPTQ rounding inside Q4_0 blocks"},
-    {"gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true",
+    {"gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true float-targets=true",
      "GPTQ rounding inside Q4_K_M's mix of ggml blocks"},
-    {"gptq-q5_k_m", "lowbit-gguf-quantize", "ftype=q5_k_m gptq=true",
+    {"gptq-q5_k_m", "lowbit-gguf-quantize", "ftype=q5_k_m gptq=true float-targets=true",
      "GPTQ rounding inside Q5_K_M's mix of ggml blocks"},
-    {"gptq-q6_k", "lowbit-gguf-quantize", "ftype=q6_k gptq=true",
+    {"gptq-q6_k", "lowbit-gguf-quantize", "ftype=q6_k gptq=true float-targets=true",
      "GPTQ rounding inside Q6_K blocks"},
     // AWQ's scales folded into the float model first (searched for the
     // mix's ggml types), then GPTQ inside the blocks.
-    {"awq-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true",
+    {"awq-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k gptq=true float-targets=true",
      "AWQ scales for Q2_K's mix folded in, then GPTQ inside its blocks",
      "lowbit-awq", "ftype=q2_k"},
-    {"awq-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true",
+    {"awq-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m gptq=true float-targets=true",
      "AWQ scales for Q3_K_M's mix folded in, then GPTQ inside its blocks",
      "lowbit-awq", "ftype=q3_k_m"},
-    {"awq-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true",
+    {"awq-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m gptq=true float-targets=true",
      "AWQ scales for Q4_K_M's mix folded in, then GPTQ inside its blocks",
      "lowbit-awq", "ftype=q4_k_m"},
     // Size-budgeted mixes: the bytes of a llama-quantize mix, each matrix's

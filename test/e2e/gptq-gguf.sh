@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPTQ rounding inside ggml blocks on the bundled model: for Q4_K_M and Q2_K
+# GPTQ rounding inside ggml blocks (aimed at the float model's outputs, then
+# coordinate descent: what the gptq-* recipes run) on the bundled model: for Q4_K_M and Q2_K
 # the file has llama-quantize's per-tensor types (the same bytes as the
 # imatrix file), the real llama.cpp loads and runs it, its P2 perplexity is
 # below llama.cpp's own file (anchors.md) and below our imatrix file, and
@@ -29,7 +30,7 @@ for entry in q4_k_m:32.8248 q2_k:41.5794; do
   ftype=${entry%%:*} anchor=${entry#*:}
   "$B/lowbit-opt" "$T/tiny.mlir" --lowbit-gguf-quantize="ftype=$ftype side-file=$T/im.gguf imatrix=$T/stats.pb" -o "$T/im.mlir" 2>/dev/null
   "$B/lowbit-translate" --export-gguf "$T/im.mlir" -o "$T/$ftype-imatrix.gguf" 2>/dev/null
-  "$B/lowbit-opt" "$T/tiny.mlir" --lowbit-gguf-quantize="ftype=$ftype gptq=true $CAL side-file=$T/gptq.gguf" -o "$T/gptq.mlir" 2>/dev/null
+  "$B/lowbit-opt" "$T/tiny.mlir" --lowbit-gguf-quantize="ftype=$ftype gptq=true float-targets=true $CAL side-file=$T/gptq.gguf" -o "$T/gptq.mlir" 2>/dev/null
   "$B/lowbit-translate" --export-gguf "$T/gptq.mlir" -o "$T/$ftype-gptq.gguf" 2>/dev/null
   im=$(ours "$T/$ftype-imatrix.gguf") gq=$(ours "$T/$ftype-gptq.gguf") ll=$(theirs "$T/$ftype-gptq.gguf")
   echo "$ftype P2: llama.cpp's file $anchor, our imatrix file $im, GPTQ file $gq (llama.cpp on it: $ll)"
