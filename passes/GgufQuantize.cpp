@@ -99,7 +99,19 @@ struct GgufQuantizePass
       return budgetBytes.takeError();
     std::vector<::lowbit::SafetensorsTensorInfo> declared;
     llvm::StringSet<> seen;
-    for (mlir::lowbit::WeightOp op : mlir::lowbit::decoderLinearWeights(module)) {
+    // With float targets the output head is quantized last, aimed at the
+    // float model's logits (a tied head is the embedding: left alone).
+    SmallVector<mlir::lowbit::WeightOp> targets =
+        mlir::lowbit::decoderLinearWeights(module);
+    if (floatTargets && hasOutput)
+      module.walk([&](mlir::lowbit::WeightOp op) {
+        auto parsed = ::lowbit::parseWeightName(op.getName());
+        auto type = dyn_cast<RankedTensorType>(op.getType());
+        if (parsed && parsed->role == ::lowbit::WeightRole::Output && type &&
+            type.getRank() == 2)
+          targets.push_back(op);
+      });
+    for (mlir::lowbit::WeightOp op : targets) {
       if (!seen.insert(op.getName()).second)
         continue;
       ArrayRef<int64_t> dims = cast<RankedTensorType>(op.getType()).getShape();
@@ -188,7 +200,8 @@ struct GgufQuantizePass
           written.insert(name);
           return encoded.write(name, ArrayRef(r->bytes));
         },
-        &side, budgetBytes, encodingsPath, floatTargets ? dampPercent : 0.0);
+        &side, budgetBytes, encodingsPath, floatTargets ? dampPercent : 0.0,
+        /*includeOutput=*/floatTargets);
     if (!result && descentSweeps > 0 && gptqError > 0)
       llvm::errs() << llvm::formatv(
           "gguf-quantize: coordinate descent ({0} sweeps) lowered GPTQ's "

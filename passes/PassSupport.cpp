@@ -132,9 +132,10 @@ llvm::Error mlir::lowbit::quantizeLinearsSequentially(
     int64_t windows, int64_t windowLength, uint64_t seed, bool bosWindows,
     bool trueSequential, LinearQuantizeFn quantize,
     ::lowbit::LayerwiseCheckpoint *checkpoint, uint64_t memoryBudget,
-    llvm::StringRef spillPrefix, double floatTargetDamp) {
+    llvm::StringRef spillPrefix, double floatTargetDamp, bool includeOutput) {
   ::lowbit::LayerwiseOptions options;
   options.floatTargets = floatTargetDamp > 0;
+  options.includeOutput = includeOutput;
   options.checkpoint = checkpoint;
   options.memoryBudget = memoryBudget;
   options.spillPrefix = spillPrefix.str();

@@ -60,7 +60,8 @@ using LinearQuantizeFn = llvm::function_ref<llvm::Error(
 /// to `quantize`. With `floatTargetDamp` > 0 (true-sequential only) the
 /// float model runs beside and each weight is first replaced by the one
 /// whose output on the quantized inputs best matches the float model's
-/// (FloatTarget.h, damped by that fraction).
+/// (FloatTarget.h, damped by that fraction). With `includeOutput`
+/// (true-sequential only) the output head is quantized last.
 llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         const ::lowbit::WeightStore &weights,
                                         llvm::StringRef file, int64_t windows,
@@ -70,7 +71,8 @@ llvm::Error quantizeLinearsSequentially(ModuleOp module,
                                         ::lowbit::LayerwiseCheckpoint *checkpoint = nullptr,
                                         uint64_t memoryBudget = 0,
                                         llvm::StringRef spillPrefix = "",
-                                        double floatTargetDamp = 0);
+                                        double floatTargetDamp = 0,
+                                        bool includeOutput = false);
 
 /// A memory size as a pass option spells it: bytes, or a number with K, M,
 /// G or T (powers of 1024, e.g. `6G`, `1.5G`); empty means 0 (the default).

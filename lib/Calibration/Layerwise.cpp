@@ -133,13 +133,14 @@ Expected<double> BlockProbe::error(const LinearGroup &group, mlir::Operation *en
 }
 
 Expected<std::vector<std::vector<LinearGroup>>>
-lowbit::collectLinearGroups(mlir::ModuleOp module) {
+lowbit::collectLinearGroups(mlir::ModuleOp module, bool includeOutput) {
   auto forward = module.lookupSymbol<mlir::func::FuncOp>("forward");
   if (!forward || forward.getBody().empty())
     return createStringError("module has no @forward function");
   std::map<int64_t, std::vector<LinearGroup>> byLayer;
   // Input value -> (layer, index of its group in that layer).
   DenseMap<mlir::Value, std::pair<int64_t, size_t>> groupOf;
+  LinearGroup output;
   for (mlir::Operation &op : forward.getBody().front()) {
     auto linear = dyn_cast<mlir::lowbit::LinearOp>(op);
     if (!linear)
@@ -148,6 +149,14 @@ lowbit::collectLinearGroups(mlir::ModuleOp module) {
     if (!weight)
       continue;
     std::optional<ParsedWeightName> parsed = parseWeightName(weight.getName());
+    if (parsed && includeOutput && parsed->role == WeightRole::Output) {
+      output.weights.push_back(weight.getName().str());
+      output.linears.push_back(&op);
+      output.input = linear.getInput();
+      output.inFeatures = cast<mlir::RankedTensorType>(linear.getInput().getType())
+                              .getDimSize(1);
+      continue;
+    }
     if (!parsed || !isDecoderLinear(parsed->role))
       continue;
     auto it = groupOf.find(linear.getInput());
@@ -174,6 +183,10 @@ lowbit::collectLinearGroups(mlir::ModuleOp module) {
   if (layers.empty())
     return createStringError(
         "module has no decoder-layer lowbit.linear to quantize");
+  if (!output.weights.empty()) {
+    output.layer = byLayer.rbegin()->first + 1;
+    layers.push_back({std::move(output)});
+  }
   return std::move(layers);
 }
 
@@ -276,7 +289,7 @@ Error lowbit::calibrateLayerwise(mlir::ModuleOp module,
   if (!windows)
     return windows.takeError();
   Expected<std::vector<std::vector<LinearGroup>>> layers =
-      collectLinearGroups(module);
+      collectLinearGroups(module, options.includeOutput && options.perGroup);
   if (!layers)
     return layers.takeError();
   InterpreterOptions streaming;

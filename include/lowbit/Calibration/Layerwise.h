@@ -97,6 +97,9 @@ struct LayerwiseOptions {
   /// at the float model's outputs rather than at its own layer's. The float
   /// model's activations take half of the activation budget. No resume.
   bool floatTargets = false;
+  /// Per-group mode: quantize the output head too, last, on the final
+  /// norm's outputs.
+  bool includeOutput = false;
   /// Where to keep a resume point after every layer, if anywhere.
   LayerwiseCheckpoint *checkpoint = nullptr;
   /// Bytes for one layer's work plus the calibration activations (0: half
@@ -165,9 +168,11 @@ using LayerwiseQuantizeFn = llvm::function_ref<llvm::Error(
     llvm::ArrayRef<LinearGroup> groups, llvm::MutableArrayRef<GroupInputs> inputs,
     LayerwiseWeights &weights)>;
 
-/// The decoder-layer linear groups of `module`, layer by layer.
+/// The decoder-layer linear groups of `module`, layer by layer; with
+/// `includeOutput`, the output head (when it has a weight of its own) last,
+/// as a layer of its own numbered after the decoder layers.
 llvm::Expected<std::vector<std::vector<LinearGroup>>>
-collectLinearGroups(mlir::ModuleOp module);
+collectLinearGroups(mlir::ModuleOp module, bool includeOutput = false);
 
 /// Runs the layer-by-layer calibration on the text in `textPath`.
 llvm::Error calibrateLayerwise(mlir::ModuleOp module, const WeightStore &weights,

@@ -50,8 +50,11 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
     `descent-sweeps` sweeps of coordinate descent revisit every block
     parameter (sub-block scale and min codes, d, dmin) and every code with
     all the others known, each moved only where it lowers the same
-    layer-output error. The file stays plain GGUF with llama-quantize's
-    per-tensor types.
+    layer-output error. With `float-targets`, the float model runs beside
+    the one being quantized and every linear, the output head included, is
+    aimed at the float model's output on the quantized model's inputs, so
+    each layer also corrects what the layers before it left. The file stays
+    plain GGUF with llama-quantize's per-tensor types.
 
     With `budget`, the per-tensor types come from a size budget instead of
     llama-quantize's rules: the model runs on `sensitivity-windows` windows of
@@ -97,7 +100,8 @@ def GgufQuantize : Pass<"lowbit-gguf-quantize", "mlir::ModuleOp"> {
            "With gptq=true: run the float model beside the one being "
            "quantized and aim each linear at the float model's output on "
            "the quantized model's inputs, correcting the error the layers "
-           "before left (twice the calibration work; no resume)">,
+           "before left; the output head is quantized too (twice the "
+           "calibration work; no resume)">,
     Option<"descentSweeps", "descent-sweeps", "int64_t", /*default=*/"4",
            "With gptq=true: sweeps of exact coordinate descent over each "
            "matrix's block scales, mins and codes after GPTQ, lowering the "
