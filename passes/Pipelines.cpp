@@ -73,11 +73,11 @@ constexpr Recipe kRecipes[] = {
      "lowbit-awq", "ftype=q4_k_m"},
     // Size-budgeted mixes: the bytes of a llama-quantize mix, each matrix's
     // type chosen from its measured sensitivity, GPTQ inside the blocks.
-    {"budget-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k budget=q2_k gptq=true",
+    {"budget-gptq-q2_k", "lowbit-gguf-quantize", "ftype=q2_k budget=q2_k gptq=true float-targets=true",
      "Q2_K's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
-    {"budget-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m budget=q3_k_m gptq=true",
+    {"budget-gptq-q3_k_m", "lowbit-gguf-quantize", "ftype=q3_k_m budget=q3_k_m gptq=true float-targets=true",
      "Q3_K_M's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
-    {"budget-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m budget=q4_k_m gptq=true",
+    {"budget-gptq-q4_k_m", "lowbit-gguf-quantize", "ftype=q4_k_m budget=q4_k_m gptq=true float-targets=true",
      "Q4_K_M's bytes, per-tensor types from measured sensitivity, GPTQ rounding"},
 };
 
