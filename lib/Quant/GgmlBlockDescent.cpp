@@ -149,6 +149,8 @@ double gptq::descendGgmlBlocks(const BlockDescentRows &rows,
             if (!(curvature > 0))
               continue;
             double target = double(value) - slope / curvature;
+            if (!std::isfinite(target))
+              continue;
             float next;
             if (param.half) {
               if (!(std::fabs(target) <= 65504.0))
@@ -188,6 +190,8 @@ double gptq::descendGgmlBlocks(const BlockDescentRows &rows,
             continue;
           int8_t &code = rows.codes[whole + size_t(j)];
           float target = float(code) - g[j] / (s * hjj);
+          if (!std::isfinite(target))
+            continue;
           int next = int(std::nearbyint(
               std::clamp(target, float(qmin), float(qmax))));
           if (next == code)
