@@ -62,21 +62,15 @@ llvm::Error checkOptions(int64_t rows, int64_t cols, size_t hessianSize,
   return llvm::Error::success();
 }
 
-/// H plus GPTQ's damping (dampFraction · mean diag, dead diagonals
-/// counted as 1), in the original column order.
+/// H plus GPTQ's damping, in the original column order.
 std::vector<float> dampedHessian(const std::vector<float> &hessian, int64_t k,
                                  double dampFraction) {
   std::vector<float> damped = hessian;
-  double meanDiag = 0;
+  float damp = float(gptq::dampingOf(hessian, k, dampFraction));
   for (int64_t i = 0; i < k; ++i) {
     float &d = damped[size_t(i * k + i)];
-    if (d == 0)
-      d = 1;
-    meanDiag += d;
+    d = (d == 0 ? 1.0f : d) + damp;
   }
-  float damp = float(dampFraction * meanDiag / double(k));
-  for (int64_t i = 0; i < k; ++i)
-    damped[size_t(i * k + i)] += damp;
   return damped;
 }
 

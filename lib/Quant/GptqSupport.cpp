@@ -119,6 +119,17 @@ std::vector<T> permutedDamped(const std::vector<float> &hessian, int64_t k,
 
 } // namespace
 
+double gptq::dampingOf(const std::vector<float> &hessian, int64_t k,
+                       double dampFraction) {
+  double meanDiag = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    float d = hessian[size_t(i * k + i)];
+    meanDiag += d == 0 ? 1.0 : double(d);
+  }
+  meanDiag /= double(k);
+  return dampFraction * meanDiag;
+}
+
 llvm::Expected<gptq::PreparedHessian>
 gptq::prepareHessian(std::vector<float> hessian, int64_t k, bool actOrder,
                      double dampFraction, bool singlePrecision) {
@@ -138,11 +149,7 @@ gptq::prepareHessian(std::vector<float> hessian, int64_t k, bool actOrder,
       return hessian[size_t(a * k + a)] > hessian[size_t(b * k + b)];
     });
 
-  double meanDiag = 0;
-  for (int64_t i = 0; i < k; ++i)
-    meanDiag += hessian[size_t(i * k + i)];
-  meanDiag /= double(k);
-  double damp = dampFraction * meanDiag;
+  double damp = dampingOf(hessian, k, dampFraction);
   // Column-major U[i][j] lives at j·k + i; hinv is row-major.
   if (singlePrecision) {
     std::vector<float> h = permutedDamped<float>(hessian, k, perm, damp);

@@ -30,6 +30,11 @@ std::string shortNumber(double v);
 llvm::Error checkFiniteInputs(const float *w, int64_t rows, int64_t cols,
                               const std::vector<float> &hessian);
 
+/// GPTQ's damping of `hessian` (k × k): dampFraction · mean(diag H), a
+/// dead column's zero diagonal counted as 1.
+double dampingOf(const std::vector<float> &hessian, int64_t k,
+                 double dampFraction);
+
 struct PreparedHessian {
   /// perm[p] is the original column processed at position p.
   std::vector<int64_t> perm;
