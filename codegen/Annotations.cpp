@@ -30,6 +30,7 @@ DictionaryAttr rangeToAttr(MLIRContext *ctx, SectionRange r, StringRef layout,
     i("code_offset", p->codeOffset);
     i("interleave", p->interleave);
     i("param_blocks", p->paramBlocks);
+    i("int8_codebook", p->int8Codebook);
   }
   return b.getDictionaryAttr(attrs);
 }
@@ -54,9 +55,10 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   PackedLayout l;
   static const char *kFields[] = {"family", "rows", "cols", "float", "bits", "signed",
                                   "sub_block", "half_params", "min", "activations",
-                                  "fp4", "permuted", "super_block", "code_offset", "interleave", "param_blocks"};
-  int64_t v[16];
-  for (int i = 0; i < 16; ++i) {
+                                  "fp4", "permuted", "super_block", "code_offset", "interleave", "param_blocks",
+                                  "int8_codebook"};
+  int64_t v[17];
+  for (int i = 0; i < 17; ++i) {
     std::optional<int64_t> f = intField(d, kFields[i]);
     if (!f)
       return std::nullopt;
@@ -78,6 +80,7 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   l.codeOffset = int(v[13]);
   l.interleave = int(v[14]);
   l.paramBlocks = int(v[15]);
+  l.int8Codebook = v[16];
   return l;
 }
 

@@ -1,15 +1,18 @@
 //===- InterleavedLinearKernel.cpp - Row-interleaved integer linears ------===//
 //
-// The integer linear over a weight whose rows are interleaved in groups of 8
-// (WeightPacking.h, interleaveRows): each int32 lane of a 256-bit dot product
-// is one row, so a broadcast of 4 activation bytes feeds 8 rows at once, the
-// scales of 8 rows are applied with one vector multiply-add, and the 8
-// outputs are stored as one vector, with no horizontal sums. A tile is one
+// The integer linear over a weight whose rows are interleaved in groups of R
+// = 8 or 16 (WeightPacking.h, interleaveRows): each int32 lane of a 256-bit
+// (R = 8) or 512-bit (R = 16) dot product is one row, so a broadcast of 4
+// activation bytes feeds R rows at once, the scales of R rows are applied
+// with one vector multiply-add, and the R outputs are stored as one vector,
+// with no horizontal sums. A tile is one
 // row group × T tokens: decode (T = 1) reads each weight byte once, prefill
 // reuses every unpacked code vector for T = 4 tokens.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelEmitter.h"
+
+#include <cassert>
 
 using namespace mlir;
 using namespace ::lowbit;
@@ -22,6 +25,9 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
   Value x = args.x, w = args.w, biasPtr = args.bias, resPtr = args.residual, out = args.out;
 
   const int64_t R = l.interleave;
+  const int64_t C = 4 * R; // bytes of one code chunk: 4 values of each row
+  assert((R == 8 || (R == 16 && target.avx512 && target.vnni)) &&
+         "512-bit row groups need AVX-512 VNNI");
   int64_t n = l.rows, k = l.cols, blocks = l.blocksPerRow();
   int64_t cb = l.codeBytesPerBlock(), pb = l.paramBytesPerBlock();
   int64_t xRowBytes = quantizedRowBytes(k), outRowBytes = activationRowBytes(n);
@@ -29,26 +35,28 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
   int64_t supers = k / 256, subsPerBlock = super ? 32 / l.subBlock : 1;
   int64_t subs = super ? l.subBlocksPerSuperBlock() : 1;
   Type i8 = b.getI8Type(), i32 = b.getI32Type();
-  VectorType v8f = e.vec(R, e.f32()), v8i = e.vec(R, i32), v8b = e.vec(R, i8);
-  VectorType v32b = e.vec(4 * R, i8), v16s = e.vec(2 * R, b.getI16Type());
-  auto bytes = [&](int v) { return e.constVec(v32b, b.getI8IntegerAttr(v)); };
-  auto zeroF = [&] { return e.constVec(v8f, b.getF32FloatAttr(0)); };
-  auto zeroI = [&] { return e.constVec(v8i, b.getI32IntegerAttr(0)); };
-  Value ones16 = e.constVec(v16s, b.getI16IntegerAttr(1));
+  VectorType rowsF = e.vec(R, e.f32()), rowsI = e.vec(R, i32), rowsB = e.vec(R, i8);
+  VectorType chunkB = e.vec(4 * R, i8), chunkS = e.vec(2 * R, b.getI16Type());
+  auto bytes = [&](int v) { return e.constVec(chunkB, b.getI8IntegerAttr(v)); };
+  auto zeroF = [&] { return e.constVec(rowsF, b.getF32FloatAttr(0)); };
+  auto zeroI = [&] { return e.constVec(rowsI, b.getI32IntegerAttr(0)); };
+  Value ones16 = e.constVec(chunkS, b.getI16IntegerAttr(1));
   // Signed 8-bit codes: offset to unsigned on VNNI (paid back through the
   // activation sums), |w|·sign(a, w) on AVX2.
-  bool offsetSigned = l.signedCodes && target.vnni;
-  bool signSigned = l.signedCodes && !target.vnni;
+  // Codebook codes (NF4/FP4) are signed int8 values looked up with vpshufb.
+  bool isSigned = l.signedCodes || l.int8Codebook;
+  bool offsetSigned = isSigned && target.vnni;
+  bool signSigned = isSigned && !target.vnni;
 
   // The 8 code vectors (groups of 4 values × 8 rows) of the tile at `tile`.
   auto tileCodes = [&](Value tile) {
     SmallVector<Value, 8> u(8);
     if (l.signedCodes || l.bits == 8) {
       for (int q = 0; q < 8; ++q)
-        u[q] = e.load(v32b, tile, 32 * q);
+        u[q] = e.load(chunkB, tile, C * q);
     } else if (l.bits <= 2) {
       for (int p = 0; p < 2; ++p) {
-        Value plane = e.load(v32b, tile, 32 * p);
+        Value plane = e.load(chunkB, tile, C * p);
         for (int j = 0; j < 4; ++j) {
           Value v = j ? arith::ShRUIOp::create(b, loc, plane, bytes(2 * j)).getResult() : plane;
           u[p + 2 * j] = arith::AndIOp::create(b, loc, v, bytes(3));
@@ -56,13 +64,13 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
       }
     } else {
       for (int c = 0; c < 4; ++c) {
-        Value chunk = e.load(v32b, tile, 32 * c);
+        Value chunk = e.load(chunkB, tile, C * c);
         u[c] = arith::AndIOp::create(b, loc, chunk, bytes(15));
         u[c + 4] = arith::ShRUIOp::create(b, loc, chunk, bytes(4));
       }
       if (l.bits > 4)
         for (int p = 0; p < 2; ++p) {
-          Value plane = e.load(v32b, tile, 128 + 32 * p);
+          Value plane = e.load(chunkB, tile, 4 * C + C * p);
           for (int j = 0; j < 4; ++j) {
             // ((plane >> 2j) & 3) << 4 as one shift and one mask.
             Value v = j < 2 ? arith::ShLIOp::create(b, loc, plane, bytes(4 - 2 * j)).getResult()
@@ -75,23 +83,37 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     }
     return u;
   };
+  // The int8 codebook in every 16-byte lane, as signed values and offset
+  // by 128 (unsigned).
+  Value signedBook, unsignedBook;
+  if (l.int8Codebook) {
+    const Int8Codebook &book = int8Codebook(l.fp4Codebook);
+    SmallVector<int8_t> s(size_t(4 * R)), u(size_t(4 * R));
+    for (int64_t i = 0; i < 4 * R; ++i) {
+      s[size_t(i)] = book.values[i % 16];
+      u[size_t(i)] = int8_t(uint8_t(book.values[i % 16]) ^ 0x80);
+    }
+    signedBook = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(chunkB, ArrayRef(s)));
+    unsignedBook = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(chunkB, ArrayRef(u)));
+  }
   // acc + Σ u·a over 4-byte lanes.
   auto dot = [&](Value acc, Value u, Value a) -> Value {
     if (target.vnni)
-      return e.call("llvm.x86.avx512.vpdpbusd.256", v8i, {acc, u, a});
-    Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", v16s, {u, a});
-    p = e.call("llvm.x86.avx2.pmadd.wd", v8i, {p, ones16});
+      return e.call(R == 16 ? "llvm.x86.avx512.vpdpbusd.512" : "llvm.x86.avx512.vpdpbusd.256",
+                    rowsI, {acc, u, a});
+    Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", chunkS, {u, a});
+    p = e.call("llvm.x86.avx2.pmadd.wd", rowsI, {p, ones16});
     return arith::AddIOp::create(b, loc, acc, p);
   };
-  // 8 parameters (one per row) at `ptr`, as f32.
+  // R parameters (one per row) at `ptr`, as f32.
   auto rowParams = [&](Value ptr, int64_t off, bool half) -> Value {
     if (!half)
-      return e.load(v8f, ptr, off);
+      return e.load(rowsF, ptr, off);
     Value h = e.load(e.vec(R, b.getF16Type()), ptr, off);
-    return arith::ExtFOp::create(b, loc, v8f, h);
+    return arith::ExtFOp::create(b, loc, rowsF, h);
   };
-  auto rowBytes8 = [&](Value ptr, int64_t off) -> Value {
-    return arith::SIToFPOp::create(b, loc, v8f, e.load(v8b, ptr, off));
+  auto rowBytes = [&](Value ptr, int64_t off) -> Value {
+    return arith::SIToFPOp::create(b, loc, rowsF, e.load(rowsB, ptr, off));
   };
   auto prefetchAt = [&](Value ptr) { LLVM::Prefetch::create(b, loc, ptr, 0, 3, 1); };
   constexpr int64_t kPrefetchBytes = 2048;
@@ -105,7 +127,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     // The activation bytes of group q of block blk, broadcast to every row.
     auto act = [&](int c, Value blk, int q) -> Value {
       Value v = e.load(i32, xrows[c], e.add(e.mul(blk, 32), e.i64c(4 * q)));
-      return vector::BitCastOp::create(b, loc, v32b, e.splat(v8i, v));
+      return vector::BitCastOp::create(b, loc, chunkB, e.splat(rowsI, v));
     };
     auto actScale = [&](int c, Value blk) {
       return e.load(e.f32(), xrows[c], e.add(e.i64c(k), e.mul(blk, 4)));
@@ -123,6 +145,14 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     auto unsignedCodes = [&](Value tile) {
       Codes codes;
       codes.u = tileCodes(tile);
+      if (l.int8Codebook) {
+        // With the offset folded into the table on VNNI (value + 128).
+        for (Value &v : codes.u)
+          v = e.call(R == 16 ? "llvm.x86.avx512.pshuf.b.512" : "llvm.x86.avx2.pshuf.b", chunkB,
+                     {offsetSigned ? unsignedBook : signedBook, v});
+        if (offsetSigned)
+          return codes;
+      }
       if (signSigned)
         codes.sign = codes.u;
       if (offsetSigned || signSigned)
@@ -139,7 +169,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
         for (int q = q0; q < q1; ++q) {
           Value a = act(c, blk, q);
           if (signSigned)
-            a = e.call("llvm.x86.avx2.psign.b", v32b, {a, codes.sign[q]});
+            a = e.call("llvm.x86.avx2.psign.b", chunkB, {a, codes.sign[q]});
           acc = dot(acc, codes.u[q], a);
         }
         d.push_back(acc);
@@ -166,27 +196,27 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                      }
                      Codes u = unsignedCodes(tile);
                      SmallVector<Value> d = dots(u, blk, 0, 8);
-                     Value d8 = rowParams(rec, 0, l.halfParams);
-                     Value m8;
+                     Value dRows = rowParams(rec, 0, l.halfParams);
+                     Value mRows;
                      if (l.storesMins())
-                       m8 = rowParams(rec, R * vb, l.halfParams);
+                       mRows = rowParams(rec, R * vb, l.halfParams);
                      else if (l.codeOffset)
-                       m8 = arith::MulFOp::create(
-                           b, loc, d8, e.splat(v8f, e.f32c(-float(l.codeOffset))));
+                       mRows = arith::MulFOp::create(
+                           b, loc, dRows, e.splat(rowsF, e.f32c(-float(l.codeOffset))));
                      if (offsetSigned) {
-                       Value off = arith::MulFOp::create(b, loc, d8, e.splat(v8f, e.f32c(-128.0f)));
-                       m8 = m8 ? arith::AddFOp::create(b, loc, m8, off).getResult() : off;
+                       Value off = arith::MulFOp::create(b, loc, dRows, e.splat(rowsF, e.f32c(-128.0f)));
+                       mRows = mRows ? arith::AddFOp::create(b, loc, mRows, off).getResult() : off;
                      }
                      SmallVector<Value> next;
                      for (int c = 0; c < count; ++c) {
                        Value scale =
-                           arith::MulFOp::create(b, loc, d8, e.splat(v8f, actScale(c, blk)));
-                       Value df = arith::SIToFPOp::create(b, loc, v8f, d[c]);
+                           arith::MulFOp::create(b, loc, dRows, e.splat(rowsF, actScale(c, blk)));
+                       Value df = arith::SIToFPOp::create(b, loc, rowsF, d[c]);
                        Value y = vector::FMAOp::create(b, loc, df, scale, a[c]);
-                       if (m8) {
+                       if (mRows) {
                          Value sum = arith::AddFOp::create(b, loc, actSum(c, blk, 0),
                                                            actSum(c, blk, 1));
-                         y = vector::FMAOp::create(b, loc, m8, e.splat(v8f, sum), y);
+                         y = vector::FMAOp::create(b, loc, mRows, e.splat(rowsF, sum), y);
                        }
                        next.push_back(y);
                      }
@@ -199,7 +229,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
           e.i64c(0), e.i64c(supers), 1, init, [&](Value sb, ValueRange a) -> SmallVector<Value> {
             Value rec = e.offset(w, e.add(e.i64c(l.paramsOffset()),
                                           e.mul(e.add(e.mul(group, supers), sb), R * pb)));
-            Value d8 = rowParams(rec, 0, false), dmin8 = rowParams(rec, 4 * R, false);
+            Value dRows = rowParams(rec, 0, false), dminRows = rowParams(rec, 4 * R, false);
             int64_t scOff = 8 * R, mnOff = 8 * R + (l.codeOffset ? 0 : subs * R);
             SmallVector<Value> sumF(count, zeroF()), sumM(count, zeroF());
             Value firstBlock = e.mul(sb, 8);
@@ -214,26 +244,26 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                 int sub = int(j * subsPerBlock + h);
                 int q0 = int(h * 8 / subsPerBlock), q1 = int((h + 1) * 8 / subsPerBlock);
                 SmallVector<Value> d = dots(u, blk, q0, q1);
-                Value scale = arith::MulFOp::create(b, loc, d8, rowBytes8(rec, scOff + sub * R));
-                Value mn = rowBytes8(rec, mnOff + sub * R);
+                Value scale = arith::MulFOp::create(b, loc, dRows, rowBytes(rec, scOff + sub * R));
+                Value mn = rowBytes(rec, mnOff + sub * R);
                 for (int c = 0; c < count; ++c) {
-                  Value df = arith::SIToFPOp::create(b, loc, v8f, d[c]);
+                  Value df = arith::SIToFPOp::create(b, loc, rowsF, d[c]);
                   sumF[c] = vector::FMAOp::create(b, loc, df, scale, sumF[c]);
                   Value s = subsPerBlock == 1
                                 ? arith::AddFOp::create(b, loc, actSum(c, blk, 0), actSum(c, blk, 1))
                                       .getResult()
                                 : actSum(c, blk, h);
-                  sumM[c] = vector::FMAOp::create(b, loc, mn, e.splat(v8f, s), sumM[c]);
+                  sumM[c] = vector::FMAOp::create(b, loc, mn, e.splat(rowsF, s), sumM[c]);
                 }
               }
             }
             if (decode)
               prefetchAt(e.offset(rec, kPrefetchBytes / cb / 8 * pb));
-            Value negDmin = arith::NegFOp::create(b, loc, dmin8);
+            Value negDmin = arith::NegFOp::create(b, loc, dminRows);
             SmallVector<Value> next;
             for (int c = 0; c < count; ++c) {
               Value y = vector::FMAOp::create(b, loc, sumF[c],
-                                              e.splat(v8f, actScale(c, firstBlock)), a[c]);
+                                              e.splat(rowsF, actScale(c, firstBlock)), a[c]);
               next.push_back(vector::FMAOp::create(b, loc, sumM[c], negDmin, y));
             }
             return next;
@@ -243,10 +273,10 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     for (int c = 0; c < count; ++c) {
       Value y = acc[c];
       if (biasPtr)
-        y = arith::AddFOp::create(b, loc, y, e.load(v8f, biasPtr, rowOff));
+        y = arith::AddFOp::create(b, loc, y, e.load(rowsF, biasPtr, rowOff));
       Value outOff = e.add(e.mul(e.add(s0, e.i64c(c)), outRowBytes), rowOff);
       if (resPtr)
-        y = arith::AddFOp::create(b, loc, y, e.load(v8f, resPtr, outOff));
+        y = arith::AddFOp::create(b, loc, y, e.load(rowsF, resPtr, outOff));
       e.store(y, out, outOff);
     }
   };

@@ -1,6 +1,8 @@
 //===- LowerKernels.cpp - --lowbit-lower-kernels --------------------------===//
 #include "lowbit/Codegen/EmitObject.h"
+#include "lowbit/Codegen/Kernels.h"
 #include "lowbit/Codegen/Passes.h"
+#include "lowbit/Codegen/WeightPacking.h"
 
 namespace mlir::lowbit {
 #define GEN_PASS_DEF_LOWERKERNELS
@@ -37,7 +39,12 @@ void mlir::lowbit::buildCodegenPipeline(OpPassManager &pm, const std::string &ta
                                         bool fuseResidual) {
   pm.addPass(createCodegenLegality());
   pm.addPass(createFormDispatches(FormDispatchesOptions{fuseResidual}));
-  pm.addPass(createPackWeights(PackWeightsOptions{packedWeights}));
+  // 512-bit integer kernels (one row per int32 lane) where the target has
+  // AVX-512 VNNI; 256-bit ones otherwise.
+  std::optional<::lowbit::CpuTarget> cpu = ::lowbit::resolveCpuTarget(target);
+  int interleave = cpu && cpu->avx512 && cpu->vnni ? ::lowbit::kMaxInterleavedRows
+                                                   : ::lowbit::kInterleavedRows;
+  pm.addPass(createPackWeights(PackWeightsOptions{packedWeights, interleave}));
   pm.addPass(createGenerateKernels(GenerateKernelsOptions{target}));
   pm.addPass(createLowerKernels());
 }

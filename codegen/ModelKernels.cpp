@@ -1,5 +1,6 @@
 //===- ModelKernels.cpp - Norm, rope, attention and elementwise kernels ---===//
 #include "KernelEmitter.h"
+#include "lowbit/Runtime/ArtifactFormat.h"
 
 #include "llvm/TargetParser/Host.h"
 
@@ -310,20 +311,32 @@ std::string KernelBuilder::kvStore(int64_t width) {
   KernelEmitter e(module, name);
   Value k = e.arg(0), v = e.arg(1), positions = e.arg(2), kc = e.arg(3), vc = e.arg(4);
   int64_t rowBytes = activationRowBytes(width);
-  VectorType v32f = e.vec(32, e.f32());
+  VectorType v32f = e.vec(32, e.f32()), v32h = e.vec(32, e.b.getF16Type());
+  // Rounded through f16 as llama.cpp's default KV cache holds them.
+  auto viaHalf = [&](Value x) {
+    Value h = arith::TruncFOp::create(e.b, e.loc, v32h, x);
+    return arith::ExtFOp::create(e.b, e.loc, v32f, h).getResult();
+  };
   auto [lo, hi] = e.threadRange(e.tokens);
   e.loop(lo, hi, [&](Value s) {
     Value p = arith::ExtSIOp::create(e.b, e.loc, e.i64(),
                                      e.load(e.b.getI32Type(), positions, e.mul(s, 4)));
-    Value src = e.mul(s, rowBytes), dst = e.mul(p, width * 4);
+    Value src = e.mul(s, rowBytes);
+    // Values: row-major, one row of `width` per position.
+    Value vdst = e.mul(p, width * 4);
+    // Keys: tiled by kKeyCacheTile positions (KernelBuilder::attention), value
+    // (d of the row) of position p at ((p / tile)·width + d)·tile + p % tile.
+    Value tile = arith::DivSIOp::create(e.b, e.loc, p, e.i64c(kKeyCacheTile));
+    Value lane = arith::RemSIOp::create(e.b, e.loc, p, e.i64c(kKeyCacheTile));
+    Value kdst = e.mul(e.add(e.mul(tile, width * kKeyCacheTile), lane), 4);
     e.loop(e.i64c(0), e.i64c(width / 32), [&](Value c) {
       Value off = e.mul(c, 128);
-      // Rounded through f16 as llama.cpp's default KV cache holds them.
-      VectorType v32h = e.vec(32, e.b.getF16Type());
-      for (auto [src2, cache] : {std::pair{k, kc}, std::pair{v, vc}}) {
-        Value h = arith::TruncFOp::create(e.b, e.loc, v32h, e.load(v32f, src2, e.add(src, off)));
-        e.store(arith::ExtFOp::create(e.b, e.loc, v32f, h), cache, e.add(dst, off));
-      }
+      e.store(viaHalf(e.load(v32f, v, e.add(src, off))), vc, e.add(vdst, off));
+      Value key = viaHalf(e.load(v32f, k, e.add(src, off)));
+      Value base = e.add(kdst, e.mul(c, 32 * kKeyCacheTile * 4));
+      for (int64_t i = 0; i < 32; ++i)
+        e.store(vector::ExtractOp::create(e.b, e.loc, key, i), kc,
+                e.add(base, e.i64c(i * kKeyCacheTile * 4)));
     });
   });
   return name;
@@ -339,84 +352,129 @@ std::string KernelBuilder::attention(int64_t heads, int64_t kvHeads, int64_t hea
   Location loc = e.loc;
   Value q = e.arg(0), positions = e.arg(1), kc = e.arg(2), vc = e.arg(3), out = e.arg(4);
   int64_t rowBytes = activationRowBytes(heads * headDim);
-  int64_t kvRow = kvHeads * headDim * 4;
+  int64_t kvWidth = kvHeads * headDim, vRow = kvWidth * 4;
   int64_t group = heads / kvHeads;
-  VectorType vh = e.vec(headDim, e.f32());
+  constexpr int64_t J = kKeyCacheTile;
+  VectorType vh = e.vec(headDim, e.f32()), vj = e.vec(J, e.f32());
+  VectorType vji = e.vec(J, e.i64());
   float scale = 1.0f / std::sqrt(float(headDim));
-  // One work item per (token, head); online softmax over positions 0..pos.
-  auto [lo, hi] = e.threadRange(e.mul(e.tokens, heads));
+  // A work item is one KV head × a tile of consecutive tokens: its queries
+  // (the tile's tokens × the heads sharing the KV head) read each block of
+  // J keys once. Scores come from the key-tiled cache as vectors of J
+  // positions (one broadcast multiply-add per query and dimension, no
+  // horizontal sums), the online softmax runs on those vectors, and the
+  // values are added row by row.
+  const int64_t tileTokens = std::max<int64_t>(1, 8 / group);
+  const int64_t queries = tileTokens * group;
+  Value tiles = arith::DivSIOp::create(b, loc, e.add(e.tokens, e.i64c(tileTokens - 1)),
+                                       e.i64c(tileTokens));
+  auto [lo, hi] = e.threadRange(e.mul(tiles, kvHeads));
   e.loop(lo, hi, [&](Value item) {
-    // Tokens in the order 0, n-1, 1, n-2, ...: a causal prefill's work grows
+    // Tiles in the order 0, n-1, 1, n-2, ...: a causal prefill's work grows
     // with the position, and contiguous thread ranges of this order get equal
     // shares of it.
-    Value rank = arith::DivSIOp::create(b, loc, item, e.i64c(heads));
+    Value rank = arith::DivSIOp::create(b, loc, item, e.i64c(kvHeads));
     Value half = arith::DivSIOp::create(b, loc, rank, e.i64c(2));
     Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                       arith::RemSIOp::create(b, loc, rank, e.i64c(2)), e.i64c(0));
-    Value fromEnd = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, e.tokens, e.i64c(1)),
+    Value fromEnd = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, tiles, e.i64c(1)),
                                           half);
-    Value s = arith::SelectOp::create(b, loc, odd, fromEnd, half);
-    Value h = arith::RemSIOp::create(b, loc, item, e.i64c(heads));
-    Value g = arith::DivSIOp::create(b, loc, h, e.i64c(group));
-    Value qOff = e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4));
-    Value qv = arith::MulFOp::create(b, loc, e.load(vh, q, qOff),
-                                     e.splat(vh, e.f32c(scale)));
-    Value pos = arith::ExtSIOp::create(b, loc, e.i64(),
-                                       e.load(b.getI32Type(), positions, e.mul(s, 4)));
-    Value end = e.add(pos, e.i64c(1));
-    Value headOff = e.mul(g, headDim * 4);
-    Value zero = e.constVec(vh, b.getF32FloatAttr(0));
-    // Online softmax update with a group of scores (one key or eight).
-    auto update = [&](ValueRange c, Value scores, ArrayRef<Value> offs) -> SmallVector<Value> {
-      bool single = offs.size() == 1;
-      Value top = single ? scores
-                         : vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
-                                                       scores).getResult();
-      Value m = arith::MaximumFOp::create(b, loc, c[1], top);
-      // Scalar exps go through a vector lane, so that they take the same
-      // polynomial as the vector ones instead of a libm call.
-      auto scalarExp = [&](Value x) -> Value {
-        Value v = math::ExpOp::create(b, loc, e.splat(e.vec(8, e.f32()), x));
-        return vector::ExtractOp::create(b, loc, v, int64_t(0));
-      };
-      Value corr = scalarExp(arith::SubFOp::create(b, loc, c[1], m));
-      Value p = single ? scalarExp(arith::SubFOp::create(b, loc, scores, m))
-                       : math::ExpOp::create(
-                             b, loc,
-                             arith::SubFOp::create(
-                                 b, loc, scores, e.splat(cast<VectorType>(scores.getType()), m)))
-                             .getResult();
-      Value psum = single ? p : e.reduceAdd(p);
-      Value l = math::FmaOp::create(b, loc, c[2], corr, psum);
-      Value acc = arith::MulFOp::create(b, loc, c[0], e.splat(vh, corr));
-      for (size_t jj = 0; jj < offs.size(); ++jj) {
-        Value pj = single ? p : vector::ExtractOp::create(b, loc, p, int64_t(jj)).getResult();
-        acc = vector::FMAOp::create(b, loc, e.splat(vh, pj), e.load(vh, vc, offs[jj]), acc);
-      }
-      return {acc, m, l};
+    Value tile = arith::SelectOp::create(b, loc, odd, fromEnd, half);
+    Value g = arith::RemSIOp::create(b, loc, item, e.i64c(kvHeads));
+    Value lastToken = arith::SubIOp::create(b, loc, e.tokens, e.i64c(1));
+    // Query i: token tile·T + i / group (the last token again past the end:
+    // it recomputes and rewrites the same row), head g·group + i % group.
+    SmallVector<Value> qOff, ends;
+    Value minEnd, maxEnd;
+    for (int64_t i = 0; i < queries; ++i) {
+      Value s = arith::MinSIOp::create(b, loc, e.add(e.mul(tile, tileTokens), e.i64c(i / group)),
+                                       lastToken);
+      Value h = e.add(e.mul(g, group), e.i64c(i % group));
+      qOff.push_back(e.add(e.mul(s, rowBytes), e.mul(h, headDim * 4)));
+      if (i % group)
+        continue;
+      Value pos = arith::ExtSIOp::create(b, loc, e.i64(),
+                                         e.load(b.getI32Type(), positions, e.mul(s, 4)));
+      Value end = e.add(pos, e.i64c(1));
+      ends.push_back(end);
+      minEnd = minEnd ? arith::MinSIOp::create(b, loc, minEnd, end).getResult() : end;
+      maxEnd = maxEnd ? arith::MaxSIOp::create(b, loc, maxEnd, end).getResult() : end;
+    }
+    auto endOf = [&](int64_t i) { return ends[size_t(i / group)]; };
+    // Scalar exps go through a vector lane, so that they take the same
+    // polynomial as the vector ones instead of a libm call.
+    auto scalarExp = [&](Value x) -> Value {
+      Value v = math::ExpOp::create(b, loc, e.splat(e.vec(8, e.f32()), x));
+      return vector::ExtractOp::create(b, loc, v, int64_t(0));
     };
-    Value full = e.mul(arith::DivSIOp::create(b, loc, end, e.i64c(8)), 8);
-    ValueRange chunked = e.loop(
-        e.i64c(0), full, 8, {zero, e.f32c(-INFINITY), e.f32c(0)},
-        [&](Value j0, ValueRange c) -> SmallVector<Value> {
-          SmallVector<Value> offs, scores;
-          for (int jj = 0; jj < 8; ++jj) {
-            Value off = e.add(e.mul(e.add(j0, e.i64c(jj)), kvRow), headOff);
-            offs.push_back(off);
-            scores.push_back(
-                e.reduceAdd(arith::MulFOp::create(b, loc, qv, e.load(vh, kc, off))));
+    Value iota = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vji, ArrayRef<int64_t>(llvm::to_vector(llvm::seq<int64_t>(0, J)))));
+    // State per query: acc (headDim values), running max m and sum l.
+    SmallVector<Value> init;
+    for (int64_t i = 0; i < queries; ++i) {
+      init.push_back(e.constVec(vh, b.getF32FloatAttr(0)));
+      init.push_back(e.f32c(-INFINITY));
+      init.push_back(e.f32c(0));
+    }
+    // One block of J keys from j0; `masked`: some keys lie past a query's
+    // end, so their scores are -inf and their values are not read.
+    auto block = [&](Value j0, ValueRange c, bool masked) -> SmallVector<Value> {
+      Value kBlock = e.offset(kc, e.mul(e.add(e.mul(arith::DivSIOp::create(b, loc, j0, e.i64c(J)),
+                                                    kvWidth),
+                                              e.mul(g, headDim)),
+                                        J * 4));
+      SmallVector<Value> scores(size_t(queries), e.constVec(vj, b.getF32FloatAttr(0)));
+      for (int64_t d = 0; d < headDim; ++d) {
+        Value keys = e.load(vj, kBlock, d * J * 4);
+        for (int64_t i = 0; i < queries; ++i)
+          scores[size_t(i)] = vector::FMAOp::create(
+              b, loc, e.splat(vj, e.load(e.f32(), q, e.add(qOff[size_t(i)], e.i64c(4 * d)))),
+              keys, scores[size_t(i)]);
+      }
+      SmallVector<Value> next;
+      Value lanes = arith::AddIOp::create(b, loc, iota, e.splat(vji, j0));
+      for (int64_t i = 0; i < queries; ++i) {
+        Value acc = c[3 * i], m = c[3 * i + 1], l = c[3 * i + 2];
+        Value sc = arith::MulFOp::create(b, loc, scores[size_t(i)], e.splat(vj, e.f32c(scale)));
+        if (masked) {
+          Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lanes,
+                                             e.splat(vji, endOf(i)));
+          sc = arith::SelectOp::create(b, loc, live, sc, e.splat(vj, e.f32c(-INFINITY)));
+        }
+        Value top = vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF, sc);
+        Value mNew = arith::MaximumFOp::create(b, loc, m, top);
+        Value corr = scalarExp(arith::SubFOp::create(b, loc, m, mNew));
+        Value p = math::ExpOp::create(b, loc,
+                                      arith::SubFOp::create(b, loc, sc, e.splat(vj, mNew)));
+        Value lNew = math::FmaOp::create(b, loc, l, corr, e.reduceAdd(p));
+        acc = arith::MulFOp::create(b, loc, acc, e.splat(vh, corr));
+        auto addValue = [&](Value j, Value pj, Value a) -> Value {
+          Value off = e.add(e.mul(e.add(j0, j), vRow), e.mul(g, headDim * 4));
+          return vector::FMAOp::create(b, loc, e.splat(vh, pj), e.load(vh, vc, off), a);
+        };
+        for (int64_t jj = 0; jj < J; ++jj) {
+          Value added = addValue(e.i64c(jj), vector::ExtractOp::create(b, loc, p, jj), acc);
+          if (masked) {
+            // Past the end p is 0, but the cache row there may be stale: skip it.
+            Value live = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                               e.add(j0, e.i64c(jj)), endOf(i));
+            added = arith::SelectOp::create(b, loc, live, added, acc);
           }
-          Value sv = vector::FromElementsOp::create(b, loc, e.vec(8, e.f32()), scores);
-          return update(c, sv, offs);
-        });
-    ValueRange st = e.loop(
-        full, end, 1, chunked, [&](Value j, ValueRange c) -> SmallVector<Value> {
-          Value off = e.add(e.mul(j, kvRow), headOff);
-          Value score = e.reduceAdd(arith::MulFOp::create(b, loc, qv, e.load(vh, kc, off)));
-          return update(c, score, {off});
-        });
-    Value inv = arith::DivFOp::create(b, loc, e.f32c(1.0f), st[2]);
-    e.store(arith::MulFOp::create(b, loc, st[0], e.splat(vh, inv)), out, qOff);
+          acc = added;
+        }
+        next.append({acc, mNew, lNew});
+      }
+      return next;
+    };
+    // Blocks every query sees whole, then the ragged ones up to the last end.
+    Value full = e.mul(arith::DivSIOp::create(b, loc, minEnd, e.i64c(J)), J);
+    ValueRange st = e.loop(e.i64c(0), full, J, init,
+                           [&](Value j0, ValueRange c) { return block(j0, c, false); });
+    st = e.loop(full, maxEnd, J, st, [&](Value j0, ValueRange c) { return block(j0, c, true); });
+    for (int64_t i = 0; i < queries; ++i) {
+      Value inv = arith::DivFOp::create(b, loc, e.f32c(1.0f), st[3 * i + 2]);
+      e.store(arith::MulFOp::create(b, loc, st[3 * i], e.splat(vh, inv)), out, qOff[size_t(i)]);
+    }
   });
   return name;
 }

@@ -63,6 +63,12 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
       module.emitError("--lowbit-pack-weights needs output= and a @forward function");
       return signalPassFailure();
     }
+    if (interleave != ::lowbit::kInterleavedRows &&
+        interleave != ::lowbit::kMaxInterleavedRows) {
+      module.emitError("--lowbit-pack-weights: interleave=" + std::to_string(interleave) +
+                       " is not a row group the kernels read (8 or 16)");
+      return signalPassFailure();
+    }
     ::lowbit::WeightStore weights;
     if (llvm::Error e = ::lowbit::openModuleWeights(module, weights)) {
       module.emitError(llvm::toString(std::move(e)));
@@ -124,10 +130,18 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
         auto l = dyn_cast<LinearOp>(user);
         return l && l.getWeight() == w.getResult();
       });
+      // A weight whose rows do not fill the wider groups takes the 8-row one.
+      int rowGroup = p->layout.rows % interleave == 0 ? int(interleave)
+                                                      : ::lowbit::kInterleavedRows;
+      // NF4/FP4 read by linears only run in the integer kernels through
+      // their int8 codebook.
+      if (onlyLinears && p->layout.family == ::lowbit::KernelFamily::Lut &&
+          p->layout.rows % rowGroup == 0)
+        ::lowbit::useInt8Codebook(*p);
       if (onlyLinears && p->layout.family == ::lowbit::KernelFamily::Integer &&
           (p->layout.superBlock == 256 || p->layout.subBlock == 32) &&
-          p->layout.rows % ::lowbit::kInterleavedRows == 0)
-        ::lowbit::interleaveRows(*p, ::lowbit::kInterleavedRows);
+          p->layout.rows % rowGroup == 0)
+        ::lowbit::interleaveRows(*p, rowGroup);
       SectionRange r = append(p->bytes.data(), p->bytes.size());
       w->setAttr(::lowbit::kPackedAttr,
                  ::lowbit::rangeToAttr(ctx, r, p->layout.key(), &p->layout));

@@ -10,6 +10,8 @@
 #include "llvm/Support/Endian.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cassert>
 #include <cstring>
 #include <numeric>
 
@@ -88,6 +90,8 @@ std::string PackedLayout::key() const {
       k += "o" + std::to_string(codeOffset);
     if (paramBlocks > 1)
       k += "p" + std::to_string(paramBlocks);
+    if (int8Codebook)
+      k += fp4Codebook ? "cfp4" : "cnf4";
     if (interleave > 1)
       k += "r" + std::to_string(interleave);
     static const char *kAct[] = {"q80", "q8k", "b32", "row", "q81"};
@@ -622,16 +626,91 @@ static void blockCodes(const PackedLayout &l, const uint8_t *c, int *code) {
   }
 }
 
+const Int8Codebook &::lowbit::int8Codebook(bool fp4) {
+  auto make = [](Bnb4BitType type) {
+    llvm::ArrayRef<float> book = bnb4BitCodebook(type);
+    float amax = 0;
+    for (float v : book)
+      amax = std::max(amax, std::fabs(v));
+    Int8Codebook best{};
+    float bestError = INFINITY;
+    for (int top = 64; top <= 127; ++top) {
+      float scale = float(top) / amax, error = 0;
+      for (float v : book) {
+        float miss = (std::round(v * scale) - v * scale) / scale;
+        error += miss * miss;
+      }
+      if (error < bestError) {
+        bestError = error;
+        best.scale = scale;
+        for (int i = 0; i < 16; ++i)
+          best.values[i] = int8_t(std::round(book[size_t(i)] * scale));
+      }
+    }
+    return best;
+  };
+  static const Int8Codebook kNf4 = make(Bnb4BitType::NF4), kFp4 = make(Bnb4BitType::FP4);
+  return fp4 ? kFp4 : kNf4;
+}
+
+void ::lowbit::useInt8Codebook(PackedWeight &w) {
+  PackedLayout l = w.layout;
+  assert(l.family == KernelFamily::Lut && "not a codebook weight");
+  int64_t blocks = l.blocksPerRow();
+  auto absmaxAt = [&](int64_t r, int64_t b) {
+    float a;
+    std::memcpy(&a, w.bytes.data() + l.paramsOffset() + (r * blocks + b) * 4, 4);
+    return a;
+  };
+  // The widest record (bitsandbytes' blocks of 64 or more) every row allows.
+  int per = 1;
+  for (int p : {4, 2}) {
+    bool shared = blocks % p == 0;
+    for (int64_t r = 0; shared && r < l.rows; ++r)
+      for (int64_t b = 0; shared && b < blocks; ++b)
+        shared = absmaxAt(r, b) == absmaxAt(r, b / p * p);
+    if (shared) {
+      per = p;
+      break;
+    }
+  }
+  const Int8Codebook &book = int8Codebook(l.fp4Codebook);
+  PackedLayout n = l;
+  n.family = KernelFamily::Integer;
+  n.int8Codebook = true;
+  n.bits = 4;
+  n.signedCodes = false;
+  n.subBlock = 32;
+  n.superBlock = 32;
+  n.halfParams = false;
+  n.hasMin = false;
+  n.codeOffset = 0;
+  n.paramBlocks = per;
+  n.activationQuant = ActivationQuant::Block32;
+  std::vector<uint8_t> out(size_t(n.totalBytes()), 0);
+  // Both layouts store 4-bit codes as byte i = value i | value i+16 << 4.
+  std::memcpy(out.data(), w.bytes.data(), size_t(l.rows * blocks * 16));
+  for (int64_t r = 0; r < l.rows; ++r)
+    for (int64_t b = 0; b < blocks; b += per) {
+      float d = absmaxAt(r, b) / book.scale;
+      std::memcpy(out.data() + n.paramsOffset() + (r * (blocks / per) + b / per) * 4, &d, 4);
+    }
+  w.bytes = std::move(out);
+  w.layout = n;
+}
+
 /// Bytes of one parameter value in a record (legacy blocks).
 static int64_t paramValueBytes(const PackedLayout &l) { return l.halfParams ? 2 : 4; }
 
 void ::lowbit::interleaveRows(PackedWeight &w, int R) {
   PackedLayout &l = w.layout;
+  assert(R <= kMaxInterleavedRows && "row group too large");
   int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock(), groups = l.rows / R;
+  const int64_t C = 4 * R; // bytes of one chunk: 4 values of each row
   std::vector<uint8_t> out(w.bytes.size(), 0);
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t b = 0; b < blocks; ++b) {
-      int u[8][32];
+      int u[kMaxInterleavedRows][32];
       for (int r = 0; r < R; ++r)
         blockCodes(l, w.bytes.data() + ((g * R + r) * blocks + b) * cb, u[r]);
       uint8_t *t = out.data() + (g * blocks + b) * R * cb;
@@ -639,19 +718,19 @@ void ::lowbit::interleaveRows(PackedWeight &w, int R) {
         for (int i = 0; i < 4; ++i) {
           if (l.signedCodes || l.bits == 8) {
             for (int q = 0; q < 8; ++q)
-              t[32 * q + 4 * r + i] = uint8_t(u[r][4 * q + i]);
+              t[C * q + 4 * r + i] = uint8_t(u[r][4 * q + i]);
           } else if (l.bits <= 2) {
             for (int p = 0; p < 2; ++p)
               for (int j = 0; j < 4; ++j)
-                t[32 * p + 4 * r + i] |= uint8_t((u[r][4 * (p + 2 * j) + i] & 3) << (2 * j));
+                t[C * p + 4 * r + i] |= uint8_t((u[r][4 * (p + 2 * j) + i] & 3) << (2 * j));
           } else {
             for (int c = 0; c < 4; ++c)
-              t[32 * c + 4 * r + i] =
+              t[C * c + 4 * r + i] =
                   uint8_t((u[r][4 * c + i] & 15) | (u[r][16 + 4 * c + i] & 15) << 4);
             if (l.bits > 4)
               for (int p = 0; p < 2; ++p)
                 for (int j = 0; j < 4; ++j)
-                  t[128 + 32 * p + 4 * r + i] |=
+                  t[4 * C + C * p + 4 * r + i] |=
                       uint8_t(((u[r][4 * (p + 2 * j) + i] >> 4) & 3) << (2 * j));
           }
         }
@@ -695,6 +774,7 @@ static PackedWeight rowOfInterleaved(const PackedWeight &w, int64_t row) {
   const PackedLayout &l = w.layout;
   int R = l.interleave;
   int64_t blocks = l.blocksPerRow(), cb = l.codeBytesPerBlock(), g = row / R, r = row % R;
+  const int64_t C = 4 * R;
   PackedWeight one;
   one.layout = l;
   one.layout.rows = 1;
@@ -706,20 +786,20 @@ static PackedWeight rowOfInterleaved(const PackedWeight &w, int64_t row) {
     for (int i = 0; i < 4; ++i) {
       if (l.signedCodes || l.bits == 8) {
         for (int q = 0; q < 8; ++q)
-          u[4 * q + i] = t[32 * q + 4 * r + i];
+          u[4 * q + i] = t[C * q + 4 * r + i];
       } else if (l.bits <= 2) {
         for (int p = 0; p < 2; ++p)
           for (int j = 0; j < 4; ++j)
-            u[4 * (p + 2 * j) + i] = (t[32 * p + 4 * r + i] >> (2 * j)) & 3;
+            u[4 * (p + 2 * j) + i] = (t[C * p + 4 * r + i] >> (2 * j)) & 3;
       } else {
         for (int c = 0; c < 4; ++c) {
-          u[4 * c + i] = t[32 * c + 4 * r + i] & 15;
-          u[16 + 4 * c + i] = t[32 * c + 4 * r + i] >> 4;
+          u[4 * c + i] = t[C * c + 4 * r + i] & 15;
+          u[16 + 4 * c + i] = t[C * c + 4 * r + i] >> 4;
         }
         if (l.bits > 4)
           for (int p = 0; p < 2; ++p)
             for (int j = 0; j < 4; ++j)
-              u[4 * (p + 2 * j) + i] |= ((t[128 + 32 * p + 4 * r + i] >> (2 * j)) & 3) << 4;
+              u[4 * (p + 2 * j) + i] |= ((t[4 * C + C * p + 4 * r + i] >> (2 * j)) & 3) << 4;
       }
     }
     uint8_t *c = one.bytes.data() + b * cb;
@@ -799,6 +879,9 @@ void ::lowbit::unpackRow(const PackedWeight &w, int64_t row, float *out) {
     }
     int code[32];
     blockCodes(l, c, code);
+    if (l.int8Codebook)
+      for (int &v : code)
+        v = int8Codebook(l.fp4Codebook).values[v];
     if (l.superBlock == 256) {
       const uint8_t *rec = bytes + l.paramsOffset() +
                            (row * (l.cols / 256) + b / 8) * l.paramBytesPerBlock();

@@ -208,12 +208,21 @@ static Status checkCpuFeatures(const FileErrors &fail,
   return Status::success();
 }
 
-/// Writes the code section to an anonymous file and dlopens it.
+/// Writes the code section to an anonymous file and dlopens it. With
+/// LOWBIT_KERNELS_FILE set, to that file instead, which is kept, so that
+/// profilers (perf) can name the kernels.
 static Status loadCode(const FileErrors &fail, Model::Impl &impl,
                        const unsigned char *code, size_t size) {
-  int fd = memfd_create("lowbit-kernels", MFD_CLOEXEC);
+  const char *keep = std::getenv("LOWBIT_KERNELS_FILE");
+  int fd = keep && *keep ? ::open(keep, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644)
+                         : memfd_create("lowbit-kernels", MFD_CLOEXEC);
   std::string loadPath;
-  if (fd >= 0) {
+  if (keep && *keep) {
+    if (fd < 0)
+      return fail(std::string("cannot create LOWBIT_KERNELS_FILE ") + keep + ": " +
+                  std::strerror(errno));
+    loadPath = keep;
+  } else if (fd >= 0) {
     loadPath = "/proc/self/fd/" + std::to_string(fd);
   } else {
     const char *dir = std::getenv("TMPDIR");

@@ -233,8 +233,10 @@ Session::create(const Model &model, int64_t contextLength, int threads) {
   int64_t layers = std::max<int64_t>(m.manifest.kv_layers(), 0);
   s.keys.resize(size_t(layers));
   s.values.resize(size_t(layers));
+  // Whole blocks of kKeyCacheTile positions (ArtifactFormat.h).
+  int64_t cachePositions = (s.context + kKeyCacheTile - 1) / kKeyCacheTile * kKeyCacheTile;
   size_t cacheBytes =
-      size_t(s.context) * size_t(std::max<int64_t>(m.manifest.kv_width(), 0)) *
+      size_t(cachePositions) * size_t(std::max<int64_t>(m.manifest.kv_width(), 0)) *
       sizeof(float);
   for (int64_t l = 0; l < layers; ++l)
     if (!s.keys[size_t(l)].allocate(cacheBytes) ||

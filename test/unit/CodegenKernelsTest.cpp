@@ -258,7 +258,17 @@ void checkPacking(const Case &c) {
     for (int64_t j = 0; j < l.cols; ++j) {
       float want = c.dequantized[size_t(r * l.cols + storedColumn(c.w, j))];
       float got = row[size_t(j)];
-      if (std::fabs(got - want) > 1e-6f * std::fabs(want) + 1e-30f && bad++ < 5)
+      float tol = 1e-6f * std::fabs(want) + 1e-30f;
+      if (l.int8Codebook) {
+        // The int8 codebook rounds book·scale: half a step of the absmax,
+        // which is the largest |value| of the block.
+        int64_t span = 32 * l.paramBlocks, first = j / span * span;
+        float absmax = 0;
+        for (int64_t i = first; i < first + span; ++i)
+          absmax = std::max(absmax, std::fabs(c.dequantized[size_t(r * l.cols + i)]));
+        tol += 0.5f / int8Codebook(l.fp4Codebook).scale * absmax * 1.0001f;
+      }
+      if (std::fabs(got - want) > tol && bad++ < 5)
         ADD_FAILURE() << c.label << " (" << l.key() << "): row " << r << " column " << j
                       << ": unpacked " << got << ", dequantized " << want;
     }
@@ -385,29 +395,43 @@ const std::vector<Case> &allCases() {
   return cases;
 }
 
-/// Every integer format again with 40 rows (5 groups of 8, so the threads
+/// Every integer format again with 5 row groups of `R` rows (so the threads
 /// split them unevenly), rows interleaved as the compiler packs weights only
-/// linears read.
+/// linears read: R = 8 for 256-bit kernels, 16 for 512-bit ones.
+std::vector<Case> makeInterleavedCases(int R) {
+  CaseBuilder b;
+  uint32_t seed = 100;
+  int64_t rows = 5 * R;
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    b.addGgml(t, rows, 512, seed++);
+  for (int bits : {2, 3, 4, 8})
+    b.addAffine(bits, 64, false, rows, 256, seed++);
+  b.addAffine(4, 128, true, rows, 256, seed++);
+  b.addInt8Row(rows, 160, seed++);
+  b.addBnb(Bnb4BitType::NF4, false, rows, 128, seed++);
+  b.addBnb(Bnb4BitType::FP4, false, rows, 128, seed++);
+  b.addBnb(Bnb4BitType::NF4, true, rows, 128, seed++);
+  if (!b.pack())
+    b.cases.clear();
+  for (Case &c : b.cases) {
+    // NF4/FP4 run through their int8 codebook, as the compiler packs them.
+    if (c.w.layout.family == KernelFamily::Lut)
+      useInt8Codebook(c.w);
+    EXPECT_EQ(c.w.layout.family, KernelFamily::Integer) << c.label;
+    interleaveRows(c.w, R);
+    c.label += " interleaved by " + std::to_string(R);
+  }
+  return std::move(b.cases);
+}
+
 const std::vector<Case> &interleavedCases() {
-  static std::vector<Case> cases = [] {
-    CaseBuilder b;
-    uint32_t seed = 100;
-    for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                    DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
-      b.addGgml(t, 40, 512, seed++);
-    for (int bits : {2, 3, 4, 8})
-      b.addAffine(bits, 64, false, 40, 256, seed++);
-    b.addAffine(4, 128, true, 40, 256, seed++);
-    b.addInt8Row(40, 160, seed++);
-    if (!b.pack())
-      b.cases.clear();
-    for (Case &c : b.cases) {
-      EXPECT_EQ(c.w.layout.family, KernelFamily::Integer) << c.label;
-      interleaveRows(c.w, kInterleavedRows);
-      c.label += " interleaved";
-    }
-    return std::move(b.cases);
-  }();
+  static std::vector<Case> cases = makeInterleavedCases(kInterleavedRows);
+  return cases;
+}
+
+const std::vector<Case> &wideInterleavedCases() {
+  static std::vector<Case> cases = makeInterleavedCases(kMaxInterleavedRows);
   return cases;
 }
 
@@ -427,10 +451,11 @@ TEST(CodegenKernels, PackingMatchesDequantizers) {
 }
 
 TEST(CodegenKernels, InterleavedPackingMatchesDequantizers) {
-  const std::vector<Case> &cases = interleavedCases();
-  ASSERT_EQ(cases.size(), 16u);
-  for (const Case &c : cases)
-    checkPacking(c);
+  for (const std::vector<Case> *cases : {&interleavedCases(), &wideInterleavedCases()}) {
+    ASSERT_EQ(cases->size(), 19u);
+    for (const Case &c : *cases)
+      checkPacking(c);
+  }
 }
 
 TEST(CodegenKernels, InterleavedLinearX86_64_v3) {
@@ -445,6 +470,38 @@ TEST(CodegenKernels, InterleavedLinearX86_64_v4) {
   const std::vector<Case> &cases = interleavedCases();
   ASSERT_FALSE(cases.empty());
   runLinearCases(cases, "x86-64-v4");
+}
+
+// 16-row groups: the 512-bit kernels the compiler picks for AVX-512 VNNI.
+TEST(CodegenKernels, WideInterleavedLinearX86_64_v4) {
+  if (!hostHasVnni())
+    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI, so x86-64-v4 kernels cannot run here";
+  const std::vector<Case> &cases = wideInterleavedCases();
+  ASSERT_FALSE(cases.empty());
+  runLinearCases(cases, "x86-64-v4");
+}
+
+// The int8 codebooks against bitsandbytes' values: every entry within half a
+// step, the extremes exact, and FP4 exact but for its two smallest entries.
+TEST(CodegenKernels, Int8CodebooksMatchBnb) {
+  for (bool fp4 : {false, true}) {
+    const Int8Codebook &book = int8Codebook(fp4);
+    llvm::ArrayRef<float> ref = bnb4BitCodebook(fp4 ? Bnb4BitType::FP4 : Bnb4BitType::NF4);
+    int inexact = 0;
+    for (int i = 0; i < 16; ++i) {
+      float v = float(book.values[i]) / book.scale;
+      EXPECT_LE(std::fabs(v - ref[size_t(i)]), 0.5f / book.scale + 1e-7f) << i;
+      inexact += std::fabs(v - ref[size_t(i)]) > 1e-6f;
+      if (std::fabs(ref[size_t(i)]) == 1.0f)
+        EXPECT_FLOAT_EQ(v, ref[size_t(i)]);
+    }
+    if (fp4) {
+      EXPECT_FLOAT_EQ(book.scale, 120.0f); // 10 per twelfth
+      EXPECT_EQ(inexact, 2);
+    } else {
+      EXPECT_EQ(book.values[7], 0);
+    }
+  }
 }
 
 TEST(CodegenKernels, LayoutsCoverEveryFamily) {

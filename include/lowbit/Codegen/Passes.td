@@ -51,6 +51,9 @@ def PackWeights : Pass<"lowbit-pack-weights", "mlir::ModuleOp"> {
   let options = [
     Option<"output", "output", "std::string", /*default=*/"",
            "File receiving the packed weights (required)">,
+    Option<"interleave", "interleave", "int", /*default=*/"8",
+           "Row group of the interleaved integer layouts: 8 (256-bit kernels) "
+           "or 16 (512-bit kernels)">,
   ];
 }
 

@@ -86,6 +86,10 @@ struct PackedLayout {
   ActivationQuant activationQuant = ActivationQuant::Block32;
   // Lut: mlir::lowbit::QuantFormat::NF4 or FP4
   bool fp4Codebook = false;
+  /// Integer, 4-bit: the codes index the int8 codebook of NF4 (or FP4 when
+  /// fp4Codebook), int8Codebook(); w = d·codebook[u] with d = absmax/scale
+  /// (see useInt8Codebook).
+  bool int8Codebook = false;
   /// Integer layouts of weights only linears read: rows interleaved in
   /// groups of `interleave` (1: not interleaved; see interleaveRows).
   int interleave = 1;
@@ -133,12 +137,30 @@ llvm::Expected<PackedWeight> packWeight(const WeightStore &weights,
 PackedWeight packFloatMatrix(const float *values, int64_t rows, int64_t cols,
                              FloatEncoding e);
 
-/// Interleaves an Integer weight's rows in groups of `rows` (8), so that one
-/// int32 lane of a vector dot product holds one row: a block of 32 values of
-/// a row group is a tile of code bytes where 4 consecutive bytes are 4
-/// consecutive values of one row, and the rows' parameters of a block (or
-/// super-block) are adjacent. Per tile, with u[r][i] the codes of row r:
-///   8-bit:   8 chunks of 32 bytes, chunk g byte 4r+i = u[r][4g+i]
+/// NF4 or FP4 as int8: round(book[i]·scale) for the scale in [64, 127] that
+/// loses the least (the sum of the 16 squared rounding errors, relative to
+/// the scale). FP4's entries are multiples of 1/12, so scale 120 is exact
+/// but for ±0.0052; NF4's are irrational and err by at most half a step
+/// (0.4% of the block's absmax), the size of the activations' int8 rounding.
+struct Int8Codebook {
+  int8_t values[16];
+  float scale;
+};
+const Int8Codebook &int8Codebook(bool fp4);
+
+/// Turns a Lut weight into an Integer one that reads the same codes through
+/// the int8 codebook (int8Codebook), with d = absmax/scale per parameter
+/// record (blocks sharing an absmax share a record), so the integer kernels
+/// run NF4/FP4 like q4_0.
+void useInt8Codebook(PackedWeight &w);
+
+/// Interleaves an Integer weight's rows in groups of `rows` (8 or 16), so
+/// that one int32 lane of a vector dot product holds one row: a block of 32
+/// values of a row group is a tile of code bytes where 4 consecutive bytes are
+/// 4 consecutive values of one row, and the rows' parameters of a block (or
+/// super-block) are adjacent. A chunk is 4·rows bytes (one vector: 256-bit
+/// for 8 rows, 512-bit for 16). Per tile, with u[r][i] the codes of row r:
+///   8-bit:   8 chunks, chunk g byte 4r+i = u[r][4g+i]
 ///   <=4-bit: 4 chunks, chunk c byte 4r+i = u[r][4c+i] | u[r][16+4c+i] << 4
 ///   5/6-bit: those, then 2 chunks of the high 2 bits: chunk p byte 4r+i
 ///            holds u[r][4(p+2j)+i] >> 4 at bits 2j, j = 0..3
@@ -148,8 +170,9 @@ PackedWeight packFloatMatrix(const float *values, int64_t rows, int64_t cols,
 /// Requires rows % `rows` == 0.
 void interleaveRows(PackedWeight &w, int rows);
 /// The row group of the interleaved integer kernels: one int32 lane per row
-/// in a 256-bit vector.
+/// in a 256-bit vector, or in a 512-bit one on targets with AVX-512 VNNI.
 inline constexpr int kInterleavedRows = 8;
+inline constexpr int kMaxInterleavedRows = 16;
 
 /// Reference decode of packed row `row` to f32 (cols values): the oracle the
 /// kernel tests compare against.

@@ -24,8 +24,15 @@ namespace lowbit {
 inline constexpr char kArtifactMagic[8] = {'L', 'O', 'W', 'B', 'I', 'T', 'X', '\0'};
 /// Bumped whenever the layout, the manifest's meaning or the kernel ABI
 /// changes; a runtime refuses newer artifacts.
-inline constexpr uint32_t kArtifactFormatVersion = 1;
+/// 2: the key cache is tiled by kKeyCacheTile positions.
+inline constexpr uint32_t kArtifactFormatVersion = 2;
 inline constexpr uint64_t kArtifactAlignment = 4096;
+/// The key cache of a layer holds, for each block of kKeyCacheTile
+/// positions, the kv_width values of each position transposed: value d of
+/// position p at ((p / tile)·kv_width + d)·tile + p % tile, so attention reads
+/// the keys of a block as one vector per dimension. The value cache is
+/// row-major ([position][kv_width]). Both hold a whole number of blocks.
+inline constexpr int64_t kKeyCacheTile = 16;
 
 struct ArtifactHeader {
   char magic[8];
