@@ -116,7 +116,10 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     return arith::SIToFPOp::create(b, loc, rowsF, e.load(rowsB, ptr, off));
   };
   auto prefetchAt = [&](Value ptr) { LLVM::Prefetch::create(b, loc, ptr, 0, 3, 1); };
-  constexpr int64_t kPrefetchBytes = 2048;
+  // 4 KiB ahead: at the 1.1B shape decode ran 5-10% faster than at 2 KiB
+  // (a memory latency's worth of bytes at ~30 GB/s per core); a model that
+  // fits the L3 does not care.
+  constexpr int64_t kPrefetchBytes = 4096;
 
   // One row group × `count` tokens from token s0.
   auto emitTile = [&](Value group, Value s0, int count) {

@@ -11,6 +11,9 @@
 //            ggml block format, affine (GPTQ/AWQ/RTN) and int8_row map onto
 //            it exactly: Q4_K's d·sc and dmin·mn are exact f32 products, and
 //            q4_0's w = d·(q-8) becomes u = q, m = -8d.
+//            NF4/FP4 weights read only by linears become Integer too: their
+//            4-bit indices go through the codebook rounded to int8
+//            (int8Codebook, useInt8Codebook).
 //   Lut      4-bit indices into a 16-entry codebook (NF4/FP4) with one f32
 //            absmax per 32 values, against f32 activations.
 //
