@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelEmitter.h"
 
+#include <algorithm>
 #include <cassert>
 
 using namespace mlir;
@@ -96,14 +97,10 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     signedBook = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(chunkB, ArrayRef(s)));
     unsignedBook = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(chunkB, ArrayRef(u)));
   }
-  // acc + Σ u·a over 4-byte lanes.
+  // acc + Σ u·a over 4-byte lanes (VNNI).
   auto dot = [&](Value acc, Value u, Value a) -> Value {
-    if (target.vnni)
-      return e.call(R == 16 ? "llvm.x86.avx512.vpdpbusd.512" : "llvm.x86.avx512.vpdpbusd.256",
-                    rowsI, {acc, u, a});
-    Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", chunkS, {u, a});
-    p = e.call("llvm.x86.avx2.pmadd.wd", rowsI, {p, ones16});
-    return arith::AddIOp::create(b, loc, acc, p);
+    return e.call(R == 16 ? "llvm.x86.avx512.vpdpbusd.512" : "llvm.x86.avx512.vpdpbusd.256",
+                  rowsI, {acc, u, a});
   };
   // R parameters (one per row) at `ptr`, as f32.
   auto rowParams = [&](Value ptr, int64_t off, bool half) -> Value {
@@ -165,15 +162,30 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
       return codes;
     };
     // Dots of groups [q0, q1) of one tile for every token.
+    // Without VNNI, the int16 pair sums of vpmaddubsw are added in int16
+    // while they cannot overflow (|u·a + u'·a'| <= 2·umax·128 each), and
+    // widened once per run: 4-bit codes take 8 groups per vpmaddwd.
+    int umax = isSigned || l.bits == 8 ? 128 : (1 << l.bits) - 1;
+    int pairRun = target.vnni ? 1 : std::max(1, 32767 / (256 * umax));
     auto dots = [&](const Codes &codes, Value blk, int q0, int q1) {
       SmallVector<Value> d;
       for (int c = 0; c < count; ++c) {
         Value acc = zeroI();
-        for (int q = q0; q < q1; ++q) {
-          Value a = act(c, blk, q);
-          if (signSigned)
-            a = e.call("llvm.x86.avx2.psign.b", chunkB, {a, codes.sign[q]});
-          acc = dot(acc, codes.u[q], a);
+        for (int q = q0; q < q1; q += pairRun) {
+          if (target.vnni) {
+            acc = dot(acc, codes.u[q], act(c, blk, q));
+            continue;
+          }
+          Value pairs;
+          for (int r = q; r < std::min(q1, q + pairRun); ++r) {
+            Value a = act(c, blk, r);
+            if (signSigned)
+              a = e.call("llvm.x86.avx2.psign.b", chunkB, {a, codes.sign[r]});
+            Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", chunkS, {codes.u[r], a});
+            pairs = pairs ? arith::AddIOp::create(b, loc, pairs, p).getResult() : p;
+          }
+          Value wide = e.call("llvm.x86.avx2.pmadd.wd", rowsI, {pairs, ones16});
+          acc = arith::AddIOp::create(b, loc, acc, wide);
         }
         d.push_back(acc);
       }

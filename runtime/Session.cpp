@@ -213,7 +213,8 @@ Session::Session() : impl(std::make_unique<Impl>()) {}
 Session::~Session() = default;
 
 StatusOr<std::unique_ptr<Session>>
-Session::create(const Model &model, int64_t contextLength, int threads) {
+Session::create(const Model &model, int64_t contextLength, int threads,
+                const std::vector<int> &cpus) {
   const Model::Impl &m = *model.impl;
   const int64_t modelContext = m.info.contextLength;
   if (contextLength < 0 || contextLength > modelContext)
@@ -224,12 +225,18 @@ Session::create(const Model &model, int64_t contextLength, int threads) {
   if (threads < 0)
     return Status::error("thread count " + std::to_string(threads) +
                          " must be positive (0: one per core)");
+  int cores = int(std::thread::hardware_concurrency());
+  for (int cpu : cpus)
+    if (cpu < 0 || cpu >= CPU_SETSIZE || (cores > 0 && cpu >= cores))
+      return Status::error("CPU " + std::to_string(cpu) + " is not one of this machine's (0.." +
+                           std::to_string(cores - 1) + ")");
   std::unique_ptr<Session> session(new Session());
   Impl &s = *session->impl;
   s.model = &m;
   s.context = contextLength ? contextLength : modelContext;
   s.vocab = m.info.vocabSize;
-  s.pool = std::make_unique<ThreadPool>(threads ? threads : defaultThreadCount());
+  s.pool = std::make_unique<ThreadPool>(
+      threads ? threads : cpus.empty() ? defaultThreadCount() : int(cpus.size()), cpus);
   int64_t layers = std::max<int64_t>(m.manifest.kv_layers(), 0);
   s.keys.resize(size_t(layers));
   s.values.resize(size_t(layers));

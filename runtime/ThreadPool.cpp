@@ -3,6 +3,9 @@
 
 #include <climits>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -50,8 +53,9 @@ void Barrier::wait(int spins) {
   sleepers.fetch_sub(1, std::memory_order_relaxed);
 }
 
-ThreadPool::ThreadPool(int threads)
-    : threads(threads < 1 ? 1 : threads), meet(this->threads) {
+ThreadPool::ThreadPool(int threads, const std::vector<int> &cpus)
+    : threads(threads < 1 ? 1 : threads), cpus(cpus), meet(this->threads) {
+  pin(0);
   workers.reserve(this->threads - 1);
   for (int i = 1; i < this->threads; ++i)
     workers.emplace_back([this, i] { workerLoop(i); });
@@ -64,7 +68,18 @@ ThreadPool::~ThreadPool() {
     t.join();
 }
 
+void ThreadPool::pin(int index) const {
+  if (cpus.empty())
+    return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpus[size_t(index) % cpus.size()], &set);
+  // Best effort: a CPU outside the process's allowed set leaves it unpinned.
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 void ThreadPool::workerLoop(int index) {
+  pin(index);
   for (;;) {
     meet.wait(); // the start of a job, or the end of the pool
     if (stopping)

@@ -40,7 +40,8 @@ private:
 
 class ThreadPool {
 public:
-  explicit ThreadPool(int threads);
+  /// With `cpus`, thread i (the caller is thread 0) runs on cpus[i % size].
+  explicit ThreadPool(int threads, const std::vector<int> &cpus = {});
   ~ThreadPool();
   int size() const { return threads; }
 
@@ -51,8 +52,10 @@ public:
 
 private:
   void workerLoop(int index);
+  void pin(int index) const;
 
   const int threads;
+  const std::vector<int> cpus;
   Barrier meet;
   const std::function<void(int)> *job = nullptr;
   bool stopping = false;

@@ -93,6 +93,10 @@ refuse tokens-negative "-n -5" - -- "${RUN[@]}" generate -n -5 m
 refuse prompt-token-out-of-vocab "--prompt-tokens: invalid token id '99999'" - -- "${RUN[@]}" generate --prompt-tokens 1,99999 m
 refuse threads-negative "--threads -1" - -- "${RUN[@]}" generate --threads -1 m
 refuse threads-huge "--threads 99999" - -- "${RUN[@]}" generate --threads 99999 m
+"$B/lowbit-compile" x.gguf -o x.lbx 2>/dev/null || { echo "FAIL set-up: compile"; exit 1; }
+refuse cpus-not-a-number "--cpus: 'a' is not a CPU number" - -- "${RUN[@]}" generate --cpus 0,a x.lbx
+refuse cpus-range-backwards "--cpus: '3-1' is not a CPU number" - -- "${RUN[@]}" generate --cpus 3-1 x.lbx
+refuse cpus-absent "CPU 4095 is not one of this machine's" - -- "${RUN[@]}" generate --cpus 4095 x.lbx
 refuse chunks-negative "--chunks -5" - -- "${RUN[@]}" perplexity --chunks -5 --file "$TEXT" m
 refuse chunks-zero "--chunks 0" - -- "${RUN[@]}" perplexity --chunks 0 --file "$TEXT" m
 refuse ctx-one "--ctx 1" - -- "${RUN[@]}" perplexity --ctx 1 --file "$TEXT" m

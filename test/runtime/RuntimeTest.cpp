@@ -13,6 +13,7 @@
 
 #include "artifact.pb.h"
 
+#include <sched.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -302,6 +303,36 @@ static void runToy(int threads) {
 
 TEST(Session, RunsThePlanOnOneThread) { runToy(1); }
 TEST(Session, RunsThePlanOnThreeThreads) { runToy(3); }
+
+// --cpus: every thread (the caller is thread 0) is pinned to a listed CPU,
+// the plan still computes the same logits, and a CPU the machine lacks is
+// refused.
+TEST(Session, PinsThreadsToTheListedCpus) {
+  Toy toy;
+  std::unique_ptr<Model> model = loadToy(toy, "pinned");
+  ASSERT_TRUE(model);
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(before), &before), 0);
+  int first = 0;
+  while (first < CPU_SETSIZE && !CPU_ISSET(first, &before))
+    ++first;
+  {
+    StatusOr<std::unique_ptr<Session>> made = Session::create(*model, 0, 2, {first});
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    cpu_set_t now;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(now), &now), 0);
+    EXPECT_EQ(CPU_COUNT(&now), 1);
+    EXPECT_TRUE(CPU_ISSET(first, &now));
+    std::vector<int32_t> tokens{3, 5}, positions{0, 1};
+    ASSERT_TRUE((*made)->forward(tokens.data(), positions.data(), 2, false).ok());
+    EXPECT_EQ((*made)->logits()[0], toy.table[3] + toy.table[5]);
+  }
+  sched_setaffinity(0, sizeof(before), &before);
+  StatusOr<std::unique_ptr<Session>> bad = Session::create(*model, 0, 1, {1 << 20});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("is not one of this machine's"), std::string::npos)
+      << bad.status().message();
+}
 
 TEST(Session, PrefillAndDecodeAdvanceThePosition) {
   Toy toy;

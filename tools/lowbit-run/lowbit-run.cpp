@@ -50,6 +50,12 @@ static cl::opt<int> threads(
              "when fewer cores are available"),
     cl::init(0), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
     cl::cat(category));
+static cl::opt<std::string> cpuList(
+    "cpus",
+    cl::desc("Pin the threads of a compiled model (.lbx) to these CPUs, e.g. 0,2 or "
+             "0-3; thread i runs on the i-th listed CPU (default threads: one per CPU)"),
+    cl::init(""), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
+    cl::cat(category));
 static cl::opt<std::string> protocol("protocol",
                                      cl::desc("p1 (Hugging Face) or p2 (llama.cpp)"),
                                      cl::init("p1"), cl::sub(perplexityCmd),
@@ -131,8 +137,36 @@ struct RunnableModel {
   std::function<std::string(const std::vector<int32_t> &)> decode;
 };
 
+/// "0,2,4-7" as a list of CPU numbers.
+static Expected<std::vector<int>> parseCpuList(StringRef text) {
+  std::vector<int> cpus;
+  SmallVector<StringRef> items;
+  text.split(items, ',');
+  for (StringRef item : items) {
+    auto [first, last] = item.trim().split('-');
+    unsigned lo = 0, hi = 0;
+    bool bad = first.getAsInteger(10, lo);
+    if (last.empty())
+      hi = lo;
+    else
+      bad |= last.getAsInteger(10, hi);
+    if (bad || hi < lo || hi >= 4096)
+      return createStringError("--cpus: '" + item + "' is not a CPU number or a range a-b");
+    for (unsigned c = lo; c <= hi; ++c)
+      cpus.push_back(int(c));
+  }
+  return cpus;
+}
+
 static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
   RunnableModel r;
+  std::vector<int> cpus;
+  if (!cpuList.empty()) {
+    Expected<std::vector<int>> parsed = parseCpuList(cpuList);
+    if (!parsed)
+      return parsed.takeError();
+    cpus = std::move(*parsed);
+  }
   rt::StatusOr<std::unique_ptr<rt::Model>> model = rt::Model::load(path.str());
   if (!model.ok())
     return statusError(model.status());
@@ -142,7 +176,7 @@ static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
   if (!tok)
     return createStringError(path + ": the artifact carries no tokenizer");
   rt::StatusOr<std::unique_ptr<rt::Session>> session =
-      rt::Session::create(*r.artifact, 0, threadCount);
+      rt::Session::create(*r.artifact, 0, threadCount, cpus);
   if (!session.ok())
     return statusError(session.status());
   r.threads = (*session)->threads();

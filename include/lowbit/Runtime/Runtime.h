@@ -83,9 +83,12 @@ private:
 class Session : public Engine {
 public:
   ~Session() override;
-  /// `contextLength` 0: the model's; `threads` 0: one per available core.
+  /// `contextLength` 0: the model's; `threads` 0: one per available core
+  /// (one per listed CPU when `cpus` is given). With `cpus`, thread i (the
+  /// calling thread is thread 0) is pinned to cpus[i % cpus.size()].
   static StatusOr<std::unique_ptr<Session>>
-  create(const Model &model, int64_t contextLength = 0, int threads = 0);
+  create(const Model &model, int64_t contextLength = 0, int threads = 0,
+         const std::vector<int> &cpus = {});
 
   Status forward(const int32_t *tokens, const int32_t *positions, int64_t n,
                  bool allLogits) override;
