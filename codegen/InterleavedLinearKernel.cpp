@@ -49,7 +49,7 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
   bool offsetSigned = isSigned && target.vnni;
   bool signSigned = isSigned && !target.vnni;
 
-  // The 8 code vectors (groups of 4 values × 8 rows) of the tile at `tile`.
+  // The 8 code vectors (groups of 4 values × R rows) of the tile at `tile`.
   auto tileCodes = [&](Value tile) {
     SmallVector<Value, 8> u(8);
     if (l.signedCodes || l.bits == 8) {
