@@ -499,6 +499,8 @@ TEST(CodegenKernels, Int8CodebooksMatchBnb) {
       EXPECT_FLOAT_EQ(book.scale, 120.0f); // 10 per twelfth
       EXPECT_EQ(inexact, 2);
     } else {
+      EXPECT_FLOAT_EQ(book.scale, 112.0f);
+      EXPECT_EQ(book.values[0], -112);
       EXPECT_EQ(book.values[7], 0);
     }
   }
