@@ -435,10 +435,12 @@ const std::vector<Case> &wideInterleavedCases() {
   return cases;
 }
 
-bool hostHasVnni() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+/// Runs `cases` on x86-64-v4, or skips where the CPU cannot run it.
+void runOnV4(const std::vector<Case> &cases) {
+  if (!hostHasVnni())
+    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI, so x86-64-v4 kernels cannot run here";
+  ASSERT_FALSE(cases.empty());
+  runLinearCases(cases, "x86-64-v4");
 }
 
 } // namespace
@@ -464,22 +466,10 @@ TEST(CodegenKernels, InterleavedLinearX86_64_v3) {
   runLinearCases(cases, "x86-64-v3");
 }
 
-TEST(CodegenKernels, InterleavedLinearX86_64_v4) {
-  if (!hostHasVnni())
-    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI, so x86-64-v4 kernels cannot run here";
-  const std::vector<Case> &cases = interleavedCases();
-  ASSERT_FALSE(cases.empty());
-  runLinearCases(cases, "x86-64-v4");
-}
+TEST(CodegenKernels, InterleavedLinearX86_64_v4) { runOnV4(interleavedCases()); }
 
 // 16-row groups: the 512-bit kernels the compiler picks for AVX-512 VNNI.
-TEST(CodegenKernels, WideInterleavedLinearX86_64_v4) {
-  if (!hostHasVnni())
-    GTEST_SKIP() << "this CPU lacks AVX-512 VNNI, so x86-64-v4 kernels cannot run here";
-  const std::vector<Case> &cases = wideInterleavedCases();
-  ASSERT_FALSE(cases.empty());
-  runLinearCases(cases, "x86-64-v4");
-}
+TEST(CodegenKernels, WideInterleavedLinearX86_64_v4) { runOnV4(wideInterleavedCases()); }
 
 // The int8 codebooks against bitsandbytes' values: every entry within half a
 // step, the extremes exact, and FP4 exact but for its two smallest entries.

@@ -134,6 +134,13 @@ private:
   void *handle = nullptr;
 };
 
+/// Whether this CPU runs x86-64-v4 kernels (AVX-512 with VNNI).
+inline bool hostHasVnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
 /// A buffer of `rows` activation rows of `width` f32 values (zero padded).
 inline std::vector<float> activationBuffer(int64_t rows, int64_t width) {
   return std::vector<float>(size_t(rows * activationRowBytes(width) / 4), 0.0f);
