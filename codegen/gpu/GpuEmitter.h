@@ -1,0 +1,87 @@
+//===- GpuEmitter.h - Building blocks of generated GPU kernels --*- C++ -*-===//
+//
+// A thin layer over OpBuilder for gpu.func kernels: global (addrspace 1)
+// pointer arithmetic and aligned loads through the llvm dialect, i64 scf.for
+// loops, thread and block indices, warp shuffles and NVVM intrinsics.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_CODEGEN_GPU_GPUEMITTER_H
+#define LOWBIT_CODEGEN_GPU_GPUEMITTER_H
+
+#include "lowbit/Codegen/GpuKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+
+#include <functional>
+
+namespace lowbit {
+
+/// The threads of a warp.
+inline constexpr int64_t kWarpSize = 32;
+
+class GpuEmitter {
+public:
+  /// Starts kernel `name` with `pointerArgs` global pointer arguments, run
+  /// by blocks of `blockSize` threads, at the end of `module`.
+  GpuEmitter(mlir::gpu::GPUModuleOp module, llvm::StringRef name, int pointerArgs,
+             int32_t blockSize);
+  ~GpuEmitter();
+
+  mlir::OpBuilder b;
+  mlir::Location loc;
+
+  mlir::Type f32() { return b.getF32Type(); }
+  mlir::Type i32() { return b.getI32Type(); }
+  mlir::Type i64() { return b.getI64Type(); }
+  mlir::Type globalPtr();
+
+  mlir::Value arg(int i);
+  mlir::Value i64c(int64_t v);
+  mlir::Value i32c(int32_t v);
+  mlir::Value f32c(float v);
+
+  /// threadIdx.x, blockIdx.x as i64.
+  mlir::Value threadIndex();
+  mlir::Value blockIndex();
+
+  mlir::Value offset(mlir::Value ptr, mlir::Value bytes);
+  /// Loads and stores at ptr + bytes; `align` is what the ABI guarantees.
+  mlir::Value load(mlir::Type t, mlir::Value ptr, mlir::Value bytes, unsigned align);
+  void store(mlir::Value v, mlir::Value ptr, mlir::Value bytes, unsigned align);
+
+  mlir::Value add(mlir::Value a, mlir::Value c);
+  mlir::Value add(mlir::Value a, int64_t c) { return add(a, i64c(c)); }
+  mlir::Value mul(mlir::Value a, mlir::Value c);
+  mlir::Value mul(mlir::Value a, int64_t c) { return mul(a, i64c(c)); }
+  /// Element i of an llvm vector value.
+  mlir::Value element(mlir::Value vec, int64_t i);
+
+  /// for (i = lo; i < hi; i += step) with loop-carried values.
+  mlir::ValueRange loop(mlir::Value lo, mlir::Value hi, int64_t step, mlir::ValueRange init,
+                        const std::function<llvm::SmallVector<mlir::Value>(
+                            mlir::Value, mlir::ValueRange)> &body);
+  /// if (cond) { body }.
+  void when(mlir::Value cond, const std::function<void()> &body);
+
+  /// The value of lane `lane ^ mask` of the warp.
+  mlir::Value shuffleXor(mlir::Value v, int32_t mask);
+  mlir::Value call(llvm::StringRef intrinsic, mlir::Type result, mlir::ValueRange operands);
+
+private:
+  mlir::gpu::GPUFuncOp func;
+};
+
+/// The symbol of the kernel a spec asks for.
+std::string gpuKernelName(const GpuKernelSpec &spec);
+
+/// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp).
+GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_GPU_GPUEMITTER_H

@@ -1,0 +1,147 @@
+//===- GpuLinearKernel.cpp - Quantized GEMV for NVIDIA GPUs ---------------===//
+//
+// The decode linear (batch 1-8) over affine int4 weights with groups of 128
+// (docs/gpu.md). Bandwidth decides it: each warp streams its rows' codes
+// with 16-byte loads (a warp reads 512 consecutive bytes per row and step),
+// dequantizes nothing to float (the int8 activations meet the 4-bit codes
+// in dp4a, 4 products per instruction), and keeps every token's partial
+// sums in registers, so each weight byte is read once for all tokens.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuEmitter.h"
+
+#include "lowbit/Codegen/Kernels.h"
+
+#include <string>
+
+using namespace mlir;
+
+namespace lowbit {
+
+namespace {
+// Warps per block: 128 threads leave room for 16 resident blocks per SM.
+constexpr int64_t kWarpsPerBlock = 4;
+constexpr int64_t kGroup = 128;
+
+// One step's loads for one block of 32 values: R rows' codes and (d, m),
+// and B tokens' activation codes, scale and sum.
+struct StepLoads {
+  SmallVector<Value> codes, dm, act, actScale, actSum;
+};
+} // namespace
+
+int defaultRowsPerWarp(int64_t batch) { return batch <= 2 ? 2 : 1; }
+
+GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t n = spec.n, k = spec.k, batch = spec.batch;
+  const int64_t rows = spec.rowsPerWarp ? spec.rowsPerWarp : defaultRowsPerWarp(batch);
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.spec.rowsPerWarp = int(rows);
+  launch.name = gpuKernelName(launch.spec);
+  launch.block = {kWarpsPerBlock * kWarpSize, 1, 1};
+  launch.grid = {n / (kWarpsPerBlock * rows), 1, 1};
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kWarpsPerBlock * kWarpSize));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value w = e.arg(0), xq = e.arg(1), out = e.arg(2);
+  const int64_t blocks = k / 32, codeRowBytes = k / 2, paramsBase = n * k / 2;
+  const int64_t groups = k / kGroup, xRowBytes = quantizedRowBytes(k);
+  const int64_t outRowBytes = activationRowBytes(n);
+  // Two blocks per lane and step where every lane has an even count: the
+  // loads of both are in flight together.
+  const int64_t unroll = blocks % (2 * kWarpSize) == 0 ? 2 : 1;
+
+  Value tid = e.threadIndex();
+  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
+  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
+  Value row0 = e.mul(e.add(e.mul(e.blockIndex(), kWarpsPerBlock), warp), rows);
+
+  VectorType v4i32 = VectorType::get({4}, e.i32()), v2f16 = VectorType::get({2}, b.getF16Type());
+  VectorType v2f32 = VectorType::get({2}, e.f32());
+  Value lowNibbles = e.i32c(0x0F0F0F0F), four = e.i32c(4);
+
+  auto loadStep = [&](Value blk) {
+    StepLoads s;
+    Value group = arith::ShRUIOp::create(b, loc, blk, e.i64c(2));
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = e.add(row0, r);
+      s.codes.push_back(e.load(v4i32, w, e.add(e.mul(row, codeRowBytes), e.mul(blk, 16)), 16));
+      Value param = e.add(e.mul(row, groups), group);
+      s.dm.push_back(e.load(v2f16, w, e.add(e.mul(param, 4), paramsBase), 4));
+    }
+    for (int64_t t = 0; t < batch; ++t) {
+      Value xrow = e.i64c(t * xRowBytes);
+      Value at = e.add(xrow, e.mul(blk, 32));
+      s.act.push_back(e.load(v4i32, xq, at, 16));
+      s.act.push_back(e.load(v4i32, xq, e.add(at, 16), 16));
+      s.actScale.push_back(e.load(e.f32(), xq, e.add(e.add(xrow, k), e.mul(blk, 4)), 4));
+      s.actSum.push_back(
+          e.load(v2f32, xq, e.add(e.add(xrow, k + k / 32 * 4), e.mul(blk, 8)), 8));
+    }
+    return s;
+  };
+  // acc[t·rows + r] += d·da·Σ u·q + m·Σx over one block of 32 values.
+  auto accumulate = [&](const StepLoads &s, SmallVector<Value> &acc) {
+    SmallVector<Value> lo, hi, d, m;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int j = 0; j < 4; ++j) {
+        Value word = e.element(s.codes[r], j);
+        lo.push_back(arith::AndIOp::create(b, loc, word, lowNibbles));
+        hi.push_back(arith::AndIOp::create(
+            b, loc, arith::ShRUIOp::create(b, loc, word, four), lowNibbles));
+      }
+      Value dm = LLVM::FPExtOp::create(b, loc, v2f32, s.dm[r]);
+      d.push_back(e.element(dm, 0));
+      m.push_back(e.element(dm, 1));
+    }
+    for (int64_t t = 0; t < batch; ++t) {
+      Value sum = arith::AddFOp::create(b, loc, e.element(s.actSum[t], 0),
+                                        e.element(s.actSum[t], 1));
+      for (int64_t r = 0; r < rows; ++r) {
+        Value dot = e.i32c(0);
+        for (int j = 0; j < 4; ++j) {
+          // Byte j of a code word holds values j (low) and j + 16 (high).
+          dot = e.call("llvm.nvvm.idp4a.u.s", e.i32(),
+                       {lo[r * 4 + j], e.element(s.act[2 * t], j), dot});
+          dot = e.call("llvm.nvvm.idp4a.u.s", e.i32(),
+                       {hi[r * 4 + j], e.element(s.act[2 * t + 1], j), dot});
+        }
+        Value scale = arith::MulFOp::create(b, loc, d[r], s.actScale[t]);
+        Value df = arith::SIToFPOp::create(b, loc, e.f32(), dot);
+        Value &a = acc[t * rows + r];
+        a = LLVM::FMAOp::create(b, loc, df, scale, a);
+        a = LLVM::FMAOp::create(b, loc, m[r], sum, a);
+      }
+    }
+  };
+
+  SmallVector<Value> init(batch * rows, e.f32c(0));
+  ValueRange sums = e.loop(lane, e.i64c(blocks), kWarpSize * unroll, init,
+                           [&](Value blk, ValueRange carried) -> SmallVector<Value> {
+                             SmallVector<Value> acc(carried.begin(), carried.end());
+                             SmallVector<StepLoads, 2> steps;
+                             for (int64_t u = 0; u < unroll; ++u)
+                               steps.push_back(loadStep(e.add(blk, u * kWarpSize)));
+                             for (const StepLoads &s : steps)
+                               accumulate(s, acc);
+                             return acc;
+                           });
+  SmallVector<Value> totals;
+  for (Value v : sums) {
+    for (int32_t mask = kWarpSize / 2; mask > 0; mask /= 2)
+      v = arith::AddFOp::create(b, loc, v, e.shuffleXor(v, mask));
+    totals.push_back(v);
+  }
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, e.i64c(0));
+  e.when(first, [&] {
+    for (int64_t t = 0; t < batch; ++t)
+      for (int64_t r = 0; r < rows; ++r)
+        e.store(totals[t * rows + r], out,
+                e.add(e.mul(e.add(row0, r), 4), t * outRowBytes), 4);
+  });
+  return launch;
+}
+
+} // namespace lowbit

@@ -1,0 +1,77 @@
+//===- GpuKernels.h - Kernels for NVIDIA GPUs, as PTX -----------*- C++ -*-===//
+//
+// The GPU side of the kernel level: kernels written in the upstream gpu,
+// arith, scf and llvm dialects (NVVM intrinsics through llvm.call_intrinsic)
+// inside a `gpu.module`, lowered to NVVM and serialized to PTX by
+// gpu-module-to-binary. The kernel ABI (arguments, layouts, launch shapes)
+// is docs/gpu.md's.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_CODEGEN_GPUKERNELS_H
+#define LOWBIT_CODEGEN_GPUKERNELS_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+/// An NVIDIA GPU generation: its PTX chip name ("sm_90") and number (90).
+struct GpuTarget {
+  std::string chip;
+  int sm = 0;
+};
+/// sm_80 or sm_90; nullopt for anything else.
+std::optional<GpuTarget> resolveGpuTarget(llvm::StringRef name);
+
+enum class GpuKernelOp { Quantize, Linear };
+
+/// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
+/// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
+/// default for the batch). Quantize: `batch` rows of `k` f32 activations to
+/// int8 blocks of 32.
+struct GpuKernelSpec {
+  GpuKernelOp op = GpuKernelOp::Linear;
+  int64_t n = 0, k = 0, batch = 1;
+  int rowsPerWarp = 0;
+};
+
+/// A generated kernel and how to launch it.
+struct GpuKernelLaunch {
+  std::string name;
+  GpuKernelSpec spec;
+  std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
+  int64_t sharedBytes = 0;
+};
+
+/// The rows a warp owns when the spec leaves it to the generator.
+int defaultRowsPerWarp(int64_t batch);
+
+/// Adds `gpu.module @gpu_kernels` to `container` (marking it a
+/// gpu.container_module) with one gpu.func per spec. Fails, naming the spec,
+/// on a shape the kernels do not cover.
+llvm::Expected<std::vector<GpuKernelLaunch>>
+buildGpuKernels(mlir::ModuleOp container, llvm::ArrayRef<GpuKernelSpec> specs);
+
+/// The conversions of the gpu.module's kernels to the NVVM and llvm
+/// dialects, then the #nvvm.target of `target` attached to it.
+void buildGpuKernelLoweringPipeline(mlir::OpPassManager &pm, const GpuTarget &target);
+
+/// Lowers `container`'s gpu.module and serializes it to PTX.
+llvm::Expected<std::string> emitPtx(mlir::ModuleOp container, const GpuTarget &target);
+
+/// Registers the dialects and translations the GPU kernels need.
+void registerGpuCodegenDialects(mlir::DialectRegistry &registry);
+
+/// kernels.tsv (docs/gpu.md): one line per kernel.
+std::string gpuKernelManifest(const GpuTarget &target,
+                              llvm::ArrayRef<GpuKernelLaunch> kernels);
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_GPUKERNELS_H

@@ -1,0 +1,136 @@
+//===- lowbit-gpu-kernels.cpp - Generate the GPU linear kernels as PTX ----===//
+//
+// lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096 --batch=1,8
+//                    -o DIR              (DIR/kernels.ptx + DIR/kernels.tsv)
+//                    --emit=gpu|nvvm|ptx (one stage, to stdout or -o FILE)
+//
+// Each linear shape gets its activation-rounding kernel too. docs/gpu.md
+// has the kernels' ABI; bench/gpu.sh runs them on a GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "lowbit/Codegen/GpuKernels.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+#include "lowbit/Support/OutputFile.h"
+#include "lowbit/Support/ToolSetup.h"
+
+using namespace llvm;
+using namespace lowbit;
+
+static cl::OptionCategory category("lowbit-gpu-kernels options");
+static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Required,
+                                   cl::cat(category));
+static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
+                                     cl::CommaSeparated, cl::OneOrMore, cl::cat(category));
+static cl::list<int64_t> batches("batch", cl::desc("Token counts (1-8; default 1)"),
+                                 cl::CommaSeparated, cl::cat(category));
+static cl::list<int> rowsPerWarp("rows-per-warp",
+                                 cl::desc("Rows each warp owns: 1, 2 or 4 (one kernel per "
+                                          "value; default: chosen from the batch)"),
+                                 cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> emit("emit",
+                                 cl::desc("gpu (the kernels), nvvm (lowered), ptx, or dir "
+                                          "(kernels.ptx and kernels.tsv in -o DIR)"),
+                                 cl::init("dir"), cl::cat(category));
+static cl::opt<std::string> output("o", cl::desc("Output directory (--emit=dir) or file"),
+                                   cl::cat(category));
+
+static int fail(const Twine &message) {
+  WithColor::error(errs(), "lowbit-gpu-kernels") << message << "\n";
+  return 1;
+}
+
+static Error writeText(StringRef path, StringRef text) {
+  return writeFileAtomically(path, [&](raw_pwrite_stream &os) {
+    os << text;
+    return Error::success();
+  });
+}
+
+int main(int argc, char **argv) {
+  setUpTool(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "lowbit-gpu-kernels: GPU linear kernels as PTX\n");
+  std::optional<GpuTarget> gpu = resolveGpuTarget(target);
+  if (!gpu)
+    return fail("unknown --target '" + target + "' (sm_80 or sm_90)");
+  if (emit != "gpu" && emit != "nvvm" && emit != "ptx" && emit != "dir")
+    return fail("unknown --emit '" + emit + "' (gpu, nvvm, ptx or dir)");
+  if (emit == "dir" && output.empty())
+    return fail("--emit=dir needs -o DIR");
+
+  std::vector<int64_t> tokenCounts(batches.begin(), batches.end());
+  if (tokenCounts.empty())
+    tokenCounts.push_back(1);
+  std::vector<int> variants(rowsPerWarp.begin(), rowsPerWarp.end());
+  if (variants.empty())
+    variants.push_back(0);
+  std::vector<GpuKernelSpec> specs;
+  for (const std::string &shape : linears) {
+    auto [ns, ks] = StringRef(shape).split('x');
+    int64_t n = 0, k = 0;
+    if (ns.getAsInteger(10, n) || ks.getAsInteger(10, k) || n <= 0 || k <= 0)
+      return fail("--linear '" + shape + "' is not NxK (e.g. 4096x14336)");
+    for (int64_t batch : tokenCounts) {
+      specs.push_back({GpuKernelOp::Quantize, 0, k, batch, 0});
+      for (int rows : variants)
+        specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});
+    }
+  }
+
+  mlir::DialectRegistry registry;
+  registerGpuCodegenDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  Expected<std::vector<GpuKernelLaunch>> kernels = buildGpuKernels(*module, specs);
+  if (!kernels)
+    return fail(toString(kernels.takeError()));
+
+  std::string text;
+  if (emit == "gpu" || emit == "nvvm") {
+    if (emit == "nvvm") {
+      mlir::PassManager pm(&context);
+      buildGpuKernelLoweringPipeline(pm, *gpu);
+      if (mlir::failed(pm.run(*module)))
+        return fail("lowering the GPU kernels to NVVM failed");
+    }
+    raw_string_ostream os(text);
+    module->print(os);
+  } else {
+    Expected<std::string> ptx = emitPtx(*module, *gpu);
+    if (!ptx)
+      return fail(toString(ptx.takeError()));
+    text = std::move(*ptx);
+  }
+  if (emit != "dir") {
+    if (output.empty() || output == "-") {
+      outs() << text;
+      return 0;
+    }
+    if (Error e = writeText(output, text))
+      return fail(toString(std::move(e)));
+    return 0;
+  }
+  if (std::error_code ec = sys::fs::create_directories(output))
+    return fail("cannot create directory '" + output + "': " + ec.message());
+  SmallString<256> ptxPath(output), tsvPath(output);
+  sys::path::append(ptxPath, "kernels.ptx");
+  sys::path::append(tsvPath, "kernels.tsv");
+  if (Error e = writeText(ptxPath, text))
+    return fail(toString(std::move(e)));
+  if (Error e = writeText(tsvPath, gpuKernelManifest(*gpu, *kernels)))
+    return fail(toString(std::move(e)));
+  errs() << "lowbit-gpu-kernels: " << kernels->size() << " kernels for " << gpu->chip
+         << " in " << output << "\n";
+  return 0;
+}
