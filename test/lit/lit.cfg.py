@@ -5,6 +5,7 @@
 # tools are in <repo>/build/bin.
 
 import os
+import sys
 
 import lit.formats
 import lit.llvm
@@ -38,7 +39,7 @@ llvm_config.use_default_substitutions()
 # already built (tools that are not built yet are simply not substituted).
 llvm_config.with_environment("PATH", config.lowbit_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-tools = ["lowbit-opt", "lowbit-translate", "lowbit-run"]
+tools = ["lowbit-opt", "lowbit-translate", "lowbit-run", "lowbit-gpu-kernels"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], [config.lowbit_tools_dir]
 )
@@ -52,3 +53,12 @@ config.substitutions.append(("%mlir_opt", os.path.join(config.llvm_tools_dir, "m
 # plain build.
 if getattr(config, "lowbit_sanitize", ""):
     config.available_features.add("sanitized")
+
+# ptxas (the CUDA toolkit's PTX assembler) checks the generated GPU kernels:
+# they must assemble for every target without spilling.
+import shutil
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+config.substitutions.append(("%python", sys.executable))

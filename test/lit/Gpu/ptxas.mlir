@@ -1,0 +1,12 @@
+// Every generated kernel assembles with ptxas for sm_80 and sm_90 within the
+// register budget and without spilling: at most 168 registers per thread
+// (at least 384 resident threads per SM), no spill stores or loads, no
+// stack frame. Shapes: Llama-3-8B's linears, batches 1, 4 and 8, each rows-
+// per-warp variant.
+// REQUIRES: ptxas
+// RUN: rm -rf %t && lowbit-gpu-kernels --target=sm_80 --linear=4096x4096,14336x4096,4096x14336 --batch=1,4,8 --rows-per-warp=1,2,4 -o %t/sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/sm_80/kernels.ptx -o %t/sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 33 | FileCheck %s
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096,4096x14336 --batch=1,4,8 --rows-per-warp=1,2,4 -o %t/sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/sm_90/kernels.ptx -o %t/sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 33 | FileCheck %s
+
+// CHECK: 33 kernels within 168 registers, no spills
