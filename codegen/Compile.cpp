@@ -328,8 +328,25 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
   return llvm::Error::success();
 }
 
+auto ::lowbit::checkCompileTarget(llvm::StringRef target) -> llvm::Error {
+  // GPU targets are named like sm_90, alone or beside a CPU target.
+  for (llvm::StringRef part : llvm::split(target, ','))
+    if (part.trim().starts_with("sm_"))
+      return llvm::createStringError(
+          "--target '" + target.str() +
+          "': whole-model GPU artifacts are not generated yet; the GPU decode linear "
+          "kernels are (lowbit-gpu-kernels, docs/gpu.md)");
+  if (!resolveCpuTarget(target))
+    return llvm::createStringError(
+        "unknown or unusable --target '" + target.str() +
+        "' (x86-64-v3, x86-64-v4, or native on a CPU with AVX2, FMA and F16C)");
+  return llvm::Error::success();
+}
+
 auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
     -> llvm::Error {
+  if (llvm::Error e = checkCompileTarget(options.target))
+    return e;
   std::optional<CpuTarget> target = resolveCpuTarget(options.target);
   if (!target)
     return llvm::createStringError(

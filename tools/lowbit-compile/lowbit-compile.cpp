@@ -45,6 +45,9 @@ int main(int argc, char **argv) {
     WithColor::error(errs(), "lowbit-compile") << toString(std::move(e)) << "\n";
     return 1;
   };
+  // A target that cannot be compiled for fails before the model loads.
+  if (Error e = checkCompileTarget(target))
+    return fail(std::move(e));
   Expected<std::unique_ptr<LoadedModel>> model = loadModel(modelPath);
   if (!model)
     return fail(model.takeError());

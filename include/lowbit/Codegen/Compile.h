@@ -27,6 +27,10 @@ struct CompileOptions {
 /// emits an error on each offending op.
 mlir::LogicalResult checkCodegenLegality(mlir::ModuleOp module);
 
+/// Fails, saying why, unless `target` names a CPU target compileModel can
+/// generate code for (GPU targets are refused: not generated yet).
+llvm::Error checkCompileTarget(llvm::StringRef target);
+
 /// Packs the weights, generates and compiles the kernels and writes the
 /// artifact atomically to options.output.
 llvm::Error compileModel(LoadedModel &model, const CompileOptions &options);
