@@ -109,9 +109,6 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     Value h = e.load(e.vec(R, b.getF16Type()), ptr, off);
     return arith::ExtFOp::create(b, loc, rowsF, h);
   };
-  auto rowBytes = [&](Value ptr, int64_t off) -> Value {
-    return arith::SIToFPOp::create(b, loc, rowsF, e.load(rowsB, ptr, off));
-  };
   auto prefetchAt = [&](Value ptr) { LLVM::Prefetch::create(b, loc, ptr, 0, 3, 1); };
   // 4 KiB ahead: at the 1.1B shape decode ran 5-10% faster than at 2 KiB
   // (a memory latency's worth of bytes at ~30 GB/s per core); a model that
@@ -167,7 +164,9 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
     // widened once per run: 4-bit codes take 8 groups per vpmaddwd.
     int umax = isSigned || l.bits == 8 ? 128 : (1 << l.bits) - 1;
     int pairRun = target.vnni ? 1 : std::max(1, 32767 / (256 * umax));
-    auto dots = [&](const Codes &codes, Value blk, int q0, int q1) {
+    // `weights16` (AVX2 only) replaces the ones of vpmaddwd: each row's
+    // sub-block scale, so the scaled sums stay in int32.
+    auto dots = [&](const Codes &codes, Value blk, int q0, int q1, Value weights16 = {}) {
       SmallVector<Value> d;
       for (int c = 0; c < count; ++c) {
         Value acc = zeroI();
@@ -184,7 +183,8 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
             Value p = e.call("llvm.x86.avx2.pmadd.ub.sw", chunkS, {codes.u[r], a});
             pairs = pairs ? arith::AddIOp::create(b, loc, pairs, p).getResult() : p;
           }
-          Value wide = e.call("llvm.x86.avx2.pmadd.wd", rowsI, {pairs, ones16});
+          Value wide = e.call("llvm.x86.avx2.pmadd.wd", rowsI,
+                              {pairs, weights16 ? weights16 : ones16});
           acc = arith::AddIOp::create(b, loc, acc, wide);
         }
         d.push_back(acc);
@@ -246,24 +246,53 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                                           e.mul(e.add(e.mul(group, supers), sb), R * pb)));
             Value dRows = rowParams(rec, 0, false), dminRows = rowParams(rec, 4 * R, false);
             int64_t scOff = 8 * R, mnOff = 8 * R + (l.codeOffset ? 0 : subs * R);
-            SmallVector<Value> sumF(count, zeroF()), sumM(count, zeroF());
+            // AVX2: Σ_j sc_j·Σu·a in int32 through vpmaddwd (at most
+            // 2^28 in magnitude for every K-quant), one conversion per
+            // super-block. VNNI: Σ_j (d·sc_j)·Σu·a in f32 per sub-block.
+            bool intScales = !target.vnni;
+            SmallVector<Value> sumF(count, zeroF()), sumM(count, zeroF()), sumI(count, zeroI());
             Value firstBlock = e.mul(sb, 8);
-            for (int j = 0; j < 8; ++j) {
-              Value blk = e.add(firstBlock, e.i64c(j));
+            // One block of 32 values (j of the super-block's 8) into the sums.
+            // Decode unrolls the 8; prefill runs them as a loop, which keeps
+            // the 4 tokens' sums and the codes in registers.
+            auto superBlockPart = [&](Value j, SmallVector<Value> &sumF, SmallVector<Value> &sumM,
+                                      SmallVector<Value> &sumI) {
+              Value blk = e.add(firstBlock, j);
               Value tile = tileAt(blk);
               if (decode)
                 for (int64_t off = 0; off < R * cb; off += 64)
                   prefetchAt(e.offset(tile, kPrefetchBytes + off));
               Codes u = unsignedCodes(tile);
+              Value subBase = e.mul(j, subsPerBlock * R);
               for (int h = 0; h < subsPerBlock; ++h) {
-                int sub = int(j * subsPerBlock + h);
                 int q0 = int(h * 8 / subsPerBlock), q1 = int((h + 1) * 8 / subsPerBlock);
-                SmallVector<Value> d = dots(u, blk, q0, q1);
-                Value scale = arith::MulFOp::create(b, loc, dRows, rowBytes(rec, scOff + sub * R));
-                Value mn = rowBytes(rec, mnOff + sub * R);
+                Value scAt = e.add(subBase, e.i64c(scOff + h * R));
+                Value mn = arith::SIToFPOp::create(
+                    b, loc, rowsF, e.load(rowsB, rec, e.add(subBase, e.i64c(mnOff + h * R))));
+                SmallVector<Value> d;
+                Value scale;
+                if (intScales) {
+                  // Row i's scale in int16 lanes 2i and 2i + 1.
+                  Value sc = arith::ExtSIOp::create(b, loc, e.vec(R, b.getI16Type()),
+                                                    e.load(rowsB, rec, scAt));
+                  SmallVector<int64_t> pairsOfRows;
+                  for (int64_t i = 0; i < 2 * R; ++i)
+                    pairsOfRows.push_back(i / 2);
+                  Value sc16 = vector::ShuffleOp::create(b, loc, sc, sc, pairsOfRows);
+                  d = dots(u, blk, q0, q1, sc16);
+                } else {
+                  d = dots(u, blk, q0, q1);
+                  scale = arith::MulFOp::create(
+                      b, loc, dRows,
+                      arith::SIToFPOp::create(b, loc, rowsF, e.load(rowsB, rec, scAt)));
+                }
                 for (int c = 0; c < count; ++c) {
-                  Value df = arith::SIToFPOp::create(b, loc, rowsF, d[c]);
-                  sumF[c] = vector::FMAOp::create(b, loc, df, scale, sumF[c]);
+                  if (intScales) {
+                    sumI[c] = arith::AddIOp::create(b, loc, sumI[c], d[c]);
+                  } else {
+                    Value df = arith::SIToFPOp::create(b, loc, rowsF, d[c]);
+                    sumF[c] = vector::FMAOp::create(b, loc, df, scale, sumF[c]);
+                  }
                   Value s = subsPerBlock == 1
                                 ? arith::AddFOp::create(b, loc, actSum(c, blk, 0), actSum(c, blk, 1))
                                       .getResult()
@@ -271,12 +300,39 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                   sumM[c] = vector::FMAOp::create(b, loc, mn, e.splat(rowsF, s), sumM[c]);
                 }
               }
+            };
+            if (decode) {
+              for (int j = 0; j < 8; ++j)
+                superBlockPart(e.i64c(j), sumF, sumM, sumI);
+            } else {
+              SmallVector<Value> carried(sumF);
+              carried.append(sumM.begin(), sumM.end());
+              carried.append(sumI.begin(), sumI.end());
+              ValueRange sums = e.loop(e.i64c(0), e.i64c(8), 1, carried,
+                                       [&](Value j, ValueRange in) -> SmallVector<Value> {
+                                         SmallVector<Value> f(in.take_front(count));
+                                         SmallVector<Value> m(in.slice(count, count));
+                                         SmallVector<Value> i(in.take_back(count));
+                                         superBlockPart(j, f, m, i);
+                                         SmallVector<Value> out(f);
+                                         out.append(m.begin(), m.end());
+                                         out.append(i.begin(), i.end());
+                                         return out;
+                                       });
+              for (int c = 0; c < count; ++c) {
+                sumF[c] = sums[c];
+                sumM[c] = sums[count + c];
+                sumI[c] = sums[2 * count + c];
+              }
             }
             if (decode)
               prefetchAt(e.offset(rec, kPrefetchBytes / cb / 8 * pb));
             Value negDmin = arith::NegFOp::create(b, loc, dminRows);
             SmallVector<Value> next;
             for (int c = 0; c < count; ++c) {
+              if (intScales)
+                sumF[c] = arith::MulFOp::create(
+                    b, loc, arith::SIToFPOp::create(b, loc, rowsF, sumI[c]), dRows);
               Value y = vector::FMAOp::create(b, loc, sumF[c],
                                               e.splat(rowsF, actScale(c, firstBlock)), a[c]);
               next.push_back(vector::FMAOp::create(b, loc, sumM[c], negDmin, y));
