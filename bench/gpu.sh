@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The generated GPU kernels on this machine's NVIDIA GPU (docs/gpu.md): builds
+# lowbit-gpu-bench alone (bench/gpu: a C++17 compiler, cmake and ninja or make;
+# no MLIR/LLVM, no CUDA toolkit), then checks every linear kernel of
+# KERNELS_DIR against the CPU reference and times it beside cuBLAS fp16 and a
+# device-to-device copy.
+#
+#   bash bench/gpu.sh                      # from the repository root
+#   KERNELS_DIR=dir OUT=results bash bench/gpu.sh --reps 100 --device 1
+#
+# Arguments go to lowbit-gpu-bench (--device N, --reps R).
+# Environment:
+#   KERNELS_DIR  kernels.ptx + kernels.tsv (default build-gpu-kernels; make it
+#                on a machine with the compiler with: bash bench/gpu-kernels.sh)
+#   OUT          where gpu.json and gpu.log go (default build-gpu-bench)
+#   LOWBIT_CUDA_DRIVER, LOWBIT_CUBLAS  other libcuda.so.1 / libcublas paths
+# Exit status: lowbit-gpu-bench's (0 pass, 1 a check failed, 77 no GPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KERNELS_DIR=${KERNELS_DIR:-build-gpu-kernels}
+BUILD=build-gpu-bench
+for f in kernels.ptx kernels.tsv; do
+  if [[ ! -f $KERNELS_DIR/$f ]]; then
+    echo "gpu.sh: $KERNELS_DIR/$f is missing; generate it first with: bash bench/gpu-kernels.sh" >&2
+    exit 1
+  fi
+done
+
+# A build directory keeps the generator it was configured with.
+generator=()
+if [[ ! -f $BUILD/CMakeCache.txt ]] && command -v ninja >/dev/null; then
+  generator=(-G Ninja)
+fi
+cmake "${generator[@]}" -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi -L || true
+fi
+
+# cuBLAS is dlopen'ed by name; a toolkit outside the loader's path is found
+# through CUDA_HOME or nvcc.
+cuda_dirs=()
+[[ -n ${CUDA_HOME:-} ]] && cuda_dirs+=("$CUDA_HOME")
+command -v nvcc >/dev/null && cuda_dirs+=("$(dirname "$(dirname "$(command -v nvcc)")")")
+cuda_dirs+=(/usr/local/cuda)
+for d in "${cuda_dirs[@]}"; do
+  for lib in "$d/lib64" "$d/lib"; do
+    if compgen -G "$lib/libcublas.so*" >/dev/null; then
+      export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$lib
+    fi
+  done
+done
+
+out=${OUT:-$BUILD}
+mkdir -p "$out"
+rc=0
+"$BUILD/lowbit-gpu-bench" "$KERNELS_DIR" --json "$out/gpu.json" "$@" 2>&1 |
+  tee "$out/gpu.log" || rc=$?
+echo "gpu.sh: results in $out/gpu.json (log $out/gpu.log), exit status $rc"
+exit "$rc"

@@ -1,0 +1,1095 @@
+//===- lowbit_gpu_bench.cpp - Generated GPU kernels: checks and timing ----===//
+//
+// Runs the generated PTX kernels (docs/gpu.md) on a GPU, checks them against
+// a CPU reference written from the ABI's definitions, and times them against
+// a device-to-device copy and cuBLAS fp16 at the same shape.
+//
+//   lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]
+//
+// DIR holds kernels.ptx and kernels.tsv. For every linear kernel: random
+// packed int4 weights and f32 activations (with a block of zeros and a block
+// of exact ties planted), the quantize kernel of the same K and batch, then
+// the linear kernel. The int8 activations must match the CPU rounding (a code
+// may be off by one at a rounding tie, or in at most 0.1% of the values), and
+// the outputs the CPU dot product on those activations within 1e-3 of the
+// token's largest output. Then R back-to-back launches of the linear kernel
+// alone are timed with events, after 3 untimed ones; GB/s count every byte a
+// call reads or writes. cuBLAS (GemmEx, fp16 in and out, f32 compute) runs at
+// each shape once, on the same values. --json writes every figure.
+//
+// Exit status: 0 all checks pass; 1 a check fails or a kernel does not load
+// or run; 2 bad arguments or input files; 77 no CUDA driver or no GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "gpu/CudaDriver.h"
+#include "lowbit/Support/Float16.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <dlfcn.h>
+
+using namespace lowbit;
+using namespace lowbit::rt;
+using cuda::CUdeviceptr;
+using cuda::CUfunction;
+
+namespace {
+
+constexpr int kExitFail = 1, kExitUsage = 2, kExitSkip = 77;
+constexpr int kWarmup = 3;
+// The scale of the planted block of exact ties (a power of two).
+constexpr float kTieScale = 1.0f / 64;
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+constexpr int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36;
+constexpr int CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37;
+constexpr int CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE = 38;
+
+int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+std::string fmt(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+//===----------------------------------------------------------------------===//
+// JSON, written by hand
+//===----------------------------------------------------------------------===//
+
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// An object whose fields keep the order they were added in.
+class JsonObject {
+public:
+  JsonObject &raw(const std::string &key, std::string value) {
+    fields.emplace_back(key, std::move(value));
+    return *this;
+  }
+  JsonObject &str(const std::string &key, const std::string &v) { return raw(key, jsonString(v)); }
+  JsonObject &num(const std::string &key, double v) {
+    return raw(key, std::isfinite(v) ? fmt("%.6g", v) : "null");
+  }
+  JsonObject &integer(const std::string &key, int64_t v) { return raw(key, std::to_string(v)); }
+  JsonObject &boolean(const std::string &key, bool v) { return raw(key, v ? "true" : "false"); }
+  JsonObject &object(const std::string &key, const JsonObject &v) { return raw(key, v.render()); }
+  JsonObject &array(const std::string &key, const std::vector<JsonObject> &items) {
+    std::string s = "[";
+    for (size_t i = 0; i < items.size(); ++i)
+      s += (i ? ",\n" : "\n") + items[i].render();
+    return raw(key, s + (items.empty() ? "]" : "\n]"));
+  }
+  std::string render() const {
+    std::string s = "{";
+    for (size_t i = 0; i < fields.size(); ++i)
+      s += (i ? ", " : "") + jsonString(fields[i].first) + ": " + fields[i].second;
+    return s + "}";
+  }
+
+private:
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+//===----------------------------------------------------------------------===//
+// kernels.tsv
+//===----------------------------------------------------------------------===//
+
+struct KernelLine {
+  std::string name, op, format;
+  int64_t n = 0, k = 0, batch = 0;
+  unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+  unsigned shared = 0;
+};
+
+struct Manifest {
+  std::string target; // "sm_90"
+  std::vector<KernelLine> kernels;
+};
+
+bool parseInt(const std::string &s, int64_t &out) {
+  if (s.empty())
+    return false;
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (*end != '\0')
+    return false;
+  out = v;
+  return true;
+}
+
+std::vector<std::string> split(const std::string &line, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t end = line.find(sep, start);
+    parts.push_back(line.substr(start, end - start));
+    if (end == std::string::npos)
+      return parts;
+    start = end + 1;
+  }
+}
+
+StatusOr<Manifest> parseManifest(const std::string &path, const std::string &text) {
+  Manifest m;
+  std::vector<std::string> lines = split(text, '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string line = lines[i];
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    auto fail = [&](const std::string &why) {
+      return Status::error(path + ":" + std::to_string(i + 1) + ": " + why);
+    };
+    if (i == 0) {
+      const std::string prefix = "# target ";
+      if (line.compare(0, prefix.size(), prefix) != 0)
+        return fail("the first line must be '# target sm_XX'");
+      m.target = line.substr(prefix.size());
+      continue;
+    }
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::vector<std::string> f = split(line, '\t');
+    if (f.size() != 13)
+      return fail("expected 13 tab-separated fields (name op format n k batch grid_x grid_y "
+                  "grid_z block_x block_y block_z shared_bytes), got " +
+                  std::to_string(f.size()));
+    KernelLine k;
+    k.name = f[0];
+    k.op = f[1];
+    k.format = f[2];
+    int64_t v[10];
+    for (int j = 0; j < 10; ++j)
+      if (!parseInt(f[3 + j], v[j]) || v[j] < 0 || v[j] > INT32_MAX)
+        return fail("field " + std::to_string(4 + j) + " is not a count: '" + f[3 + j] + "'");
+    k.n = v[0];
+    k.k = v[1];
+    k.batch = v[2];
+    for (int j = 0; j < 3; ++j) {
+      k.grid[j] = unsigned(v[3 + j]);
+      k.block[j] = unsigned(v[6 + j]);
+      if (!k.grid[j] || !k.block[j])
+        return fail(k.name + ": grid and block sizes must be at least 1");
+    }
+    k.shared = unsigned(v[9]);
+    if (k.batch < 1)
+      return fail(k.name + ": batch must be at least 1");
+    if (k.op == "linear") {
+      // A format this tool does not know fails that kernel alone (runLinear).
+      if (k.format == "q4g128" && (k.n < 1 || k.k < 128 || k.k % 128))
+        return fail(k.name + ": q4g128 needs n >= 1 and k a multiple of 128");
+    } else if (k.op == "quantize") {
+      if (k.format != "b32")
+        return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
+      if (k.k < 32 || k.k % 32)
+        return fail(k.name + ": b32 needs k a multiple of 32");
+    } else {
+      return fail(k.name + ": unknown op '" + k.op + "' (expected linear or quantize)");
+    }
+    m.kernels.push_back(k);
+  }
+  return std::move(m);
+}
+
+StatusOr<std::string> readFile(const std::string &path) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return Status::error(path + ": " + std::strerror(errno));
+  std::string data;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+    data.append(buf, n);
+  bool bad = std::ferror(f);
+  std::fclose(f);
+  if (bad)
+    return Status::error(path + ": read error");
+  return std::move(data);
+}
+
+/// "sm_90" -> 90 and whether it is arch-specific ("sm_90a"); -1 if malformed.
+int targetNumber(const std::string &target, bool &archSpecific) {
+  archSpecific = false;
+  if (target.compare(0, 3, "sm_") != 0)
+    return -1;
+  std::string digits = target.substr(3);
+  if (!digits.empty() && digits.back() == 'a') {
+    archSpecific = true;
+    digits.pop_back();
+  }
+  int64_t v;
+  if (!parseInt(digits, v) || v < 10 || v > 1000)
+    return -1;
+  return int(v);
+}
+
+//===----------------------------------------------------------------------===//
+// Layouts and the CPU reference (docs/gpu.md)
+//===----------------------------------------------------------------------===//
+
+/// The int8 activation row: K codes, K/32 f32 scales, K/16 f32 half sums.
+struct XqLayout {
+  int64_t k;
+  int64_t rowBytes() const { return k + k / 32 * 4 + k / 16 * 4; }
+  const int8_t *codes(const uint8_t *row) const { return reinterpret_cast<const int8_t *>(row); }
+  float scale(const uint8_t *row, int64_t block) const { return load(row + k + block * 4); }
+  float sum(const uint8_t *row, int64_t half) const {
+    return load(row + k + k / 32 * 4 + half * 4);
+  }
+  static float load(const uint8_t *p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+};
+
+/// Packed q4g128: N rows of K/2 code bytes, then (d, m) f16 pairs per group.
+struct Q4Layout {
+  int64_t n, k;
+  int64_t codeBytes() const { return n * k / 2; }
+  int64_t bytes() const { return codeBytes() + n * (k / 128) * 4; }
+  /// Row r's values in [0, 15], in order.
+  void decodeRow(const uint8_t *w, int64_t r, uint8_t *u) const {
+    const uint8_t *row = w + r * k / 2;
+    for (int64_t j = 0; j < k / 32; ++j)
+      for (int b = 0; b < 16; ++b) {
+        uint8_t byte = row[j * 16 + b];
+        u[j * 32 + b] = byte & 15;
+        u[j * 32 + 16 + b] = byte >> 4;
+      }
+  }
+  const uint8_t *params(const uint8_t *w, int64_t r, int64_t g) const {
+    return w + codeBytes() + (r * (k / 128) + g) * 4;
+  }
+  static float half(const uint8_t *p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return fp16ToFloat(h);
+  }
+};
+
+/// The CPU rounding of one row: d = absmax/127, q = roundEven(x·(1/d))
+/// clamped to [-128, 127]; the product with the reciprocal is the CPU
+/// kernels' arithmetic, which can differ from x/d by one ulp near a tie.
+void quantizeRow(const float *x, int64_t k, uint8_t *row) {
+  int8_t *codes = reinterpret_cast<int8_t *>(row);
+  for (int64_t j = 0; j < k / 32; ++j) {
+    const float *xb = x + j * 32;
+    float absMax = 0;
+    for (int i = 0; i < 32; ++i)
+      absMax = std::max(absMax, std::fabs(xb[i]));
+    float d = absMax / 127.0f;
+    float inv = d == 0 ? 0.0f : 1.0f / d;
+    int sums[2] = {0, 0};
+    for (int i = 0; i < 32; ++i) {
+      float q = std::clamp(std::nearbyint(xb[i] * inv), -128.0f, 127.0f);
+      codes[j * 32 + i] = int8_t(q);
+      sums[i / 16] += int(q);
+    }
+    std::memcpy(row + k + j * 4, &d, 4);
+    for (int h = 0; h < 2; ++h) {
+      float s = d * float(sums[h]);
+      std::memcpy(row + k + k / 32 * 4 + (j * 2 + h) * 4, &s, 4);
+    }
+  }
+}
+
+struct QuantizeCheck {
+  int64_t values = 0;
+  int64_t ties = 0;      // off by one at a rounding tie: tolerated
+  int64_t offByOne = 0;  // off by one elsewhere: tolerated up to 0.1%
+  int64_t worse = 0;     // off by more, or a planted tie rounded the wrong way
+  int64_t badScales = 0; // d not absmax/127 (within 1e-6)
+  int64_t badSums = 0;   // a half sum not d·Σq
+  std::string firstProblem;
+  bool pass() const {
+    return worse == 0 && badScales == 0 && badSums == 0 && offByOne * 1000 <= values;
+  }
+};
+
+/// The GPU's int8 activations against the CPU's. `exactBlock` (token, block)
+/// holds exact ties with d = 1/64 that any division gets right, so there the
+/// rounding itself must be half-to-even.
+QuantizeCheck checkQuantize(const std::vector<float> &x, int64_t xStride,
+                            const std::vector<uint8_t> &gpu, const std::vector<uint8_t> &cpu,
+                            const XqLayout &l, int64_t batch,
+                            std::pair<int64_t, int64_t> exactBlock) {
+  QuantizeCheck c;
+  auto note = [&](const std::string &what) {
+    if (c.firstProblem.empty())
+      c.firstProblem = what;
+  };
+  for (int64_t t = 0; t < batch; ++t) {
+    const uint8_t *g = gpu.data() + t * l.rowBytes();
+    const uint8_t *r = cpu.data() + t * l.rowBytes();
+    const float *xt = x.data() + t * xStride;
+    for (int64_t j = 0; j < l.k / 32; ++j) {
+      std::string where = "token " + std::to_string(t) + " block " + std::to_string(j);
+      float dG = l.scale(g, j), dC = l.scale(r, j);
+      if (!(std::fabs(dG - dC) <= 1e-6f * dC)) {
+        ++c.badScales;
+        note(where + ": scale " + fmt("%.9g", dG) + ", expected " + fmt("%.9g", dC));
+      }
+      bool exact = t == exactBlock.first && j == exactBlock.second && dG == kTieScale;
+      int64_t sumAbs[2] = {0, 0}, sumQ[2] = {0, 0};
+      for (int i = 0; i < 32; ++i) {
+        int64_t idx = j * 32 + i;
+        int qG = l.codes(g)[idx], qC = l.codes(r)[idx];
+        sumQ[i / 16] += qG;
+        sumAbs[i / 16] += std::abs(qG);
+        ++c.values;
+        if (qG == qC)
+          continue;
+        std::string what = where + " value " + std::to_string(i) + ": code " + std::to_string(qG) +
+                           ", expected " + std::to_string(qC);
+        if (dC == 0) {
+          ++c.worse;
+          note(what + " (a block of zeros)");
+          continue;
+        }
+        float ratio = std::fabs(xt[idx] * (1.0f / dC));
+        bool nearTie = std::fabs(ratio - std::floor(ratio) - 0.5f) <= 1e-6f * std::max(1.0f, ratio);
+        what += " (x/d = " + fmt("%.9g", xt[idx] * (1.0f / dC)) + ")";
+        if (exact) {
+          ++c.worse;
+          note(what + " in a block of exact ties with d = 1/64: rounding must be half to even");
+        } else if (std::abs(qG - qC) > 1) {
+          ++c.worse;
+          note(what);
+        } else if (nearTie) {
+          ++c.ties;
+        } else {
+          ++c.offByOne;
+          note(what);
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        float sG = l.sum(g, j * 2 + h);
+        double want = double(dG) * double(sumQ[h]);
+        double tol = 1e-5 * std::fabs(double(dG)) * double(sumAbs[h]) + 1e-30;
+        if (!(std::fabs(double(sG) - want) <= tol)) {
+          ++c.badSums;
+          note(where + " half " + std::to_string(h) + ": sum " + fmt("%.9g", sG) +
+               ", expected d*sum(q) = " + fmt("%.9g", want));
+        }
+      }
+    }
+  }
+  return c;
+}
+
+struct LinearCheck {
+  int64_t mismatches = 0;
+  double maxAbsError = 0, maxRelError = 0; // relative to the token's largest output
+  std::string firstProblem;
+  bool pass() const { return mismatches == 0; }
+};
+
+/// The linear kernel against its definition, on the activations the GPU
+/// quantized: out[t][r] = Σ_g d·Σ_blocks (Σ u·q)·da + m·Σ_blocks sums.
+LinearCheck checkLinear(const std::vector<uint8_t> &w, const Q4Layout &wl,
+                        const std::vector<uint8_t> &xq, const XqLayout &xl, int64_t batch,
+                        const std::vector<float> &out, int64_t outStride) {
+  int64_t n = wl.n, k = wl.k;
+  std::vector<double> ref(size_t(batch * n));
+  std::vector<uint8_t> u(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    wl.decodeRow(w.data(), r, u.data());
+    for (int64_t t = 0; t < batch; ++t) {
+      const uint8_t *row = xq.data() + t * xl.rowBytes();
+      const int8_t *q = xl.codes(row);
+      double acc = 0;
+      for (int64_t g = 0; g < k / 128; ++g) {
+        const uint8_t *p = wl.params(w.data(), r, g);
+        double d = Q4Layout::half(p), m = Q4Layout::half(p + 2);
+        double dot = 0, sums = 0;
+        for (int64_t j = g * 4; j < g * 4 + 4; ++j) {
+          int32_t isum = 0;
+          for (int i = 0; i < 32; ++i)
+            isum += int32_t(u[size_t(j * 32 + i)]) * int32_t(q[j * 32 + i]);
+          dot += double(isum) * double(xl.scale(row, j));
+          sums += double(xl.sum(row, 2 * j)) + double(xl.sum(row, 2 * j + 1));
+        }
+        acc += d * dot + m * sums;
+      }
+      ref[size_t(t * n + r)] = acc;
+    }
+  }
+  LinearCheck c;
+  for (int64_t t = 0; t < batch; ++t) {
+    double maxRef = 0;
+    for (int64_t r = 0; r < n; ++r)
+      maxRef = std::max(maxRef, std::fabs(ref[size_t(t * n + r)]));
+    double tol = 1e-3 * maxRef;
+    for (int64_t r = 0; r < n; ++r) {
+      double want = ref[size_t(t * n + r)], got = out[size_t(t * outStride + r)];
+      double err = std::fabs(got - want);
+      if (!(err <= tol)) {
+        ++c.mismatches;
+        if (c.firstProblem.empty())
+          c.firstProblem = "token " + std::to_string(t) + " row " + std::to_string(r) + ": " +
+                           fmt("%.9g", got) + ", expected " + fmt("%.9g", want);
+      }
+      if (!std::isfinite(err)) {
+        c.maxAbsError = c.maxRelError = INFINITY;
+        continue;
+      }
+      c.maxAbsError = std::max(c.maxAbsError, err);
+      c.maxRelError = std::max(c.maxRelError, maxRef > 0 ? err / maxRef : err);
+    }
+  }
+  return c;
+}
+
+//===----------------------------------------------------------------------===//
+// cuBLAS, dlopen'ed
+//===----------------------------------------------------------------------===//
+
+// cuBLAS's enums, as cublas_api.h and library_types.h number them.
+constexpr int CUBLAS_OP_N = 0, CUBLAS_OP_T = 1;
+constexpr int CUDA_R_16F = 2;
+constexpr int CUBLAS_COMPUTE_32F = 68;
+constexpr int CUBLAS_GEMM_DEFAULT = -1;
+
+struct Cublas {
+  using Handle = void *;
+  int (*create)(Handle *) = nullptr;
+  int (*destroy)(Handle) = nullptr;
+  int (*getVersion)(Handle, int *) = nullptr;
+  const char *(*statusString)(int) = nullptr; // optional (cuBLAS >= 11.4)
+  int (*gemmEx)(Handle, int transa, int transb, int m, int n, int k, const void *alpha,
+                const void *a, int aType, int lda, const void *b, int bType, int ldb,
+                const void *beta, void *c, int cType, int ldc, int computeType, int algo) = nullptr;
+  Handle handle = nullptr;
+  std::string library;
+  int version = 0;
+  std::string absent; // why there is no cuBLAS, when there is none
+
+  bool available() const { return handle != nullptr; }
+  std::string error(const char *call, int status) const {
+    std::string s = std::string(call) + " failed (status " + std::to_string(status);
+    if (statusString)
+      if (const char *text = statusString(status))
+        s += std::string(", ") + text;
+    return s + ")";
+  }
+
+  /// Loads cuBLAS: $LOWBIT_CUBLAS, else the first of libcublas.so.13, .so.12
+  /// and .so that loads and creates a handle (a cuBLAS newer than the driver
+  /// loads but fails there). It runs in the CUDA runtime's primary context,
+  /// the one CudaDevice made current.
+  void open() {
+    std::vector<std::string> names = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+    if (const char *env = std::getenv("LOWBIT_CUBLAS"); env && *env)
+      names = {env};
+    for (const std::string &name : names) {
+      std::string why = tryOpen(name);
+      if (why.empty())
+        return;
+      absent += (absent.empty() ? "" : "; ") + why;
+    }
+  }
+  /// Empty on success, else why `name` is no usable cuBLAS. A library that
+  /// loaded stays loaded: unloading it after its runtime started is unsafe.
+  std::string tryOpen(const std::string &name) {
+    void *lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char *e = dlerror();
+      return e ? e : name + ": cannot be loaded";
+    }
+    create = reinterpret_cast<decltype(create)>(dlsym(lib, "cublasCreate_v2"));
+    destroy = reinterpret_cast<decltype(destroy)>(dlsym(lib, "cublasDestroy_v2"));
+    getVersion = reinterpret_cast<decltype(getVersion)>(dlsym(lib, "cublasGetVersion_v2"));
+    statusString = reinterpret_cast<decltype(statusString)>(dlsym(lib, "cublasGetStatusString"));
+    gemmEx = reinterpret_cast<decltype(gemmEx)>(dlsym(lib, "cublasGemmEx"));
+    if (!create || !destroy || !gemmEx)
+      return name + " lacks cublasCreate_v2, cublasDestroy_v2 or cublasGemmEx";
+    Handle h = nullptr;
+    if (int st = create(&h); st != 0)
+      return name + ": " + error("cublasCreate_v2", st);
+    handle = h;
+    library = name;
+    absent.clear();
+    if (getVersion)
+      (void)getVersion(handle, &version);
+    return "";
+  }
+  void close() {
+    if (handle)
+      (void)destroy(handle);
+    handle = nullptr;
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Timing
+//===----------------------------------------------------------------------===//
+
+/// Microseconds per call of `call` over `reps` back-to-back calls, after
+/// kWarmup untimed ones. `call` returns a Status.
+template <typename Fn> StatusOr<double> timeCalls(const CudaDevice &dev, int reps, Fn &&call) {
+  for (int i = 0; i < kWarmup; ++i)
+    if (Status s = call(); !s)
+      return s;
+  StatusOr<CudaEvent> start = dev.createEvent();
+  if (!start)
+    return start.status();
+  StatusOr<CudaEvent> end = dev.createEvent();
+  if (!end)
+    return end.status();
+  if (Status s = dev.record(*start); !s)
+    return s;
+  for (int i = 0; i < reps; ++i)
+    if (Status s = call(); !s)
+      return s;
+  if (Status s = dev.record(*end); !s)
+    return s;
+  StatusOr<float> ms = dev.elapsedMs(*start, *end);
+  if (!ms)
+    return ms.status();
+  if (Status s = dev.synchronize(); !s)
+    return s;
+  return double(*ms) * 1000.0 / reps;
+}
+
+double gbps(double bytes, double us) { return us > 0 ? bytes / (us * 1e3) : NAN; }
+
+/// cuMemcpyDtoD of one large buffer (1 GiB, less if that does not fit).
+JsonObject measureCopy(const CudaDevice &dev, int reps) {
+  JsonObject j;
+  for (size_t bytes = size_t(1) << 30; bytes >= (size_t(64) << 20); bytes /= 4) {
+    StatusOr<DeviceBuffer> src = dev.alloc(bytes);
+    if (!src)
+      continue;
+    StatusOr<DeviceBuffer> dst = dev.alloc(bytes);
+    if (!dst)
+      continue;
+    if (Status s = dev.memset(*src, 1, bytes); !s) {
+      std::printf("copy: %s\n", s.message().c_str());
+      return j.str("error", s.message());
+    }
+    StatusOr<double> us =
+        timeCalls(dev, std::max(5, reps / 5), [&] { return dev.copy(*dst, *src, bytes); });
+    if (!us) {
+      std::printf("copy: %s\n", us.status().message().c_str());
+      return j.str("error", us.status().message());
+    }
+    double rw = gbps(2.0 * double(bytes), *us), read = gbps(double(bytes), *us);
+    std::printf("copy: cuMemcpyDtoD of %.0f MiB: %.1f us, %.0f GB/s read+written "
+                "(%.0f GB/s copied)\n",
+                double(bytes) / (1 << 20), *us, rw, read);
+    return j.integer("bytes", int64_t(bytes))
+        .num("us", *us)
+        .num("gbps_read_write", rw)
+        .num("gbps_copied", read);
+  }
+  std::printf("copy: could not allocate two buffers of 64 MiB\n");
+  return j.str("error", "could not allocate the copy buffers");
+}
+
+//===----------------------------------------------------------------------===//
+// One linear kernel
+//===----------------------------------------------------------------------===//
+
+/// cuBLAS at one shape: its figures, and its time (NaN when it failed).
+struct CublasResult {
+  JsonObject json;
+  double us = NAN;
+};
+
+struct Kernels {
+  const CudaDevice &dev;
+  const CudaModule &module;
+  Cublas &cublas;
+  // Variants of one shape (rows per warp) share one cuBLAS measurement.
+  std::map<std::array<int64_t, 3>, CublasResult> &cublasByShape;
+  int reps;
+};
+
+/// cuBLAS fp16 at the shape of a linear kernel, on its weights dequantized
+/// and its activations, both rounded to f16: out[B, N] = x[B, K] · W[N, K]ᵀ.
+/// Column-major cuBLAS sees the row-major W as A = Wᵀ, K×N with leading
+/// dimension K, and computes C[N, B] = Aᵀ·X[K, B] (op T, op N).
+/// Its output is checked too, so a wrong call cannot pass for a fast one; a
+/// failure is a note, not a failure of lowbit's kernels.
+CublasResult runCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector<uint8_t> &w,
+                       const std::vector<float> &x, int64_t xStride, int64_t batch) {
+  const CudaDevice &dev = ctx.dev;
+  Cublas &cl = ctx.cublas;
+  int64_t n = wl.n, k = wl.k;
+  CublasResult result;
+  JsonObject &cb = result.json;
+  auto note = [&](const std::string &why) {
+    std::printf("  cuBLAS fp16: %s\n", why.c_str());
+    cb.str("error", why);
+    return result;
+  };
+  std::vector<uint16_t> wh(size_t(n * k)), xh(size_t(k * batch));
+  std::vector<uint8_t> u(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    wl.decodeRow(w.data(), r, u.data());
+    for (int64_t i = 0; i < k; ++i) {
+      const uint8_t *p = wl.params(w.data(), r, i / 128);
+      wh[size_t(r * k + i)] =
+          floatToFp16(Q4Layout::half(p) * float(u[size_t(i)]) + Q4Layout::half(p + 2));
+    }
+  }
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < k; ++i)
+      xh[size_t(t * k + i)] = floatToFp16(x[size_t(t * xStride + i)]);
+  size_t cBytes = size_t(n * batch * 2);
+  StatusOr<DeviceBuffer> a = dev.alloc(wh.size() * 2), b = dev.alloc(xh.size() * 2),
+                         c = dev.alloc(cBytes);
+  for (StatusOr<DeviceBuffer> *buf : {&a, &b, &c})
+    if (!*buf)
+      return note(buf->status().message());
+  Status s = dev.upload(*a, wh.data(), wh.size() * 2);
+  if (s)
+    s = dev.upload(*b, xh.data(), xh.size() * 2);
+  if (s)
+    s = dev.memset(*c, 0xff, cBytes);
+  if (!s)
+    return note(s.message());
+
+  float alpha = 1.0f, beta = 0.0f;
+  void *pa = reinterpret_cast<void *>(a->ptr()), *pb = reinterpret_cast<void *>(b->ptr()),
+       *pc = reinterpret_cast<void *>(c->ptr());
+  auto gemm = [&]() -> Status {
+    int st = cl.gemmEx(cl.handle, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(batch), int(k), &alpha, pa,
+                       CUDA_R_16F, int(k), pb, CUDA_R_16F, int(k), &beta, pc, CUDA_R_16F, int(n),
+                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == 0 ? Status::success() : Status::error(cl.error("cublasGemmEx", st));
+  };
+  StatusOr<double> us = timeCalls(dev, ctx.reps, gemm);
+  if (!us)
+    return note(us.status().message());
+  double bytes = double(n * k * 2 + k * batch * 2 + n * batch * 2);
+  result.us = *us;
+  cb.num("us", *us).integer("bytes", int64_t(bytes)).num("gbps", gbps(bytes, *us));
+  std::printf("  cuBLAS fp16: %.2f us, %.0f GB/s (%.1f MB)\n", *us, gbps(bytes, *us), bytes / 1e6);
+
+  // C[r + t·N] against the f16 inputs' product, within 1% of the token's
+  // largest output (f16 output).
+  std::vector<uint16_t> out(size_t(n * batch));
+  if (Status d = dev.download(out.data(), *c, cBytes); !d)
+    return note(d.message());
+  std::vector<float> xf(xh.size()), wf(static_cast<size_t>(k));
+  for (size_t i = 0; i < xh.size(); ++i)
+    xf[i] = fp16ToFloat(xh[i]);
+  std::vector<double> ref(size_t(batch * n));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < k; ++i)
+      wf[size_t(i)] = fp16ToFloat(wh[size_t(r * k + i)]);
+    for (int64_t t = 0; t < batch; ++t) {
+      double acc = 0;
+      for (int64_t i = 0; i < k; ++i)
+        acc += double(wf[size_t(i)]) * xf[size_t(t * k + i)];
+      ref[size_t(t * n + r)] = acc;
+    }
+  }
+  int64_t wrong = 0;
+  std::string first;
+  for (int64_t t = 0; t < batch; ++t) {
+    double maxRef = 0;
+    for (int64_t r = 0; r < n; ++r)
+      maxRef = std::max(maxRef, std::fabs(ref[size_t(t * n + r)]));
+    for (int64_t r = 0; r < n; ++r) {
+      double got = fp16ToFloat(out[size_t(r + t * n)]), want = ref[size_t(t * n + r)];
+      if (!(std::fabs(got - want) <= 1e-2 * maxRef) && !wrong++)
+        first = "token " + std::to_string(t) + " row " + std::to_string(r) + ": " +
+                fmt("%.6g", got) + ", expected " + fmt("%.6g", want);
+    }
+  }
+  cb.boolean("output_ok", wrong == 0);
+  if (wrong)
+    note(std::to_string(wrong) + " outputs differ from the f16 reference, first " + first);
+  return result;
+}
+
+/// Checks and times `lin` with its quantize kernel `quant`; fills `j`.
+/// Returns whether everything passed.
+bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quant, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  int64_t n = lin.n, k = lin.k, batch = lin.batch;
+  j.str("name", lin.name)
+      .str("format", lin.format)
+      .integer("n", n)
+      .integer("k", k)
+      .integer("batch", batch);
+  auto fail = [&](const std::string &why) {
+    std::printf("FAIL %s: %s\n", lin.name.c_str(), why.c_str());
+    j.boolean("pass", false).str("error", why);
+    return false;
+  };
+  if (lin.format != "q4g128")
+    return fail("linear format '" + lin.format + "' is unknown to lowbit-gpu-bench (q4g128)");
+  if (!quant)
+    return fail("kernels.tsv has no quantize kernel with k " + std::to_string(k) + " and batch " +
+                std::to_string(batch));
+  j.str("quantize", quant->name);
+  StatusOr<CUfunction> linFn = ctx.module.function(lin.name);
+  if (!linFn)
+    return fail(linFn.status().message());
+  StatusOr<CUfunction> quantFn = ctx.module.function(quant->name);
+  if (!quantFn)
+    return fail(quantFn.status().message());
+
+  // Inputs. The last token gets an all-zero block (d = 0, q = 0) and a block
+  // of exact ties (k + 1/2)/64 with absmax 127/64, so d = 1/64 and x/d = k + 1/2
+  // exactly: only half-to-even rounding is right there.
+  std::mt19937 rng(uint32_t(n * 7919 + k * 31 + batch));
+  Q4Layout wl{n, k};
+  XqLayout xl{k};
+  int64_t xStride = roundUp(k, 32), outStride = roundUp(n, 32);
+  std::vector<uint8_t> w(size_t(wl.bytes()));
+  // Codes: every nibble of a uniform 64-bit draw is uniform in [0, 15].
+  std::mt19937_64 bits(rng());
+  for (int64_t i = 0; i < wl.codeBytes(); i += 8) {
+    uint64_t r = bits();
+    std::memcpy(w.data() + i, &r, size_t(std::min<int64_t>(8, wl.codeBytes() - i)));
+  }
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (int64_t i = 0; i < n * (k / 128); ++i) {
+    float d = 0.01f * (0.5f + unit(rng));
+    float m = -8.0f * d * (0.9f + 0.2f * unit(rng));
+    uint16_t pair[2] = {floatToFp16(d), floatToFp16(m)};
+    std::memcpy(w.data() + wl.codeBytes() + i * 4, pair, 4);
+  }
+  std::vector<float> x(size_t(batch * xStride), 0.0f);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < k; ++i)
+      x[size_t(t * xStride + i)] = normal(rng);
+  float *last = x.data() + (batch - 1) * xStride;
+  std::fill(last, last + 32, 0.0f);
+  float *ties = last + 32;
+  std::uniform_int_distribution<int> whole(0, 125);
+  ties[0] = 127.0f * kTieScale;
+  for (int i = 1; i < 32; ++i)
+    ties[i] = (i % 2 ? -1.0f : 1.0f) * (float(whole(rng)) + 0.5f) * kTieScale;
+
+  std::vector<uint8_t> xqCpu(size_t(batch * xl.rowBytes()));
+  for (int64_t t = 0; t < batch; ++t)
+    quantizeRow(x.data() + t * xStride, k, xqCpu.data() + t * xl.rowBytes());
+
+  // Device buffers; xq and out start as NaN bytes so unwritten values show.
+  size_t xBytes = x.size() * 4, xqBytes = xqCpu.size(), outBytes = size_t(batch * outStride * 4);
+  StatusOr<DeviceBuffer> wBuf = dev.alloc(w.size()), xBuf = dev.alloc(xBytes),
+                         xqBuf = dev.alloc(xqBytes), outBuf = dev.alloc(outBytes);
+  for (StatusOr<DeviceBuffer> *b : {&wBuf, &xBuf, &xqBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*wBuf, w.data(), w.size());
+  if (s)
+    s = dev.upload(*xBuf, x.data(), xBytes);
+  if (s)
+    s = dev.memset(*xqBuf, 0xff, xqBytes);
+  if (s)
+    s = dev.memset(*outBuf, 0xff, outBytes);
+  if (!s)
+    return fail(s.message());
+
+  CUdeviceptr xPtr = xBuf->ptr(), xqPtr = xqBuf->ptr(), wPtr = wBuf->ptr(), outPtr = outBuf->ptr();
+  void *quantArgs[] = {&xPtr, &xqPtr};
+  void *linArgs[] = {&wPtr, &xqPtr, &outPtr};
+  auto runQuant = [&] {
+    return dev.launch(*quantFn, quant->grid, quant->block, quant->shared, quantArgs);
+  };
+  auto runLin = [&] { return dev.launch(*linFn, lin.grid, lin.block, lin.shared, linArgs); };
+
+  s = runQuant();
+  if (!s)
+    return fail(quant->name + ": " + s.message());
+  s = runLin();
+  if (!s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + quant->name + " and " + lin.name + ": " + s.message());
+  std::vector<uint8_t> xqGpu(xqBytes);
+  std::vector<float> out(size_t(batch * outStride));
+  s = dev.download(xqGpu.data(), *xqBuf, xqBytes);
+  if (s)
+    s = dev.download(out.data(), *outBuf, outBytes);
+  if (!s)
+    return fail(s.message());
+
+  QuantizeCheck qc = checkQuantize(x, xStride, xqGpu, xqCpu, xl, batch, {batch - 1, 1});
+  LinearCheck lc = checkLinear(w, wl, xqGpu, xl, batch, out, outStride);
+  j.boolean("quantize_pass", qc.pass())
+      .integer("quantize_values", qc.values)
+      .integer("quantize_tie_differences", qc.ties)
+      .integer("quantize_off_by_one", qc.offByOne)
+      .integer("quantize_worse", qc.worse)
+      .integer("quantize_bad_scales", qc.badScales)
+      .integer("quantize_bad_sums", qc.badSums)
+      .boolean("linear_pass", lc.pass())
+      .integer("linear_mismatches", lc.mismatches)
+      .num("max_abs_error", lc.maxAbsError)
+      .num("max_rel_error", lc.maxRelError);
+  if (!qc.firstProblem.empty())
+    j.str("quantize_first_problem", qc.firstProblem);
+  if (!lc.firstProblem.empty())
+    j.str("linear_first_problem", lc.firstProblem);
+  bool pass = qc.pass() && lc.pass();
+  std::printf("%s %s: quantize %s (%lld of %lld codes off by one, %lld at ties, %lld worse, "
+              "%lld bad scales, %lld bad sums); linear %s, max error %.3g (%.3g of the "
+              "largest output)\n",
+              pass ? "PASS" : "FAIL", lin.name.c_str(), qc.pass() ? "ok" : "WRONG",
+              (long long)qc.offByOne, (long long)qc.values, (long long)qc.ties, (long long)qc.worse,
+              (long long)qc.badScales, (long long)qc.badSums, lc.pass() ? "ok" : "WRONG",
+              lc.maxAbsError, lc.maxRelError);
+  if (!qc.firstProblem.empty())
+    std::printf("  quantize: %s\n", qc.firstProblem.c_str());
+  if (!lc.firstProblem.empty())
+    std::printf("  linear: %s (%lld outputs off)\n", lc.firstProblem.c_str(),
+                (long long)lc.mismatches);
+
+  // Timing: the linear kernel alone, on the activations already quantized.
+  double bytes = double(wl.bytes()) + double(batch * xl.rowBytes()) + double(batch * n * 4);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, runLin);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  StatusOr<double> quantUs = timeCalls(dev, ctx.reps, runQuant);
+  if (!quantUs)
+    return fail("timing " + quant->name + ": " + quantUs.status().message());
+  int l2 = dev.attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+  j.num("us", *us)
+      .integer("bytes", int64_t(bytes))
+      .num("gbps", gbps(bytes, *us))
+      .boolean("weights_fit_l2", l2 > 0 && wl.bytes() <= l2)
+      .num("quantize_us", *quantUs);
+  std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB); quantize %.2f us\n", lin.name.c_str(), *us,
+              gbps(bytes, *us), bytes / 1e6, *quantUs);
+
+  if (ctx.cublas.available()) {
+    std::array<int64_t, 3> shape = {n, k, batch};
+    auto it = ctx.cublasByShape.find(shape);
+    if (it == ctx.cublasByShape.end())
+      it = ctx.cublasByShape.emplace(shape, runCublas(ctx, wl, w, x, xStride, batch)).first;
+    JsonObject cb = it->second.json;
+    if (std::isfinite(it->second.us)) {
+      double ratio = it->second.us / *us;
+      cb.num("ratio", ratio);
+      std::printf("  time cuBLAS/ours: %.2f (cuBLAS %.2f us)\n", ratio, it->second.us);
+    }
+    j.object("cublas", cb);
+  }
+  j.boolean("pass", pass);
+  return pass;
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]\n"
+                       "  DIR holds kernels.ptx and kernels.tsv (docs/gpu.md)\n");
+  return kExitUsage;
+}
+
+/// Writes `top` to `path` (if any); false with a message when it cannot.
+bool writeJson(const std::string &path, const JsonObject &top) {
+  if (path.empty())
+    return true;
+  FILE *f = std::fopen(path.c_str(), "w");
+  std::string text = top.render() + "\n";
+  if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
+    std::fprintf(stderr, "lowbit-gpu-bench: cannot write %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string dir, jsonPath;
+  int64_t ordinal = 0, reps = 50;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](int64_t &out) {
+      if (i + 1 >= argc || !parseInt(argv[i + 1], out))
+        return false;
+      ++i;
+      return true;
+    };
+    if (a == "--device") {
+      if (!value(ordinal) || ordinal < 0) {
+        std::fprintf(stderr, "lowbit-gpu-bench: --device needs a device number\n");
+        return usage();
+      }
+    } else if (a == "--reps") {
+      if (!value(reps) || reps < 1 || reps > 1000000) {
+        std::fprintf(stderr, "lowbit-gpu-bench: --reps needs a count of at least 1\n");
+        return usage();
+      }
+    } else if (a == "--json") {
+      if (i + 1 >= argc)
+        return usage();
+      jsonPath = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "lowbit-gpu-bench: unknown option %s\n", a.c_str());
+      return usage();
+    } else if (dir.empty()) {
+      dir = a;
+    } else {
+      std::fprintf(stderr, "lowbit-gpu-bench: more than one DIR (%s, %s)\n", dir.c_str(),
+                   a.c_str());
+      return usage();
+    }
+  }
+  if (dir.empty())
+    return usage();
+  // A JSON path that cannot be written fails now, not after the run.
+  if (!jsonPath.empty() && !writeJson(jsonPath, JsonObject()))
+    return kExitUsage;
+
+  JsonObject top;
+  top.str("kernels_dir", dir).integer("reps", reps);
+  // Input problems are reported before the GPU is looked for.
+  auto inputError = [&](const std::string &why) {
+    std::fprintf(stderr, "lowbit-gpu-bench: %s\n", why.c_str());
+    writeJson(jsonPath, top.boolean("pass", false).str("error", why));
+    return kExitUsage;
+  };
+  StatusOr<std::string> ptx = readFile(dir + "/kernels.ptx");
+  if (!ptx)
+    return inputError(ptx.status().message());
+  StatusOr<std::string> tsv = readFile(dir + "/kernels.tsv");
+  if (!tsv)
+    return inputError(tsv.status().message());
+  StatusOr<Manifest> manifest = parseManifest(dir + "/kernels.tsv", *tsv);
+  if (!manifest)
+    return inputError(manifest.status().message());
+  bool archSpecific = false;
+  int target = targetNumber(manifest->target, archSpecific);
+  if (target < 0)
+    return inputError(dir + "/kernels.tsv: unknown target '" + manifest->target +
+                      "' (expected sm_80, sm_90, ...)");
+  top.str("target", manifest->target);
+  std::vector<const KernelLine *> linears;
+  for (const KernelLine &k : manifest->kernels)
+    if (k.op == "linear")
+      linears.push_back(&k);
+  if (linears.empty())
+    return inputError(dir + "/kernels.tsv: no linear kernel to run");
+
+  // The GPU.
+  auto fatal = [&](const std::string &why, int code) {
+    std::printf("%s\n", why.c_str());
+    if (code == kExitSkip)
+      top.str("skipped", why);
+    else
+      top.boolean("pass", false).str("error", why);
+    writeJson(jsonPath, top);
+    return code;
+  };
+  StatusOr<CudaDriver *> driver = CudaDriver::open();
+  if (!driver)
+    return fatal(driver.status().message(), kExitSkip);
+  StatusOr<int> count = CudaDevice::count(**driver);
+  if (!count)
+    return fatal(count.status().message(), kExitFail);
+  if (*count == 0)
+    return fatal("no CUDA device: the driver (" + (*driver)->path() + ") sees no GPU", kExitSkip);
+  StatusOr<CudaDevice> opened = CudaDevice::open(int(ordinal));
+  if (!opened)
+    return fatal(opened.status().message(), kExitFail);
+  CudaDevice dev = opened.take();
+  CudaDevice::Capability cc = dev.computeCapability();
+  int driverVersion = 0;
+  (void)dev.driver().cuDriverGetVersion(&driverVersion);
+  int sms = dev.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+  int memClockKHz = dev.attribute(CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE);
+  int busBits = dev.attribute(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH);
+  int l2 = dev.attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+  JsonObject devJson;
+  devJson.integer("ordinal", ordinal)
+      .str("name", dev.name())
+      .str("compute_capability", std::to_string(cc.major) + "." + std::to_string(cc.minor))
+      .integer("sms", sms)
+      .integer("memory_bytes", int64_t(dev.totalMemory()))
+      .integer("l2_bytes", l2)
+      .integer("driver_version", driverVersion);
+  // Double data rate: two transfers per memory clock.
+  if (memClockKHz > 0 && busBits > 0)
+    devJson.num("nominal_gbps", 2.0 * memClockKHz * 1e3 * (busBits / 8) / 1e9);
+  top.object("device", devJson);
+  std::printf("cuda:%lld: %s, sm_%d%d, %d SMs, %.1f GiB, L2 %.0f MiB, driver %d.%d; kernels for "
+              "%s\n",
+              (long long)ordinal, dev.name().c_str(), cc.major, cc.minor, sms,
+              double(dev.totalMemory()) / (1 << 30), double(l2) / (1 << 20), driverVersion / 1000,
+              driverVersion % 1000 / 10, manifest->target.c_str());
+  if (cc.number() < target || (archSpecific && cc.number() != target))
+    return fatal("cuda:" + std::to_string(ordinal) + " (" + dev.name() + ") is sm_" +
+                     std::to_string(cc.number()) + ": it cannot run PTX for " + manifest->target +
+                     " (kernels.tsv's target)",
+                 kExitFail);
+
+  StatusOr<CudaModule> module = dev.loadPtx(*ptx);
+  if (!module)
+    return fatal(dir + "/kernels.ptx: " + module.status().message(), kExitFail);
+
+  // The peers first: a kernel that faults leaves the context unusable.
+  top.object("copy", measureCopy(dev, int(reps)));
+  Cublas cublas;
+  cublas.open();
+  JsonObject cbJson;
+  cbJson.boolean("available", cublas.available());
+  if (cublas.available()) {
+    cbJson.str("library", cublas.library).integer("version", cublas.version);
+    std::printf("cuBLAS: %s, version %d\n", cublas.library.c_str(), cublas.version);
+  } else {
+    cbJson.str("absent", cublas.absent);
+    std::printf("cuBLAS: absent (%s)\n", cublas.absent.c_str());
+  }
+  top.object("cublas", cbJson);
+
+  std::map<std::array<int64_t, 3>, CublasResult> cublasByShape;
+  Kernels ctx{dev, *module, cublas, cublasByShape, int(reps)};
+  bool allPass = true;
+  std::vector<JsonObject> results;
+  for (const KernelLine *lin : linears) {
+    const KernelLine *quant = nullptr;
+    for (const KernelLine &q : manifest->kernels)
+      if (q.op == "quantize" && q.k == lin->k && q.batch == lin->batch)
+        quant = &q;
+    JsonObject j;
+    allPass &= runLinear(ctx, *lin, quant, j);
+    results.push_back(j);
+  }
+  cublas.close();
+  top.array("kernels", results).boolean("pass", allPass);
+  std::printf("%s: %zu linear kernel(s)\n", allPass ? "PASS" : "FAIL", linears.size());
+  if (!writeJson(jsonPath, top))
+    return kExitFail;
+  return allPass ? 0 : kExitFail;
+}
