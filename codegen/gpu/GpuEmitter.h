@@ -81,6 +81,14 @@ std::string gpuKernelName(const GpuKernelSpec &spec);
 /// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp).
 GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+
+/// Linears over more than kGpuMaxDecodeBatch tokens run on tensor cores.
+inline constexpr int64_t kGpuMaxDecodeBatch = 8;
+/// Rows each warp of a tensor-core linear owns (16, 32 or 64: one to four
+/// mma tiles) and the warps splitting the input width.
+int64_t gpuMmaRowsPerWarp(const GpuKernelSpec &spec);
+int64_t gpuMmaWarpsPerBlock(const GpuKernelSpec &spec);
 
 } // namespace lowbit
 

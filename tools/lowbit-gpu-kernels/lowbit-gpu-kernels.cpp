@@ -30,12 +30,17 @@ static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Req
                                    cl::cat(category));
 static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
                                      cl::CommaSeparated, cl::OneOrMore, cl::cat(category));
-static cl::list<int64_t> batches("batch", cl::desc("Token counts (1-8; default 1)"),
+static cl::list<int64_t> batches("batch", cl::desc("Token counts (1-8: decode kernels; 16-64, multiples of 8: tensor "
+                                          "cores; default 1)"),
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int> rowsPerWarp("rows-per-warp",
                                  cl::desc("Rows each warp owns: 1, 2 or 4 (one kernel per "
                                           "value; default: chosen from the batch)"),
                                  cl::CommaSeparated, cl::cat(category));
+static cl::list<int> mmaRowsPerWarp("mma-rows-per-warp",
+                                    cl::desc("Rows each warp of a tensor-core linear owns: "
+                                             "16, 32 or 64 (one kernel per value; default 32)"),
+                                    cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> emit("emit",
                                  cl::desc("gpu (the kernels), nvvm (lowered), ptx, or dir "
                                           "(kernels.ptx and kernels.tsv in -o DIR)"),
@@ -73,6 +78,9 @@ int main(int argc, char **argv) {
   std::vector<int> variants(rowsPerWarp.begin(), rowsPerWarp.end());
   if (variants.empty())
     variants.push_back(0);
+  std::vector<int> mmaVariants(mmaRowsPerWarp.begin(), mmaRowsPerWarp.end());
+  if (mmaVariants.empty())
+    mmaVariants.push_back(0);
   std::vector<GpuKernelSpec> specs;
   for (const std::string &shape : linears) {
     auto [ns, ks] = StringRef(shape).split('x');
@@ -80,6 +88,12 @@ int main(int argc, char **argv) {
     if (ns.getAsInteger(10, n) || ks.getAsInteger(10, k) || n <= 0 || k <= 0)
       return fail("--linear '" + shape + "' is not NxK (e.g. 4096x14336)");
     for (int64_t batch : tokenCounts) {
+      // Tensor-core linears read f32 activations; decode ones int8.
+      if (batch > 8) {
+        for (int rows : mmaVariants)
+          specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});
+        continue;
+      }
       specs.push_back({GpuKernelOp::Quantize, 0, k, batch, 0});
       for (int rows : variants)
         specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});

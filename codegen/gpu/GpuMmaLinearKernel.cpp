@@ -1,0 +1,170 @@
+//===- GpuMmaLinearKernel.cpp - q4g128 GEMM on tensor cores ---------------===//
+//
+// The linear for batches of 16 to 64 tokens (prefill, batched decode): each
+// block owns a tile of 16 weight rows, its warps split the input width, and
+// every warp runs mma.sync m16n8k16 (f16 in, f32 accumulation) over all the
+// tokens. The int4 codes are dequantized in registers: the tensor-core
+// layout (GpuLayouts.h) puts the 8 code bytes a lane needs for a block of 32
+// values side by side, so four shift-and-mask steps give f16 values 1024 + u
+// exactly, and one f16x2 subtract and fma give d·u + m. The warps' partial
+// tiles are summed through shared memory.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuEmitter.h"
+
+#include "lowbit/Codegen/Kernels.h"
+#include "lowbit/Runtime/GpuLayouts.h"
+
+using namespace mlir;
+
+namespace lowbit {
+
+GpuKernelLaunch emitGpuMmaLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t n = spec.n, k = spec.k, batch = spec.batch;
+  const int64_t mTiles = gpuMmaRowsPerWarp(spec) / kGpuMmaTileRows;
+  const int64_t warps = gpuMmaWarpsPerBlock(spec);
+  const int64_t tileRows = mTiles * kGpuMmaTileRows;
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.spec.rowsPerWarp = int(tileRows);
+  launch.name = gpuKernelName(spec);
+  launch.block = {warps * kWarpSize, 1, 1};
+  launch.grid = {n / tileRows, 1, 1};
+  const int64_t tileValues = tileRows * batch;
+  launch.sharedBytes = 0; // static shared memory, declared in the module
+
+  // The warps' partial tiles: [warp][row][token] f32.
+  OpBuilder mb(module.getContext());
+  mb.setInsertionPointToStart(module.getBody());
+  std::string smemName = launch.name + "_partials";
+  auto smemType = LLVM::LLVMArrayType::get(mb.getF32Type(), warps * tileValues);
+  LLVM::GlobalOp::create(mb, module.getLoc(), smemType, /*isConstant=*/false,
+                         LLVM::Linkage::Internal, smemName, Attribute(), /*alignment=*/16,
+                         /*addrSpace=*/3);
+
+  GpuEmitter e(module, launch.name, 3, int32_t(warps * kWarpSize));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value w = e.arg(0), x = e.arg(1), out = e.arg(2);
+  const int64_t blocks = k / 32, groups = k / 128, paramsBase = n * k / 2;
+  const int64_t xRowBytes = activationRowBytes(k), outRowBytes = activationRowBytes(n);
+  const int64_t tokenTiles = batch / 8, blocksPerWarp = blocks / warps;
+
+  Type f16 = b.getF16Type();
+  VectorType v2f16 = VectorType::get({2}, f16), v2f32 = VectorType::get({2}, e.f32());
+  VectorType v2i32 = VectorType::get({2}, e.i32());
+  auto accType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {e.f32(), e.f32(), e.f32(), e.f32()});
+
+  Value tid = e.threadIndex();
+  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
+  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
+  Value g = arith::ShRUIOp::create(b, loc, lane, e.i64c(2));
+  Value t = arith::AndIOp::create(b, loc, lane, e.i64c(3));
+  auto splatHalf = [&](Value pair, int which) {
+    return LLVM::ShuffleVectorOp::create(b, loc, pair, pair,
+                                         ArrayRef<int32_t>{which, which});
+  };
+  Value mask = e.i32c(0x000F000F), magic = e.i32c(0x64006400);
+  Value bias = LLVM::BitcastOp::create(b, loc, v2f16, magic); // (1024, 1024)
+  // f16x2 of the nibbles at `shift` of `word`, as d·u + m.
+  auto dequant = [&](Value word, int shift, Value d2, Value m2) {
+    Value v = shift ? arith::ShRUIOp::create(b, loc, word, e.i32c(shift)).getResult() : word;
+    v = arith::OrIOp::create(b, loc, arith::AndIOp::create(b, loc, v, mask), magic);
+    Value u = LLVM::FSubOp::create(b, loc, LLVM::BitcastOp::create(b, loc, v2f16, v), bias);
+    return LLVM::FMAOp::create(b, loc, u, d2, m2).getResult();
+  };
+  Value tile = e.blockIndex(); // of tileRows rows: mTiles mma tiles
+  Value firstMmaTile = e.mul(tile, mTiles);
+
+  SmallVector<Value> init(4 * tokenTiles * mTiles, e.f32c(0));
+  Value first = e.mul(warp, blocksPerWarp);
+  ValueRange acc = e.loop(
+      first, e.add(first, blocksPerWarp), 1, init,
+      [&](Value blk, ValueRange carried) -> SmallVector<Value> {
+        Value group = arith::ShRUIOp::create(b, loc, blk, e.i64c(2));
+        // A fragments of each mma tile for the block's two halves: {row g,
+        // row g+8} × {cols 2t..2t+1, cols 2t+8..2t+9}.
+        SmallVector<SmallVector<Value, 4>> a0(mTiles, SmallVector<Value, 4>(4)),
+            a1(mTiles, SmallVector<Value, 4>(4));
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          Value mmaTile = e.add(firstMmaTile, mt);
+          Value codeAt = e.add(e.mul(e.add(e.mul(mmaTile, blocks), blk), kGpuMmaTileBytes),
+                               e.mul(lane, 8));
+          Value words = e.load(v2i32, w, codeAt, 8);
+          Value rowG = e.add(e.mul(mmaTile, kGpuMmaTileRows), g);
+          for (int half = 0; half < 2; ++half) {
+            Value row = e.add(rowG, 8 * half);
+            Value dm = e.load(v2f16, w,
+                              e.add(e.mul(e.add(e.mul(row, groups), group), 4), paramsBase), 4);
+            Value d2 = splatHalf(dm, 0), m2 = splatHalf(dm, 1);
+            Value word = e.element(words, half);
+            a0[mt][half] = dequant(word, 0, d2, m2);
+            a0[mt][2 + half] = dequant(word, 8, d2, m2);
+            a1[mt][half] = dequant(word, 4, d2, m2);
+            a1[mt][2 + half] = dequant(word, 12, d2, m2);
+          }
+        }
+        SmallVector<Value> next(carried.begin(), carried.end());
+        for (int64_t nt = 0; nt < tokenTiles; ++nt) {
+          Value xrow = e.mul(e.add(g, nt * 8), xRowBytes);
+          for (int half = 0; half < 2; ++half) {
+            Value kAt = e.add(e.add(e.mul(blk, 32), 16 * half), e.mul(t, 2));
+            auto bFrag = [&](int64_t plus) {
+              Value v = e.load(v2f32, x, e.add(xrow, e.mul(e.add(kAt, plus), 4)), 8);
+              return LLVM::FPTruncOp::create(b, loc, v2f16, v).getResult();
+            };
+            // One B fragment serves every mma tile of the warp.
+            Value b0 = bFrag(0), b1 = bFrag(8);
+            for (int64_t mt = 0; mt < mTiles; ++mt) {
+              const SmallVector<Value, 4> &a = half ? a1[mt] : a0[mt];
+              SmallVector<Value> operands(a.begin(), a.end());
+              operands.push_back(b0);
+              operands.push_back(b1);
+              int64_t at = (mt * tokenTiles + nt) * 4;
+              for (int c = 0; c < 4; ++c)
+                operands.push_back(next[at + c]);
+              Value d = e.call("llvm.nvvm.mma.m16n8k16.row.col.f32.f32", accType, operands);
+              for (int c = 0; c < 4; ++c)
+                next[at + c] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{c});
+            }
+          }
+        }
+        return next;
+      });
+
+  // Partial tiles to shared memory: c0, c1 at (row g, tokens 2t, 2t+1 of
+  // the token tile), c2, c3 at row g + 8.
+  Type smemPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
+  Value smem = LLVM::AddressOfOp::create(b, loc, smemPtr, smemName);
+  auto smemAt = [&](Value index) {
+    return LLVM::GEPOp::create(b, loc, smemPtr, e.f32(), smem, ValueRange{index}).getResult();
+  };
+  Value warpBase = e.mul(warp, tileValues);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t nt = 0; nt < tokenTiles; ++nt)
+      for (int c = 0; c < 4; ++c) {
+        Value row = e.add(g, mt * kGpuMmaTileRows + 8 * (c / 2));
+        Value token = e.add(e.mul(t, 2), nt * 8 + c % 2);
+        Value index = e.add(warpBase, e.add(e.mul(row, batch), token));
+        LLVM::StoreOp::create(b, loc, acc[(mt * tokenTiles + nt) * 4 + c], smemAt(index), 4);
+      }
+  gpu::BarrierOp::create(b, loc);
+  // Each thread sums the warps' values of some outputs.
+  e.loop(tid, e.i64c(tileValues), warps * kWarpSize, {},
+         [&](Value index, ValueRange) -> SmallVector<Value> {
+           Value sum = e.f32c(0);
+           for (int64_t wi = 0; wi < warps; ++wi) {
+             Value v = LLVM::LoadOp::create(b, loc, e.f32(), smemAt(e.add(index, wi * tileValues)), 4);
+             sum = arith::AddFOp::create(b, loc, sum, v);
+           }
+           Value row = arith::DivUIOp::create(b, loc, index, e.i64c(batch));
+           Value token = arith::RemUIOp::create(b, loc, index, e.i64c(batch));
+           Value outRow = e.add(e.mul(tile, tileRows), row);
+           e.store(sum, out, e.add(e.mul(token, outRowBytes), e.mul(outRow, 4)), 4);
+           return {};
+         });
+  return launch;
+}
+
+} // namespace lowbit
