@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Generates the GPU kernels bench/gpu.sh measures, here, with the compiler:
-# the q4g128 decode linears at Llama-3-8B's shapes (4096x4096, 14336x4096,
-# 4096x14336) for batches 1, 4 and 8, every rows-per-warp variant, and their
-# activation-rounding kernels, as kernels.ptx + kernels.tsv (docs/gpu.md).
-# The GPU machine needs no compiler: it reads this directory.
+# at Llama-3-8B's shapes (4096x4096, 14336x4096, 4096x14336), the q4g128
+# decode linears for batches 1, 4 and 8, every rows-per-warp variant, with
+# their activation-rounding kernels, and the tensor-core linears for batches
+# 16 and 64, every rows-per-warp variant (16, 32, 64), as kernels.ptx +
+# kernels.tsv (docs/gpu.md). BATCHES picks the decode (1-8) and tensor-core
+# (16-64, multiples of 8) batches together. The GPU machine needs no
+# compiler: it reads this directory.
 #
 #   bash bench/gpu-kernels.sh              # -> build-gpu-kernels/ for sm_90
 #   TARGET=sm_80 OUT_DIR=dir bash bench/gpu-kernels.sh
@@ -13,13 +16,13 @@ BIN=${BUILD_DIR:-build}/bin
 TARGET=${TARGET:-sm_90}
 OUT_DIR=${OUT_DIR:-build-gpu-kernels}
 SHAPES=${SHAPES:-4096x4096,14336x4096,4096x14336}
-BATCHES=${BATCHES:-1,4,8}
+BATCHES=${BATCHES:-1,4,8,16,64}
 [ -x "$BIN/lowbit-gpu-kernels" ] || {
   echo "missing $BIN/lowbit-gpu-kernels (cmake --build build --target lowbit-gpu-kernels)" >&2
   exit 1
 }
 "$BIN/lowbit-gpu-kernels" --target="$TARGET" --linear="$SHAPES" --batch="$BATCHES" \
-  --rows-per-warp=1,2,4 -o "$OUT_DIR"
+  --rows-per-warp=1,2,4 --mma-rows-per-warp=16,32,64 -o "$OUT_DIR"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
   "$PTXAS" -arch="$TARGET" -v "$OUT_DIR/kernels.ptx" -o "$OUT_DIR/kernels.cubin" 2>"$OUT_DIR/ptxas.txt"

@@ -8,20 +8,25 @@
 //
 // DIR holds kernels.ptx and kernels.tsv. For every linear kernel: random
 // packed int4 weights and f32 activations (with a block of zeros and a block
-// of exact ties planted), the quantize kernel of the same K and batch, then
-// the linear kernel. The int8 activations must match the CPU rounding (a code
-// may be off by one at a rounding tie, or in at most 0.1% of the values), and
-// the outputs the CPU dot product on those activations within 1e-3 of the
-// token's largest output. Then R back-to-back launches of the linear kernel
-// alone are timed with events, after 3 untimed ones; GB/s count every byte a
-// call reads or writes. cuBLAS (GemmEx, fp16 in and out, f32 compute) runs at
-// each shape once, on the same values. --json writes every figure.
+// of exact ties planted). A decode linear (q4g128) runs after the quantize
+// kernel of the same K and batch: the int8 activations must match the CPU
+// rounding (a code may be off by one at a rounding tie, or in at most 0.1% of
+// the values), and the outputs the CPU dot product on those activations
+// within 1e-3 of the token's largest output. A tensor-core linear
+// (q4g128_mma) reads the f32 activations and the weights repacked for it: its
+// outputs must match the product of the f16 values it multiplies within 2e-3
+// of the token's largest output, and its distance from the exact product is
+// reported. Then R back-to-back launches of the linear kernel alone are timed
+// with events, after 3 untimed ones; GB/s count every byte a call reads or
+// writes. cuBLAS (GemmEx, fp16 in and out, f32 compute) runs at each shape
+// once, on the same values. --json writes every figure.
 //
 // Exit status: 0 all checks pass; 1 a check fails or a kernel does not load
 // or run; 2 bad arguments or input files; 77 no CUDA driver or no GPU.
 //
 //===----------------------------------------------------------------------===//
 #include "gpu/CudaDriver.h"
+#include "lowbit/Runtime/GpuLayouts.h"
 #include "lowbit/Support/Float16.h"
 
 #include <algorithm>
@@ -205,6 +210,11 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
       // A format this tool does not know fails that kernel alone (runLinear).
       if (k.format == "q4g128" && (k.n < 1 || k.k < 128 || k.k % 128))
         return fail(k.name + ": q4g128 needs n >= 1 and k a multiple of 128");
+      // The tensor-core layout is built of tiles of 16 rows, and each mma
+      // covers 8 tokens.
+      if (k.format == "q4g128_mma" &&
+          (k.n < 16 || k.n % 16 || k.k < 128 || k.k % 128 || k.batch % 8))
+        return fail(k.name + ": q4g128_mma needs n a multiple of 16, k of 128 and batch of 8");
     } else if (k.op == "quantize") {
       if (k.format != "b32")
         return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
@@ -412,6 +422,36 @@ struct LinearCheck {
   bool pass() const { return mismatches == 0; }
 };
 
+/// The kernel's outputs against `ref` ([t·n + r]): mismatches beyond
+/// `tolFraction` of the token's largest |reference|, and the largest errors.
+LinearCheck compareOutputs(const std::vector<double> &ref, int64_t n, int64_t batch,
+                           const std::vector<float> &out, int64_t outStride, double tolFraction) {
+  LinearCheck c;
+  for (int64_t t = 0; t < batch; ++t) {
+    double maxRef = 0;
+    for (int64_t r = 0; r < n; ++r)
+      maxRef = std::max(maxRef, std::fabs(ref[size_t(t * n + r)]));
+    double tol = tolFraction * maxRef;
+    for (int64_t r = 0; r < n; ++r) {
+      double want = ref[size_t(t * n + r)], got = out[size_t(t * outStride + r)];
+      double err = std::fabs(got - want);
+      if (!(err <= tol)) {
+        ++c.mismatches;
+        if (c.firstProblem.empty())
+          c.firstProblem = "token " + std::to_string(t) + " row " + std::to_string(r) + ": " +
+                           fmt("%.9g", got) + ", expected " + fmt("%.9g", want);
+      }
+      if (!std::isfinite(err)) {
+        c.maxAbsError = c.maxRelError = INFINITY;
+        continue;
+      }
+      c.maxAbsError = std::max(c.maxAbsError, err);
+      c.maxRelError = std::max(c.maxRelError, maxRef > 0 ? err / maxRef : err);
+    }
+  }
+  return c;
+}
+
 /// The linear kernel against its definition, on the activations the GPU
 /// quantized: out[t][r] = Σ_g d·Σ_blocks (Σ u·q)·da + m·Σ_blocks sums.
 LinearCheck checkLinear(const std::vector<uint8_t> &w, const Q4Layout &wl,
@@ -442,30 +482,64 @@ LinearCheck checkLinear(const std::vector<uint8_t> &w, const Q4Layout &wl,
       ref[size_t(t * n + r)] = acc;
     }
   }
-  LinearCheck c;
-  for (int64_t t = 0; t < batch; ++t) {
-    double maxRef = 0;
-    for (int64_t r = 0; r < n; ++r)
-      maxRef = std::max(maxRef, std::fabs(ref[size_t(t * n + r)]));
-    double tol = 1e-3 * maxRef;
-    for (int64_t r = 0; r < n; ++r) {
-      double want = ref[size_t(t * n + r)], got = out[size_t(t * outStride + r)];
-      double err = std::fabs(got - want);
-      if (!(err <= tol)) {
-        ++c.mismatches;
-        if (c.firstProblem.empty())
-          c.firstProblem = "token " + std::to_string(t) + " row " + std::to_string(r) + ": " +
-                           fmt("%.9g", got) + ", expected " + fmt("%.9g", want);
+  return compareOutputs(ref, n, batch, out, outStride, 1e-3);
+}
+
+/// Rounds to the nearest f16 value, ties to even, from a double: the f16
+/// fma rounds d·u + m once, and rounding it to f32 first could round twice.
+double roundToHalf(double v) {
+  if (v == 0 || !std::isfinite(v))
+    return v;
+  int e;
+  std::frexp(v, &e); // |v| = f·2^e, f in [0.5, 1)
+  // 11 significant bits; below 2^-14 the subnormals' fixed step 2^-24.
+  int step = std::max(e - 11, -24);
+  double r = std::ldexp(std::nearbyint(std::ldexp(v, -step)), step);
+  return std::fabs(r) > 65504 ? std::copysign(INFINITY, v) : r;
+}
+
+/// The two references of a tensor-core linear, out[t][r] = Σ_k w·x with
+/// w = d·u + m, [t·n + r]: `exact` in double from that definition, and `f16`
+/// on the values the kernel multiplies, w rounded once to f16 (its f16 fma)
+/// and x rounded to f16, their products summed in double.
+struct MmaReference {
+  std::vector<double> exact, f16;
+};
+
+MmaReference mmaReference(const std::vector<uint8_t> &w, const Q4Layout &wl,
+                          const std::vector<float> &x, int64_t xStride, int64_t batch) {
+  int64_t n = wl.n, k = wl.k;
+  MmaReference ref;
+  ref.exact.resize(size_t(batch * n));
+  ref.f16.resize(size_t(batch * n));
+  std::vector<double> xh(size_t(batch * k));
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < k; ++i)
+      xh[size_t(t * k + i)] = fp16ToFloat(floatToFp16(x[size_t(t * xStride + i)]));
+  std::vector<uint8_t> u(static_cast<size_t>(k));
+  std::vector<double> wExact(static_cast<size_t>(k)), wHalf(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    wl.decodeRow(w.data(), r, u.data());
+    for (int64_t i = 0; i < k; ++i) {
+      const uint8_t *p = wl.params(w.data(), r, i / 128);
+      // Exact in double: f16 values are multiples of 2^-24 below 2^16.
+      double v = double(Q4Layout::half(p)) * u[size_t(i)] + double(Q4Layout::half(p + 2));
+      wExact[size_t(i)] = v;
+      wHalf[size_t(i)] = roundToHalf(v);
+    }
+    for (int64_t t = 0; t < batch; ++t) {
+      const float *xt = x.data() + t * xStride;
+      const double *xht = xh.data() + t * k;
+      double exact = 0, half = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        exact += wExact[size_t(i)] * double(xt[i]);
+        half += wHalf[size_t(i)] * xht[i];
       }
-      if (!std::isfinite(err)) {
-        c.maxAbsError = c.maxRelError = INFINITY;
-        continue;
-      }
-      c.maxAbsError = std::max(c.maxAbsError, err);
-      c.maxRelError = std::max(c.maxRelError, maxRef > 0 ? err / maxRef : err);
+      ref.exact[size_t(t * n + r)] = exact;
+      ref.f16[size_t(t * n + r)] = half;
     }
   }
-  return c;
+  return ref;
 }
 
 //===----------------------------------------------------------------------===//
@@ -628,8 +702,10 @@ struct Kernels {
   const CudaDevice &dev;
   const CudaModule &module;
   Cublas &cublas;
-  // Variants of one shape (rows per warp) share one cuBLAS measurement.
+  // Variants of one shape (rows per warp) share one cuBLAS measurement and
+  // the tensor-core linears' references.
   std::map<std::array<int64_t, 3>, CublasResult> &cublasByShape;
+  std::map<std::array<int64_t, 3>, MmaReference> &mmaReferences;
   int reps;
 };
 
@@ -733,41 +809,9 @@ CublasResult runCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector
   return result;
 }
 
-/// Checks and times `lin` with its quantize kernel `quant`; fills `j`.
-/// Returns whether everything passed.
-bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quant, JsonObject &j) {
-  const CudaDevice &dev = ctx.dev;
-  int64_t n = lin.n, k = lin.k, batch = lin.batch;
-  j.str("name", lin.name)
-      .str("format", lin.format)
-      .integer("n", n)
-      .integer("k", k)
-      .integer("batch", batch);
-  auto fail = [&](const std::string &why) {
-    std::printf("FAIL %s: %s\n", lin.name.c_str(), why.c_str());
-    j.boolean("pass", false).str("error", why);
-    return false;
-  };
-  if (lin.format != "q4g128")
-    return fail("linear format '" + lin.format + "' is unknown to lowbit-gpu-bench (q4g128)");
-  if (!quant)
-    return fail("kernels.tsv has no quantize kernel with k " + std::to_string(k) + " and batch " +
-                std::to_string(batch));
-  j.str("quantize", quant->name);
-  StatusOr<CUfunction> linFn = ctx.module.function(lin.name);
-  if (!linFn)
-    return fail(linFn.status().message());
-  StatusOr<CUfunction> quantFn = ctx.module.function(quant->name);
-  if (!quantFn)
-    return fail(quantFn.status().message());
-
-  // Inputs. The last token gets an all-zero block (d = 0, q = 0) and a block
-  // of exact ties (k + 1/2)/64 with absmax 127/64, so d = 1/64 and x/d = k + 1/2
-  // exactly: only half-to-even rounding is right there.
-  std::mt19937 rng(uint32_t(n * 7919 + k * 31 + batch));
-  Q4Layout wl{n, k};
-  XqLayout xl{k};
-  int64_t xStride = roundUp(k, 32), outStride = roundUp(n, 32);
+/// Random weights in the decode layout: uniform codes, and per group a d in
+/// [0.005, 0.015) and an m near −8·d (weights centred on code 8).
+std::vector<uint8_t> makeWeights(std::mt19937 &rng, const Q4Layout &wl) {
   std::vector<uint8_t> w(size_t(wl.bytes()));
   // Codes: every nibble of a uniform 64-bit draw is uniform in [0, 15].
   std::mt19937_64 bits(rng());
@@ -776,12 +820,20 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
     std::memcpy(w.data() + i, &r, size_t(std::min<int64_t>(8, wl.codeBytes() - i)));
   }
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  for (int64_t i = 0; i < n * (k / 128); ++i) {
+  for (int64_t i = 0; i < wl.n * (wl.k / 128); ++i) {
     float d = 0.01f * (0.5f + unit(rng));
     float m = -8.0f * d * (0.9f + 0.2f * unit(rng));
     uint16_t pair[2] = {floatToFp16(d), floatToFp16(m)};
     std::memcpy(w.data() + wl.codeBytes() + i * 4, pair, 4);
   }
+  return w;
+}
+
+/// `batch` rows of N(0, 1) activations at row stride `xStride`. The last
+/// token gets an all-zero block (d = 0, q = 0) and a block of exact ties
+/// (k + 1/2)/64 with absmax 127/64, so d = 1/64 and x/d = k + 1/2 exactly:
+/// only half-to-even rounding is right there (for the quantize kernels).
+std::vector<float> makeActivations(std::mt19937 &rng, int64_t k, int64_t batch, int64_t xStride) {
   std::vector<float> x(size_t(batch * xStride), 0.0f);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int64_t t = 0; t < batch; ++t)
@@ -794,6 +846,163 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   ties[0] = 127.0f * kTieScale;
   for (int i = 1; i < 32; ++i)
     ties[i] = (i % 2 ? -1.0f : 1.0f) * (float(whole(rng)) + 0.5f) * kTieScale;
+  return x;
+}
+
+/// The inputs of a linear depend on its shape alone, so that kernels of one
+/// shape (rows-per-warp variants) see the same values and share the cuBLAS
+/// measurement and the references.
+uint32_t inputSeed(int64_t n, int64_t k, int64_t batch) {
+  return uint32_t(n * 7919 + k * 31 + batch);
+}
+
+bool failKernel(const KernelLine &lin, JsonObject &j, const std::string &why) {
+  std::printf("FAIL %s: %s\n", lin.name.c_str(), why.c_str());
+  j.boolean("pass", false).str("error", why);
+  return false;
+}
+
+/// cuBLAS at the shape of a linear (measured once per shape) into j's
+/// "cublas", with its time over ours, `us`.
+void addCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector<uint8_t> &w,
+               const std::vector<float> &x, int64_t xStride, int64_t batch, double us,
+               JsonObject &j) {
+  if (!ctx.cublas.available())
+    return;
+  std::array<int64_t, 3> shape = {wl.n, wl.k, batch};
+  auto it = ctx.cublasByShape.find(shape);
+  if (it == ctx.cublasByShape.end())
+    it = ctx.cublasByShape.emplace(shape, runCublas(ctx, wl, w, x, xStride, batch)).first;
+  JsonObject cb = it->second.json;
+  if (std::isfinite(it->second.us)) {
+    double ratio = it->second.us / us;
+    cb.num("ratio", ratio);
+    std::printf("  time cuBLAS/ours: %.2f (cuBLAS %.2f us)\n", ratio, it->second.us);
+  }
+  j.object("cublas", cb);
+}
+
+/// Checks and times a tensor-core linear: f32 activations (no quantize
+/// kernel) and the weight's codes in the mma order (GpuLayouts.h).
+bool runMmaLinear(const Kernels &ctx, const KernelLine &lin, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  int64_t n = lin.n, k = lin.k, batch = lin.batch;
+  auto fail = [&](const std::string &why) { return failKernel(lin, j, why); };
+  StatusOr<CUfunction> fn = ctx.module.function(lin.name);
+  if (!fn)
+    return fail(fn.status().message());
+
+  std::mt19937 rng(inputSeed(n, k, batch));
+  Q4Layout wl{n, k};
+  int64_t xStride = roundUp(k, 32), outStride = roundUp(n, 32);
+  std::vector<uint8_t> w = makeWeights(rng, wl);
+  std::vector<float> x = makeActivations(rng, k, batch, xStride);
+  // The same codes reordered, then the same (d, m) pairs.
+  std::vector<uint8_t> wMma(w.size());
+  packQ4G128ForMma(w.data(), n, k, wMma.data());
+  std::copy(w.begin() + wl.codeBytes(), w.end(), wMma.begin() + wl.codeBytes());
+
+  // out starts as NaN bytes so unwritten values show.
+  size_t xBytes = x.size() * 4, outBytes = size_t(batch * outStride * 4);
+  StatusOr<DeviceBuffer> wBuf = dev.alloc(wMma.size()), xBuf = dev.alloc(xBytes),
+                         outBuf = dev.alloc(outBytes);
+  for (StatusOr<DeviceBuffer> *b : {&wBuf, &xBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*wBuf, wMma.data(), wMma.size());
+  if (s)
+    s = dev.upload(*xBuf, x.data(), xBytes);
+  if (s)
+    s = dev.memset(*outBuf, 0xff, outBytes);
+  if (!s)
+    return fail(s.message());
+
+  CUdeviceptr wPtr = wBuf->ptr(), xPtr = xBuf->ptr(), outPtr = outBuf->ptr();
+  void *args[] = {&wPtr, &xPtr, &outPtr};
+  auto run = [&] { return dev.launch(*fn, lin.grid, lin.block, lin.shared, args); };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + lin.name + ": " + s.message());
+  std::vector<float> out(size_t(batch * outStride));
+  if (s = dev.download(out.data(), *outBuf, outBytes); !s)
+    return fail(s.message());
+
+  std::array<int64_t, 3> shape = {n, k, batch};
+  auto ref = ctx.mmaReferences.find(shape);
+  if (ref == ctx.mmaReferences.end())
+    ref = ctx.mmaReferences.emplace(shape, mmaReference(w, wl, x, xStride, batch)).first;
+  // The kernel sums the same f16 products as `f16` in f32, in another order.
+  LinearCheck lc = compareOutputs(ref->second.f16, n, batch, out, outStride, 2e-3);
+  // From the exact product only the distance is reported: f16 rounding is
+  // the kernel's definition, not an error.
+  LinearCheck exact = compareOutputs(ref->second.exact, n, batch, out, outStride, 0);
+  j.boolean("linear_pass", lc.pass())
+      .integer("linear_mismatches", lc.mismatches)
+      .num("max_abs_error", lc.maxAbsError)
+      .num("max_rel_error", lc.maxRelError)
+      .num("max_abs_error_exact", exact.maxAbsError)
+      .num("max_rel_error_exact", exact.maxRelError);
+  if (!lc.firstProblem.empty())
+    j.str("linear_first_problem", lc.firstProblem);
+  bool pass = lc.pass();
+  std::printf("%s %s: linear %s, max error %.3g (%.3g of the largest output) from the f16 "
+              "product, %.3g (%.3g) from the exact one\n",
+              pass ? "PASS" : "FAIL", lin.name.c_str(), pass ? "ok" : "WRONG", lc.maxAbsError,
+              lc.maxRelError, exact.maxAbsError, exact.maxRelError);
+  if (!lc.firstProblem.empty())
+    std::printf("  linear: %s (%lld outputs off)\n", lc.firstProblem.c_str(),
+                (long long)lc.mismatches);
+
+  double bytes = double(wl.bytes()) + double(batch * k * 4) + double(batch * n * 4);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  int l2 = dev.attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+  j.num("us", *us)
+      .integer("bytes", int64_t(bytes))
+      .num("gbps", gbps(bytes, *us))
+      .boolean("weights_fit_l2", l2 > 0 && wl.bytes() <= l2);
+  std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB)\n", lin.name.c_str(), *us, gbps(bytes, *us),
+              bytes / 1e6);
+  addCublas(ctx, wl, w, x, xStride, batch, *us, j);
+  j.boolean("pass", pass);
+  return pass;
+}
+
+/// Checks and times `lin` (with its quantize kernel `quant` for a decode
+/// linear); fills `j`. Returns whether everything passed.
+bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quant, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  int64_t n = lin.n, k = lin.k, batch = lin.batch;
+  j.str("name", lin.name)
+      .str("format", lin.format)
+      .integer("n", n)
+      .integer("k", k)
+      .integer("batch", batch);
+  auto fail = [&](const std::string &why) { return failKernel(lin, j, why); };
+  if (lin.format == "q4g128_mma")
+    return runMmaLinear(ctx, lin, j);
+  if (lin.format != "q4g128")
+    return fail("linear format '" + lin.format +
+                "' is unknown to lowbit-gpu-bench (q4g128, q4g128_mma)");
+  if (!quant)
+    return fail("kernels.tsv has no quantize kernel with k " + std::to_string(k) + " and batch " +
+                std::to_string(batch));
+  j.str("quantize", quant->name);
+  StatusOr<CUfunction> linFn = ctx.module.function(lin.name);
+  if (!linFn)
+    return fail(linFn.status().message());
+  StatusOr<CUfunction> quantFn = ctx.module.function(quant->name);
+  if (!quantFn)
+    return fail(quantFn.status().message());
+
+  std::mt19937 rng(inputSeed(n, k, batch));
+  Q4Layout wl{n, k};
+  XqLayout xl{k};
+  int64_t xStride = roundUp(k, 32), outStride = roundUp(n, 32);
+  std::vector<uint8_t> w = makeWeights(rng, wl);
+  std::vector<float> x = makeActivations(rng, k, batch, xStride);
 
   std::vector<uint8_t> xqCpu(size_t(batch * xl.rowBytes()));
   for (int64_t t = 0; t < batch; ++t)
@@ -888,19 +1097,7 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB); quantize %.2f us\n", lin.name.c_str(), *us,
               gbps(bytes, *us), bytes / 1e6, *quantUs);
 
-  if (ctx.cublas.available()) {
-    std::array<int64_t, 3> shape = {n, k, batch};
-    auto it = ctx.cublasByShape.find(shape);
-    if (it == ctx.cublasByShape.end())
-      it = ctx.cublasByShape.emplace(shape, runCublas(ctx, wl, w, x, xStride, batch)).first;
-    JsonObject cb = it->second.json;
-    if (std::isfinite(it->second.us)) {
-      double ratio = it->second.us / *us;
-      cb.num("ratio", ratio);
-      std::printf("  time cuBLAS/ours: %.2f (cuBLAS %.2f us)\n", ratio, it->second.us);
-    }
-    j.object("cublas", cb);
-  }
+  addCublas(ctx, wl, w, x, xStride, batch, *us, j);
   j.boolean("pass", pass);
   return pass;
 }
@@ -1074,7 +1271,8 @@ int main(int argc, char **argv) {
   top.object("cublas", cbJson);
 
   std::map<std::array<int64_t, 3>, CublasResult> cublasByShape;
-  Kernels ctx{dev, *module, cublas, cublasByShape, int(reps)};
+  std::map<std::array<int64_t, 3>, MmaReference> mmaReferences;
+  Kernels ctx{dev, *module, cublas, cublasByShape, mmaReferences, int(reps)};
   bool allPass = true;
   std::vector<JsonObject> results;
   for (const KernelLine *lin : linears) {
