@@ -22,7 +22,7 @@ BATCHES=${BATCHES:-1,4,8,16,64}
   exit 1
 }
 "$BIN/lowbit-gpu-kernels" --target="$TARGET" --linear="$SHAPES" --batch="$BATCHES" \
-  --rows-per-warp=1,2,4 --mma-rows-per-warp=16,32,64 -o "$OUT_DIR"
+  --rows-per-warp=1,2,4 --mma-block-rows=16,32,64 -o "$OUT_DIR"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
   "$PTXAS" -arch="$TARGET" -v "$OUT_DIR/kernels.ptx" -o "$OUT_DIR/kernels.cubin" 2>"$OUT_DIR/ptxas.txt"

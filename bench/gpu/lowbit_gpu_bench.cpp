@@ -1125,6 +1125,8 @@ bool writeJson(const std::string &path, const JsonObject &top) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // Line-buffered even into a pipe (gpu.sh tees it): a crash keeps the log.
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string dir, jsonPath;
   int64_t ordinal = 0, reps = 50;
   for (int i = 1; i < argc; ++i) {

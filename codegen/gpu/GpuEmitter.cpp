@@ -24,8 +24,12 @@ Type GpuEmitter::globalPtr() { return LLVM::LLVMPointerType::get(b.getContext(),
 
 Value GpuEmitter::arg(int i) { return func.getArgument(i); }
 
-Value GpuEmitter::i64c(int64_t v) { return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v)); }
-Value GpuEmitter::i32c(int32_t v) { return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v)); }
+Value GpuEmitter::i64c(int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+}
+Value GpuEmitter::i32c(int32_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+}
 Value GpuEmitter::f32c(float v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)); }
 
 Value GpuEmitter::threadIndex() {

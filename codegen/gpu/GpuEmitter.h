@@ -85,9 +85,10 @@ GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuK
 
 /// Linears over more than kGpuMaxDecodeBatch tokens run on tensor cores.
 inline constexpr int64_t kGpuMaxDecodeBatch = 8;
-/// Rows each warp of a tensor-core linear owns (16, 32 or 64: one to four
-/// mma tiles) and the warps splitting the input width.
-int64_t gpuMmaRowsPerWarp(const GpuKernelSpec &spec);
+/// Rows each block of a tensor-core linear owns (16, 32 or 64: one to four
+/// mma tiles, which every warp of the block computes over its share of the
+/// input width) and the number of those warps.
+int64_t gpuMmaBlockRows(const GpuKernelSpec &spec);
 int64_t gpuMmaWarpsPerBlock(const GpuKernelSpec &spec);
 
 } // namespace lowbit

@@ -21,13 +21,13 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
     return llvm::formatv("gpu_quantize_b32_{0}_b{1}", s.k, s.batch).str();
   if (s.batch > kGpuMaxDecodeBatch)
     return llvm::formatv("gpu_linear_mma_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch,
-                         gpuMmaRowsPerWarp(s))
+                         gpuMmaBlockRows(s))
         .str();
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
   return llvm::formatv("gpu_linear_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch, rows).str();
 }
 
-int64_t gpuMmaRowsPerWarp(const GpuKernelSpec &s) {
+int64_t gpuMmaBlockRows(const GpuKernelSpec &s) {
   return s.rowsPerWarp ? s.rowsPerWarp : 32;
 }
 
@@ -35,7 +35,7 @@ int64_t gpuMmaWarpsPerBlock(const GpuKernelSpec &s) {
   // Up to eight warps share a tile's width, as many as split it evenly and
   // whose partial tiles fit in 48 KiB of shared memory.
   int64_t blocks = s.k / 32;
-  int64_t fit = 48 * 1024 / (4 * gpuMmaRowsPerWarp(s) * s.batch);
+  int64_t fit = 48 * 1024 / (4 * gpuMmaBlockRows(s) * s.batch);
   for (int64_t warps = 8; warps > 1; warps /= 2)
     if (warps <= fit && blocks % warps == 0)
       return warps;
@@ -61,11 +61,11 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
   if (s.batch > kGpuMaxDecodeBatch) {
     if (s.batch > 64 || s.batch % 8)
       return std::string("tensor-core batches are multiples of 8 up to 64 tokens");
-    int64_t rows = gpuMmaRowsPerWarp(s);
+    int64_t rows = gpuMmaBlockRows(s);
     if (rows != 16 && rows != 32 && rows != 64)
-      return std::string("tensor-core rows per warp must be 16, 32 or 64");
+      return std::string("tensor-core rows per block must be 16, 32 or 64");
     if (s.n <= 0 || s.n % rows)
-      return llvm::formatv("the output rows must be a multiple of {0} (rows per warp)", rows)
+      return llvm::formatv("the output rows must be a multiple of {0} (rows per block)", rows)
           .str();
     return std::nullopt;
   }
@@ -115,7 +115,9 @@ std::string gpuKernelManifest(const GpuTarget &target,
     bool linear = l.spec.op == GpuKernelOp::Linear;
     text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}\n",
                           l.name, linear ? "linear" : "quantize",
-                          !linear ? "b32" : l.spec.batch > kGpuMaxDecodeBatch ? "q4g128_mma" : "q4g128",
+                          !linear                                 ? "b32"
+                          : l.spec.batch > kGpuMaxDecodeBatch ? "q4g128_mma"
+                                                                : "q4g128",
                           linear ? l.spec.n : 0, l.spec.k, l.spec.batch, l.grid[0], l.grid[1],
                           l.grid[2], l.block[0], l.block[1], l.block[2], l.sharedBytes)
                 .str();

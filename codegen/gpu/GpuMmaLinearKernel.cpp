@@ -21,7 +21,7 @@ namespace lowbit {
 
 GpuKernelLaunch emitGpuMmaLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t n = spec.n, k = spec.k, batch = spec.batch;
-  const int64_t mTiles = gpuMmaRowsPerWarp(spec) / kGpuMmaTileRows;
+  const int64_t mTiles = gpuMmaBlockRows(spec) / kGpuMmaTileRows;
   const int64_t warps = gpuMmaWarpsPerBlock(spec);
   const int64_t tileRows = mTiles * kGpuMmaTileRows;
   GpuKernelLaunch launch;
@@ -155,7 +155,8 @@ GpuKernelLaunch emitGpuMmaLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelS
          [&](Value index, ValueRange) -> SmallVector<Value> {
            Value sum = e.f32c(0);
            for (int64_t wi = 0; wi < warps; ++wi) {
-             Value v = LLVM::LoadOp::create(b, loc, e.f32(), smemAt(e.add(index, wi * tileValues)), 4);
+             Value at = smemAt(e.add(index, wi * tileValues));
+             Value v = LLVM::LoadOp::create(b, loc, e.f32(), at, 4);
              sum = arith::AddFOp::create(b, loc, sum, v);
            }
            Value row = arith::DivUIOp::create(b, loc, index, e.i64c(batch));

@@ -30,16 +30,18 @@ static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Req
                                    cl::cat(category));
 static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
                                      cl::CommaSeparated, cl::OneOrMore, cl::cat(category));
-static cl::list<int64_t> batches("batch", cl::desc("Token counts (1-8: decode kernels; 16-64, multiples of 8: tensor "
-                                          "cores; default 1)"),
+static cl::list<int64_t> batches("batch",
+                                 cl::desc("Token counts (1-8: decode kernels; 16-64, "
+                                          "multiples of 8: tensor cores; default 1)"),
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int> rowsPerWarp("rows-per-warp",
                                  cl::desc("Rows each warp owns: 1, 2 or 4 (one kernel per "
                                           "value; default: chosen from the batch)"),
                                  cl::CommaSeparated, cl::cat(category));
-static cl::list<int> mmaRowsPerWarp("mma-rows-per-warp",
-                                    cl::desc("Rows each warp of a tensor-core linear owns: "
-                                             "16, 32 or 64 (one kernel per value; default 32)"),
+static cl::list<int> mmaBlockRows("mma-block-rows",
+                                  cl::desc("Rows each block of a tensor-core linear owns (its "
+                                           "warps split the width): 16, 32 or 64 (one kernel "
+                                           "per value; default 32)"),
                                     cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> emit("emit",
                                  cl::desc("gpu (the kernels), nvvm (lowered), ptx, or dir "
@@ -78,7 +80,7 @@ int main(int argc, char **argv) {
   std::vector<int> variants(rowsPerWarp.begin(), rowsPerWarp.end());
   if (variants.empty())
     variants.push_back(0);
-  std::vector<int> mmaVariants(mmaRowsPerWarp.begin(), mmaRowsPerWarp.end());
+  std::vector<int> mmaVariants(mmaBlockRows.begin(), mmaBlockRows.end());
   if (mmaVariants.empty())
     mmaVariants.push_back(0);
   std::vector<GpuKernelSpec> specs;

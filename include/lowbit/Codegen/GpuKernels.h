@@ -33,8 +33,9 @@ enum class GpuKernelOp { Quantize, Linear };
 
 /// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
 /// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
-/// default for the batch). Quantize: `batch` rows of `k` f32 activations to
-/// int8 blocks of 32.
+/// default for the batch); above 8 tokens, the tensor-core kernel, whose
+/// blocks own `rowsPerWarp` rows (16, 32 or 64; 0: 32). Quantize: `batch`
+/// rows of `k` f32 activations to int8 blocks of 32.
 struct GpuKernelSpec {
   GpuKernelOp op = GpuKernelOp::Linear;
   int64_t n = 0, k = 0, batch = 1;

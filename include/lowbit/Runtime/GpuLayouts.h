@@ -35,7 +35,8 @@ inline void packQ4G128ForMma(const uint8_t *rowMajor, int64_t n, int64_t k, uint
       for (int lane = 0; lane < 32; ++lane) {
         int g = lane / 4, t = lane % 4;
         for (int half = 0; half < 2; ++half) {
-          const uint8_t *row = rowMajor + (tile * kGpuMmaTileRows + g + 8 * half) * (k / 2) + blk * 16;
+          int64_t r = tile * kGpuMmaTileRows + g + 8 * half;
+          const uint8_t *row = rowMajor + r * (k / 2) + blk * 16;
           for (int i = 0; i < 4; ++i)
             dst[lane * 8 + half * 4 + i] = row[2 * t + kOrder[i]];
         }

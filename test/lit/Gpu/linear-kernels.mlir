@@ -3,6 +3,8 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=GPU
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --emit=nvvm | FileCheck %s --check-prefix=NVVM
 // RUN: lowbit-gpu-kernels --target=sm_80 --linear=256x512 --batch=1,4 --emit=ptx | FileCheck %s --check-prefix=PTX
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --batch=16 --mma-block-rows=32 --emit=gpu | FileCheck %s --check-prefix=MMA-GPU
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --batch=16 --mma-block-rows=32 --emit=ptx | FileCheck %s --check-prefix=MMA-PTX
 
 // GPU: module attributes {gpu.container_module}
 // GPU: gpu.module @gpu_kernels
@@ -38,3 +40,22 @@
 // PTX: .entry gpu_quantize_b32_512_b4(
 // PTX: .entry gpu_linear_q4g128_256x512_b4_r1(
 // PTX: dp4a.u32.s32
+
+// The tensor-core linear: partial tiles in workgroup memory, codes
+// dequantized as f16x2 (1024 + u, minus 1024, then d·u + m), mma.sync.
+// MMA-GPU: llvm.mlir.global internal @gpu_linear_mma_q4g128_256x512_b16_r32_partials() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<4096 x f32>
+// MMA-GPU: gpu.func @gpu_linear_mma_q4g128_256x512_b16_r32(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// MMA-GPU: llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xi32>
+// MMA-GPU: llvm.fsub {{.*}} : vector<2xf16>
+// MMA-GPU: llvm.intr.fma({{.*}}) : (vector<2xf16>, vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+// MMA-GPU: llvm.fptrunc {{.*}} : vector<2xf32> to vector<2xf16>
+// MMA-GPU: llvm.call_intrinsic "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"
+// MMA-GPU: gpu.barrier
+
+// MMA-PTX: .entry gpu_linear_mma_q4g128_256x512_b16_r32(
+// MMA-PTX: .maxntid 256, 1, 1
+// MMA-PTX: fma.rn.f16x2
+// MMA-PTX: cvt.rn.f16x2.f32
+// MMA-PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// MMA-PTX: bar.sync
+// MMA-PTX: ld.shared

@@ -10,3 +10,11 @@
 // RUN: %ptxas -arch=sm_90 -v %t/sm_90/kernels.ptx -o %t/sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 33 | FileCheck %s
 
 // CHECK: 33 kernels within 168 registers, no spills
+
+// The tensor-core linears (batches 16 and 64, blocks of 16, 32 and 64 rows)
+// hold more accumulators: up to 255 registers, still no spills.
+// RUN: lowbit-gpu-kernels --target=sm_80 --linear=4096x4096,4096x14336 --batch=16,64 --mma-block-rows=16,32,64 -o %t/mma_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/mma_sm_80/kernels.ptx -o %t/mma_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 255 12 | FileCheck %s --check-prefix=MMA
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,4096x14336 --batch=16,64 --mma-block-rows=16,32,64 -o %t/mma_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/mma_sm_90/kernels.ptx -o %t/mma_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 255 12 | FileCheck %s --check-prefix=MMA
+// MMA: 12 kernels within 255 registers, no spills
