@@ -8,6 +8,8 @@
 #include "KernelEmitter.h"
 #include "lowbit/Quant/Bnb.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace ::lowbit;
 
@@ -521,14 +523,44 @@ std::string KernelBuilder::linear(const PackedLayout &l, bool bias, bool residua
       lo, e.mul(arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, hi, lo),
                                        e.i64c(rowTile)),
                 rowTile));
-  // Row tiles for the tokens left after the token tiles (all of them when
-  // decoding), then the rows left one by one.
-  e.loop(lo, hi, [&](Value row) {
-    e.loop(e.i64c(0), tiled, tokenTile, {}, [&](Value s0, ValueRange) {
-      emitTile(row, 1, s0, tokenTile);
+  if (integer) {
+    e.loop(lo, hi, [&](Value row) {
+      e.loop(e.i64c(0), tiled, tokenTile, {}, [&](Value s0, ValueRange) {
+        emitTile(row, 1, s0, tokenTile);
+        return SmallVector<Value>{};
+      });
+    });
+  } else {
+    // Float and lookup weights read f32 activations, 4 bytes a value: the
+    // tokens go in chunks of about 512 KiB of activations, which stay in L2
+    // while every row of the thread passes over them (all tokens at once
+    // streamed them from L3 for each row), and on AVX-512 a tile is 2 rows
+    // × 4 tokens, so each activation vector loaded feeds 2 rows.
+    int64_t chunk = std::clamp<int64_t>(512 * 1024 / (k * 4) / tokenTile * tokenTile,
+                                        tokenTile, 256);
+    int pairRows = narrow ? 1 : 2;
+    Value rowsPaired = e.add(
+        lo, e.mul(arith::DivSIOp::create(b, loc, arith::SubIOp::create(b, loc, hi, lo),
+                                         e.i64c(pairRows)),
+                  pairRows));
+    e.loop(e.i64c(0), tiled, chunk, {}, [&](Value c0, ValueRange) {
+      Value c1 = arith::MinSIOp::create(b, loc, e.add(c0, e.i64c(chunk)), tiled);
+      auto tokensOf = [&](Value row0, int rows) {
+        e.loop(c0, c1, tokenTile, {}, [&](Value s0, ValueRange) {
+          emitTile(row0, rows, s0, tokenTile);
+          return SmallVector<Value>{};
+        });
+      };
+      e.loop(lo, rowsPaired, pairRows, {}, [&](Value row0, ValueRange) {
+        tokensOf(row0, pairRows);
+        return SmallVector<Value>{};
+      });
+      e.loop(rowsPaired, hi, [&](Value row) { tokensOf(row, 1); });
       return SmallVector<Value>{};
     });
-  });
+  }
+  // Row tiles for the tokens left after the token tiles (all of them when
+  // decoding), then the rows left one by one.
   e.loop(tiled, e.tokens, [&](Value s) {
     e.loop(lo, rowsTiled, rowTile, {}, [&](Value row0, ValueRange) {
       emitTile(row0, rowTile, s, 1);
