@@ -97,6 +97,9 @@ refuse threads-huge "--threads 99999" - -- "${RUN[@]}" generate --threads 99999 
 refuse cpus-not-a-number "--cpus: 'a' is not a CPU number" - -- "${RUN[@]}" generate --cpus 0,a x.lbx
 refuse cpus-range-backwards "--cpus: '3-1' is not a CPU number" - -- "${RUN[@]}" generate --cpus 3-1 x.lbx
 refuse cpus-absent "CPU 4095 is not one of this machine's" - -- "${RUN[@]}" generate --cpus 4095 x.lbx
+refuse device-unknown "--device: 'gpu' is not cpu or cuda:N" - -- "${RUN[@]}" generate --device gpu x.lbx
+# No machine here has a GPU: the driver is missing or the model runs on the CPU only.
+refuse device-cuda "(CUDA driver|cuda:3|runs on the CPU only)" - -- "${RUN[@]}" generate --device cuda:3 x.lbx
 refuse chunks-negative "--chunks -5" - -- "${RUN[@]}" perplexity --chunks -5 --file "$TEXT" m
 refuse chunks-zero "--chunks 0" - -- "${RUN[@]}" perplexity --chunks 0 --file "$TEXT" m
 refuse ctx-one "--ctx 1" - -- "${RUN[@]}" perplexity --ctx 1 --file "$TEXT" m

@@ -15,6 +15,7 @@
 #include "lowbit/Interpreter/Perplexity.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Runtime/Runtime.h"
+#include "gpu/CudaDriver.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -55,6 +56,12 @@ static cl::opt<std::string> cpuList(
     cl::desc("Pin the threads of a compiled model (.lbx) to these CPUs, e.g. 0,2 or "
              "0-3; thread i runs on the i-th listed CPU (default threads: one per CPU)"),
     cl::init(""), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
+    cl::cat(category));
+static cl::opt<std::string> device(
+    "device",
+    cl::desc("cpu (default), or cuda:N for a GPU (whole-model GPU artifacts are not "
+             "generated yet: the option checks the GPU and says so)"),
+    cl::init("cpu"), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
     cl::cat(category));
 static cl::opt<std::string> protocol("protocol",
                                      cl::desc("p1 (Hugging Face) or p2 (llama.cpp)"),
@@ -156,6 +163,23 @@ static Expected<std::vector<int>> parseCpuList(StringRef text) {
       cpus.push_back(int(c));
   }
   return cpus;
+}
+
+/// --device: cpu runs here; cuda:N is checked (driver, device) and then
+/// refused, since no artifact carries GPU kernels yet.
+static Error checkDevice() {
+  if (device == "cpu")
+    return Error::success();
+  StringRef rest = device;
+  int ordinal = 0;
+  if (!rest.consume_front("cuda:") || rest.getAsInteger(10, ordinal) || ordinal < 0)
+    return createStringError("--device: '" + device + "' is not cpu or cuda:N");
+  rt::StatusOr<rt::CudaDevice> gpu = rt::CudaDevice::open(ordinal);
+  if (!gpu.ok())
+    return statusError(gpu.status());
+  return createStringError(modelPath + ": runs on the CPU only: whole-model GPU artifacts are "
+                           "not generated yet (found " + device + ", " + gpu->name() +
+                           "; the GPU linear kernels run through bench/gpu.sh)");
 }
 
 static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
@@ -441,6 +465,8 @@ int main(int argc, char **argv) {
         formatv("--threads {0}: must be between 1 and 1024 (0: the default)",
                 int(threads))));
   setToolSubject(modelPath);
+  if (Error e = checkDevice())
+    return fail(std::move(e));
   int threadCount = threads ? int(threads) : std::min(2, rt::defaultThreadCount());
   Expected<RunnableModel> model =
       StringRef(modelPath).ends_with(".lbx")
