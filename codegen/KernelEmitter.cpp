@@ -1,5 +1,6 @@
 //===- KernelEmitter.cpp - Building blocks of generated kernels -----------===//
 #include "KernelEmitter.h"
+#include "EmitLoop.h"
 
 using namespace mlir;
 using namespace ::lowbit;
@@ -60,18 +61,9 @@ void KernelEmitter::store(Value v, Value ptr, Value bytes) {
 Value KernelEmitter::add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
 Value KernelEmitter::mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
 
-ValueRange KernelEmitter::loop(
-    Value lo, Value hi, int64_t step, ValueRange init,
-    const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
-  auto forOp = scf::ForOp::create(
-      b, loc, lo, hi, i64c(step), init,
-      [&](OpBuilder &nested, Location, Value iv, ValueRange carried) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        SmallVector<Value> next = body(iv, carried);
-        scf::YieldOp::create(b, loc, next);
-      });
-  return forOp.getResults();
+ValueRange KernelEmitter::loop(Value lo, Value hi, int64_t step, ValueRange init,
+                        const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
+  return emitLoop(b, loc, lo, hi, i64c(step), init, body);
 }
 
 void KernelEmitter::loop(Value lo, Value hi, const std::function<void(Value)> &body) {

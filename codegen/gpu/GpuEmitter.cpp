@@ -1,5 +1,6 @@
 //===- GpuEmitter.cpp - Building blocks of generated GPU kernels ----------===//
 #include "GpuEmitter.h"
+#include "EmitLoop.h"
 
 using namespace mlir;
 
@@ -59,16 +60,8 @@ Value GpuEmitter::element(Value vec, int64_t i) {
 }
 
 ValueRange GpuEmitter::loop(Value lo, Value hi, int64_t step, ValueRange init,
-                            const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
-  auto forOp = scf::ForOp::create(
-      b, loc, lo, hi, i64c(step), init,
-      [&](OpBuilder &nested, Location, Value iv, ValueRange carried) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nested.getInsertionBlock(), nested.getInsertionPoint());
-        SmallVector<Value> next = body(iv, carried);
-        scf::YieldOp::create(b, loc, next);
-      });
-  return forOp.getResults();
+                        const std::function<SmallVector<Value>(Value, ValueRange)> &body) {
+  return emitLoop(b, loc, lo, hi, i64c(step), init, body);
 }
 
 void GpuEmitter::when(Value cond, const std::function<void()> &body) {
