@@ -31,6 +31,9 @@
 #   BUILD_LLAMA=1; empty or missing: lowbit only), BUILD_DIR (build),
 #   WORK (BUILD_DIR/decode-bench: models are kept there between runs),
 #   OUT_JSON (WORK/decode.json), KEEP (1: keep the generated models),
+#   NO_MMAP (0; 1: weights loaded into memory on both sides, lowbit-run
+#   --no-mmap (2 MiB pages) and llama-bench -mmp 0, instead of read in
+#   place from the file mapping),
 #   DEPTH (2000: tg at this cache depth, llama-bench -d, for the 1.1B
 #   formats in DEPTH_FORMATS, default "q4_k_m"; 0 skips), DEPTH_TG (32).
 set -euo pipefail
@@ -58,6 +61,8 @@ KEEP=${KEEP:-1}
 LLAMA_BENCH=${LLAMA_BENCH-build-llamacpp/bin/llama-bench}
 BUNDLE=test/e2e/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle
 export LOWBIT_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+LOWBIT_LOAD=() LLAMA_LOAD=()
+if [ "${NO_MMAP:-0}" = 1 ]; then LOWBIT_LOAD=(--no-mmap); LLAMA_LOAD=(-mmp 0); fi
 
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (GNU time)" >&2; exit 1; }
 for t in lowbit-compile lowbit-run lowbit-translate lowbit-opt lowbit-make-random-gguf lowbit-lbx-probe; do
@@ -150,11 +155,11 @@ EOF
 # llama-bench -o json: best sample of pp and tg.
 llama_bench() {
   local gguf=$1 out=$2
-  "$LLAMA_BENCH" -m "$gguf" -t "$THREADS" -p "$PP" -n "$TG" -r "$REPS" -o json >"$out" 2>"$out.log" && return 0
+  "$LLAMA_BENCH" -m "$gguf" "${LLAMA_LOAD[@]}" -t "$THREADS" -p "$PP" -n "$TG" -r "$REPS" -o json >"$out" 2>"$out.log" && return 0
   # A native build on a CPU with AMX can crash in its AMX matmul (batches
   # only): keep tg then.
   log "llama-bench failed (rc $?) on $gguf: $(tail -3 "$out.log"); retrying tg only (-p 0)"
-  "$LLAMA_BENCH" -m "$gguf" -t "$THREADS" -p 0 -n "$TG" -r "$REPS" -o json >"$out" 2>>"$out.log" || {
+  "$LLAMA_BENCH" -m "$gguf" "${LLAMA_LOAD[@]}" -t "$THREADS" -p 0 -n "$TG" -r "$REPS" -o json >"$out" 2>>"$out.log" || {
     log "llama-bench -p 0 failed too on $gguf"; echo '[]' >"$out"; }
 }
 # tg at cache depth DEPTH (llama-bench -d), when asked for this model/format.
@@ -174,7 +179,7 @@ measure() {
   fi
   log "$tag: lowbit-run bench -p $PP -n $TG -r $REPS"
   /usr/bin/time -f '%e %U %S' -o "$WORK/$tag.bench.time" \
-  "$BIN/lowbit-run" bench -p "$PP" -n "$TG" -r "$REPS" --threads "$THREADS" --json "$lbx" \
+  "$BIN/lowbit-run" bench "${LOWBIT_LOAD[@]}" -p "$PP" -n "$TG" -r "$REPS" --threads "$THREADS" --json "$lbx" \
     >"$WORK/$tag.bench.json" 2>"$WORK/$tag.bench.log" || {
     log "$tag: lowbit-run bench failed: $(tail -3 "$WORK/$tag.bench.log")"; echo '{}' >"$WORK/$tag.bench.json"; }
   log "$tag: probe (prompt $PROBE_PROMPT)"
@@ -183,7 +188,7 @@ measure() {
     log "$tag: probe failed: $(tail -3 "$WORK/$tag.probe.log")"; echo '{}' >"$WORK/$tag.probe.json"; }
   if wants_depth "$model" "$format"; then
     log "$tag: tg$DEPTH_TG at depth $DEPTH"
-    "$BIN/lowbit-run" bench -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" --threads "$THREADS" --json "$lbx" \
+    "$BIN/lowbit-run" bench "${LOWBIT_LOAD[@]}" -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" --threads "$THREADS" --json "$lbx" \
       >"$WORK/$tag.depth.json" 2>"$WORK/$tag.depth.log" || echo '{}' >"$WORK/$tag.depth.json"
   fi
   local gbpt=""
@@ -282,7 +287,7 @@ for model in $MODELS; do
       llama_bench "$gguf" "$llama_json"
       if wants_depth "$model" "$f"; then
         log "$model-$f: llama-bench tg$DEPTH_TG at depth $DEPTH"
-        "$LLAMA_BENCH" -m "$gguf" -t "$THREADS" -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" -o json \
+        "$LLAMA_BENCH" -m "$gguf" "${LLAMA_LOAD[@]}" -t "$THREADS" -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" -o json \
           >"$llama_json.depth" 2>"$llama_json.depth.log" || echo '[]' >"$llama_json.depth"
       fi
     fi

@@ -70,6 +70,35 @@ Model::Impl::~Impl() {
     ::unlink(codeTempFile.c_str());
   if (base)
     munmap(const_cast<unsigned char *>(base), mappedSize);
+  if (weightCopy)
+    munmap(weightCopy, weightCopySize);
+}
+
+/// The weight section copied into anonymous memory aligned to 2 MiB and
+/// advised to use transparent huge pages.
+static Status copyWeightsToHugePages(const FileErrors &fail, Model::Impl &impl, size_t bytes) {
+  constexpr size_t kHugePage = size_t(2) << 20;
+  size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  size_t reserved = rounded + kHugePage;
+  void *area = mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED)
+    return fail("cannot allocate " + str(uint64_t(bytes)) + " bytes for the weights: " +
+                std::strerror(errno));
+  // Keep only the 2 MiB-aligned part of the reservation.
+  auto start = reinterpret_cast<uintptr_t>(area);
+  uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start)
+    munmap(area, aligned - start);
+  if (uintptr_t end = start + reserved; end > aligned + rounded)
+    munmap(reinterpret_cast<void *>(aligned + rounded), end - (aligned + rounded));
+  void *copy = reinterpret_cast<void *>(aligned);
+  madvise(copy, rounded, MADV_HUGEPAGE); // advice only: small pages still work
+  std::memcpy(copy, impl.weights, bytes);
+  mprotect(copy, rounded, PROT_READ);
+  impl.weightCopy = copy;
+  impl.weightCopySize = rounded;
+  impl.weights = static_cast<const unsigned char *>(copy);
+  return Status::success();
 }
 
 /// Checks the header against the file; fills the section pointers.
@@ -291,7 +320,8 @@ Status lowbit::rt::checkArtifact(const std::string &path,
 Model::Model() : impl(std::make_unique<Impl>()) {}
 Model::~Model() = default;
 
-StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path) {
+StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path,
+                                             const LoadOptions &options) {
   std::unique_ptr<Model> model(new Model());
   Impl &impl = *model->impl;
   impl.path = path;
@@ -332,6 +362,9 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path) {
   const artifact::Manifest &m = impl.manifest;
   const unsigned char *code = impl.base + h.codeOffset;
   impl.weights = impl.base + h.weightsOffset;
+  if (options.copyWeightsToHugePages && h.weightsSize)
+    if (Status s = copyWeightsToHugePages(fail, impl, size_t(h.weightsSize)); !s.ok())
+      return s;
 
   if (!m.tokenizer().sentencepiece_model().empty()) {
     StatusOr<std::unique_ptr<Tokenizer>> tok =

@@ -26,6 +26,9 @@ struct Model::Impl {
   const unsigned char *base = nullptr;
   size_t mappedSize = 0;
   const unsigned char *weights = nullptr;
+  // The huge-page copy of the weights (LoadOptions), when made.
+  void *weightCopy = nullptr;
+  size_t weightCopySize = 0;
 
   // The code section, loaded with dlopen; `codeFd` stays open while it is
   // loaded so no other model's "/proc/self/fd/N" names the same path.

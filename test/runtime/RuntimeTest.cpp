@@ -127,8 +127,9 @@ void expectLoadError(const std::string &path, const std::string &what) {
       << m.status().message();
 }
 
-std::unique_ptr<Model> loadToy(const Toy &toy, const std::string &name) {
-  StatusOr<std::unique_ptr<Model>> m = Model::load(toy.write(name));
+std::unique_ptr<Model> loadToy(const Toy &toy, const std::string &name,
+                               const LoadOptions &options = {}) {
+  StatusOr<std::unique_ptr<Model>> m = Model::load(toy.write(name), options);
   EXPECT_TRUE(m.ok()) << m.status().message();
   return m.ok() ? m.take() : nullptr;
 }
@@ -332,6 +333,24 @@ TEST(Session, PinsThreadsToTheListedCpus) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("is not one of this machine's"), std::string::npos)
       << bad.status().message();
+}
+
+TEST(Session, WeightsCopiedToHugePagesGiveTheSameLogits) {
+  Toy toy;
+  LoadOptions copy;
+  copy.copyWeightsToHugePages = true;
+  std::unique_ptr<Model> mapped = loadToy(toy, "mapped"), copied = loadToy(toy, "copied", copy);
+  ASSERT_TRUE(mapped && copied);
+  std::vector<int32_t> tokens{3, 5, 7}, positions{0, 1, 2};
+  std::vector<float> logits[2];
+  for (int i = 0; i < 2; ++i) {
+    StatusOr<std::unique_ptr<Session>> s = Session::create(i ? *copied : *mapped, 0, 2);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    ASSERT_TRUE((*s)->forward(tokens.data(), positions.data(), 3, false).ok());
+    logits[i].assign((*s)->logits(), (*s)->logits() + kVocab);
+  }
+  EXPECT_EQ(logits[0], logits[1]);
+  EXPECT_EQ(logits[1][0], toy.table[3] + toy.table[5] + toy.table[7]);
 }
 
 TEST(Session, PrefillAndDecodeAdvanceThePosition) {

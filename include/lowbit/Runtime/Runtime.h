@@ -59,11 +59,23 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
+/// How Model::load places the weights.
+struct LoadOptions {
+  /// Copy the weight section into anonymous memory backed by 2 MiB pages
+  /// (transparent huge pages) instead of reading it in place from the file
+  /// mapping: one TLB entry per 2 MiB of weights, which decode streams.
+  /// Costs a copy at load and memory beside the file's page cache (like
+  /// llama.cpp's --no-mmap); where the kernel has no huge pages the copy is
+  /// still made, in 4 KiB pages.
+  bool copyWeightsToHugePages = false;
+};
+
 class Model {
 public:
   ~Model();
   /// Maps and checks `path`; every error message starts with the path.
-  static StatusOr<std::unique_ptr<Model>> load(const std::string &path);
+  static StatusOr<std::unique_ptr<Model>> load(const std::string &path,
+                                               const LoadOptions &options = {});
 
   const ModelInfo &info() const;
   const std::string &path() const;
