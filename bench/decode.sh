@@ -32,7 +32,7 @@
 #   WORK (BUILD_DIR/decode-bench: models are kept there between runs),
 #   OUT_JSON (WORK/decode.json), KEEP (1: keep the generated models),
 #   NO_MMAP (0; 1: weights loaded into memory on both sides, lowbit-run
-#   --no-mmap (2 MiB pages) and llama-bench -mmp 0, instead of read in
+#   --no-mmap (2 MiB pages) and llama-bench --load-mode none, instead of read in
 #   place from the file mapping),
 #   DEPTH (2000: tg at this cache depth, llama-bench -d, for the 1.1B
 #   formats in DEPTH_FORMATS, default "q4_k_m"; 0 skips), DEPTH_TG (32).
@@ -62,7 +62,7 @@ LLAMA_BENCH=${LLAMA_BENCH-build-llamacpp/bin/llama-bench}
 BUNDLE=test/e2e/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle
 export LOWBIT_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 LOWBIT_LOAD=() LLAMA_LOAD=()
-if [ "${NO_MMAP:-0}" = 1 ]; then LOWBIT_LOAD=(--no-mmap); LLAMA_LOAD=(-mmp 0); fi
+if [ "${NO_MMAP:-0}" = 1 ]; then LOWBIT_LOAD=(--no-mmap); LLAMA_LOAD=(--load-mode none); fi
 
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (GNU time)" >&2; exit 1; }
 for t in lowbit-compile lowbit-run lowbit-translate lowbit-opt lowbit-make-random-gguf lowbit-lbx-probe; do
