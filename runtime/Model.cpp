@@ -9,6 +9,7 @@
 
 #include "CpuFeatures.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -93,7 +94,14 @@ static Status copyWeightsToHugePages(const FileErrors &fail, Model::Impl &impl, 
     munmap(reinterpret_cast<void *>(aligned + rounded), end - (aligned + rounded));
   void *copy = reinterpret_cast<void *>(aligned);
   madvise(copy, rounded, MADV_HUGEPAGE); // advice only: small pages still work
-  std::memcpy(copy, impl.weights, bytes);
+  // In chunks, each file page released once copied: it stays in the page
+  // cache, not in this process, so resident memory peaks near one copy.
+  constexpr size_t kChunk = size_t(64) << 20;
+  for (size_t at = 0; at < bytes; at += kChunk) {
+    size_t n = std::min(kChunk, bytes - at);
+    std::memcpy(static_cast<unsigned char *>(copy) + at, impl.weights + at, n);
+    madvise(const_cast<unsigned char *>(impl.weights + at), n, MADV_DONTNEED);
+  }
   mprotect(copy, rounded, PROT_READ);
   impl.weightCopy = copy;
   impl.weightCopySize = rounded;
