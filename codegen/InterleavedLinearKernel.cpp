@@ -250,6 +250,9 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
             // 2^28 in magnitude for every K-quant), one conversion per
             // super-block. VNNI: Σ_j (d·sc_j)·Σu·a in f32 per sub-block.
             bool intScales = !target.vnni;
+            SmallVector<int64_t> pairsOfRows; // lane i of 2R: row i / 2
+            for (int64_t i = 0; i < 2 * R; ++i)
+              pairsOfRows.push_back(i / 2);
             SmallVector<Value> sumF(count, zeroF()), sumM(count, zeroF()), sumI(count, zeroI());
             Value firstBlock = e.mul(sb, 8);
             // One block of 32 values (j of the super-block's 8) into the sums.
@@ -275,9 +278,6 @@ void ::lowbit::emitInterleavedLinear(KernelEmitter &e, const PackedLayout &l,
                   // Row i's scale in int16 lanes 2i and 2i + 1.
                   Value sc = arith::ExtSIOp::create(b, loc, e.vec(R, b.getI16Type()),
                                                     e.load(rowsB, rec, scAt));
-                  SmallVector<int64_t> pairsOfRows;
-                  for (int64_t i = 0; i < 2 * R; ++i)
-                    pairsOfRows.push_back(i / 2);
                   Value sc16 = vector::ShuffleOp::create(b, loc, sc, sc, pairsOfRows);
                   d = dots(u, blk, q0, q1, sc16);
                 } else {

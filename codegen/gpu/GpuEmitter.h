@@ -75,6 +75,10 @@ private:
   mlir::gpu::GPUFuncOp func;
 };
 
+/// Warps per block of the decode linear: 128 threads leave room for 16
+/// resident blocks per SM.
+inline constexpr int64_t kGpuDecodeWarpsPerBlock = 4;
+
 /// The symbol of the kernel a spec asks for.
 std::string gpuKernelName(const GpuKernelSpec &spec);
 

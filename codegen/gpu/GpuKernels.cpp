@@ -74,9 +74,9 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
   if (rows != 1 && rows != 2 && rows != 4)
     return std::string("rows per warp must be 1, 2 or 4");
-  if (s.n <= 0 || s.n % (4 * rows))
-    return llvm::formatv("the output rows must be a multiple of {0} (4 warps × {1} rows)",
-                         4 * rows, rows)
+  if (s.n <= 0 || s.n % (kGpuDecodeWarpsPerBlock * rows))
+    return llvm::formatv("the output rows must be a multiple of {0} ({1} warps × {2} rows)",
+                         kGpuDecodeWarpsPerBlock * rows, kGpuDecodeWarpsPerBlock, rows)
         .str();
   return std::nullopt;
 }

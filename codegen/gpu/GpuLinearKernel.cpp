@@ -19,8 +19,7 @@ using namespace mlir;
 namespace lowbit {
 
 namespace {
-// Warps per block: 128 threads leave room for 16 resident blocks per SM.
-constexpr int64_t kWarpsPerBlock = 4;
+constexpr int64_t kWarpsPerBlock = kGpuDecodeWarpsPerBlock;
 constexpr int64_t kGroup = 128;
 
 // One step's loads for one block of 32 values: R rows' codes and (d, m),

@@ -195,7 +195,9 @@ void CudaEvent::reset() {
 
 StatusOr<int> CudaDevice::count(CudaDriver &driver) {
   CUresult r = driver.cuInit(0);
-  // The toolkit's stub libcuda and a driver without GPUs both mean "none".
+  // Both mean "no GPU here": CUDA_ERROR_STUB_LIBRARY (cuda.h's name) is what
+  // cuInit returns when the libcuda found is the toolkit's link-time stub
+  // (lib64/stubs), not a driver; CUDA_ERROR_NO_DEVICE a driver without GPUs.
   if (r == CUDA_ERROR_NO_DEVICE || r == CUDA_ERROR_STUB_LIBRARY)
     return 0;
   if (Status s = driver.check(r, "cuInit"); !s)
