@@ -186,6 +186,7 @@ measure() {
   "$BIN/lowbit-lbx-probe" "$lbx" --threads "$THREADS" --prompt "$PROBE_PROMPT" --decode 8 \
     >"$WORK/$tag.probe.json" 2>"$WORK/$tag.probe.log" || {
     log "$tag: probe failed: $(tail -3 "$WORK/$tag.probe.log")"; echo '{}' >"$WORK/$tag.probe.json"; }
+  rm -f "$WORK/$tag.depth.json" # an earlier run's, which this run may not repeat
   if wants_depth "$model" "$format"; then
     log "$tag: tg$DEPTH_TG at depth $DEPTH"
     "$BIN/lowbit-run" bench "${LOWBIT_LOAD[@]}" -p 0 -n "$DEPTH_TG" -d "$DEPTH" -r "$REPS" --threads "$THREADS" --json "$lbx" \
