@@ -3,7 +3,9 @@
 # at Llama-3-8B's shapes (4096x4096, 14336x4096, 4096x14336), the q4g128
 # decode linears for batches 1, 4 and 8, every rows-per-warp variant, with
 # their activation-rounding kernels, and the tensor-core linears for batches
-# 16 and 64, every rows-per-warp variant (16, 32, 64), as kernels.ptx +
+# 16 and 64, every rows-per-warp variant (16, 32, 64), and the row kernels
+# of a layer (rms_norm 4096, swiglu 14336, rope 32x128 and 8x128) for every
+# batch, as kernels.ptx +
 # kernels.tsv (docs/gpu.md). BATCHES picks the decode (1-8) and tensor-core
 # (16-64, multiples of 8) batches together. The GPU machine needs no
 # compiler: it reads this directory.
@@ -22,7 +24,9 @@ BATCHES=${BATCHES:-1,4,8,16,64}
   exit 1
 }
 "$BIN/lowbit-gpu-kernels" --target="$TARGET" --linear="$SHAPES" --batch="$BATCHES" \
-  --rows-per-warp=1,2,4 --mma-block-rows=16,32,64 -o "$OUT_DIR"
+  --rows-per-warp=1,2,4 --mma-block-rows=16,32,64 \
+  --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --rope=32x128,8x128 --rope-theta=500000 \
+  -o "$OUT_DIR"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
   "$PTXAS" -arch="$TARGET" -v "$OUT_DIR/kernels.ptx" -o "$OUT_DIR/kernels.cubin" 2>"$OUT_DIR/ptxas.txt"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The generated GPU kernels on this machine's NVIDIA GPU (docs/gpu.md): builds
 # lowbit-gpu-bench alone (bench/gpu: a C++17 compiler, cmake and ninja or make;
-# no MLIR/LLVM, no CUDA toolkit), then checks every linear kernel of
-# KERNELS_DIR, decode (q4g128) and tensor-core (q4g128_mma), against the CPU
-# reference and times it beside cuBLAS fp16 and a device-to-device copy.
+# no MLIR/LLVM, no CUDA toolkit), then checks every kernel of KERNELS_DIR
+# against its CPU reference and times it: the linears, decode (q4g128) and
+# tensor-core (q4g128_mma), beside cuBLAS fp16 and a device-to-device copy;
+# the row kernels (rms_norm, swiglu, rope) by the bytes they move.
 #
 #   bash bench/gpu.sh                      # from the repository root
 #   KERNELS_DIR=dir OUT=results bash bench/gpu.sh --reps 100 --device 1

@@ -132,6 +132,7 @@ struct KernelLine {
   int64_t n = 0, k = 0, batch = 0;
   unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   unsigned shared = 0;
+  float param = 0; // rms_norm's epsilon, rope's theta
 };
 
 struct Manifest {
@@ -182,9 +183,9 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
     if (line.empty() || line[0] == '#')
       continue;
     std::vector<std::string> f = split(line, '\t');
-    if (f.size() != 13)
-      return fail("expected 13 tab-separated fields (name op format n k batch grid_x grid_y "
-                  "grid_z block_x block_y block_z shared_bytes), got " +
+    if (f.size() != 14)
+      return fail("expected 14 tab-separated fields (name op format n k batch grid_x grid_y "
+                  "grid_z block_x block_y block_z shared_bytes param), got " +
                   std::to_string(f.size()));
     KernelLine k;
     k.name = f[0];
@@ -204,6 +205,10 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": grid and block sizes must be at least 1");
     }
     k.shared = unsigned(v[9]);
+    char *end = nullptr;
+    k.param = std::strtof(f[13].c_str(), &end);
+    if (f[13].empty() || *end != '\0' || !std::isfinite(k.param))
+      return fail("field 14 is not a number: '" + f[13] + "'");
     if (k.batch < 1)
       return fail(k.name + ": batch must be at least 1");
     if (k.op == "linear") {
@@ -220,8 +225,19 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
       if (k.k < 32 || k.k % 32)
         return fail(k.name + ": b32 needs k a multiple of 32");
+    } else if (k.op == "rms_norm" || k.op == "swiglu") {
+      if (k.format != "f32")
+        return fail(k.name + ": unknown " + k.op + " format '" + k.format + "' (expected f32)");
+      if (k.k < 32 || k.k % 32)
+        return fail(k.name + ": " + k.op + " needs k a multiple of 32");
+    } else if (k.op == "rope") {
+      if (k.format != "pairs")
+        return fail(k.name + ": unknown rope format '" + k.format + "' (expected pairs)");
+      if (k.n < 1 || k.k < 2 || k.k % 2)
+        return fail(k.name + ": rope needs n >= 1 heads and an even head size k");
     } else {
-      return fail(k.name + ": unknown op '" + k.op + "' (expected linear or quantize)");
+      return fail(k.name + ": unknown op '" + k.op +
+                  "' (expected linear, quantize, rms_norm, swiglu or rope)");
     }
     m.kernels.push_back(k);
   }
@@ -1102,6 +1118,178 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   return pass;
 }
 
+//===----------------------------------------------------------------------===//
+// The row kernels: rms_norm, swiglu, rope
+//===----------------------------------------------------------------------===//
+
+/// rms_norm from its definition, in double: x·weight / sqrt(Σx²/K + ε).
+std::vector<double> rmsNormReference(const std::vector<float> &x, int64_t stride,
+                                     const std::vector<float> &weight, int64_t batch,
+                                     float eps) {
+  int64_t k = int64_t(weight.size());
+  std::vector<double> ref(size_t(batch * k));
+  for (int64_t t = 0; t < batch; ++t) {
+    const float *xt = x.data() + t * stride;
+    double squares = 0;
+    for (int64_t i = 0; i < k; ++i)
+      squares += double(xt[i]) * double(xt[i]);
+    double s = 1 / std::sqrt(squares / double(k) + double(eps));
+    for (int64_t i = 0; i < k; ++i)
+      ref[size_t(t * k + i)] = double(xt[i]) * s * double(weight[size_t(i)]);
+  }
+  return ref;
+}
+
+/// swiglu from its definition, in double: gate / (1 + exp(−gate)) · up.
+std::vector<double> swigluReference(const std::vector<float> &gate, const std::vector<float> &up,
+                                    int64_t stride, int64_t k, int64_t batch) {
+  std::vector<double> ref(size_t(batch * k));
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < k; ++i) {
+      double g = gate[size_t(t * stride + i)], u = up[size_t(t * stride + i)];
+      ref[size_t(t * k + i)] = g / (1 + std::exp(-g)) * u;
+    }
+  return ref;
+}
+
+/// rope from its definition: the pair (2i, 2i+1) of each head rotated by
+/// the f32 angle position·freq_i, freq_i = powf(θ, i·(−2/D)) (both in f32),
+/// whose sine and cosine are rounded to f32; the rotation in double.
+std::vector<double> ropeReference(const std::vector<float> &x, int64_t stride,
+                                  const std::vector<int32_t> &positions, int64_t heads,
+                                  int64_t headDim, float theta) {
+  int64_t width = heads * headDim, batch = int64_t(positions.size());
+  std::vector<double> ref(size_t(batch * width));
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < headDim / 2; ++i) {
+      float freq = std::pow(theta, float(i) * (-2.0f / float(headDim)));
+      float angle = float(positions[size_t(t)]) * freq;
+      double c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
+      for (int64_t h = 0; h < heads; ++h) {
+        int64_t a = h * headDim + 2 * i;
+        double xa = x[size_t(t * stride + a)], xb = x[size_t(t * stride + a + 1)];
+        ref[size_t(t * width + a)] = xa * c - xb * s;
+        ref[size_t(t * width + a + 1)] = xa * s + xb * c;
+      }
+    }
+  return ref;
+}
+
+/// `batch` rows of `width` N(0, sigma) values at row stride `stride`,
+/// padding zero.
+std::vector<float> randomRows(std::mt19937 &rng, int64_t width, int64_t batch, int64_t stride,
+                              float sigma) {
+  std::vector<float> x(size_t(batch * stride), 0.0f);
+  std::normal_distribution<float> normal(0.0f, sigma);
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < width; ++i)
+      x[size_t(t * stride + i)] = normal(rng);
+  return x;
+}
+
+/// Checks and times a row kernel (rms_norm, swiglu, rope) against its
+/// reference, within `tolerance` of the token's largest |output| (the
+/// kernels round in f32 what the references compute in double); fills `j`.
+bool runRowKernel(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  const bool rope = kl.op == "rope", rms = kl.op == "rms_norm";
+  const int64_t batch = kl.batch, width = rope ? kl.n * kl.k : kl.k;
+  const int64_t stride = roundUp(width, 32);
+  j.str("name", kl.name)
+      .str("op", kl.op)
+      .integer("n", kl.n)
+      .integer("k", kl.k)
+      .integer("batch", batch)
+      .num("param", kl.param);
+  auto fail = [&](const std::string &why) { return failKernel(kl, j, why); };
+  StatusOr<CUfunction> fn = ctx.module.function(kl.name);
+  if (!fn)
+    return fail(fn.status().message());
+
+  // Inputs: `first` (x, gate) and `second` (weight, up; rope: positions).
+  std::mt19937 rng(inputSeed(kl.n, kl.k, batch));
+  std::vector<float> first = randomRows(rng, width, batch, stride, rope || rms ? 1.0f : 3.0f);
+  std::vector<float> second;
+  std::vector<int32_t> positions;
+  std::vector<double> ref;
+  double tolerance = 1e-5;
+  if (rms) {
+    std::uniform_real_distribution<float> weight(0.5f, 1.5f);
+    for (int64_t i = 0; i < width; ++i)
+      second.push_back(weight(rng));
+    ref = rmsNormReference(first, stride, second, batch, kl.param);
+  } else if (rope) {
+    // Position 0 (no rotation), positions up to 2^17, and one near 2^31
+    // (angles whose reduction by π/2 needs every bit).
+    std::uniform_int_distribution<int32_t> position(1, (1 << 17) - 1);
+    for (int64_t t = 0; t < batch; ++t)
+      positions.push_back(t == 0 ? 0 : t == batch - 1 ? 2147480000 : position(rng));
+    ref = ropeReference(first, stride, positions, kl.n, kl.k, kl.param);
+    tolerance = 1e-6;
+  } else {
+    second = randomRows(rng, width, batch, stride, 1.0f);
+    // Gates whose exp(−g) overflows in f32 or nearly, 0, and larger ones.
+    const float gates[] = {-100.0f, -88.0f, 0.0f, 20.0f, -20.0f};
+    std::copy(std::begin(gates), std::end(gates), first.begin());
+    ref = swigluReference(first, second, stride, width, batch);
+  }
+
+  size_t rowsBytes = first.size() * 4;
+  size_t secondBytes = rope ? positions.size() * 4 : second.size() * 4;
+  StatusOr<DeviceBuffer> aBuf = dev.alloc(rowsBytes), bBuf = dev.alloc(secondBytes),
+                         outBuf = dev.alloc(rope ? 4 : rowsBytes);
+  for (StatusOr<DeviceBuffer> *b : {&aBuf, &bBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*aBuf, first.data(), rowsBytes);
+  if (s)
+    s = dev.upload(*bBuf, rope ? static_cast<const void *>(positions.data()) : second.data(),
+                   secondBytes);
+  // out starts as NaN bytes so unwritten values show.
+  if (s && !rope)
+    s = dev.memset(*outBuf, 0xff, rowsBytes);
+  if (!s)
+    return fail(s.message());
+  // rope rotates x in place.
+  CUdeviceptr aPtr = aBuf->ptr(), bPtr = bBuf->ptr(), outPtr = outBuf->ptr();
+  void *args[] = {&aPtr, &bPtr, &outPtr};
+  const DeviceBuffer &result = rope ? *aBuf : *outBuf;
+  auto run = [&] { return dev.launch(*fn, kl.grid, kl.block, kl.shared, args); };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + kl.name + ": " + s.message());
+  std::vector<float> out(first.size());
+  if (s = dev.download(out.data(), result, rowsBytes); !s)
+    return fail(s.message());
+
+  LinearCheck c = compareOutputs(ref, width, batch, out, stride, tolerance);
+  j.integer("mismatches", c.mismatches)
+      .num("max_abs_error", c.maxAbsError)
+      .num("max_rel_error", c.maxRelError);
+  if (!c.firstProblem.empty())
+    j.str("first_problem", c.firstProblem);
+  std::printf("%s %s: %s, max error %.3g (%.3g of the token's largest output)\n",
+              c.pass() ? "PASS" : "FAIL", kl.name.c_str(), c.pass() ? "ok" : "WRONG",
+              c.maxAbsError, c.maxRelError);
+  if (!c.firstProblem.empty())
+    std::printf("  %s: %s (%lld values off)\n", kl.op.c_str(), c.firstProblem.c_str(),
+                (long long)c.mismatches);
+
+  // Every byte read or written: the rows in and out, and the weight or the
+  // positions (rope's rows are read and written in place).
+  double bytes = 2.0 * double(batch * width * 4) +
+                 (rms ? double(width * 4) : rope ? double(batch * 4) : double(batch * width * 4));
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  j.num("us", *us).integer("bytes", int64_t(bytes)).num("gbps", gbps(bytes, *us));
+  std::printf("  %s: %.2f us, %.0f GB/s (%.2f MB)\n", kl.name.c_str(), *us, gbps(bytes, *us),
+              bytes / 1e6);
+  j.boolean("pass", c.pass());
+  return c.pass();
+}
+
 int usage() {
   std::fprintf(stderr, "usage: lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]\n"
                        "  DIR holds kernels.ptx and kernels.tsv (docs/gpu.md)\n");
@@ -1194,12 +1382,14 @@ int main(int argc, char **argv) {
     return inputError(dir + "/kernels.tsv: unknown target '" + manifest->target +
                       "' (expected sm_80, sm_90, ...)");
   top.str("target", manifest->target);
-  std::vector<const KernelLine *> linears;
+  std::vector<const KernelLine *> linears, rowKernels;
   for (const KernelLine &k : manifest->kernels)
     if (k.op == "linear")
       linears.push_back(&k);
-  if (linears.empty())
-    return inputError(dir + "/kernels.tsv: no linear kernel to run");
+    else if (k.op != "quantize")
+      rowKernels.push_back(&k);
+  if (linears.empty() && rowKernels.empty())
+    return inputError(dir + "/kernels.tsv: no kernel to run (quantize kernels run with a linear)");
 
   // The GPU.
   auto fatal = [&](const std::string &why, int code) {
@@ -1286,9 +1476,15 @@ int main(int argc, char **argv) {
     allPass &= runLinear(ctx, *lin, quant, j);
     results.push_back(j);
   }
+  for (const KernelLine *row : rowKernels) {
+    JsonObject j;
+    allPass &= runRowKernel(ctx, *row, j);
+    results.push_back(j);
+  }
   cublas.close();
   top.array("kernels", results).boolean("pass", allPass);
-  std::printf("%s: %zu linear kernel(s)\n", allPass ? "PASS" : "FAIL", linears.size());
+  std::printf("%s: %zu linear kernel(s), %zu row kernel(s)\n", allPass ? "PASS" : "FAIL",
+              linears.size(), rowKernels.size());
   if (!writeJson(jsonPath, top))
     return kExitFail;
   return allPass ? 0 : kExitFail;

@@ -32,6 +32,7 @@ Value GpuEmitter::i32c(int32_t v) {
   return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
 }
 Value GpuEmitter::f32c(float v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)); }
+Value GpuEmitter::f64c(double v) { return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v)); }
 
 Value GpuEmitter::threadIndex() {
   Value t = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -57,6 +58,14 @@ Value GpuEmitter::mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a
 
 Value GpuEmitter::element(Value vec, int64_t i) {
   return LLVM::ExtractElementOp::create(b, loc, vec, i32c(int32_t(i)));
+}
+
+Value GpuEmitter::vector(ValueRange elements) {
+  auto type = VectorType::get({int64_t(elements.size())}, elements.front().getType());
+  Value v = LLVM::PoisonOp::create(b, loc, type);
+  for (auto [i, x] : llvm::enumerate(elements))
+    v = LLVM::InsertElementOp::create(b, loc, v, x, i32c(int32_t(i)));
+  return v;
 }
 
 ValueRange GpuEmitter::loop(Value lo, Value hi, int64_t step, ValueRange init,

@@ -37,12 +37,14 @@ public:
   mlir::Type f32() { return b.getF32Type(); }
   mlir::Type i32() { return b.getI32Type(); }
   mlir::Type i64() { return b.getI64Type(); }
+  mlir::Type f64() { return b.getF64Type(); }
   mlir::Type globalPtr();
 
   mlir::Value arg(int i);
   mlir::Value i64c(int64_t v);
   mlir::Value i32c(int32_t v);
   mlir::Value f32c(float v);
+  mlir::Value f64c(double v);
 
   /// threadIdx.x, blockIdx.x as i64.
   mlir::Value threadIndex();
@@ -59,6 +61,8 @@ public:
   mlir::Value mul(mlir::Value a, int64_t c) { return mul(a, i64c(c)); }
   /// Element i of an llvm vector value.
   mlir::Value element(mlir::Value vec, int64_t i);
+  /// The vector of `elements` (all of one type), for one wide store.
+  mlir::Value vector(mlir::ValueRange elements);
 
   /// for (i = lo; i < hi; i += step) with loop-carried values.
   mlir::ValueRange loop(mlir::Value lo, mlir::Value hi, int64_t step, mlir::ValueRange init,
@@ -82,10 +86,22 @@ inline constexpr int64_t kGpuDecodeWarpsPerBlock = 4;
 /// The symbol of the kernel a spec asks for.
 std::string gpuKernelName(const GpuKernelSpec &spec);
 
-/// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp).
+/// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
+/// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuSwigluKernel.cpp,
+/// GpuRopeKernel.cpp).
 GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuRope(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+
+/// Tokens of the row kernels (rms_norm, swiglu, rope): as many as the
+/// largest batch a linear takes.
+inline constexpr int64_t kGpuMaxRowBatch = 64;
+/// The widest rms_norm row: a block of at most 1024 threads holds the row
+/// and the weight in registers, at most 4 chunks of 4 values per thread.
+inline constexpr int64_t kGpuRmsNormMaxWidth = 1024 * 4 * 4;
 
 /// Linears over more than kGpuMaxDecodeBatch tokens run on tensor cores.
 inline constexpr int64_t kGpuMaxDecodeBatch = 8;

@@ -1,8 +1,14 @@
 //===- GpuKernels.cpp - The gpu.module of the GPU kernels -----------------===//
 #include "GpuEmitter.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <string>
 
 using namespace mlir;
 
@@ -16,9 +22,33 @@ std::optional<GpuTarget> resolveGpuTarget(StringRef name) {
   return std::nullopt;
 }
 
+// A real parameter as the CPU kernels' names spell it (ModelKernels.cpp):
+// std::to_string's six decimals, anything not alphanumeric as '_'.
+static std::string nameNumber(float v) {
+  std::string s = std::to_string(v);
+  for (char &c : s)
+    if (!llvm::isAlnum(c))
+      c = '_';
+  return s;
+}
+
 std::string gpuKernelName(const GpuKernelSpec &s) {
-  if (s.op == GpuKernelOp::Quantize)
+  // The row kernels are named as their CPU counterparts, gpu_ before and
+  // the batch after.
+  switch (s.op) {
+  case GpuKernelOp::Quantize:
     return llvm::formatv("gpu_quantize_b32_{0}_b{1}", s.k, s.batch).str();
+  case GpuKernelOp::RmsNorm:
+    return llvm::formatv("gpu_rms_norm_{0}_{1}_b{2}", s.k, nameNumber(s.param), s.batch).str();
+  case GpuKernelOp::Swiglu:
+    return llvm::formatv("gpu_swiglu_{0}_b{1}", s.k, s.batch).str();
+  case GpuKernelOp::Rope:
+    return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, nameNumber(s.param),
+                         s.batch)
+        .str();
+  case GpuKernelOp::Linear:
+    break;
+  }
   if (s.batch > kGpuMaxDecodeBatch)
     return llvm::formatv("gpu_linear_mma_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch,
                          gpuMmaBlockRows(s))
@@ -43,14 +73,67 @@ int64_t gpuMmaWarpsPerBlock(const GpuKernelSpec &s) {
 }
 
 static std::string describe(const GpuKernelSpec &s) {
-  if (s.op == GpuKernelOp::Quantize)
+  switch (s.op) {
+  case GpuKernelOp::Quantize:
     return llvm::formatv("quantize of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::RmsNorm:
+    return llvm::formatv("rms_norm of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::Swiglu:
+    return llvm::formatv("swiglu of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::Rope:
+    return llvm::formatv("rope of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+  case GpuKernelOp::Linear:
+    break;
+  }
   return llvm::formatv("linear {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+}
+
+// Two parameters that print alike would make two kernels of one name, so
+// only values the name's six decimals hold exactly are taken.
+static std::optional<std::string> inexactInName(StringRef what, float v) {
+  std::string decimals = std::to_string(v);
+  if (std::strtof(decimals.c_str(), nullptr) == v)
+    return std::nullopt;
+  std::string text;
+  llvm::raw_string_ostream(text) << what << " " << llvm::format("%g", double(v))
+                                 << " is not exact in the kernel name's six decimals ("
+                                 << decimals << ")";
+  return text;
+}
+
+static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
+  if (s.batch < 1 || s.batch > kGpuMaxRowBatch)
+    return llvm::formatv("batches of 1 to {0} tokens only (as the linears)", kGpuMaxRowBatch)
+        .str();
+  if (s.op == GpuKernelOp::Rope) {
+    if (s.n <= 0)
+      return std::string("a rope needs at least one head");
+    if (s.k <= 0 || s.k % 2)
+      return std::string("the head size must be a positive even number (pairs)");
+    if (!(s.param > 0))
+      return std::string("theta must be positive");
+    return inexactInName("theta", s.param);
+  }
+  // The CPU kernels read rows in chunks of 32 values.
+  if (s.k <= 0 || s.k % 32)
+    return std::string("the width must be a positive multiple of 32");
+  if (s.op == GpuKernelOp::RmsNorm) {
+    if (s.k > kGpuRmsNormMaxWidth)
+      return llvm::formatv("rows of at most {0} values (a block holds its row in registers)",
+                           kGpuRmsNormMaxWidth)
+          .str();
+    if (!(s.param >= 0))
+      return std::string("epsilon must be at least 0");
+    return inexactInName("epsilon", s.param);
+  }
+  return std::nullopt;
 }
 
 // The shapes the kernels are written for; anything else is refused here
 // rather than producing a kernel that reads out of bounds.
 static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
+  if (s.op == GpuKernelOp::RmsNorm || s.op == GpuKernelOp::Swiglu || s.op == GpuKernelOp::Rope)
+    return unsupportedRowKernel(s);
   if (s.k <= 0 || s.k % 128)
     return std::string("the input width must be a positive multiple of 128");
   if (s.op == GpuKernelOp::Quantize) {
@@ -100,6 +183,12 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
       continue;
     if (s.op == GpuKernelOp::Quantize)
       launches.push_back(emitGpuQuantizeB32(module, s));
+    else if (s.op == GpuKernelOp::RmsNorm)
+      launches.push_back(emitGpuRmsNorm(module, s));
+    else if (s.op == GpuKernelOp::Swiglu)
+      launches.push_back(emitGpuSwiglu(module, s));
+    else if (s.op == GpuKernelOp::Rope)
+      launches.push_back(emitGpuRope(module, s));
     else if (s.batch > kGpuMaxDecodeBatch)
       launches.push_back(emitGpuMmaLinearQ4G128(module, s));
     else
@@ -108,18 +197,34 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
   return launches;
 }
 
-std::string gpuKernelManifest(const GpuTarget &target,
-                                      ArrayRef<GpuKernelLaunch> kernels) {
+// kernels.tsv's op and format columns.
+static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) {
+  switch (s.op) {
+  case GpuKernelOp::Quantize:
+    return {"quantize", "b32"};
+  case GpuKernelOp::RmsNorm:
+    return {"rms_norm", "f32"};
+  case GpuKernelOp::Swiglu:
+    return {"swiglu", "f32"};
+  case GpuKernelOp::Rope:
+    return {"rope", "pairs"};
+  case GpuKernelOp::Linear:
+    break;
+  }
+  return {"linear", s.batch > kGpuMaxDecodeBatch ? "q4g128_mma" : "q4g128"};
+}
+
+std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch> kernels) {
   std::string text = "# target " + target.chip + "\n";
   for (const GpuKernelLaunch &l : kernels) {
-    bool linear = l.spec.op == GpuKernelOp::Linear;
-    text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}\n",
-                          l.name, linear ? "linear" : "quantize",
-                          !linear                                 ? "b32"
-                          : l.spec.batch > kGpuMaxDecodeBatch ? "q4g128_mma"
-                                                                : "q4g128",
-                          linear ? l.spec.n : 0, l.spec.k, l.spec.batch, l.grid[0], l.grid[1],
-                          l.grid[2], l.block[0], l.block[1], l.block[2], l.sharedBytes)
+    auto [op, format] = manifestOp(l.spec);
+    bool hasN = l.spec.op == GpuKernelOp::Linear || l.spec.op == GpuKernelOp::Rope;
+    // The parameter as the name spells it, which reads back as the same float.
+    text += llvm::formatv(
+                "{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}\t{13}\n",
+                l.name, op, format, hasN ? l.spec.n : 0, l.spec.k, l.spec.batch, l.grid[0],
+                l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2], l.sharedBytes,
+                std::to_string(l.spec.param))
                 .str();
   }
   return text;

@@ -1,11 +1,14 @@
-//===- lowbit-gpu-kernels.cpp - Generate the GPU linear kernels as PTX ----===//
+//===- lowbit-gpu-kernels.cpp - Generate the GPU kernels as PTX -----------===//
 //
 // lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096 --batch=1,8
+//                    --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336
+//                    --rope=32x128 --rope-theta=500000
 //                    -o DIR              (DIR/kernels.ptx + DIR/kernels.tsv)
 //                    --emit=gpu|nvvm|ptx (one stage, to stdout or -o FILE)
 //
-// Each linear shape gets its activation-rounding kernel too. docs/gpu.md
-// has the kernels' ABI; bench/gpu.sh runs them on a GPU.
+// Each linear shape gets its activation-rounding kernel too, and every
+// kernel one variant per batch. docs/gpu.md has the kernels' ABI;
+// bench/gpu.sh runs them on a GPU.
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Codegen/GpuKernels.h"
@@ -29,7 +32,20 @@ static cl::OptionCategory category("lowbit-gpu-kernels options");
 static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Required,
                                    cl::cat(category));
 static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
-                                     cl::CommaSeparated, cl::OneOrMore, cl::cat(category));
+                                     cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t> rmsNorms("rms-norm", cl::desc("Widths K of rms_norm kernels"),
+                                  cl::CommaSeparated, cl::cat(category));
+static cl::opt<float> rmsNormEps("rms-norm-eps",
+                                 cl::desc("The model's rms_norm epsilon (needed by --rms-norm)"),
+                                 cl::cat(category));
+static cl::list<int64_t> swiglus("swiglu", cl::desc("Widths K of swiglu kernels"),
+                                 cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> ropes("rope",
+                                   cl::desc("HxD shapes (heads x head size) of rope kernels"),
+                                   cl::CommaSeparated, cl::cat(category));
+static cl::opt<float> ropeTheta("rope-theta",
+                                cl::desc("The model's rope theta (needed by --rope)"),
+                                cl::cat(category));
 static cl::list<int64_t> batches("batch",
                                  cl::desc("Token counts (1-8: decode kernels; 16-64, "
                                           "multiples of 8: tensor cores; default 1)"),
@@ -65,7 +81,7 @@ static Error writeText(StringRef path, StringRef text) {
 int main(int argc, char **argv) {
   setUpTool(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, "lowbit-gpu-kernels: GPU linear kernels as PTX\n");
+  cl::ParseCommandLineOptions(argc, argv, "lowbit-gpu-kernels: GPU kernels as PTX\n");
   std::optional<GpuTarget> gpu = resolveGpuTarget(target);
   if (!gpu)
     return fail("unknown --target '" + target + "' (sm_80 or sm_90)");
@@ -84,6 +100,25 @@ int main(int argc, char **argv) {
   if (mmaVariants.empty())
     mmaVariants.push_back(0);
   std::vector<GpuKernelSpec> specs;
+  if (!rmsNorms.empty() && !rmsNormEps.getNumOccurrences())
+    return fail("--rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)");
+  for (int64_t k : rmsNorms)
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::RmsNorm, 0, k, batch, 0, rmsNormEps});
+  for (int64_t k : swiglus)
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::Swiglu, 0, k, batch, 0});
+  if (!ropes.empty() && !ropeTheta.getNumOccurrences())
+    return fail("--rope needs --rope-theta (the model's theta, e.g. 10000)");
+  for (const std::string &shape : ropes) {
+    auto [hs, ds] = StringRef(shape).split('x');
+    int64_t heads = 0, headDim = 0;
+    if (hs.getAsInteger(10, heads) || ds.getAsInteger(10, headDim) || heads <= 0 ||
+        headDim <= 0)
+      return fail("--rope '" + shape + "' is not HxD (e.g. 32x128)");
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::Rope, heads, headDim, batch, 0, ropeTheta});
+  }
   for (const std::string &shape : linears) {
     auto [ns, ks] = StringRef(shape).split('x');
     int64_t n = 0, k = 0;
@@ -101,6 +136,9 @@ int main(int argc, char **argv) {
         specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});
     }
   }
+
+  if (specs.empty())
+    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --rope)");
 
   mlir::DialectRegistry registry;
   registerGpuCodegenDialects(registry);

@@ -29,17 +29,21 @@ struct GpuTarget {
 /// sm_80 or sm_90; nullopt for anything else.
 std::optional<GpuTarget> resolveGpuTarget(llvm::StringRef name);
 
-enum class GpuKernelOp { Quantize, Linear };
+enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope };
 
 /// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
 /// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
 /// default for the batch); above 8 tokens, the tensor-core kernel, whose
 /// blocks own `rowsPerWarp` rows (16, 32 or 64; 0: 32). Quantize: `batch`
-/// rows of `k` f32 activations to int8 blocks of 32.
+/// rows of `k` f32 activations to int8 blocks of 32. RmsNorm: `batch` rows
+/// of `k` values, epsilon `param`. Swiglu: `batch` rows of `k` gate and up
+/// values. Rope: `batch` rows of `n` heads × `k` values rotated in adjacent
+/// pairs, theta `param`.
 struct GpuKernelSpec {
   GpuKernelOp op = GpuKernelOp::Linear;
   int64_t n = 0, k = 0, batch = 1;
   int rowsPerWarp = 0;
+  float param = 0;
 };
 
 /// A generated kernel and how to launch it.

@@ -14,3 +14,31 @@
 // RPW: error: no GPU kernel for the linear 256x512 × 1 tokens: rows per warp must be 1, 2 or 4
 // SHAPE: error: --linear '4096' is not NxK (e.g. 4096x14336)
 // DIR: error: --emit=dir needs -o DIR
+
+// The row kernels.
+// RUN: not lowbit-gpu-kernels --target=sm_90 --emit=ptx 2>&1 | FileCheck %s --check-prefix=NONE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-EPS
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=100 --rms-norm-eps=1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=32768 --rms-norm-eps=1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-WIDE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1.5e-6 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-INEXACT
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=-1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-NEGATIVE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1e-5 --batch=65 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROW-BATCH
+
+// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --rope)
+// RMS-EPS: error: --rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)
+// RMS-WIDTH: error: no GPU kernel for the rms_norm of 100 values × 1 tokens: the width must be a positive multiple of 32
+// RMS-WIDE: error: no GPU kernel for the rms_norm of 32768 values × 1 tokens: rows of at most 16384 values (a block holds its row in registers)
+// RMS-INEXACT: error: no GPU kernel for the rms_norm of 4096 values × 1 tokens: epsilon 1.5e-06 is not exact in the kernel name's six decimals (0.000002)
+// RMS-NEGATIVE: error: no GPU kernel for the {{.*}}: epsilon must be at least 0
+// ROW-BATCH: error: no GPU kernel for the rms_norm of 4096 values × 65 tokens: batches of 1 to 64 tokens only (as the linears)
+// RUN: not lowbit-gpu-kernels --target=sm_90 --swiglu=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=SWIGLU-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope=32x128 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROPE-THETA
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope=32 --rope-theta=10000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROPE-SHAPE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope=32x127 --rope-theta=10000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROPE-ODD
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope=32x128 --rope-theta=0 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROPE-ZERO
+
+// SWIGLU-WIDTH: error: no GPU kernel for the swiglu of 100 values × 1 tokens: the width must be a positive multiple of 32
+// ROPE-THETA: error: --rope needs --rope-theta (the model's theta, e.g. 10000)
+// ROPE-SHAPE: error: --rope '32' is not HxD (e.g. 32x128)
+// ROPE-ODD: error: no GPU kernel for the rope of 32x127 × 1 tokens: the head size must be a positive even number (pairs)
+// ROPE-ZERO: error: no GPU kernel for the rope of 32x128 × 1 tokens: theta must be positive

@@ -18,3 +18,19 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,4096x14336 --batch=16,64 --mma-block-rows=16,32,64 -o %t/mma_sm_90 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/mma_sm_90/kernels.ptx -o %t/mma_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 255 12 | FileCheck %s --check-prefix=MMA
 // MMA: 12 kernels within 255 registers, no spills
+
+// The row kernels hold little: within 64 registers, so that their largest
+// blocks (1024 threads) fit an SM's registers. rms_norm from a ragged row of
+// 160 values to 16384 values (1024 threads), batches 1 and 64.
+// RUN: lowbit-gpu-kernels --target=sm_80 --rms-norm=160,2048,4096,5120,8192,16384 --rms-norm-eps=1e-5 --batch=1,64 -o %t/rows_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/rows_sm_80/kernels.ptx -o %t/rows_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 12 | FileCheck %s --check-prefix=ROWS
+// RUN: lowbit-gpu-kernels --target=sm_90 --rms-norm=160,2048,4096,5120,8192,16384 --rms-norm-eps=1e-5 --batch=1,64 -o %t/rows_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/rows_sm_90/kernels.ptx -o %t/rows_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 12 | FileCheck %s --check-prefix=ROWS
+// ROWS: 12 kernels within 64 registers, no spills
+
+// swiglu and rope at Llama-3-8B's widths and a ragged one, batches 1 and 64.
+// RUN: lowbit-gpu-kernels --target=sm_80 --swiglu=96,14336 --rope=3x64,32x128,8x128 --rope-theta=500000 --batch=1,64 -o %t/pointwise_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/pointwise_sm_80/kernels.ptx -o %t/pointwise_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 10 | FileCheck %s --check-prefix=POINTWISE
+// RUN: lowbit-gpu-kernels --target=sm_90 --swiglu=96,14336 --rope=3x64,32x128,8x128 --rope-theta=500000 --batch=1,64 -o %t/pointwise_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/pointwise_sm_90/kernels.ptx -o %t/pointwise_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 10 | FileCheck %s --check-prefix=POINTWISE
+// POINTWISE: 10 kernels within 64 registers, no spills
