@@ -133,6 +133,7 @@ struct KernelLine {
   unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   unsigned shared = 0;
   float param = 0; // rms_norm's epsilon, rope's theta
+  int64_t kvHeads = 0, context = 0; // attention's
 };
 
 struct Manifest {
@@ -183,9 +184,9 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
     if (line.empty() || line[0] == '#')
       continue;
     std::vector<std::string> f = split(line, '\t');
-    if (f.size() != 14)
-      return fail("expected 14 tab-separated fields (name op format n k batch grid_x grid_y "
-                  "grid_z block_x block_y block_z shared_bytes param), got " +
+    if (f.size() != 16)
+      return fail("expected 16 tab-separated fields (name op format n k batch grid_x grid_y "
+                  "grid_z block_x block_y block_z shared_bytes param kv_heads context), got " +
                   std::to_string(f.size()));
     KernelLine k;
     k.name = f[0];
@@ -209,6 +210,9 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
     k.param = std::strtof(f[13].c_str(), &end);
     if (f[13].empty() || *end != '\0' || !std::isfinite(k.param))
       return fail("field 14 is not a number: '" + f[13] + "'");
+    if (!parseInt(f[14], k.kvHeads) || k.kvHeads < 0 || !parseInt(f[15], k.context) ||
+        k.context < 0 || k.context > INT32_MAX)
+      return fail("fields 15 and 16 are not counts: '" + f[14] + "', '" + f[15] + "'");
     if (k.batch < 1)
       return fail(k.name + ": batch must be at least 1");
     if (k.op == "linear") {
@@ -230,6 +234,13 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": unknown " + k.op + " format '" + k.format + "' (expected f32)");
       if (k.k < 32 || k.k % 32)
         return fail(k.name + ": " + k.op + " needs k a multiple of 32");
+    } else if (k.op == "attention_split" || k.op == "attention_combine") {
+      if (k.format != "f16kv")
+        return fail(k.name + ": unknown attention format '" + k.format + "' (expected f16kv)");
+      if (k.n < 1 || k.kvHeads < 1 || k.n % k.kvHeads || k.k < 32 || k.k % 32 ||
+          k.context < 1 || k.context % 256)
+        return fail(k.name + ": attention needs heads a multiple of kv_heads, k a multiple of "
+                             "32 and the context a multiple of 256");
     } else if (k.op == "rope") {
       if (k.format != "pairs")
         return fail(k.name + ": unknown rope format '" + k.format + "' (expected pairs)");
@@ -237,7 +248,8 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": rope needs n >= 1 heads and an even head size k");
     } else {
       return fail(k.name + ": unknown op '" + k.op +
-                  "' (expected linear, quantize, rms_norm, swiglu or rope)");
+                  "' (expected linear, quantize, rms_norm, swiglu, rope, attention_split or "
+                  "attention_combine)");
     }
     m.kernels.push_back(k);
   }
@@ -1290,6 +1302,153 @@ bool runRowKernel(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
   return c.pass();
 }
 
+/// Decode attention from its definition, in double, over the f16 cache
+/// values: out = Σ_j softmax_j(q·k_j / sqrt(D)) v_j over j <= position.
+std::vector<double> attentionReference(const std::vector<float> &q, int64_t qStride,
+                                       const std::vector<uint16_t> &keys,
+                                       const std::vector<uint16_t> &values,
+                                       const std::vector<int32_t> &positions, int64_t heads,
+                                       int64_t kvHeads, int64_t headDim) {
+  const int64_t batch = int64_t(positions.size()), width = heads * headDim;
+  const int64_t kvWidth = kvHeads * headDim, group = heads / kvHeads;
+  std::vector<double> ref(size_t(batch * width));
+  std::vector<double> scores;
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *qh = q.data() + t * qStride + h * headDim;
+      const int64_t kvOff = h / group * headDim, end = positions[size_t(t)] + 1;
+      scores.assign(size_t(end), 0);
+      double top = -INFINITY;
+      for (int64_t j = 0; j < end; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < headDim; ++d)
+          dot += double(qh[d]) * fp16ToFloat(keys[size_t(j * kvWidth + kvOff + d)]);
+        scores[size_t(j)] = dot / std::sqrt(double(headDim));
+        top = std::max(top, scores[size_t(j)]);
+      }
+      double sum = 0;
+      for (double &sc : scores)
+        sum += (sc = std::exp(sc - top));
+      for (int64_t d = 0; d < headDim; ++d) {
+        double acc = 0;
+        for (int64_t j = 0; j < end; ++j)
+          acc += scores[size_t(j)] * fp16ToFloat(values[size_t(j * kvWidth + kvOff + d)]);
+        ref[size_t(t * width + h * headDim + d)] = acc / sum;
+      }
+    }
+  return ref;
+}
+
+/// Checks and times decode attention, its split and combine kernels run one
+/// after the other, against the reference within 1e-4 of the token's
+/// largest output (f32 sums over thousands of positions); fills `j`.
+bool runAttention(const Kernels &ctx, const KernelLine &split, const KernelLine &combine,
+                  JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  const int64_t heads = split.n, kvHeads = split.kvHeads, headDim = split.k;
+  const int64_t batch = split.batch, context = split.context;
+  const int64_t width = heads * headDim, stride = roundUp(width, 32);
+  const int64_t kvWidth = kvHeads * headDim;
+  j.str("name", split.name)
+      .str("combine", combine.name)
+      .str("op", "attention")
+      .integer("heads", heads)
+      .integer("kv_heads", kvHeads)
+      .integer("head_dim", headDim)
+      .integer("context", context)
+      .integer("batch", batch);
+  auto fail = [&](const std::string &why) { return failKernel(split, j, why); };
+  StatusOr<CUfunction> splitFn = ctx.module.function(split.name);
+  if (!splitFn)
+    return fail(splitFn.status().message());
+  StatusOr<CUfunction> combineFn = ctx.module.function(combine.name);
+  if (!combineFn)
+    return fail(combineFn.status().message());
+
+  // The cache full of N(0, 1) f16 values; token 0 sees all of it, the last
+  // token one position (a single live split), the others random lengths.
+  std::mt19937 rng(inputSeed(heads, headDim, batch));
+  std::vector<float> q = randomRows(rng, width, batch, stride, 1.0f);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint16_t> keys(size_t(context * kvWidth)), values(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = floatToFp16(normal(rng));
+    values[i] = floatToFp16(normal(rng));
+  }
+  std::uniform_int_distribution<int32_t> position(0, int32_t(context - 1));
+  std::vector<int32_t> positions;
+  for (int64_t t = 0; t < batch; ++t)
+    positions.push_back(t == 0 ? int32_t(context - 1) : t == batch - 1 ? 0 : position(rng));
+  std::vector<double> ref =
+      attentionReference(q, stride, keys, values, positions, heads, kvHeads, headDim);
+
+  const size_t qBytes = q.size() * 4, cacheBytes = keys.size() * 2;
+  const size_t partialBytes = size_t(batch * heads * (context / 256) * (headDim + 2) * 4);
+  StatusOr<DeviceBuffer> qBuf = dev.alloc(qBytes), posBuf = dev.alloc(size_t(batch) * 4),
+                         kBuf = dev.alloc(cacheBytes), vBuf = dev.alloc(cacheBytes),
+                         partBuf = dev.alloc(partialBytes), outBuf = dev.alloc(qBytes);
+  for (StatusOr<DeviceBuffer> *b : {&qBuf, &posBuf, &kBuf, &vBuf, &partBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*qBuf, q.data(), qBytes);
+  if (s)
+    s = dev.upload(*posBuf, positions.data(), size_t(batch) * 4);
+  if (s)
+    s = dev.upload(*kBuf, keys.data(), cacheBytes);
+  if (s)
+    s = dev.upload(*vBuf, values.data(), cacheBytes);
+  // NaN bytes: an output or a live split's record left unwritten shows.
+  if (s)
+    s = dev.memset(*partBuf, 0xff, partialBytes);
+  if (s)
+    s = dev.memset(*outBuf, 0xff, qBytes);
+  if (!s)
+    return fail(s.message());
+  CUdeviceptr qPtr = qBuf->ptr(), posPtr = posBuf->ptr(), kPtr = kBuf->ptr(),
+              vPtr = vBuf->ptr(), partPtr = partBuf->ptr(), outPtr = outBuf->ptr();
+  void *splitArgs[] = {&qPtr, &posPtr, &kPtr, &vPtr, &partPtr};
+  void *combineArgs[] = {&posPtr, &partPtr, &outPtr};
+  auto run = [&]() -> Status {
+    Status r = dev.launch(*splitFn, split.grid, split.block, split.shared, splitArgs);
+    return r ? dev.launch(*combineFn, combine.grid, combine.block, combine.shared, combineArgs)
+             : r;
+  };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + split.name + ": " + s.message());
+  std::vector<float> out(q.size());
+  if (s = dev.download(out.data(), *outBuf, qBytes); !s)
+    return fail(s.message());
+
+  LinearCheck c = compareOutputs(ref, width, batch, out, stride, 1e-4);
+  j.integer("mismatches", c.mismatches)
+      .num("max_abs_error", c.maxAbsError)
+      .num("max_rel_error", c.maxRelError);
+  if (!c.firstProblem.empty())
+    j.str("first_problem", c.firstProblem);
+  std::printf("%s %s + combine: %s, max error %.3g (%.3g of the token's largest output)\n",
+              c.pass() ? "PASS" : "FAIL", split.name.c_str(), c.pass() ? "ok" : "WRONG",
+              c.maxAbsError, c.maxRelError);
+  if (!c.firstProblem.empty())
+    std::printf("  attention: %s (%lld values off)\n", c.firstProblem.c_str(),
+                (long long)c.mismatches);
+
+  // The bytes that bound it: each token's live key and value rows of every
+  // KV head (heads sharing one read it again, from L2).
+  double cacheRead = 0;
+  for (int32_t p : positions)
+    cacheRead += 2.0 * double(p + 1) * double(kvWidth * 2);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  j.num("us", *us).integer("bytes", int64_t(cacheRead)).num("gbps", gbps(cacheRead, *us));
+  std::printf("  %s: %.2f us, %.0f GB/s of KV cache (%.2f MB)\n", split.name.c_str(), *us,
+              gbps(cacheRead, *us), cacheRead / 1e6);
+  j.boolean("pass", c.pass());
+  return c.pass();
+}
+
 int usage() {
   std::fprintf(stderr, "usage: lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]\n"
                        "  DIR holds kernels.ptx and kernels.tsv (docs/gpu.md)\n");
@@ -1386,7 +1545,7 @@ int main(int argc, char **argv) {
   for (const KernelLine &k : manifest->kernels)
     if (k.op == "linear")
       linears.push_back(&k);
-    else if (k.op != "quantize")
+    else if (k.op != "quantize" && k.op != "attention_combine")
       rowKernels.push_back(&k);
   if (linears.empty() && rowKernels.empty())
     return inputError(dir + "/kernels.tsv: no kernel to run (quantize kernels run with a linear)");
@@ -1478,7 +1637,20 @@ int main(int argc, char **argv) {
   }
   for (const KernelLine *row : rowKernels) {
     JsonObject j;
-    allPass &= runRowKernel(ctx, *row, j);
+    if (row->op == "attention_split") {
+      // Its combine kernel: the same shape and batch.
+      const KernelLine *combine = nullptr;
+      for (const KernelLine &c : manifest->kernels)
+        if (c.op == "attention_combine" && c.n == row->n && c.kvHeads == row->kvHeads &&
+            c.k == row->k && c.context == row->context && c.batch == row->batch)
+          combine = &c;
+      if (!combine)
+        allPass &= failKernel(*row, j, "kernels.tsv has no attention_combine kernel for it");
+      else
+        allPass &= runAttention(ctx, *row, *combine, j);
+    } else {
+      allPass &= runRowKernel(ctx, *row, j);
+    }
     results.push_back(j);
   }
   cublas.close();

@@ -90,4 +90,38 @@ Value GpuEmitter::call(StringRef intrinsic, Type result, ValueRange operands) {
       .getResult(0);
 }
 
+// Computed here rather than through libdevice (which the NVVM conversion
+// would call) or ex2.approx (whose product x·log2 e loses accuracy as |x|
+// grows): a range reduction to r = x − n·ln 2, |r| <= ln 2 / 2, then e^r by
+// its Taylor series: within 1 ulp of the correctly rounded e^x wherever that
+// is a normal float.
+Value GpuEmitter::exp(Value x) {
+  auto fma = [&](Value a, Value c, Value d) { return LLVM::FMAOp::create(b, loc, a, c, d); };
+  // Beyond these e^x is inf or 0 in f32 (and n stays where 2^n below is
+  // two normal factors); NaN passes through.
+  x = arith::MinimumFOp::create(b, loc, x, f32c(89.0f));
+  x = arith::MaximumFOp::create(b, loc, x, f32c(-104.0f));
+  Value n =
+      call("llvm.roundeven.f32", f32(), {arith::MulFOp::create(b, loc, x, f32c(0x1.715476p+0f))});
+  // ln 2 as a float and the float of the rest: each fma rounds once.
+  Value negN = arith::NegFOp::create(b, loc, n);
+  Value r = fma(negN, f32c(0x1.62e43p-1f), x);
+  r = fma(negN, f32c(-0x1.05c61p-29f), r);
+  // Σ r^i/i! to i = 7: the next term is below 1e-8 of e^r.
+  Value p = f32c(1.0f / 5040);
+  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
+    p = fma(p, r, f32c(c));
+  // 2^n as 2^h · 2^(n−h) with h = floor(n/2), each built from its exponent
+  // bits: n reaches 129 and −150, beyond one normal factor.
+  Value ni = arith::FPToSIOp::create(b, loc, i32(), n);
+  Value h = arith::ShRSIOp::create(b, loc, ni, i32c(1));
+  auto pow2 = [&](Value m) {
+    Value bits = arith::ShLIOp::create(b, loc, arith::AddIOp::create(b, loc, m, i32c(127)),
+                                       i32c(23));
+    return arith::BitcastOp::create(b, loc, f32(), bits);
+  };
+  p = arith::MulFOp::create(b, loc, p, pow2(h));
+  return arith::MulFOp::create(b, loc, p, pow2(arith::SubIOp::create(b, loc, ni, h)));
+}
+
 } // namespace lowbit

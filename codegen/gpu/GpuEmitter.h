@@ -74,6 +74,8 @@ public:
   /// The value of lane `lane ^ mask` of the warp.
   mlir::Value shuffleXor(mlir::Value v, int32_t mask);
   mlir::Value call(llvm::StringRef intrinsic, mlir::Type result, mlir::ValueRange operands);
+  /// e^x of f32 x, generated inline (no libdevice); NaN passes through.
+  mlir::Value exp(mlir::Value x);
 
 private:
   mlir::gpu::GPUFuncOp func;
@@ -88,13 +90,23 @@ std::string gpuKernelName(const GpuKernelSpec &spec);
 
 /// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
 /// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuSwigluKernel.cpp,
-/// GpuRopeKernel.cpp).
+/// GpuRopeKernel.cpp, GpuAttentionKernel.cpp).
 GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRope(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuAttentionSplit(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuAttentionCombine(mlir::gpu::GPUModuleOp module,
+                                        const GpuKernelSpec &spec);
+
+/// Positions per block of the split attention kernel, and the splits of a
+/// context (a multiple of kGpuAttentionSplit).
+inline constexpr int64_t kGpuAttentionSplit = 256;
+int64_t gpuAttentionSplits(const GpuKernelSpec &spec);
+/// The longest context the attention kernels take, and the head sizes.
+inline constexpr int64_t kGpuAttentionMaxContext = 1 << 20;
 
 /// Tokens of the row kernels (rms_norm, swiglu, rope): as many as the
 /// largest batch a linear takes.

@@ -46,6 +46,12 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
     return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, nameNumber(s.param),
                          s.batch)
         .str();
+  case GpuKernelOp::AttentionSplit:
+  case GpuKernelOp::AttentionCombine:
+    return llvm::formatv("gpu_attention_{0}_{1}_{2}_{3}_c{4}_b{5}",
+                         s.op == GpuKernelOp::AttentionSplit ? "split" : "combine", s.n,
+                         s.kvHeads, s.k, s.context, s.batch)
+        .str();
   case GpuKernelOp::Linear:
     break;
   }
@@ -82,6 +88,12 @@ static std::string describe(const GpuKernelSpec &s) {
     return llvm::formatv("swiglu of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Rope:
     return llvm::formatv("rope of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+  case GpuKernelOp::AttentionSplit:
+  case GpuKernelOp::AttentionCombine:
+    return llvm::formatv("attention of {0} heads over {1} KV heads of {2} values, context {3}, "
+                         "× {4} tokens",
+                         s.n, s.kvHeads, s.k, s.context, s.batch)
+        .str();
   case GpuKernelOp::Linear:
     break;
   }
@@ -105,6 +117,18 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
   if (s.batch < 1 || s.batch > kGpuMaxRowBatch)
     return llvm::formatv("batches of 1 to {0} tokens only (as the linears)", kGpuMaxRowBatch)
         .str();
+  if (s.op == GpuKernelOp::AttentionSplit || s.op == GpuKernelOp::AttentionCombine) {
+    if (s.n <= 0 || s.kvHeads <= 0 || s.n % s.kvHeads)
+      return std::string("the query heads must be a positive multiple of the KV heads");
+    // A lane holds D/32 values, loaded as one 4-, 8- or 16-byte vector of f16.
+    if (s.k != 64 && s.k != 128 && s.k != 256)
+      return std::string("head sizes 64, 128 or 256 only");
+    if (s.context <= 0 || s.context % kGpuAttentionSplit || s.context > kGpuAttentionMaxContext)
+      return llvm::formatv("the context must be a multiple of {0} up to {1}", kGpuAttentionSplit,
+                           kGpuAttentionMaxContext)
+          .str();
+    return std::nullopt;
+  }
   if (s.op == GpuKernelOp::Rope) {
     if (s.n <= 0)
       return std::string("a rope needs at least one head");
@@ -132,7 +156,7 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
 // The shapes the kernels are written for; anything else is refused here
 // rather than producing a kernel that reads out of bounds.
 static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
-  if (s.op == GpuKernelOp::RmsNorm || s.op == GpuKernelOp::Swiglu || s.op == GpuKernelOp::Rope)
+  if (s.op != GpuKernelOp::Linear && s.op != GpuKernelOp::Quantize)
     return unsupportedRowKernel(s);
   if (s.k <= 0 || s.k % 128)
     return std::string("the input width must be a positive multiple of 128");
@@ -189,6 +213,10 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
       launches.push_back(emitGpuSwiglu(module, s));
     else if (s.op == GpuKernelOp::Rope)
       launches.push_back(emitGpuRope(module, s));
+    else if (s.op == GpuKernelOp::AttentionSplit)
+      launches.push_back(emitGpuAttentionSplit(module, s));
+    else if (s.op == GpuKernelOp::AttentionCombine)
+      launches.push_back(emitGpuAttentionCombine(module, s));
     else if (s.batch > kGpuMaxDecodeBatch)
       launches.push_back(emitGpuMmaLinearQ4G128(module, s));
     else
@@ -208,6 +236,10 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
     return {"swiglu", "f32"};
   case GpuKernelOp::Rope:
     return {"rope", "pairs"};
+  case GpuKernelOp::AttentionSplit:
+    return {"attention_split", "f16kv"};
+  case GpuKernelOp::AttentionCombine:
+    return {"attention_combine", "f16kv"};
   case GpuKernelOp::Linear:
     break;
   }
@@ -218,13 +250,15 @@ std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch>
   std::string text = "# target " + target.chip + "\n";
   for (const GpuKernelLaunch &l : kernels) {
     auto [op, format] = manifestOp(l.spec);
-    bool hasN = l.spec.op == GpuKernelOp::Linear || l.spec.op == GpuKernelOp::Rope;
+    bool hasN = l.spec.op != GpuKernelOp::Quantize && l.spec.op != GpuKernelOp::RmsNorm &&
+                l.spec.op != GpuKernelOp::Swiglu;
     // The parameter as the name spells it, which reads back as the same float.
-    text += llvm::formatv(
-                "{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}\t{13}\n",
-                l.name, op, format, hasN ? l.spec.n : 0, l.spec.k, l.spec.batch, l.grid[0],
-                l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2], l.sharedBytes,
-                std::to_string(l.spec.param))
+    text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}"
+                          "\t{13}\t{14}\t{15}\n",
+                          l.name, op, format, hasN ? l.spec.n : 0, l.spec.k, l.spec.batch,
+                          l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2],
+                          l.sharedBytes, std::to_string(l.spec.param), l.spec.kvHeads,
+                          l.spec.context)
                 .str();
   }
   return text;

@@ -3,6 +3,7 @@
 // lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096 --batch=1,8
 //                    --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336
 //                    --rope=32x128 --rope-theta=500000
+//                    --attention=32x8x128 --context=4096
 //                    -o DIR              (DIR/kernels.ptx + DIR/kernels.tsv)
 //                    --emit=gpu|nvvm|ptx (one stage, to stdout or -o FILE)
 //
@@ -46,6 +47,13 @@ static cl::list<std::string> ropes("rope",
 static cl::opt<float> ropeTheta("rope-theta",
                                 cl::desc("The model's rope theta (needed by --rope)"),
                                 cl::cat(category));
+static cl::list<std::string> attentions(
+    "attention",
+    cl::desc("HxKVHxD shapes (query heads x KV heads x head size) of decode attention"),
+    cl::CommaSeparated, cl::cat(category));
+static cl::opt<int64_t> context("context",
+                                cl::desc("The positions the KV cache holds (needed by --attention)"),
+                                cl::init(0), cl::cat(category));
 static cl::list<int64_t> batches("batch",
                                  cl::desc("Token counts (1-8: decode kernels; 16-64, "
                                           "multiples of 8: tensor cores; default 1)"),
@@ -119,6 +127,23 @@ int main(int argc, char **argv) {
     for (int64_t batch : tokenCounts)
       specs.push_back({GpuKernelOp::Rope, heads, headDim, batch, 0, ropeTheta});
   }
+  if (!attentions.empty() && !context.getNumOccurrences())
+    return fail("--attention needs --context (the positions of the KV cache, e.g. 4096)");
+  for (const std::string &shape : attentions) {
+    SmallVector<StringRef, 3> parts;
+    StringRef(shape).split(parts, 'x');
+    int64_t dims[3] = {0, 0, 0};
+    if (parts.size() != 3 || parts[0].getAsInteger(10, dims[0]) ||
+        parts[1].getAsInteger(10, dims[1]) || parts[2].getAsInteger(10, dims[2]))
+      return fail("--attention '" + shape + "' is not HxKVHxD (e.g. 32x8x128)");
+    for (int64_t batch : tokenCounts)
+      for (GpuKernelOp op : {GpuKernelOp::AttentionSplit, GpuKernelOp::AttentionCombine}) {
+        GpuKernelSpec spec{op, dims[0], dims[2], batch};
+        spec.kvHeads = dims[1];
+        spec.context = context;
+        specs.push_back(spec);
+      }
+  }
   for (const std::string &shape : linears) {
     auto [ns, ks] = StringRef(shape).split('x');
     int64_t n = 0, k = 0;
@@ -138,7 +163,7 @@ int main(int argc, char **argv) {
   }
 
   if (specs.empty())
-    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --rope)");
+    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --rope, --attention)");
 
   mlir::DialectRegistry registry;
   registerGpuCodegenDialects(registry);

@@ -29,7 +29,7 @@ struct GpuTarget {
 /// sm_80 or sm_90; nullopt for anything else.
 std::optional<GpuTarget> resolveGpuTarget(llvm::StringRef name);
 
-enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope };
+enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope, AttentionSplit, AttentionCombine };
 
 /// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
 /// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
@@ -38,12 +38,15 @@ enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope };
 /// rows of `k` f32 activations to int8 blocks of 32. RmsNorm: `batch` rows
 /// of `k` values, epsilon `param`. Swiglu: `batch` rows of `k` gate and up
 /// values. Rope: `batch` rows of `n` heads × `k` values rotated in adjacent
-/// pairs, theta `param`.
+/// pairs, theta `param`. AttentionSplit and AttentionCombine: the two
+/// kernels of decode attention for `batch` tokens of `n` query heads of
+/// size `k` over `kvHeads` f16 key and value heads, `context` positions.
 struct GpuKernelSpec {
   GpuKernelOp op = GpuKernelOp::Linear;
   int64_t n = 0, k = 0, batch = 1;
   int rowsPerWarp = 0;
   float param = 0;
+  int64_t kvHeads = 0, context = 0;
 };
 
 /// A generated kernel and how to launch it.

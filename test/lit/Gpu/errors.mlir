@@ -24,7 +24,7 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=-1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-NEGATIVE
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1e-5 --batch=65 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROW-BATCH
 
-// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --rope)
+// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --rope, --attention)
 // RMS-EPS: error: --rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)
 // RMS-WIDTH: error: no GPU kernel for the rms_norm of 100 values × 1 tokens: the width must be a positive multiple of 32
 // RMS-WIDE: error: no GPU kernel for the rms_norm of 32768 values × 1 tokens: rows of at most 16384 values (a block holds its row in registers)
@@ -42,3 +42,14 @@
 // ROPE-SHAPE: error: --rope '32' is not HxD (e.g. 32x128)
 // ROPE-ODD: error: no GPU kernel for the rope of 32x127 × 1 tokens: the head size must be a positive even number (pairs)
 // ROPE-ZERO: error: no GPU kernel for the rope of 32x128 × 1 tokens: theta must be positive
+// RUN: not lowbit-gpu-kernels --target=sm_90 --attention=32x8x128 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ATT-CONTEXT
+// RUN: not lowbit-gpu-kernels --target=sm_90 --attention=32x128 --context=2048 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ATT-SHAPE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --attention=32x6x128 --context=2048 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ATT-GROUP
+// RUN: not lowbit-gpu-kernels --target=sm_90 --attention=32x8x96 --context=2048 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ATT-DIM
+// RUN: not lowbit-gpu-kernels --target=sm_90 --attention=32x8x128 --context=1000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ATT-CTX
+
+// ATT-CONTEXT: error: --attention needs --context (the positions of the KV cache, e.g. 4096)
+// ATT-SHAPE: error: --attention '32x128' is not HxKVHxD (e.g. 32x8x128)
+// ATT-GROUP: error: no GPU kernel for the attention of 32 heads over 6 KV heads of 128 values, context 2048, × 1 tokens: the query heads must be a positive multiple of the KV heads
+// ATT-DIM: error: no GPU kernel for the attention {{.*}}: head sizes 64, 128 or 256 only
+// ATT-CTX: error: no GPU kernel for the attention {{.*}}: the context must be a multiple of 256 up to 1048576
