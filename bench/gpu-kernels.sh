@@ -4,10 +4,10 @@
 # decode linears for batches 1, 4 and 8, every rows-per-warp variant, with
 # their activation-rounding kernels, and the tensor-core linears for batches
 # 16 and 64, every rows-per-warp variant (16, 32, 64), and the row kernels
-# of a layer (rms_norm 4096, swiglu 14336, rope 32x128 and 8x128, attention
-# of 32 heads over 8 KV heads of 128 in a 4096 context) for every batch, as
-# kernels.ptx +
-# kernels.tsv (docs/gpu.md). BATCHES picks the decode (1-8) and tensor-core
+# of a decode step (rms_norm 4096, swiglu 14336, add 4096, rope 32x128 and
+# 8x128, attention of 32 heads over 8 KV heads of 128 in a 4096 context, the
+# 128256x4096 embedding) for every batch, as kernels.ptx + kernels.tsv
+# (docs/gpu.md). BATCHES picks the decode (1-8) and tensor-core
 # (16-64, multiples of 8) batches together. The GPU machine needs no
 # compiler: it reads this directory.
 #
@@ -27,7 +27,7 @@ BATCHES=${BATCHES:-1,4,8,16,64}
 "$BIN/lowbit-gpu-kernels" --target="$TARGET" --linear="$SHAPES" --batch="$BATCHES" \
   --rows-per-warp=1,2,4 --mma-block-rows=16,32,64 \
   --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --rope=32x128,8x128 --rope-theta=500000 \
-  --attention=32x8x128 --context=4096 \
+  --attention=32x8x128 --context=4096 --add=4096 --embedding=128256x4096 \
   -o "$OUT_DIR"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)

@@ -4,7 +4,8 @@
 # no MLIR/LLVM, no CUDA toolkit), then checks every kernel of KERNELS_DIR
 # against its CPU reference and times it: the linears, decode (q4g128) and
 # tensor-core (q4g128_mma), beside cuBLAS fp16 and a device-to-device copy;
-# the row kernels (rms_norm, swiglu, rope, attention) by the bytes they move.
+# the others (rms_norm, swiglu, add, rope, attention, embedding) by the
+# bytes they move.
 #
 #   bash bench/gpu.sh                      # from the repository root
 #   KERNELS_DIR=dir OUT=results bash bench/gpu.sh --reps 100 --device 1

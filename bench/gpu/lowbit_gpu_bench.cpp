@@ -229,7 +229,12 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
       if (k.k < 32 || k.k % 32)
         return fail(k.name + ": b32 needs k a multiple of 32");
-    } else if (k.op == "rms_norm" || k.op == "swiglu") {
+    } else if (k.op == "embedding") {
+      if (k.format != "q4g128")
+        return fail(k.name + ": unknown embedding format '" + k.format + "' (expected q4g128)");
+      if (k.n < 1 || k.k < 128 || k.k % 128)
+        return fail(k.name + ": embedding needs n >= 1 rows and k a multiple of 128");
+    } else if (k.op == "rms_norm" || k.op == "swiglu" || k.op == "add") {
       if (k.format != "f32")
         return fail(k.name + ": unknown " + k.op + " format '" + k.format + "' (expected f32)");
       if (k.k < 32 || k.k % 32)
@@ -248,8 +253,8 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": rope needs n >= 1 heads and an even head size k");
     } else {
       return fail(k.name + ": unknown op '" + k.op +
-                  "' (expected linear, quantize, rms_norm, swiglu, rope, attention_split or "
-                  "attention_combine)");
+                  "' (expected linear, quantize, rms_norm, swiglu, add, rope, embedding, "
+                  "attention_split or attention_combine)");
     }
     m.kernels.push_back(k);
   }
@@ -1238,6 +1243,14 @@ bool runRowKernel(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
       positions.push_back(t == 0 ? 0 : t == batch - 1 ? 2147480000 : position(rng));
     ref = ropeReference(first, stride, positions, kl.n, kl.k, kl.param);
     tolerance = 1e-6;
+  } else if (kl.op == "add") {
+    second = randomRows(rng, width, batch, stride, 1.0f);
+    ref.resize(size_t(batch * width));
+    for (int64_t t = 0; t < batch; ++t)
+      for (int64_t i = 0; i < width; ++i)
+        ref[size_t(t * width + i)] =
+            double(first[size_t(t * stride + i)] + second[size_t(t * stride + i)]);
+    tolerance = 0; // one f32 sum, exactly the reference's
   } else {
     second = randomRows(rng, width, batch, stride, 1.0f);
     // Gates whose exp(−g) overflows in f32 or nearly, 0, and larger ones.
@@ -1449,6 +1462,92 @@ bool runAttention(const Kernels &ctx, const KernelLine &split, const KernelLine 
   return c.pass();
 }
 
+/// Checks and times the q4g128 embedding: each token's row decoded from its
+/// definition (w = d·u + m, the product rounded to f32 then the sum, as the
+/// kernel), so the rows must match exactly; ids include the first and last
+/// rows.
+bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  const int64_t rows = kl.n, k = kl.k, batch = kl.batch, stride = roundUp(k, 32);
+  j.str("name", kl.name)
+      .str("op", kl.op)
+      .integer("n", rows)
+      .integer("k", k)
+      .integer("batch", batch);
+  auto fail = [&](const std::string &why) { return failKernel(kl, j, why); };
+  StatusOr<CUfunction> fn = ctx.module.function(kl.name);
+  if (!fn)
+    return fail(fn.status().message());
+
+  std::mt19937 rng(inputSeed(rows, k, batch));
+  Q4Layout layout{rows, k};
+  std::vector<uint8_t> table(size_t(layout.bytes()));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int64_t i = 0; i < layout.codeBytes(); ++i)
+    table[size_t(i)] = uint8_t(byte(rng));
+  std::uniform_real_distribution<float> scale(0.001f, 0.02f), offset(-0.1f, 0.1f);
+  for (int64_t i = layout.codeBytes(); i < layout.bytes(); i += 4) {
+    uint16_t dm[2] = {floatToFp16(scale(rng)), floatToFp16(offset(rng))};
+    std::memcpy(&table[size_t(i)], dm, 4);
+  }
+  std::uniform_int_distribution<int32_t> id(0, int32_t(rows - 1));
+  std::vector<int32_t> ids;
+  for (int64_t t = 0; t < batch; ++t)
+    ids.push_back(t == 0 ? int32_t(rows - 1) : t == 1 ? 0 : id(rng));
+  std::vector<double> ref(size_t(batch * k));
+  std::vector<uint8_t> u(static_cast<size_t>(k));
+  for (int64_t t = 0; t < batch; ++t) {
+    layout.decodeRow(table.data(), ids[size_t(t)], u.data());
+    for (int64_t i = 0; i < k; ++i) {
+      const uint8_t *p = layout.params(table.data(), ids[size_t(t)], i / 128);
+      float w = float(u[size_t(i)]) * Q4Layout::half(p);
+      ref[size_t(t * k + i)] = double(w + Q4Layout::half(p + 2));
+    }
+  }
+
+  const size_t outBytes = size_t(batch * stride * 4);
+  StatusOr<DeviceBuffer> idBuf = dev.alloc(size_t(batch) * 4), tableBuf = dev.alloc(table.size()),
+                         outBuf = dev.alloc(outBytes);
+  for (StatusOr<DeviceBuffer> *b : {&idBuf, &tableBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*idBuf, ids.data(), size_t(batch) * 4);
+  if (s)
+    s = dev.upload(*tableBuf, table.data(), table.size());
+  if (s)
+    s = dev.memset(*outBuf, 0xff, outBytes);
+  if (!s)
+    return fail(s.message());
+  CUdeviceptr idPtr = idBuf->ptr(), tablePtr = tableBuf->ptr(), outPtr = outBuf->ptr();
+  void *args[] = {&idPtr, &tablePtr, &outPtr};
+  auto run = [&] { return dev.launch(*fn, kl.grid, kl.block, kl.shared, args); };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + kl.name + ": " + s.message());
+  std::vector<float> out(size_t(batch * stride));
+  if (s = dev.download(out.data(), *outBuf, outBytes); !s)
+    return fail(s.message());
+  LinearCheck c = compareOutputs(ref, k, batch, out, stride, 0);
+  j.integer("mismatches", c.mismatches).num("max_abs_error", c.maxAbsError);
+  if (!c.firstProblem.empty())
+    j.str("first_problem", c.firstProblem);
+  std::printf("%s %s: %s, max error %.3g\n", c.pass() ? "PASS" : "FAIL", kl.name.c_str(),
+              c.pass() ? "ok" : "WRONG", c.maxAbsError);
+  if (!c.firstProblem.empty())
+    std::printf("  embedding: %s (%lld values off)\n", c.firstProblem.c_str(),
+                (long long)c.mismatches);
+  // The rows read and written.
+  double bytes = double(batch) * (double(k) / 2 + double(k / 128) * 4 + double(k) * 4);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  j.num("us", *us).integer("bytes", int64_t(bytes)).num("gbps", gbps(bytes, *us));
+  std::printf("  %s: %.2f us\n", kl.name.c_str(), *us);
+  j.boolean("pass", c.pass());
+  return c.pass();
+}
+
 int usage() {
   std::fprintf(stderr, "usage: lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]\n"
                        "  DIR holds kernels.ptx and kernels.tsv (docs/gpu.md)\n");
@@ -1648,6 +1747,8 @@ int main(int argc, char **argv) {
         allPass &= failKernel(*row, j, "kernels.tsv has no attention_combine kernel for it");
       else
         allPass &= runAttention(ctx, *row, *combine, j);
+    } else if (row->op == "embedding") {
+      allPass &= runEmbedding(ctx, *row, j);
     } else {
       allPass &= runRowKernel(ctx, *row, j);
     }

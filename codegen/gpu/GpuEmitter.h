@@ -89,13 +89,15 @@ inline constexpr int64_t kGpuDecodeWarpsPerBlock = 4;
 std::string gpuKernelName(const GpuKernelSpec &spec);
 
 /// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
-/// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuSwigluKernel.cpp,
-/// GpuRopeKernel.cpp, GpuAttentionKernel.cpp).
+/// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuElementwiseKernels.cpp,
+/// GpuRopeKernel.cpp, GpuAttentionKernel.cpp, GpuEmbeddingKernel.cpp).
 GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuAdd(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuEmbeddingQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRope(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAttentionSplit(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAttentionCombine(mlir::gpu::GPUModuleOp module,

@@ -42,6 +42,10 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
     return llvm::formatv("gpu_rms_norm_{0}_{1}_b{2}", s.k, nameNumber(s.param), s.batch).str();
   case GpuKernelOp::Swiglu:
     return llvm::formatv("gpu_swiglu_{0}_b{1}", s.k, s.batch).str();
+  case GpuKernelOp::Add:
+    return llvm::formatv("gpu_add_{0}_b{1}", s.k, s.batch).str();
+  case GpuKernelOp::Embedding:
+    return llvm::formatv("gpu_embedding_q4g128_{0}x{1}_b{2}", s.n, s.k, s.batch).str();
   case GpuKernelOp::Rope:
     return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, nameNumber(s.param),
                          s.batch)
@@ -86,6 +90,10 @@ static std::string describe(const GpuKernelSpec &s) {
     return llvm::formatv("rms_norm of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Swiglu:
     return llvm::formatv("swiglu of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::Add:
+    return llvm::formatv("add of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::Embedding:
+    return llvm::formatv("embedding of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
   case GpuKernelOp::Rope:
     return llvm::formatv("rope of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
   case GpuKernelOp::AttentionSplit:
@@ -137,6 +145,13 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
     if (!(s.param > 0))
       return std::string("theta must be positive");
     return inexactInName("theta", s.param);
+  }
+  if (s.op == GpuKernelOp::Embedding) {
+    if (s.n <= 0 || s.n > INT32_MAX)
+      return std::string("the table needs 1 to 2^31 - 1 rows (int32 token ids)");
+    if (s.k <= 0 || s.k % 128)
+      return std::string("the width must be a positive multiple of 128 (q4g128 groups)");
+    return std::nullopt;
   }
   // The CPU kernels read rows in chunks of 32 values.
   if (s.k <= 0 || s.k % 32)
@@ -211,6 +226,10 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
       launches.push_back(emitGpuRmsNorm(module, s));
     else if (s.op == GpuKernelOp::Swiglu)
       launches.push_back(emitGpuSwiglu(module, s));
+    else if (s.op == GpuKernelOp::Add)
+      launches.push_back(emitGpuAdd(module, s));
+    else if (s.op == GpuKernelOp::Embedding)
+      launches.push_back(emitGpuEmbeddingQ4G128(module, s));
     else if (s.op == GpuKernelOp::Rope)
       launches.push_back(emitGpuRope(module, s));
     else if (s.op == GpuKernelOp::AttentionSplit)
@@ -234,6 +253,10 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
     return {"rms_norm", "f32"};
   case GpuKernelOp::Swiglu:
     return {"swiglu", "f32"};
+  case GpuKernelOp::Add:
+    return {"add", "f32"};
+  case GpuKernelOp::Embedding:
+    return {"embedding", "q4g128"};
   case GpuKernelOp::Rope:
     return {"rope", "pairs"};
   case GpuKernelOp::AttentionSplit:
@@ -251,7 +274,7 @@ std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch>
   for (const GpuKernelLaunch &l : kernels) {
     auto [op, format] = manifestOp(l.spec);
     bool hasN = l.spec.op != GpuKernelOp::Quantize && l.spec.op != GpuKernelOp::RmsNorm &&
-                l.spec.op != GpuKernelOp::Swiglu;
+                l.spec.op != GpuKernelOp::Swiglu && l.spec.op != GpuKernelOp::Add;
     // The parameter as the name spells it, which reads back as the same float.
     text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}"
                           "\t{13}\t{14}\t{15}\n",

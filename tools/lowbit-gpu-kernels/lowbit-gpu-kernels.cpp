@@ -1,7 +1,8 @@
 //===- lowbit-gpu-kernels.cpp - Generate the GPU kernels as PTX -----------===//
 //
 // lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096 --batch=1,8
-//                    --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336
+//                    --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --add=4096
+//                    --embedding=128256x4096
 //                    --rope=32x128 --rope-theta=500000
 //                    --attention=32x8x128 --context=4096
 //                    -o DIR              (DIR/kernels.ptx + DIR/kernels.tsv)
@@ -41,6 +42,11 @@ static cl::opt<float> rmsNormEps("rms-norm-eps",
                                  cl::cat(category));
 static cl::list<int64_t> swiglus("swiglu", cl::desc("Widths K of swiglu kernels"),
                                  cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t> adds("add", cl::desc("Widths K of add (residual) kernels"),
+                              cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> embeddings("embedding",
+                                        cl::desc("VxK shapes of q4g128 embedding tables"),
+                                        cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string> ropes("rope",
                                    cl::desc("HxD shapes (heads x head size) of rope kernels"),
                                    cl::CommaSeparated, cl::cat(category));
@@ -116,6 +122,17 @@ int main(int argc, char **argv) {
   for (int64_t k : swiglus)
     for (int64_t batch : tokenCounts)
       specs.push_back({GpuKernelOp::Swiglu, 0, k, batch, 0});
+  for (int64_t k : adds)
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::Add, 0, k, batch, 0});
+  for (const std::string &shape : embeddings) {
+    auto [vs, ks] = StringRef(shape).split('x');
+    int64_t rows = 0, k = 0;
+    if (vs.getAsInteger(10, rows) || ks.getAsInteger(10, k) || rows <= 0 || k <= 0)
+      return fail("--embedding '" + shape + "' is not VxK (e.g. 128256x4096)");
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::Embedding, rows, k, batch, 0});
+  }
   if (!ropes.empty() && !ropeTheta.getNumOccurrences())
     return fail("--rope needs --rope-theta (the model's theta, e.g. 10000)");
   for (const std::string &shape : ropes) {
@@ -163,7 +180,8 @@ int main(int argc, char **argv) {
   }
 
   if (specs.empty())
-    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --rope, --attention)");
+    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --add, --rope, --attention, "
+                "--embedding)");
 
   mlir::DialectRegistry registry;
   registerGpuCodegenDialects(registry);

@@ -29,7 +29,17 @@ struct GpuTarget {
 /// sm_80 or sm_90; nullopt for anything else.
 std::optional<GpuTarget> resolveGpuTarget(llvm::StringRef name);
 
-enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope, AttentionSplit, AttentionCombine };
+enum class GpuKernelOp {
+  Quantize,
+  Linear,
+  RmsNorm,
+  Swiglu,
+  Add,
+  Rope,
+  AttentionSplit,
+  AttentionCombine,
+  Embedding,
+};
 
 /// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
 /// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
@@ -37,7 +47,9 @@ enum class GpuKernelOp { Quantize, Linear, RmsNorm, Swiglu, Rope, AttentionSplit
 /// blocks own `rowsPerWarp` rows (16, 32 or 64; 0: 32). Quantize: `batch`
 /// rows of `k` f32 activations to int8 blocks of 32. RmsNorm: `batch` rows
 /// of `k` values, epsilon `param`. Swiglu: `batch` rows of `k` gate and up
-/// values. Rope: `batch` rows of `n` heads × `k` values rotated in adjacent
+/// values. Add: `batch` rows of `k` values, summed. Embedding: `batch`
+/// token ids looked up in an `n`×`k` q4g128 table. Rope: `batch` rows of
+/// `n` heads × `k` values rotated in adjacent
 /// pairs, theta `param`. AttentionSplit and AttentionCombine: the two
 /// kernels of decode attention for `batch` tokens of `n` query heads of
 /// size `k` over `kvHeads` f16 key and value heads, `context` positions.

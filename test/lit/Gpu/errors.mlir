@@ -24,7 +24,7 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=-1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-NEGATIVE
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1e-5 --batch=65 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROW-BATCH
 
-// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --rope, --attention)
+// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --add, --rope, --attention, --embedding)
 // RMS-EPS: error: --rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)
 // RMS-WIDTH: error: no GPU kernel for the rms_norm of 100 values × 1 tokens: the width must be a positive multiple of 32
 // RMS-WIDE: error: no GPU kernel for the rms_norm of 32768 values × 1 tokens: rows of at most 16384 values (a block holds its row in registers)
@@ -53,3 +53,10 @@
 // ATT-GROUP: error: no GPU kernel for the attention of 32 heads over 6 KV heads of 128 values, context 2048, × 1 tokens: the query heads must be a positive multiple of the KV heads
 // ATT-DIM: error: no GPU kernel for the attention {{.*}}: head sizes 64, 128 or 256 only
 // ATT-CTX: error: no GPU kernel for the attention {{.*}}: the context must be a multiple of 256 up to 1048576
+// RUN: not lowbit-gpu-kernels --target=sm_90 --embedding=1000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=EMB-SHAPE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --embedding=1000x96 --emit=ptx 2>&1 | FileCheck %s --check-prefix=EMB-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --add=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ADD-WIDTH
+
+// EMB-SHAPE: error: --embedding '1000' is not VxK (e.g. 128256x4096)
+// EMB-WIDTH: error: no GPU kernel for the embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 groups)
+// ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32

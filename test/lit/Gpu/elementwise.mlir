@@ -1,7 +1,7 @@
-// swiglu on the GPU at each lowering step: one thread per 4 values, 16-byte
-// loads of gate and up, e^(−gate) generated (a reduction by ln 2 in two
-// fmas, a polynomial, 2^n from exponent bits: no libdevice call), the
-// CPU kernel's division and product, one 16-byte store.
+// swiglu and add on the GPU at each lowering step: one thread per 4 values,
+// 16-byte loads of both inputs, one 16-byte store. swiglu: e^(−gate)
+// generated (a reduction by ln 2 in two fmas, a polynomial, 2^n from
+// exponent bits: no libdevice call), the CPU kernel's division and product.
 // RUN: lowbit-gpu-kernels --target=sm_90 --swiglu=14336 --emit=gpu | FileCheck %s --check-prefix=GPU
 // RUN: lowbit-gpu-kernels --target=sm_90 --swiglu=14336 --emit=nvvm | FileCheck %s --check-prefix=NVVM
 // RUN: lowbit-gpu-kernels --target=sm_80 --swiglu=96 --batch=1,64 --emit=ptx | FileCheck %s --check-prefix=PTX
@@ -9,7 +9,7 @@
 // GPU: gpu.func @gpu_swiglu_14336_b1(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
 // GPU-COUNT-2: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
 // GPU: %[[G:.*]] = llvm.extractelement
-// GPU-NEXT: %[[NEG:.*]] = arith.negf %[[G]] : f32
+// GPU: %[[NEG:.*]] = arith.negf %[[G]] : f32
 // GPU: arith.minimumf %[[NEG]]
 // GPU: arith.maximumf
 // GPU: llvm.call_intrinsic "llvm.roundeven.f32"
@@ -45,3 +45,18 @@
 // PTX: .entry gpu_swiglu_96_b64(
 // PTX-NOT: setp.gt.u64
 // PTX: st.global.v4.b32
+
+// add: the residual sum, value by value.
+// RUN: lowbit-gpu-kernels --target=sm_90 --add=4096 --emit=gpu | FileCheck %s --check-prefix=ADD
+// RUN: lowbit-gpu-kernels --target=sm_80 --add=4096 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=ADD-PTX
+// ADD: gpu.func @gpu_add_4096_b1(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// ADD-COUNT-2: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// ADD-COUNT-4: arith.addf
+// ADD: llvm.store {{.*}} {alignment = 16 : i64} : vector<4xf32>, !llvm.ptr<1>
+// ADD-NOT: arith.mulf
+// 1024 chunks of 4 values: 4 full blocks, no guard.
+// ADD-PTX: .entry gpu_add_4096_b1(
+// ADD-PTX-NOT: setp
+// ADD-PTX: add.rn.f32
+// ADD-PTX: st.global.v4.b32
+// ADD-PTX: .entry gpu_add_4096_b8(

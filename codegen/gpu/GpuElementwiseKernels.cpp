@@ -1,0 +1,77 @@
+//===- GpuElementwiseKernels.cpp - swiglu and add on the GPU --------------===//
+//
+// Value by value over B rows of K f32 (docs/gpu.md), in the CPU kernels'
+// order of operations (ModelKernels.cpp, swiglu_K and add_K):
+// - swiglu: out = gate / (1 + e^(−gate)) · up, e^x by GpuEmitter::exp;
+// - add: out = a + c (the residual stream).
+// One thread per chunk of 4 values (16-byte loads and store).
+//
+//===----------------------------------------------------------------------===//
+#include "GpuEmitter.h"
+
+#include <functional>
+#include <string>
+
+using namespace mlir;
+
+namespace lowbit {
+
+namespace {
+constexpr int64_t kThreads = 256;
+
+/// A kernel (x, y, out) computing out = f(x, y) per value.
+GpuKernelLaunch emitElementwise(gpu::GPUModuleOp module, const GpuKernelSpec &spec,
+                                const std::function<Value(GpuEmitter &, Value, Value)> &f) {
+  // K is a multiple of 32: the rows have no padding and the chunks of all
+  // rows follow one another.
+  const int64_t chunks = spec.batch * spec.k / 4;
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.name = gpuKernelName(spec);
+  launch.block = {kThreads, 1, 1};
+  launch.grid = {(chunks + kThreads - 1) / kThreads, 1, 1};
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value x = e.arg(0), y = e.arg(1), out = e.arg(2);
+  VectorType v4f32 = VectorType::get({4}, e.f32());
+
+  Value chunk = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
+  auto body = [&] {
+    Value off = e.mul(chunk, 16);
+    Value xv = e.load(v4f32, x, off, 16), yv = e.load(v4f32, y, off, 16);
+    SmallVector<Value, 4> results;
+    for (int64_t j = 0; j < 4; ++j) {
+      // Named first: argument order is unspecified, the IR's order is not.
+      Value xj = e.element(xv, j), yj = e.element(yv, j);
+      results.push_back(f(e, xj, yj));
+    }
+    e.store(e.vector(results), out, off, 16);
+  };
+  if (chunks % kThreads)
+    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, chunk, e.i64c(chunks)),
+           body);
+  else
+    body();
+  return launch;
+}
+} // namespace
+
+GpuKernelLaunch emitGpuSwiglu(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  return emitElementwise(module, spec, [](GpuEmitter &e, Value gate, Value up) -> Value {
+    OpBuilder &b = e.b;
+    Value ex = e.exp(arith::NegFOp::create(b, e.loc, gate));
+    Value silu =
+        arith::DivFOp::create(b, e.loc, gate, arith::AddFOp::create(b, e.loc, e.f32c(1.0f), ex));
+    return arith::MulFOp::create(b, e.loc, silu, up);
+  });
+}
+
+GpuKernelLaunch emitGpuAdd(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  return emitElementwise(module, spec, [](GpuEmitter &e, Value a, Value c) -> Value {
+    return arith::AddFOp::create(e.b, e.loc, a, c);
+  });
+}
+
+} // namespace lowbit

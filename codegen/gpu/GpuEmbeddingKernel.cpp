@@ -1,0 +1,80 @@
+//===- GpuEmbeddingKernel.cpp - Token embedding lookup on the GPU ---------===//
+//
+// out[t] = row tokens[t] of a q4g128 table (docs/gpu.md), the layout the
+// decode linear reads, so a model whose embedding and lm_head share one
+// matrix keeps one copy of it. Each value is w = d·u + m, a product then a
+// sum as the CPU's embedding kernel computes it (LinearKernels.cpp). One
+// thread per block of 32 values: one 16-byte load of codes, one of the
+// group's (d, m), eight 16-byte stores.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuEmitter.h"
+
+#include "lowbit/Codegen/Kernels.h"
+
+#include <string>
+
+using namespace mlir;
+
+namespace lowbit {
+
+namespace {
+constexpr int64_t kThreads = 128;
+} // namespace
+
+GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t rows = spec.n, k = spec.k, blocksPerRow = k / 32;
+  const int64_t total = spec.batch * blocksPerRow;
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.name = gpuKernelName(spec);
+  launch.block = {kThreads, 1, 1};
+  launch.grid = {(total + kThreads - 1) / kThreads, 1, 1};
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value tokens = e.arg(0), table = e.arg(1), out = e.arg(2);
+  VectorType v16i8 = VectorType::get({16}, b.getI8Type());
+  VectorType v2f16 = VectorType::get({2}, b.getF16Type());
+  VectorType v4f32 = VectorType::get({4}, e.f32());
+
+  Value item = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
+  auto body = [&] {
+    Value token = arith::DivUIOp::create(b, loc, item, e.i64c(blocksPerRow));
+    Value block = arith::RemUIOp::create(b, loc, item, e.i64c(blocksPerRow));
+    // An id outside the table reads its last row rather than other memory;
+    // the runtime refuses such ids before they get here.
+    Value id = arith::ExtUIOp::create(b, loc, e.i64(),
+                                      e.load(e.i32(), tokens, e.mul(token, 4), 4));
+    Value row = arith::MinUIOp::create(b, loc, id, e.i64c(rows - 1));
+    Value codes = e.load(v16i8, table, e.add(e.mul(row, k / 2), e.mul(block, 16)), 16);
+    Value group = e.add(e.mul(row, k / 128), arith::DivUIOp::create(b, loc, block, e.i64c(4)));
+    Value dm = e.load(v2f16, table, e.add(e.i64c(rows * k / 2), e.mul(group, 4)), 4);
+    Value d = arith::ExtFOp::create(b, loc, e.f32(), e.element(dm, 0));
+    Value m = arith::ExtFOp::create(b, loc, e.f32(), e.element(dm, 1));
+    // Byte j: value j in its low nibble, value 16 + j in its high one.
+    SmallVector<Value> values(32);
+    for (int64_t j = 0; j < 16; ++j) {
+      Value byte = arith::ExtUIOp::create(b, loc, e.i32(), e.element(codes, j));
+      Value lo = arith::AndIOp::create(b, loc, byte, e.i32c(15));
+      Value hi = arith::ShRUIOp::create(b, loc, byte, e.i32c(4));
+      for (auto [index, u] : {std::pair{j, lo}, std::pair{16 + j, hi}}) {
+        Value q = arith::UIToFPOp::create(b, loc, e.f32(), u);
+        values[size_t(index)] =
+            arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, q, d), m);
+      }
+    }
+    Value dst = e.add(e.mul(token, activationRowBytes(k)), e.mul(block, 128));
+    for (int64_t c = 0; c < 8; ++c)
+      e.store(e.vector(ArrayRef<Value>(values).slice(size_t(c * 4), 4)), out,
+              e.add(dst, c * 16), 16);
+  };
+  if (total % kThreads)
+    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, e.i64c(total)), body);
+  else
+    body();
+  return launch;
+}
+
+} // namespace lowbit
