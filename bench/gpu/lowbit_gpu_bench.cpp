@@ -229,6 +229,11 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
       if (k.k < 32 || k.k % 32)
         return fail(k.name + ": b32 needs k a multiple of 32");
+    } else if (k.op == "kv_store") {
+      if (k.format != "f16kv")
+        return fail(k.name + ": unknown kv_store format '" + k.format + "' (expected f16kv)");
+      if (k.k < 32 || k.k % 32 || k.context < 1)
+        return fail(k.name + ": kv_store needs k a multiple of 32 and a context");
     } else if (k.op == "embedding") {
       if (k.format != "q4g128")
         return fail(k.name + ": unknown embedding format '" + k.format + "' (expected q4g128)");
@@ -254,7 +259,7 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
     } else {
       return fail(k.name + ": unknown op '" + k.op +
                   "' (expected linear, quantize, rms_norm, swiglu, add, rope, embedding, "
-                  "attention_split or attention_combine)");
+                  "kv_store, attention_split or attention_combine)");
     }
     m.kernels.push_back(k);
   }
@@ -1462,6 +1467,100 @@ bool runAttention(const Kernels &ctx, const KernelLine &split, const KernelLine 
   return c.pass();
 }
 
+/// Checks and times the KV cache writer: every stored value must be the f16
+/// rounding of the row's (to nearest, ties to even), at the token's
+/// position, and the other positions untouched.
+bool runKvStore(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  const int64_t width = kl.k, batch = kl.batch, context = kl.context;
+  const int64_t stride = roundUp(width, 32);
+  j.str("name", kl.name)
+      .str("op", kl.op)
+      .integer("k", width)
+      .integer("context", context)
+      .integer("batch", batch);
+  auto fail = [&](const std::string &why) { return failKernel(kl, j, why); };
+  StatusOr<CUfunction> fn = ctx.module.function(kl.name);
+  if (!fn)
+    return fail(fn.status().message());
+  std::mt19937 rng(inputSeed(0, width, batch));
+  std::vector<float> keys = randomRows(rng, width, batch, stride, 2.0f);
+  std::vector<float> values = randomRows(rng, width, batch, stride, 2.0f);
+  // Distinct positions: the first and last of the cache among them.
+  std::vector<int32_t> positions;
+  for (int64_t t = 0; t < batch; ++t)
+    positions.push_back(int32_t(t == 0 ? context - 1 : (t * 7919) % context));
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  const int64_t tokens = int64_t(positions.size());
+  if (tokens != batch)
+    return fail("the context is too short for " + std::to_string(batch) + " distinct positions");
+
+  const size_t rowBytes = keys.size() * 4, cacheBytes = size_t(context * width * 2);
+  StatusOr<DeviceBuffer> kBuf = dev.alloc(rowBytes), vBuf = dev.alloc(rowBytes),
+                         posBuf = dev.alloc(size_t(batch) * 4), kcBuf = dev.alloc(cacheBytes),
+                         vcBuf = dev.alloc(cacheBytes);
+  for (StatusOr<DeviceBuffer> *b : {&kBuf, &vBuf, &posBuf, &kcBuf, &vcBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*kBuf, keys.data(), rowBytes);
+  if (s)
+    s = dev.upload(*vBuf, values.data(), rowBytes);
+  if (s)
+    s = dev.upload(*posBuf, positions.data(), size_t(batch) * 4);
+  if (s)
+    s = dev.memset(*kcBuf, 0xff, cacheBytes);
+  if (s)
+    s = dev.memset(*vcBuf, 0xff, cacheBytes);
+  if (!s)
+    return fail(s.message());
+  CUdeviceptr kPtr = kBuf->ptr(), vPtr = vBuf->ptr(), posPtr = posBuf->ptr(),
+              kcPtr = kcBuf->ptr(), vcPtr = vcBuf->ptr();
+  void *args[] = {&kPtr, &vPtr, &posPtr, &kcPtr, &vcPtr};
+  auto run = [&] { return dev.launch(*fn, kl.grid, kl.block, kl.shared, args); };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + kl.name + ": " + s.message());
+  std::vector<uint16_t> kc(size_t(context * width)), vc(kc.size());
+  if (s = dev.download(kc.data(), *kcBuf, cacheBytes); s)
+    s = dev.download(vc.data(), *vcBuf, cacheBytes);
+  if (!s)
+    return fail(s.message());
+  int64_t mismatches = 0;
+  std::string firstProblem;
+  std::vector<int64_t> tokenAt(size_t(context), -1);
+  for (int64_t t = 0; t < batch; ++t)
+    tokenAt[size_t(positions[size_t(t)])] = t;
+  for (int64_t p = 0; p < context; ++p)
+    for (int64_t i = 0; i < width; ++i) {
+      int64_t t = tokenAt[size_t(p)];
+      for (int side = 0; side < 2; ++side) {
+        uint16_t got = (side ? vc : kc)[size_t(p * width + i)];
+        uint16_t want = t < 0 ? uint16_t(0xffff)
+                              : floatToFp16((side ? values : keys)[size_t(t * stride + i)]);
+        if (got != want && mismatches++ == 0)
+          firstProblem = std::string(side ? "value" : "key") + " position " + std::to_string(p) +
+                         " value " + std::to_string(i) + ": f16 bits " + std::to_string(got) +
+                         ", expected " + std::to_string(want);
+      }
+    }
+  j.integer("mismatches", mismatches);
+  if (!firstProblem.empty())
+    j.str("first_problem", firstProblem);
+  std::printf("%s %s: %s\n", mismatches ? "FAIL" : "PASS", kl.name.c_str(),
+              mismatches ? "WRONG" : "ok");
+  if (mismatches)
+    std::printf("  kv_store: %s (%lld values off)\n", firstProblem.c_str(), (long long)mismatches);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  j.num("us", *us);
+  std::printf("  %s: %.2f us\n", kl.name.c_str(), *us);
+  j.boolean("pass", mismatches == 0);
+  return mismatches == 0;
+}
+
 /// Checks and times the q4g128 embedding: each token's row decoded from its
 /// definition (w = d·u + m, the product rounded to f32 then the sum, as the
 /// kernel), so the rows must match exactly; ids include the first and last
@@ -1747,6 +1846,8 @@ int main(int argc, char **argv) {
         allPass &= failKernel(*row, j, "kernels.tsv has no attention_combine kernel for it");
       else
         allPass &= runAttention(ctx, *row, *combine, j);
+    } else if (row->op == "kv_store") {
+      allPass &= runKvStore(ctx, *row, j);
     } else if (row->op == "embedding") {
       allPass &= runEmbedding(ctx, *row, j);
     } else {

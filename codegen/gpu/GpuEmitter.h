@@ -90,13 +90,15 @@ std::string gpuKernelName(const GpuKernelSpec &spec);
 
 /// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
 /// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuElementwiseKernels.cpp,
-/// GpuRopeKernel.cpp, GpuAttentionKernel.cpp, GpuEmbeddingKernel.cpp).
+/// GpuRopeKernel.cpp, GpuAttentionKernel.cpp, GpuKvStoreKernel.cpp,
+/// GpuEmbeddingKernel.cpp).
 GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAdd(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuKvStore(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuEmbeddingQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRope(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAttentionSplit(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);

@@ -46,6 +46,8 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
     return llvm::formatv("gpu_add_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
     return llvm::formatv("gpu_embedding_q4g128_{0}x{1}_b{2}", s.n, s.k, s.batch).str();
+  case GpuKernelOp::KvStore:
+    return llvm::formatv("gpu_kv_store_{0}_c{1}_b{2}", s.k, s.context, s.batch).str();
   case GpuKernelOp::Rope:
     return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, nameNumber(s.param),
                          s.batch)
@@ -94,6 +96,10 @@ static std::string describe(const GpuKernelSpec &s) {
     return llvm::formatv("add of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
     return llvm::formatv("embedding of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+  case GpuKernelOp::KvStore:
+    return llvm::formatv("kv_store of {0} values × {1} tokens, context {2}", s.k, s.batch,
+                         s.context)
+        .str();
   case GpuKernelOp::Rope:
     return llvm::formatv("rope of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
   case GpuKernelOp::AttentionSplit:
@@ -153,6 +159,8 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
       return std::string("the width must be a positive multiple of 128 (q4g128 groups)");
     return std::nullopt;
   }
+  if (s.op == GpuKernelOp::KvStore && (s.context <= 0 || s.context > kGpuAttentionMaxContext))
+    return llvm::formatv("the context must be 1 to {0} positions", kGpuAttentionMaxContext).str();
   // The CPU kernels read rows in chunks of 32 values.
   if (s.k <= 0 || s.k % 32)
     return std::string("the width must be a positive multiple of 32");
@@ -228,6 +236,8 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
       launches.push_back(emitGpuSwiglu(module, s));
     else if (s.op == GpuKernelOp::Add)
       launches.push_back(emitGpuAdd(module, s));
+    else if (s.op == GpuKernelOp::KvStore)
+      launches.push_back(emitGpuKvStore(module, s));
     else if (s.op == GpuKernelOp::Embedding)
       launches.push_back(emitGpuEmbeddingQ4G128(module, s));
     else if (s.op == GpuKernelOp::Rope)
@@ -257,6 +267,8 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
     return {"add", "f32"};
   case GpuKernelOp::Embedding:
     return {"embedding", "q4g128"};
+  case GpuKernelOp::KvStore:
+    return {"kv_store", "f16kv"};
   case GpuKernelOp::Rope:
     return {"rope", "pairs"};
   case GpuKernelOp::AttentionSplit:
@@ -274,7 +286,8 @@ std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch>
   for (const GpuKernelLaunch &l : kernels) {
     auto [op, format] = manifestOp(l.spec);
     bool hasN = l.spec.op != GpuKernelOp::Quantize && l.spec.op != GpuKernelOp::RmsNorm &&
-                l.spec.op != GpuKernelOp::Swiglu && l.spec.op != GpuKernelOp::Add;
+                l.spec.op != GpuKernelOp::Swiglu && l.spec.op != GpuKernelOp::Add &&
+                l.spec.op != GpuKernelOp::KvStore;
     // The parameter as the name spells it, which reads back as the same float.
     text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}"
                           "\t{13}\t{14}\t{15}\n",

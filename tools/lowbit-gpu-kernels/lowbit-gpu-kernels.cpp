@@ -55,7 +55,8 @@ static cl::opt<float> ropeTheta("rope-theta",
                                 cl::cat(category));
 static cl::list<std::string> attentions(
     "attention",
-    cl::desc("HxKVHxD shapes (query heads x KV heads x head size) of decode attention"),
+    cl::desc("HxKVHxD shapes (query heads x KV heads x head size) of decode attention "
+             "and its KV cache writer"),
     cl::CommaSeparated, cl::cat(category));
 static cl::opt<int64_t> context("context",
                                 cl::desc("The positions the KV cache holds (needed by --attention)"),
@@ -154,9 +155,12 @@ int main(int argc, char **argv) {
         parts[1].getAsInteger(10, dims[1]) || parts[2].getAsInteger(10, dims[2]))
       return fail("--attention '" + shape + "' is not HxKVHxD (e.g. 32x8x128)");
     for (int64_t batch : tokenCounts)
-      for (GpuKernelOp op : {GpuKernelOp::AttentionSplit, GpuKernelOp::AttentionCombine}) {
-        GpuKernelSpec spec{op, dims[0], dims[2], batch};
-        spec.kvHeads = dims[1];
+      for (GpuKernelOp op : {GpuKernelOp::AttentionSplit, GpuKernelOp::AttentionCombine,
+                             GpuKernelOp::KvStore}) {
+        // The cache's writer: rows of KV heads × head size.
+        GpuKernelSpec spec{op, op == GpuKernelOp::KvStore ? 0 : dims[0],
+                           op == GpuKernelOp::KvStore ? dims[1] * dims[2] : dims[2], batch};
+        spec.kvHeads = op == GpuKernelOp::KvStore ? 0 : dims[1];
         spec.context = context;
         specs.push_back(spec);
       }

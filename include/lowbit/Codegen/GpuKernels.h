@@ -38,6 +38,7 @@ enum class GpuKernelOp {
   Rope,
   AttentionSplit,
   AttentionCombine,
+  KvStore,
   Embedding,
 };
 
@@ -53,6 +54,8 @@ enum class GpuKernelOp {
 /// pairs, theta `param`. AttentionSplit and AttentionCombine: the two
 /// kernels of decode attention for `batch` tokens of `n` query heads of
 /// size `k` over `kvHeads` f16 key and value heads, `context` positions.
+/// KvStore: `batch` rows of `k` key and value values into an f16 cache of
+/// `context` positions.
 struct GpuKernelSpec {
   GpuKernelOp op = GpuKernelOp::Linear;
   int64_t n = 0, k = 0, batch = 1;

@@ -64,4 +64,22 @@
 // Grids: tokens × heads × 8 splits, and tokens × heads.
 // TSV: gpu_attention_split_32_8_128_c2048_b1 attention_split f16kv 32 128 1 256 1 1 128 1 1 0 0.000000 8 2048
 // TSV: gpu_attention_combine_32_8_128_c2048_b1 attention_combine f16kv 32 128 1 32 1 1 128 1 1 0 0.000000 8 2048
+// TSV: gpu_kv_store_1024_c2048_b1 kv_store f16kv 0 1024 1 1 1 1 256 1 1 0 0.000000 0 2048
 // TSV: gpu_attention_split_32_8_128_c2048_b8 attention_split f16kv 32 128 8 2048 
+
+// The cache writer: key and value rows (8 KV heads × 128) rounded to f16 at
+// the token's position, clamped to the cache.
+// RUN: lowbit-gpu-kernels --target=sm_90 --attention=32x8x128 --context=2048 --emit=gpu | FileCheck %s --check-prefix=KV
+// RUN: lowbit-gpu-kernels --target=sm_80 --attention=32x8x128 --context=2048 --emit=ptx | FileCheck %s --check-prefix=KV-PTX
+// KV: gpu.func @gpu_kv_store_1024_c2048_b1(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// KV: arith.minui %{{.*}}, %c2047_i64 : i64
+// KV: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// KV-NEXT: arith.truncf {{.*}} : vector<4xf32> to vector<4xf16>
+// KV: llvm.store {{.*}} {alignment = 8 : i64} : vector<4xf16>, !llvm.ptr<1>
+// KV: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xf32>
+// KV-NEXT: arith.truncf {{.*}} : vector<4xf32> to vector<4xf16>
+// KV: llvm.store {{.*}} {alignment = 8 : i64} : vector<4xf16>, !llvm.ptr<1>
+// KV-PTX: .entry gpu_kv_store_1024_c2048_b1(
+// KV-PTX: min.u32 {{.*}}, 2047;
+// KV-PTX: cvt.rn.f16x2.f32
+// KV-PTX: st.global.v2.b32
