@@ -7,7 +7,8 @@
 # of a decode step (rms_norm 4096, swiglu 14336, add 4096, rope 32x128 and
 # 8x128, attention of 32 heads over 8 KV heads of 128 in a 4096 context, the
 # 128256x4096 embedding) for every batch, as kernels.ptx + kernels.tsv
-# (docs/gpu.md). BATCHES picks the decode (1-8) and tensor-core
+# (docs/gpu.md); and in decode-step/ the batch-1 kernels of a whole w4g128
+# Llama-3-8B decode step, which lowbit-gpu-bench also runs as one. BATCHES picks the decode (1-8) and tensor-core
 # (16-64, multiples of 8) batches together. The GPU machine needs no
 # compiler: it reads this directory.
 #
@@ -29,8 +30,16 @@ BATCHES=${BATCHES:-1,4,8,16,64}
   --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --rope=32x128,8x128 --rope-theta=500000 \
   --attention=32x8x128 --context=4096 --add=4096 --embedding=128256x4096 \
   -o "$OUT_DIR"
+# A whole decode step of a w4g128 Llama-3-8B (batch 1): every kernel it runs.
+"$BIN/lowbit-gpu-kernels" --target="$TARGET" --batch=1 \
+  --linear=4096x4096,1024x4096,14336x4096,4096x14336,128256x4096 \
+  --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --add=4096 --rope=32x128,8x128 \
+  --rope-theta=500000 --attention=32x8x128 --context=4096 --embedding=128256x4096 \
+  -o "$OUT_DIR/decode-step"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
-  "$PTXAS" -arch="$TARGET" -v "$OUT_DIR/kernels.ptx" -o "$OUT_DIR/kernels.cubin" 2>"$OUT_DIR/ptxas.txt"
-  echo "ptxas report: $OUT_DIR/ptxas.txt" >&2
+  for dir in "$OUT_DIR" "$OUT_DIR/decode-step"; do
+    "$PTXAS" -arch="$TARGET" -v "$dir/kernels.ptx" -o "$dir/kernels.cubin" 2>"$dir/ptxas.txt"
+    echo "ptxas report: $dir/ptxas.txt" >&2
+  done
 fi

@@ -5,7 +5,8 @@
 # against its CPU reference and times it: the linears, decode (q4g128) and
 # tensor-core (q4g128_mma), beside cuBLAS fp16 and a device-to-device copy;
 # the others (rms_norm, swiglu, add, rope, attention, embedding) by the
-# bytes they move.
+# bytes they move; then, from KERNELS_DIR/decode-step, a whole w4g128
+# Llama-3-8B decode step as a CUDA graph against the bandwidth bound.
 #
 #   bash bench/gpu.sh                      # from the repository root
 #   KERNELS_DIR=dir OUT=results bash bench/gpu.sh --reps 100 --device 1
@@ -61,4 +62,10 @@ rc=0
 "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR" --json "$out/gpu.json" "$@" 2>&1 |
   tee "$out/gpu.log" || rc=$?
 echo "gpu.sh: results in $out/gpu.json (log $out/gpu.log), exit status $rc"
+# The whole decode step (its kernels checked first), where it was generated.
+if [[ $rc -eq 0 && -f $KERNELS_DIR/decode-step/kernels.tsv ]]; then
+  "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR/decode-step" --json "$out/gpu-decode-step.json" "$@" \
+    2>&1 | tee "$out/gpu-decode-step.log" || rc=$?
+  echo "gpu.sh: decode step in $out/gpu-decode-step.json, exit status $rc"
+fi
 exit "$rc"

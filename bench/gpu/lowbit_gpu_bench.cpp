@@ -49,6 +49,7 @@ using namespace lowbit;
 using namespace lowbit::rt;
 using cuda::CUdeviceptr;
 using cuda::CUfunction;
+using cuda::CUstream;
 
 namespace {
 
@@ -694,7 +695,8 @@ template <typename Fn> StatusOr<double> timeCalls(const CudaDevice &dev, int rep
 double gbps(double bytes, double us) { return us > 0 ? bytes / (us * 1e3) : NAN; }
 
 /// cuMemcpyDtoD of one large buffer (1 GiB, less if that does not fit).
-JsonObject measureCopy(const CudaDevice &dev, int reps) {
+JsonObject measureCopy(const CudaDevice &dev, int reps, double &readWriteGbps) {
+  readWriteGbps = NAN;
   JsonObject j;
   for (size_t bytes = size_t(1) << 30; bytes >= (size_t(64) << 20); bytes /= 4) {
     StatusOr<DeviceBuffer> src = dev.alloc(bytes);
@@ -714,6 +716,7 @@ JsonObject measureCopy(const CudaDevice &dev, int reps) {
       return j.str("error", us.status().message());
     }
     double rw = gbps(2.0 * double(bytes), *us), read = gbps(double(bytes), *us);
+    readWriteGbps = rw;
     std::printf("copy: cuMemcpyDtoD of %.0f MiB: %.1f us, %.0f GB/s read+written "
                 "(%.0f GB/s copied)\n",
                 double(bytes) / (1 << 20), *us, rw, read);
@@ -1241,11 +1244,12 @@ bool runRowKernel(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
       second.push_back(weight(rng));
     ref = rmsNormReference(first, stride, second, batch, kl.param);
   } else if (rope) {
-    // Position 0 (no rotation), positions up to 2^17, and one near 2^31
-    // (angles whose reduction by π/2 needs every bit).
+    // Positions up to 2^17 (the first token's, so a single token is
+    // rotated too), position 0 (no rotation) and one near 2^31 (angles whose
+    // reduction by π/2 needs every bit).
     std::uniform_int_distribution<int32_t> position(1, (1 << 17) - 1);
     for (int64_t t = 0; t < batch; ++t)
-      positions.push_back(t == 0 ? 0 : t == batch - 1 ? 2147480000 : position(rng));
+      positions.push_back(t == 1 ? 0 : t > 1 && t == batch - 1 ? 2147480000 : position(rng));
     ref = ropeReference(first, stride, positions, kl.n, kl.k, kl.param);
     tolerance = 1e-6;
   } else if (kl.op == "add") {
@@ -1647,6 +1651,272 @@ bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
   return c.pass();
 }
 
+//===----------------------------------------------------------------------===//
+// A whole decode step
+//===----------------------------------------------------------------------===//
+
+/// The model the decode step runs: Llama-3-8B's shapes (bench/gpu-kernels.sh
+/// generates its kernels into decode-step/), random q4g128 weights.
+struct DecodeModel {
+  int64_t dim = 4096, ff = 14336, heads = 32, kvHeads = 8, headDim = 128, vocab = 128256;
+  int64_t layers = 32, context = 4096, position = 1024;
+  int64_t kvWidth() const { return kvHeads * headDim; }
+};
+
+/// One token through every layer and the output head, as the generated
+/// kernels would run a GPTQ/AWQ w4g128 Llama-3-8B: captured once as a CUDA
+/// graph and replayed, timed beside the same launches issued one by one,
+/// and set against the bytes a token must read (every weight once, the KV
+/// cache up to the position) at the copy's rate. Where the manifest lacks a
+/// kernel it needs, it says which and is skipped (not a failure).
+bool runDecodeStep(const CudaDevice &dev, const CudaModule &module, const Manifest &manifest,
+                   double copyGbps, int reps, JsonObject &j) {
+  const DecodeModel m;
+  auto find = [&](const std::string &op, int64_t n, int64_t k) -> const KernelLine * {
+    for (const KernelLine &kl : manifest.kernels)
+      if (kl.op == op && kl.n == n && kl.k == k && kl.batch == 1 &&
+          (op != "linear" || kl.format == "q4g128"))
+        return &kl;
+    return nullptr;
+  };
+  struct Need {
+    const char *what;
+    const KernelLine *line;
+  };
+  const int64_t kvw = m.kvWidth();
+  Need needs[] = {
+      {"embedding 128256x4096", find("embedding", m.vocab, m.dim)},
+      {"rms_norm 4096", find("rms_norm", 0, m.dim)},
+      {"quantize 4096", find("quantize", 0, m.dim)},
+      {"quantize 14336", find("quantize", 0, m.ff)},
+      {"linear 4096x4096", find("linear", m.dim, m.dim)},
+      {"linear 1024x4096", find("linear", kvw, m.dim)},
+      {"linear 14336x4096", find("linear", m.ff, m.dim)},
+      {"linear 4096x14336", find("linear", m.dim, m.ff)},
+      {"linear 128256x4096", find("linear", m.vocab, m.dim)},
+      {"rope 32x128", find("rope", m.heads, m.headDim)},
+      {"rope 8x128", find("rope", m.kvHeads, m.headDim)},
+      {"kv_store 1024", find("kv_store", 0, kvw)},
+      {"attention_split 32x8x128", find("attention_split", m.heads, m.headDim)},
+      {"attention_combine 32x8x128", find("attention_combine", m.heads, m.headDim)},
+      {"add 4096", find("add", 0, m.dim)},
+      {"swiglu 14336", find("swiglu", 0, m.ff)},
+  };
+  std::string missing;
+  for (const Need &n : needs)
+    if (!n.line || ((std::string(n.what).rfind("attention", 0) == 0 ||
+                     std::string(n.what).rfind("kv_store", 0) == 0) &&
+                    (n.line->context != m.context ||
+                     (n.line->kvHeads && n.line->kvHeads != m.kvHeads))))
+      missing += std::string(missing.empty() ? "" : ", ") + n.what;
+  if (!missing.empty()) {
+    j.str("skipped", "kernels.tsv lacks " + missing);
+    std::printf("decode step: skipped (kernels.tsv lacks %s)\n", missing.c_str());
+    return true;
+  }
+  auto [emb, norm, quantDim, quantFf, linDim, linKv, linUp, linDown, linHead, ropeQ, ropeK,
+        kvStore, split, combine, add, swiglu] = needs;
+  auto fail = [&](const std::string &why) {
+    std::printf("FAIL decode step: %s\n", why.c_str());
+    j.boolean("pass", false).str("error", why);
+    return false;
+  };
+  std::map<const KernelLine *, CUfunction> functions;
+  for (const Need &n : needs) {
+    StatusOr<CUfunction> fn = module.function(n.line->name);
+    if (!fn)
+      return fail(fn.status().message());
+    functions[n.line] = *fn;
+  }
+
+  // Weights: random codes, (d, m) small enough that activations stay finite.
+  auto q4Bytes = [](int64_t n, int64_t k) { return size_t(n * k / 2 + n * (k / 128) * 4); };
+  std::mt19937 rng(20261203);
+  std::vector<uint8_t> blob(q4Bytes(m.vocab, m.dim));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t &b : blob)
+    b = uint8_t(byte(rng));
+  std::uniform_real_distribution<float> scale(0.001f, 0.004f);
+  auto weight = [&](int64_t n, int64_t k) -> StatusOr<DeviceBuffer> {
+    // The codes of the blob, then fresh parameters.
+    for (int64_t i = n * k / 2; i < int64_t(q4Bytes(n, k)); i += 4) {
+      float d = scale(rng);
+      uint16_t dm[2] = {floatToFp16(d), floatToFp16(-7.5f * d)};
+      std::memcpy(&blob[size_t(i)], dm, 4);
+    }
+    StatusOr<DeviceBuffer> buf = dev.alloc(q4Bytes(n, k));
+    if (buf)
+      if (Status s = dev.upload(*buf, blob.data(), q4Bytes(n, k)); !s)
+        return s;
+    return buf;
+  };
+  struct Layer {
+    DeviceBuffer wq, wk, wv, wo, wg, wu, wd, kc, vc;
+  };
+  std::vector<Layer> layers(size_t(m.layers));
+  double weightBytes = 0;
+  const size_t cacheBytes = size_t(m.context * kvw * 2);
+  for (Layer &l : layers) {
+    std::pair<DeviceBuffer *, std::pair<int64_t, int64_t>> mats[] = {
+        {&l.wq, {m.dim, m.dim}}, {&l.wk, {kvw, m.dim}},  {&l.wv, {kvw, m.dim}},
+        {&l.wo, {m.dim, m.dim}}, {&l.wg, {m.ff, m.dim}}, {&l.wu, {m.ff, m.dim}},
+        {&l.wd, {m.dim, m.ff}}};
+    for (auto &[buf, shape] : mats) {
+      StatusOr<DeviceBuffer> w = weight(shape.first, shape.second);
+      if (!w)
+        return fail(w.status().message());
+      *buf = w.take();
+      weightBytes += double(q4Bytes(shape.first, shape.second));
+    }
+    for (DeviceBuffer *cache : {&l.kc, &l.vc}) {
+      StatusOr<DeviceBuffer> c = dev.alloc(cacheBytes);
+      if (!c)
+        return fail(c.status().message());
+      // Zero bytes: f16 zeros, finite keys and values.
+      if (Status s = dev.memset(*c, 0, cacheBytes); !s)
+        return fail(s.message());
+      *cache = c.take();
+    }
+  }
+  StatusOr<DeviceBuffer> head = weight(m.vocab, m.dim);
+  if (!head)
+    return fail(head.status().message());
+  weightBytes += double(q4Bytes(m.vocab, m.dim));
+
+  // Activations, rows padded as the kernels expect.
+  auto rowBytes = [](int64_t width) { return size_t(roundUp(width, 32) * 4); };
+  auto quantBytes = [](int64_t width) { return size_t(XqLayout{width}.rowBytes()); };
+  const size_t partialBytes = size_t(m.heads * (m.context / 256) * (m.headDim + 2) * 4);
+  std::vector<float> ones(size_t(m.dim), 1.0f);
+  std::vector<DeviceBuffer> buffers;
+  std::vector<CUdeviceptr> ptrs;
+  for (size_t bytes :
+       {rowBytes(m.dim), rowBytes(m.dim), quantBytes(m.dim), rowBytes(m.dim), rowBytes(kvw),
+        rowBytes(kvw), rowBytes(m.dim), rowBytes(m.dim), rowBytes(m.ff), rowBytes(m.ff),
+        rowBytes(m.ff), quantBytes(m.ff), rowBytes(m.dim), rowBytes(m.vocab), partialBytes,
+        size_t(m.dim * 4), size_t(4), size_t(4)}) {
+    StatusOr<DeviceBuffer> b = dev.alloc(bytes);
+    if (!b)
+      return fail(b.status().message());
+    if (Status s = dev.memset(*b, 0, bytes); !s)
+      return fail(s.message());
+    ptrs.push_back(b->ptr());
+    buffers.push_back(b.take());
+  }
+  const CUdeviceptr x = ptrs[0], h = ptrs[1], hq = ptrs[2], q = ptrs[3], k = ptrs[4],
+                    v = ptrs[5], attn = ptrs[6], o = ptrs[7], g = ptrs[8], u = ptrs[9],
+                    sw = ptrs[10], swq = ptrs[11], down = ptrs[12], logits = ptrs[13],
+                    partials = ptrs[14], normWeight = ptrs[15], token = ptrs[16],
+                    position = ptrs[17];
+  int32_t tokenId = 9906, pos = int32_t(m.position);
+  Status s = dev.upload(buffers[15], ones.data(), ones.size() * 4);
+  if (s)
+    s = dev.upload(buffers[16], &tokenId, 4);
+  if (s)
+    s = dev.upload(buffers[17], &pos, 4);
+  if (!s)
+    return fail(s.message());
+
+  // The step, on `stream` (null: the default stream).
+  int launches = 0;
+  auto enqueue = [&](CUstream stream) -> Status {
+    launches = 0;
+    auto run = [&](const KernelLine *kl, std::initializer_list<CUdeviceptr> args) {
+      CUdeviceptr values[8];
+      void *params[8];
+      size_t i = 0;
+      for (CUdeviceptr a : args) {
+        values[i] = a;
+        params[i] = &values[i];
+        ++i;
+      }
+      ++launches;
+      return dev.launch(functions[kl], kl->grid, kl->block, kl->shared, params, stream);
+    };
+    Status r = run(emb.line, {token, head->ptr(), x});
+    for (const Layer &l : layers) {
+      for (auto step : std::initializer_list<std::function<Status()>>{
+               [&] { return run(norm.line, {x, normWeight, h}); },
+               [&] { return run(quantDim.line, {h, hq}); },
+               [&] { return run(linDim.line, {l.wq.ptr(), hq, q}); },
+               [&] { return run(linKv.line, {l.wk.ptr(), hq, k}); },
+               [&] { return run(linKv.line, {l.wv.ptr(), hq, v}); },
+               [&] { return run(ropeQ.line, {q, position}); },
+               [&] { return run(ropeK.line, {k, position}); },
+               [&] { return run(kvStore.line, {k, v, position, l.kc.ptr(), l.vc.ptr()}); },
+               [&] { return run(split.line, {q, position, l.kc.ptr(), l.vc.ptr(), partials}); },
+               [&] { return run(combine.line, {position, partials, attn}); },
+               [&] { return run(quantDim.line, {attn, hq}); },
+               [&] { return run(linDim.line, {l.wo.ptr(), hq, o}); },
+               [&] { return run(add.line, {x, o, x}); },
+               [&] { return run(norm.line, {x, normWeight, h}); },
+               [&] { return run(quantDim.line, {h, hq}); },
+               [&] { return run(linUp.line, {l.wg.ptr(), hq, g}); },
+               [&] { return run(linUp.line, {l.wu.ptr(), hq, u}); },
+               [&] { return run(swiglu.line, {g, u, sw}); },
+               [&] { return run(quantFf.line, {sw, swq}); },
+               [&] { return run(linDown.line, {l.wd.ptr(), swq, down}); },
+               [&] { return run(add.line, {x, down, x}); }})
+        if (r)
+          r = step();
+    }
+    if (r)
+      r = run(norm.line, {x, normWeight, h});
+    if (r)
+      r = run(quantDim.line, {h, hq});
+    if (r)
+      r = run(linHead.line, {head->ptr(), hq, logits});
+    return r;
+  };
+
+  // Bytes a token reads: the weights, the KV cache to the position and the
+  // embedding row; the activations (a few hundred KiB) are left out.
+  const double bytes = weightBytes + double(m.layers) * 2.0 * double(m.position + 1) *
+                                         double(kvw * 2) +
+                       double(m.dim / 2 + m.dim / 128 * 4);
+  j.integer("layers", m.layers)
+      .integer("position", m.position)
+      .integer("bytes_per_token", int64_t(bytes))
+      .num("copy_gbps_read_write", copyGbps);
+  std::printf("decode step: Llama-3-8B shapes, q4g128, %lld layers, position %lld: %.2f GB a "
+              "token\n",
+              (long long)m.layers, (long long)m.position, bytes / 1e9);
+
+  StatusOr<double> eager = timeCalls(dev, std::max(3, reps / 10), [&] { return enqueue(nullptr); });
+  if (!eager)
+    return fail("launching the step: " + eager.status().message());
+  std::vector<float> out(size_t(m.vocab));
+  if (Status d = dev.download(out.data(), buffers[13], out.size() * 4); !d)
+    return fail(d.message());
+  int64_t nonFinite = 0;
+  for (float f : out)
+    nonFinite += !std::isfinite(f);
+  j.integer("launches", launches).num("us_launched", *eager).integer("non_finite_logits", nonFinite);
+  std::printf("  launched one by one: %.1f us a token (%.1f tokens/s)\n", *eager, 1e6 / *eager);
+
+  StatusOr<CudaStream> stream = dev.createStream();
+  if (!stream)
+    return fail(stream.status().message());
+  StatusOr<CudaGraph> graph = dev.capture(*stream, [&] { return enqueue(stream->get()); });
+  if (!graph)
+    return fail("capturing the step: " + graph.status().message());
+  StatusOr<double> replayed =
+      timeCalls(dev, reps, [&] { return dev.launch(*graph, *stream); });
+  if (!replayed)
+    return fail("replaying the step: " + replayed.status().message());
+  double rate = gbps(bytes, *replayed);
+  j.num("us", *replayed)
+      .num("tokens_per_s", 1e6 / *replayed)
+      .num("gbps", rate)
+      .num("fraction_of_copy", rate / copyGbps);
+  std::printf("  as a CUDA graph: %.1f us a token, %.1f tokens/s, %.0f GB/s = %.1f%% of the "
+              "copy's %.0f GB/s%s\n",
+              *replayed, 1e6 / *replayed, rate, 100.0 * rate / copyGbps, copyGbps,
+              nonFinite ? " (some logits not finite: random weights)" : "");
+  j.boolean("pass", true);
+  return true;
+}
+
 int usage() {
   std::fprintf(stderr, "usage: lowbit-gpu-bench DIR [--device N] [--reps R] [--json OUT.json]\n"
                        "  DIR holds kernels.ptx and kernels.tsv (docs/gpu.md)\n");
@@ -1805,7 +2075,8 @@ int main(int argc, char **argv) {
     return fatal(dir + "/kernels.ptx: " + module.status().message(), kExitFail);
 
   // The peers first: a kernel that faults leaves the context unusable.
-  top.object("copy", measureCopy(dev, int(reps)));
+  double copyGbps = NAN;
+  top.object("copy", measureCopy(dev, int(reps), copyGbps));
   Cublas cublas;
   cublas.open();
   JsonObject cbJson;
@@ -1856,6 +2127,9 @@ int main(int argc, char **argv) {
     results.push_back(j);
   }
   cublas.close();
+  JsonObject step;
+  allPass &= runDecodeStep(dev, *module, *manifest, copyGbps, int(reps), step);
+  top.object("decode_step", step);
   top.array("kernels", results).boolean("pass", allPass);
   std::printf("%s: %zu linear kernel(s), %zu row kernel(s)\n", allPass ? "PASS" : "FAIL",
               linears.size(), rowKernels.size());

@@ -112,6 +112,16 @@ StatusOr<CudaDriver *> CudaDriver::load(const std::string &path) {
     delete d;
     return Status::error("no CUDA driver: " + path + " has no " + missing + "; " + kAdvice);
   }
+  // Optional: graphs need a driver of CUDA 11.4 or later.
+  std::string absent;
+  (void)(bind(lib, d->cuStreamCreate, {"cuStreamCreate"}, absent) &&
+         bind(lib, d->cuStreamDestroy, {"cuStreamDestroy_v2", "cuStreamDestroy"}, absent) &&
+         bind(lib, d->cuStreamBeginCapture, {"cuStreamBeginCapture_v2"}, absent) &&
+         bind(lib, d->cuStreamEndCapture, {"cuStreamEndCapture"}, absent) &&
+         bind(lib, d->cuGraphInstantiateWithFlags, {"cuGraphInstantiateWithFlags"}, absent) &&
+         bind(lib, d->cuGraphLaunch, {"cuGraphLaunch"}, absent) &&
+         bind(lib, d->cuGraphExecDestroy, {"cuGraphExecDestroy"}, absent) &&
+         bind(lib, d->cuGraphDestroy, {"cuGraphDestroy"}, absent));
   return d;
 }
 
@@ -360,10 +370,94 @@ StatusOr<CudaModule> CudaDevice::loadPtx(const std::string &ptx) const {
 }
 
 Status CudaDevice::launch(CUfunction fn, const unsigned grid[3], const unsigned block[3],
-                          unsigned sharedBytes, void **args) const {
+                          unsigned sharedBytes, void **args, CUstream stream) const {
   return drv->check(drv->cuLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-                                        sharedBytes, nullptr, args, nullptr),
+                                        sharedBytes, stream, args, nullptr),
                     "cuLaunchKernel");
+}
+
+CudaStream &CudaStream::operator=(CudaStream &&other) noexcept {
+  if (this != &other) {
+    reset();
+    driver = other.driver;
+    stream = std::exchange(other.stream, nullptr);
+  }
+  return *this;
+}
+
+void CudaStream::reset() {
+  if (stream)
+    driver->cuStreamDestroy(stream);
+  stream = nullptr;
+}
+
+CudaGraph &CudaGraph::operator=(CudaGraph &&other) noexcept {
+  if (this != &other) {
+    reset();
+    driver = other.driver;
+    graph = std::exchange(other.graph, nullptr);
+    exec = std::exchange(other.exec, nullptr);
+  }
+  return *this;
+}
+
+void CudaGraph::reset() {
+  if (exec)
+    driver->cuGraphExecDestroy(exec);
+  if (graph)
+    driver->cuGraphDestroy(graph);
+  exec = nullptr;
+  graph = nullptr;
+}
+
+static Status needGraphs(const CudaDriver &drv) {
+  if (drv.cuStreamCreate && drv.cuGraphInstantiateWithFlags)
+    return Status::success();
+  return Status::error(drv.path() + " has no CUDA graph API (a driver of CUDA 11.4 or later has)");
+}
+
+StatusOr<CudaStream> CudaDevice::createStream() const {
+  if (Status s = needGraphs(*drv); !s)
+    return s;
+  CUstream stream = nullptr;
+  // Flags 0: a blocking stream, ordered with the default stream's work.
+  if (Status s = drv->check(drv->cuStreamCreate(&stream, 0), "cuStreamCreate"); !s)
+    return s;
+  CudaStream st;
+  st.driver = drv;
+  st.stream = stream;
+  return std::move(st);
+}
+
+StatusOr<CudaGraph> CudaDevice::capture(const CudaStream &stream,
+                                        const std::function<Status()> &work) const {
+  if (Status s = needGraphs(*drv); !s)
+    return s;
+  // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls
+  // break the capture.
+  constexpr int kCaptureThreadLocal = 1;
+  if (Status s = drv->check(drv->cuStreamBeginCapture(stream.get(), kCaptureThreadLocal),
+                            "cuStreamBeginCapture");
+      !s)
+    return s;
+  Status enqueued = work();
+  CudaGraph g;
+  g.driver = drv;
+  // The capture ends even when the work failed, so the stream is usable.
+  Status ended = drv->check(drv->cuStreamEndCapture(stream.get(), &g.graph), "cuStreamEndCapture");
+  if (!enqueued)
+    return enqueued;
+  if (!ended)
+    return ended;
+  if (Status s = drv->check(drv->cuGraphInstantiateWithFlags(&g.exec, g.graph, 0),
+                            "cuGraphInstantiateWithFlags");
+      !s)
+    return s;
+  return std::move(g);
+}
+
+Status CudaDevice::launch(const CudaGraph &graph, const CudaStream &stream) const {
+  return drv->check(drv->cuGraphLaunch(graph.exec, stream.get()), "cuGraphLaunch");
 }
 
 Status CudaDevice::synchronize() const {

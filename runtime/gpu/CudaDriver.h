@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,8 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
@@ -95,6 +98,17 @@ public:
   cuda::CUresult (*cuEventRecord)(cuda::CUevent, cuda::CUstream) = nullptr;
   cuda::CUresult (*cuEventSynchronize)(cuda::CUevent) = nullptr;
   cuda::CUresult (*cuEventElapsedTime)(float *ms, cuda::CUevent start, cuda::CUevent end) = nullptr;
+  // Streams and graphs: optional (null where the driver predates them, and
+  // the calls that need them say so).
+  cuda::CUresult (*cuStreamCreate)(cuda::CUstream *, unsigned flags) = nullptr;
+  cuda::CUresult (*cuStreamDestroy)(cuda::CUstream) = nullptr;
+  cuda::CUresult (*cuStreamBeginCapture)(cuda::CUstream, int mode) = nullptr;
+  cuda::CUresult (*cuStreamEndCapture)(cuda::CUstream, cuda::CUgraph *) = nullptr;
+  cuda::CUresult (*cuGraphInstantiateWithFlags)(cuda::CUgraphExec *, cuda::CUgraph,
+                                                unsigned long long flags) = nullptr;
+  cuda::CUresult (*cuGraphLaunch)(cuda::CUgraphExec, cuda::CUstream) = nullptr;
+  cuda::CUresult (*cuGraphExecDestroy)(cuda::CUgraphExec) = nullptr;
+  cuda::CUresult (*cuGraphDestroy)(cuda::CUgraph) = nullptr;
 
 private:
   CudaDriver() = default;
@@ -165,6 +179,46 @@ private:
   cuda::CUevent event = nullptr;
 };
 
+/// A stream of its own (blocking: it orders with the default stream) that
+/// work can be captured from into a graph.
+class CudaStream {
+public:
+  CudaStream() = default;
+  CudaStream(CudaStream &&other) noexcept { *this = std::move(other); }
+  CudaStream &operator=(CudaStream &&other) noexcept;
+  CudaStream(const CudaStream &) = delete;
+  CudaStream &operator=(const CudaStream &) = delete;
+  ~CudaStream() { reset(); }
+
+  cuda::CUstream get() const { return stream; }
+  void reset();
+
+private:
+  friend class CudaDevice;
+  const CudaDriver *driver = nullptr;
+  cuda::CUstream stream = nullptr;
+};
+
+/// An instantiated graph: a captured sequence of launches, replayed with
+/// one call (a decode step's hundreds of kernels without their launch cost).
+class CudaGraph {
+public:
+  CudaGraph() = default;
+  CudaGraph(CudaGraph &&other) noexcept { *this = std::move(other); }
+  CudaGraph &operator=(CudaGraph &&other) noexcept;
+  CudaGraph(const CudaGraph &) = delete;
+  CudaGraph &operator=(const CudaGraph &) = delete;
+  ~CudaGraph() { reset(); }
+
+  void reset();
+
+private:
+  friend class CudaDevice;
+  const CudaDriver *driver = nullptr;
+  cuda::CUgraph graph = nullptr;
+  cuda::CUgraphExec exec = nullptr;
+};
+
 /// One GPU and its primary context, current on the thread that opened it.
 /// The primary context is the one the CUDA runtime (and so cuBLAS) uses, so
 /// libraries built on the runtime share memory and streams with it. All
@@ -209,10 +263,19 @@ public:
   /// the JIT's error log in the message.
   StatusOr<CudaModule> loadPtx(const std::string &ptx) const;
 
-  /// Launches `fn` on the default stream. `args` points at each parameter's
-  /// value, in order (for a pointer parameter, at a CUdeviceptr).
+  /// Launches `fn` on `stream` (null: the default stream). `args` points at
+  /// each parameter's value, in order (for a pointer parameter, at a
+  /// CUdeviceptr).
   Status launch(cuda::CUfunction fn, const unsigned grid[3], const unsigned block[3],
-                unsigned sharedBytes, void **args) const;
+                unsigned sharedBytes, void **args, cuda::CUstream stream = nullptr) const;
+
+  StatusOr<CudaStream> createStream() const;
+  /// Captures what `work` enqueues on `stream` (it must enqueue nothing
+  /// elsewhere) into a graph, and instantiates it.
+  StatusOr<CudaGraph> capture(const CudaStream &stream,
+                              const std::function<Status()> &work) const;
+  /// Replays `graph` on `stream`.
+  Status launch(const CudaGraph &graph, const CudaStream &stream) const;
 
   Status synchronize() const;
 
