@@ -67,11 +67,7 @@ GpuKernelLaunch emitGpuAttentionSplit(gpu::GPUModuleOp module, const GpuKernelSp
   const int64_t heads = spec.n, headDim = spec.k, kvHeads = spec.kvHeads;
   const int64_t group = heads / kvHeads, splits = gpuAttentionSplits(spec);
   const int64_t perLane = headDim / kWarpSize, record = headDim + 2;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {kSplitWarps * kWarpSize, 1, 1};
-  launch.grid = {spec.batch * heads * splits, 1, 1};
+  GpuKernelLaunch launch = gpuLaunch(spec, spec.batch * heads * splits, kSplitWarps * kWarpSize);
   // Per warp: m, l and acc[D].
   std::string smemName = launch.name + "_states";
   addSharedArray(module, smemName, kSplitWarps * record);
@@ -194,11 +190,7 @@ GpuKernelLaunch emitGpuAttentionSplit(gpu::GPUModuleOp module, const GpuKernelSp
 GpuKernelLaunch emitGpuAttentionCombine(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t heads = spec.n, headDim = spec.k, splits = gpuAttentionSplits(spec);
   const int64_t record = headDim + 2;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {headDim, 1, 1};
-  launch.grid = {spec.batch * heads, 1, 1};
+  GpuKernelLaunch launch = gpuLaunch(spec, spec.batch * heads, headDim);
 
   GpuEmitter e(module, launch.name, 3, int32_t(headDim));
   OpBuilder &b = e.b;

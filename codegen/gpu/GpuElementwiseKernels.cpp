@@ -25,20 +25,13 @@ GpuKernelLaunch emitElementwise(gpu::GPUModuleOp module, const GpuKernelSpec &sp
   // K is a multiple of 32: the rows have no padding and the chunks of all
   // rows follow one another.
   const int64_t chunks = spec.batch * spec.k / 4;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {kThreads, 1, 1};
-  launch.grid = {(chunks + kThreads - 1) / kThreads, 1, 1};
+  GpuKernelLaunch launch = gpuItemLaunch(spec, chunks, kThreads);
 
   GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
   Value x = e.arg(0), y = e.arg(1), out = e.arg(2);
   VectorType v4f32 = VectorType::get({4}, e.f32());
 
-  Value chunk = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
-  auto body = [&] {
+  e.forEachItem(chunks, kThreads, [&](Value chunk) {
     Value off = e.mul(chunk, 16);
     Value xv = e.load(v4f32, x, off, 16), yv = e.load(v4f32, y, off, 16);
     SmallVector<Value, 4> results;
@@ -48,12 +41,7 @@ GpuKernelLaunch emitElementwise(gpu::GPUModuleOp module, const GpuKernelSpec &sp
       results.push_back(f(e, xj, yj));
     }
     e.store(e.vector(results), out, off, 16);
-  };
-  if (chunks % kThreads)
-    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, chunk, e.i64c(chunks)),
-           body);
-  else
-    body();
+  });
   return launch;
 }
 } // namespace

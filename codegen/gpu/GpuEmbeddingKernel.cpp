@@ -25,11 +25,7 @@ constexpr int64_t kThreads = 128;
 GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t rows = spec.n, k = spec.k, blocksPerRow = k / 32;
   const int64_t total = spec.batch * blocksPerRow;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {kThreads, 1, 1};
-  launch.grid = {(total + kThreads - 1) / kThreads, 1, 1};
+  GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
 
   GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
   OpBuilder &b = e.b;
@@ -39,8 +35,7 @@ GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelS
   VectorType v2f16 = VectorType::get({2}, b.getF16Type());
   VectorType v4f32 = VectorType::get({4}, e.f32());
 
-  Value item = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
-  auto body = [&] {
+  e.forEachItem(total, kThreads, [&](Value item) {
     Value token = arith::DivUIOp::create(b, loc, item, e.i64c(blocksPerRow));
     Value block = arith::RemUIOp::create(b, loc, item, e.i64c(blocksPerRow));
     // An id outside the table reads its last row rather than other memory;
@@ -69,11 +64,7 @@ GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelS
     for (int64_t c = 0; c < 8; ++c)
       e.store(e.vector(ArrayRef<Value>(values).slice(size_t(c * 4), 4)), out,
               e.add(dst, c * 16), 16);
-  };
-  if (total % kThreads)
-    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, e.i64c(total)), body);
-  else
-    body();
+  });
   return launch;
 }
 

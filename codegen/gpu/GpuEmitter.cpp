@@ -90,6 +90,24 @@ Value GpuEmitter::call(StringRef intrinsic, Type result, ValueRange operands) {
       .getResult(0);
 }
 
+void GpuEmitter::forEachItem(int64_t total, int64_t threads,
+                             const std::function<void(Value)> &body) {
+  Value item = add(mul(blockIndex(), threads), threadIndex());
+  if (total % threads == 0)
+    return body(item);
+  when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, i64c(total)),
+       [&] { body(item); });
+}
+
+GpuKernelLaunch gpuLaunch(const GpuKernelSpec &spec, int64_t blocks, int64_t threads) {
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.name = gpuKernelName(spec);
+  launch.block = {threads, 1, 1};
+  launch.grid = {blocks, 1, 1};
+  return launch;
+}
+
 // Computed here rather than through libdevice (which the NVVM conversion
 // would call) or ex2.approx (whose product x·log2 e loses accuracy as |x|
 // grows): a range reduction to r = x − n·ln 2, |r| <= ln 2 / 2, then e^r by

@@ -76,6 +76,9 @@ public:
   mlir::Value call(llvm::StringRef intrinsic, mlir::Type result, mlir::ValueRange operands);
   /// e^x of f32 x, generated inline (no libdevice); NaN passes through.
   mlir::Value exp(mlir::Value x);
+  /// body(item) for the flat thread index item = block·threads + thread
+  /// below `total`, guarded only where the grid overshoots it.
+  void forEachItem(int64_t total, int64_t threads, const std::function<void(mlir::Value)> &body);
 
 private:
   mlir::gpu::GPUFuncOp func;
@@ -87,6 +90,13 @@ inline constexpr int64_t kGpuDecodeWarpsPerBlock = 4;
 
 /// The symbol of the kernel a spec asks for.
 std::string gpuKernelName(const GpuKernelSpec &spec);
+
+/// The launch of `spec`'s kernel: `blocks` blocks of `threads` threads.
+GpuKernelLaunch gpuLaunch(const GpuKernelSpec &spec, int64_t blocks, int64_t threads);
+/// The launch of a kernel of one thread per item (GpuEmitter::forEachItem).
+inline GpuKernelLaunch gpuItemLaunch(const GpuKernelSpec &spec, int64_t total, int64_t threads) {
+  return gpuLaunch(spec, (total + threads - 1) / threads, threads);
+}
 
 /// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
 /// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuElementwiseKernels.cpp,

@@ -23,11 +23,7 @@ constexpr int64_t kThreads = 256;
 
 GpuKernelLaunch emitGpuKvStore(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t width = spec.k, chunksPerRow = width / 4, total = spec.batch * chunksPerRow;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {kThreads, 1, 1};
-  launch.grid = {(total + kThreads - 1) / kThreads, 1, 1};
+  GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
 
   GpuEmitter e(module, launch.name, 5, int32_t(kThreads));
   OpBuilder &b = e.b;
@@ -36,8 +32,7 @@ GpuKernelLaunch emitGpuKvStore(gpu::GPUModuleOp module, const GpuKernelSpec &spe
         valueCache = e.arg(4);
   VectorType v4f32 = VectorType::get({4}, e.f32()), v4f16 = VectorType::get({4}, b.getF16Type());
 
-  Value item = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
-  auto body = [&] {
+  e.forEachItem(total, kThreads, [&](Value item) {
     Value token = arith::DivUIOp::create(b, loc, item, e.i64c(chunksPerRow));
     Value chunk = arith::RemUIOp::create(b, loc, item, e.i64c(chunksPerRow));
     // A position outside the cache writes its last row rather than other
@@ -51,11 +46,7 @@ GpuKernelLaunch emitGpuKvStore(gpu::GPUModuleOp module, const GpuKernelSpec &spe
       Value row = e.load(v4f32, from, src, 16);
       e.store(arith::TruncFOp::create(b, loc, v4f16, row), to, dst, 8);
     }
-  };
-  if (total % kThreads)
-    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, e.i64c(total)), body);
-  else
-    body();
+  });
   return launch;
 }
 

@@ -32,11 +32,7 @@ GpuKernelLaunch emitGpuRmsNorm(gpu::GPUModuleOp module, const GpuKernelSpec &spe
   while ((chunks + threads - 1) / threads > kMaxChunksPerThread && threads < kMaxThreads)
     threads *= 2;
   const int64_t perThread = (chunks + threads - 1) / threads, warps = threads / kWarpSize;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {threads, 1, 1};
-  launch.grid = {spec.batch, 1, 1};
+  GpuKernelLaunch launch = gpuLaunch(spec, spec.batch, threads);
 
   // One partial sum per warp.
   OpBuilder mb(module.getContext());

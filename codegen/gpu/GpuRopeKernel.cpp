@@ -87,11 +87,7 @@ GpuKernelLaunch emitGpuRope(gpu::GPUModuleOp module, const GpuKernelSpec &spec) 
   const int64_t heads = spec.n, headDim = spec.k, pairs = headDim / 2;
   const int64_t perToken = heads * pairs, total = spec.batch * perToken;
   const float theta = spec.param;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  launch.block = {kThreads, 1, 1};
-  launch.grid = {(total + kThreads - 1) / kThreads, 1, 1};
+  GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
 
   // θ^(−2i/D) with the CPU kernel's f32 exponent and powf (std::pow of two
   // floats).
@@ -113,8 +109,7 @@ GpuKernelLaunch emitGpuRope(gpu::GPUModuleOp module, const GpuKernelSpec &spec) 
   Value x = e.arg(0), positions = e.arg(1);
   VectorType v2f32 = VectorType::get({2}, e.f32());
 
-  Value pair = e.add(e.mul(e.blockIndex(), kThreads), e.threadIndex());
-  auto body = [&] {
+  e.forEachItem(total, kThreads, [&](Value pair) {
     Value token = arith::DivUIOp::create(b, loc, pair, e.i64c(perToken));
     Value inToken = arith::RemUIOp::create(b, loc, pair, e.i64c(perToken));
     Value head = arith::DivUIOp::create(b, loc, inToken, e.i64c(pairs));
@@ -133,11 +128,7 @@ GpuKernelLaunch emitGpuRope(gpu::GPUModuleOp module, const GpuKernelSpec &spec) 
     Value ya = arith::SubFOp::create(b, loc, mul(xa, cos), mul(xb, sin));
     Value yb = arith::AddFOp::create(b, loc, mul(xa, sin), mul(xb, cos));
     e.store(e.vector({ya, yb}), x, off, 8);
-  };
-  if (total % kThreads)
-    e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pair, e.i64c(total)), body);
-  else
-    body();
+  });
   return launch;
 }
 
