@@ -199,10 +199,12 @@ GpuKernelLaunch emitGpuAttentionCombine(gpu::GPUModuleOp module, const GpuKernel
   Value pair = e.blockIndex(), d = e.threadIndex();
   Value token = arith::DivUIOp::create(b, loc, pair, e.i64c(heads));
   Value head = arith::RemUIOp::create(b, loc, pair, e.i64c(heads));
-  // The splits holding keys: ceil(end / split).
+  // The splits holding keys: ceil(end / split), at most the grid's (a
+  // position past the cache reads no record beyond the token's).
   Value live = arith::DivUIOp::create(
       b, loc, e.add(keyEnd(e, positions, token), kGpuAttentionSplit - 1),
       e.i64c(kGpuAttentionSplit));
+  live = arith::MinUIOp::create(b, loc, live, e.i64c(splits));
   Value records = e.offset(partials, e.mul(pair, splits * record * 4));
   auto field = [&](Value s, Value index) {
     return e.load(e.f32(), records, e.mul(e.add(e.mul(s, record), index), 4), 4);
