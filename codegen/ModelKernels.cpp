@@ -38,13 +38,6 @@ auto ::lowbit::resolveCpuTarget(StringRef name) -> std::optional<CpuTarget> {
   return t;
 }
 
-static std::string sanitize(std::string s) {
-  for (char &c : s)
-    if (!isalnum(static_cast<unsigned char>(c)))
-      c = '_';
-  return s;
-}
-
 /// Values of one token's row, 32 at a time: (byte offset in the row) -> v32f.
 using ChunkReader = std::function<Value(Value)>;
 
@@ -183,7 +176,7 @@ static Value swigluOf(KernelEmitter &e, Value g, Value u) {
 
 std::string KernelBuilder::rmsNormQuantize(int64_t width, float epsilon, ActivationQuant mode) {
   std::string name =
-      quantizeKernelName("rms_norm_", mode, width) + "_" + sanitize(std::to_string(epsilon));
+      quantizeKernelName("rms_norm_", mode, width) + "_" + kernelNameNumber(epsilon);
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
@@ -240,7 +233,7 @@ std::string KernelBuilder::permuteColumns(int64_t width) {
 
 std::string KernelBuilder::rmsNorm(int64_t width, float epsilon) {
   std::string name = "rms_norm_" + std::to_string(width) + "_" +
-                     sanitize(std::to_string(epsilon));
+                     kernelNameNumber(epsilon);
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);
@@ -265,7 +258,7 @@ std::string KernelBuilder::rmsNorm(int64_t width, float epsilon) {
 std::string KernelBuilder::rope(int64_t heads, int64_t headDim, float theta,
                                 bool interleaved) {
   std::string name = "rope_" + std::to_string(heads) + "x" + std::to_string(headDim) +
-                     "_" + sanitize(std::to_string(theta)) + (interleaved ? "_pairs" : "_halves");
+                     "_" + kernelNameNumber(theta) + (interleaved ? "_pairs" : "_halves");
   if (!firstUse(name))
     return name;
   KernelEmitter e(module, name);

@@ -1672,10 +1672,15 @@ struct DecodeModel {
 bool runDecodeStep(const CudaDevice &dev, const CudaModule &module, const Manifest &manifest,
                    double copyGbps, int reps, JsonObject &j) {
   const DecodeModel m;
+  // The batch-1 kernel of `op` at n × k (attention and its cache writer:
+  // for the model's KV heads and context).
   auto find = [&](const std::string &op, int64_t n, int64_t k) -> const KernelLine * {
+    const bool attention = op.rfind("attention", 0) == 0, store = op == "kv_store";
     for (const KernelLine &kl : manifest.kernels)
       if (kl.op == op && kl.n == n && kl.k == k && kl.batch == 1 &&
-          (op != "linear" || kl.format == "q4g128"))
+          (op != "linear" || kl.format == "q4g128") &&
+          (!(attention || store) || kl.context == m.context) &&
+          (!attention || kl.kvHeads == m.kvHeads))
         return &kl;
     return nullptr;
   };
@@ -1704,10 +1709,7 @@ bool runDecodeStep(const CudaDevice &dev, const CudaModule &module, const Manife
   };
   std::string missing;
   for (const Need &n : needs)
-    if (!n.line || ((std::string(n.what).rfind("attention", 0) == 0 ||
-                     std::string(n.what).rfind("kv_store", 0) == 0) &&
-                    (n.line->context != m.context ||
-                     (n.line->kvHeads && n.line->kvHeads != m.kvHeads))))
+    if (!n.line)
       missing += std::string(missing.empty() ? "" : ", ") + n.what;
   if (!missing.empty()) {
     j.str("skipped", "kernels.tsv lacks " + missing);

@@ -1,7 +1,8 @@
 //===- GpuKernels.cpp - The gpu.module of the GPU kernels -----------------===//
 #include "GpuEmitter.h"
 
-#include "llvm/ADT/StringExtras.h"
+#include "lowbit/Codegen/Kernels.h"
+
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -22,16 +23,6 @@ std::optional<GpuTarget> resolveGpuTarget(StringRef name) {
   return std::nullopt;
 }
 
-// A real parameter as the CPU kernels' names spell it (ModelKernels.cpp):
-// std::to_string's six decimals, anything not alphanumeric as '_'.
-static std::string nameNumber(float v) {
-  std::string s = std::to_string(v);
-  for (char &c : s)
-    if (!llvm::isAlnum(c))
-      c = '_';
-  return s;
-}
-
 std::string gpuKernelName(const GpuKernelSpec &s) {
   // The row kernels are named as their CPU counterparts, gpu_ before and
   // the batch after.
@@ -39,7 +30,7 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Quantize:
     return llvm::formatv("gpu_quantize_b32_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::RmsNorm:
-    return llvm::formatv("gpu_rms_norm_{0}_{1}_b{2}", s.k, nameNumber(s.param), s.batch).str();
+    return llvm::formatv("gpu_rms_norm_{0}_{1}_b{2}", s.k, kernelNameNumber(s.param), s.batch).str();
   case GpuKernelOp::Swiglu:
     return llvm::formatv("gpu_swiglu_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Add:
@@ -49,7 +40,7 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::KvStore:
     return llvm::formatv("gpu_kv_store_{0}_c{1}_b{2}", s.k, s.context, s.batch).str();
   case GpuKernelOp::Rope:
-    return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, nameNumber(s.param),
+    return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, kernelNameNumber(s.param),
                          s.batch)
         .str();
   case GpuKernelOp::AttentionSplit:
@@ -176,6 +167,33 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
   return std::nullopt;
 }
 
+static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &s) {
+  switch (s.op) {
+  case GpuKernelOp::Quantize:
+    return emitGpuQuantizeB32(module, s);
+  case GpuKernelOp::Linear:
+    return s.batch > kGpuMaxDecodeBatch ? emitGpuMmaLinearQ4G128(module, s)
+                                        : emitGpuLinearQ4G128(module, s);
+  case GpuKernelOp::RmsNorm:
+    return emitGpuRmsNorm(module, s);
+  case GpuKernelOp::Swiglu:
+    return emitGpuSwiglu(module, s);
+  case GpuKernelOp::Add:
+    return emitGpuAdd(module, s);
+  case GpuKernelOp::Rope:
+    return emitGpuRope(module, s);
+  case GpuKernelOp::AttentionSplit:
+    return emitGpuAttentionSplit(module, s);
+  case GpuKernelOp::AttentionCombine:
+    return emitGpuAttentionCombine(module, s);
+  case GpuKernelOp::KvStore:
+    return emitGpuKvStore(module, s);
+  case GpuKernelOp::Embedding:
+    return emitGpuEmbeddingQ4G128(module, s);
+  }
+  llvm_unreachable("every GpuKernelOp has an emitter");
+}
+
 // The shapes the kernels are written for; anything else is refused here
 // rather than producing a kernel that reads out of bounds.
 static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
@@ -228,28 +246,7 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
     // A kernel asked for twice is generated once.
     if (!names.insert(gpuKernelName(s)).second)
       continue;
-    if (s.op == GpuKernelOp::Quantize)
-      launches.push_back(emitGpuQuantizeB32(module, s));
-    else if (s.op == GpuKernelOp::RmsNorm)
-      launches.push_back(emitGpuRmsNorm(module, s));
-    else if (s.op == GpuKernelOp::Swiglu)
-      launches.push_back(emitGpuSwiglu(module, s));
-    else if (s.op == GpuKernelOp::Add)
-      launches.push_back(emitGpuAdd(module, s));
-    else if (s.op == GpuKernelOp::KvStore)
-      launches.push_back(emitGpuKvStore(module, s));
-    else if (s.op == GpuKernelOp::Embedding)
-      launches.push_back(emitGpuEmbeddingQ4G128(module, s));
-    else if (s.op == GpuKernelOp::Rope)
-      launches.push_back(emitGpuRope(module, s));
-    else if (s.op == GpuKernelOp::AttentionSplit)
-      launches.push_back(emitGpuAttentionSplit(module, s));
-    else if (s.op == GpuKernelOp::AttentionCombine)
-      launches.push_back(emitGpuAttentionCombine(module, s));
-    else if (s.batch > kGpuMaxDecodeBatch)
-      launches.push_back(emitGpuMmaLinearQ4G128(module, s));
-    else
-      launches.push_back(emitGpuLinearQ4G128(module, s));
+    launches.push_back(emitKernel(module, s));
   }
   return launches;
 }

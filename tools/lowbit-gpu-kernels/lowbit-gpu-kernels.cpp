@@ -154,16 +154,19 @@ int main(int argc, char **argv) {
     if (parts.size() != 3 || parts[0].getAsInteger(10, dims[0]) ||
         parts[1].getAsInteger(10, dims[1]) || parts[2].getAsInteger(10, dims[2]))
       return fail("--attention '" + shape + "' is not HxKVHxD (e.g. 32x8x128)");
-    for (int64_t batch : tokenCounts)
-      for (GpuKernelOp op : {GpuKernelOp::AttentionSplit, GpuKernelOp::AttentionCombine,
-                             GpuKernelOp::KvStore}) {
-        // The cache's writer: rows of KV heads × head size.
-        GpuKernelSpec spec{op, op == GpuKernelOp::KvStore ? 0 : dims[0],
-                           op == GpuKernelOp::KvStore ? dims[1] * dims[2] : dims[2], batch};
-        spec.kvHeads = op == GpuKernelOp::KvStore ? 0 : dims[1];
+    const int64_t heads = dims[0], kvHeads = dims[1], headDim = dims[2];
+    for (int64_t batch : tokenCounts) {
+      for (GpuKernelOp op : {GpuKernelOp::AttentionSplit, GpuKernelOp::AttentionCombine}) {
+        GpuKernelSpec spec{op, heads, headDim, batch};
+        spec.kvHeads = kvHeads;
         spec.context = context;
         specs.push_back(spec);
       }
+      // The cache's writer: rows of KV heads × head size.
+      GpuKernelSpec store{GpuKernelOp::KvStore, 0, kvHeads * headDim, batch};
+      store.context = context;
+      specs.push_back(store);
+    }
   }
   for (const std::string &shape : linears) {
     auto [ns, ks] = StringRef(shape).split('x');

@@ -42,6 +42,17 @@ inline int64_t quantizedRowBytes(int64_t width) {
   return width + width / 32 * 4 + width / 16 * 4;
 }
 
+/// A real parameter (epsilon, theta) as kernel names spell it, on the CPU
+/// and the GPU alike: std::to_string's six decimals, anything not
+/// alphanumeric as '_' (1e-5 -> 0_000010).
+inline std::string kernelNameNumber(float v) {
+  std::string s = std::to_string(v);
+  for (char &c : s)
+    if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
+      c = '_';
+  return s;
+}
+
 /// Creates each kernel once per distinct specialisation inside `module` and
 /// returns its symbol name.
 class KernelBuilder {
