@@ -4,12 +4,13 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 # The runtime alone (Lowbit::LowbitRuntime) when the compiler is switched off.
-set(LOWBIT_RUNTIME_LIBS LowbitProtobufLite LowbitArtifact LowbitRuntime)
+set(LOWBIT_RUNTIME_LIBS LowbitProtobufLite LowbitArtifact LowbitRuntime LowbitCudaDriver
+    LowbitGpuRuntime)
 set(LOWBIT_EXPORTED_LIBS ${LOWBIT_RUNTIME_LIBS})
 if(LOWBIT_BUILD_COMPILER)
   list(APPEND LOWBIT_EXPORTED_LIBS LowbitSupport LowbitFormats LowbitKernels LowbitDialect
        LowbitQuant LowbitPasses LowbitModelSource LowbitImport LowbitExport LowbitInterpreter
-       LowbitCalibrationStatistics LowbitCalibration LowbitCodegen)
+       LowbitCalibrationStatistics LowbitCalibration LowbitGpuCodegen LowbitCodegen)
 endif()
 foreach(lib ${LOWBIT_RUNTIME_LIBS})
   target_include_directories(${lib} INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

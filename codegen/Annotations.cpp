@@ -1,6 +1,7 @@
 //===- Annotations.cpp - Attributes the codegen passes leave on @forward --===//
 #include "Annotations.h"
 
+#include "lowbit/Dialect/Lowbit/LowbitOps.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -82,6 +83,28 @@ std::optional<PackedLayout> layoutFromAttr(Attribute attr) {
   l.paramBlocks = int(v[15]);
   l.int8Codebook = v[16];
   return l;
+}
+
+WeightEncoding weightEncodingOf(mlir::lowbit::WeightOp w, int64_t &rows, int64_t &cols) {
+  WeightEncoding enc;
+  if (auto q = mlir::dyn_cast<mlir::lowbit::QuantizedWeightType>(w.getType())) {
+    enc.quantized = true;
+    enc.format = q.getScheme().getFormat();
+    enc.bits = q.getScheme().getBits();
+    enc.groupSize = q.getScheme().getGroupSize();
+    enc.actOrder = q.getScheme().getActOrder();
+    rows = q.getShape()[0];
+    cols = q.getShape()[1];
+    return enc;
+  }
+  auto t = mlir::cast<mlir::RankedTensorType>(w.getType());
+  rows = t.getDimSize(0);
+  cols = t.getRank() > 1 ? t.getDimSize(1) : 1;
+  mlir::Type e = t.getElementType();
+  enc.floatEncoding = e.isF16()    ? FloatEncoding::F16
+                      : e.isBF16() ? FloatEncoding::BF16
+                                   : FloatEncoding::F32;
+  return enc;
 }
 
 } // namespace lowbit

@@ -12,6 +12,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Operation.h"
 
+namespace mlir::lowbit {
+class WeightOp;
+}
+
 #include <optional>
 
 namespace lowbit {
@@ -41,6 +45,9 @@ mlir::DictionaryAttr rangeToAttr(mlir::MLIRContext *ctx, SectionRange r,
 std::optional<SectionRange> rangeFromAttr(mlir::Attribute attr);
 /// The PackedLayout a `lowbit.packed` dictionary describes.
 std::optional<PackedLayout> layoutFromAttr(mlir::Attribute attr);
+
+/// How the IR types weight `w`, and its [rows, cols] (a vector: cols 1).
+WeightEncoding weightEncodingOf(mlir::lowbit::WeightOp w, int64_t &rows, int64_t &cols);
 
 } // namespace lowbit
 

@@ -13,6 +13,7 @@
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/OutputFile.h"
 #include "lowbit/Codegen/EmitObject.h"
+#include "lowbit/Codegen/GpuKernels.h"
 #include "lowbit/Codegen/Kernels.h"
 #include "lowbit/Codegen/WeightPacking.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
@@ -329,17 +330,25 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
 }
 
 auto ::lowbit::checkCompileTarget(llvm::StringRef target) -> llvm::Error {
-  // GPU targets are named like sm_90, alone or beside a CPU target.
+  // GPU targets are named like sm_90.
+  bool gpu = false, cpu = false;
   for (llvm::StringRef part : llvm::split(target, ','))
-    if (part.trim().starts_with("sm_"))
-      return llvm::createStringError(
-          "--target '" + target.str() +
-          "': whole-model GPU artifacts are not generated yet; the GPU decode linear "
-          "kernels are (lowbit-gpu-kernels, docs/gpu.md)");
+    (part.trim().starts_with("sm_") ? gpu : cpu) = true;
+  if (gpu && cpu)
+    return llvm::createStringError(
+        "--target '" + target.str() +
+        "': an artifact holding both CPU and GPU code is not generated yet; compile one "
+        "artifact per target");
+  if (gpu) {
+    if (!resolveGpuTarget(target.trim()))
+      return llvm::createStringError("unknown GPU --target '" + target.str() +
+                                     "' (sm_80 or sm_90)");
+    return llvm::Error::success();
+  }
   if (!resolveCpuTarget(target))
     return llvm::createStringError(
         "unknown or unusable --target '" + target.str() +
-        "' (x86-64-v3, x86-64-v4, or native on a CPU with AVX2, FMA and F16C)");
+        "' (x86-64-v3, x86-64-v4, native on a CPU with AVX2, FMA and F16C, sm_80 or sm_90)");
   return llvm::Error::success();
 }
 
@@ -347,6 +356,8 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
     -> llvm::Error {
   if (llvm::Error e = checkCompileTarget(options.target))
     return e;
+  if (std::optional<GpuTarget> gpu = resolveGpuTarget(llvm::StringRef(options.target).trim()))
+    return compileGpuModel(model, options, *gpu);
   std::optional<CpuTarget> target = resolveCpuTarget(options.target);
   if (!target)
     return llvm::createStringError(

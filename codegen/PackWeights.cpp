@@ -33,29 +33,6 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
     return {int64_t(offset), int64_t(size)};
   }
 
-  /// How the IR types the weight.
-  static ::lowbit::WeightEncoding encodingOf(WeightOp w, int64_t &rows, int64_t &cols) {
-    ::lowbit::WeightEncoding enc;
-    if (auto q = dyn_cast<QuantizedWeightType>(w.getType())) {
-      enc.quantized = true;
-      enc.format = q.getScheme().getFormat();
-      enc.bits = q.getScheme().getBits();
-      enc.groupSize = q.getScheme().getGroupSize();
-      enc.actOrder = q.getScheme().getActOrder();
-      rows = q.getShape()[0];
-      cols = q.getShape()[1];
-      return enc;
-    }
-    auto t = cast<RankedTensorType>(w.getType());
-    rows = t.getDimSize(0);
-    cols = t.getRank() > 1 ? t.getDimSize(1) : 1;
-    Type e = t.getElementType();
-    enc.floatEncoding = e.isF16()    ? ::lowbit::FloatEncoding::F16
-                        : e.isBF16() ? ::lowbit::FloatEncoding::BF16
-                                     : ::lowbit::FloatEncoding::F32;
-    return enc;
-  }
-
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -97,7 +74,7 @@ struct PackWeightsPass : mlir::lowbit::impl::PackWeightsBase<PackWeightsPass> {
         return false;
       });
       int64_t rows, cols;
-      ::lowbit::WeightEncoding enc = encodingOf(w, rows, cols);
+      ::lowbit::WeightEncoding enc = ::lowbit::weightEncodingOf(w, rows, cols);
       if (!matrix) {
         llvm::Expected<const ::lowbit::TensorRef *> t = weights.get(w.getName());
         std::vector<float> values;

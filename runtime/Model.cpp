@@ -297,6 +297,45 @@ static Status loadCode(const FileErrors &fail, Model::Impl &impl,
   return Status::success();
 }
 
+/// A GPU artifact's launches, kernels and code (artifact.proto).
+static Status checkGpuManifest(const FileErrors &fail, const artifact::Manifest &m,
+                               const unsigned char *code, uint64_t codeSize) {
+  if (code[codeSize - 1] != '\0')
+    return fail("the PTX of the code section is not NUL-terminated");
+  if (m.gpu_batches_size() == 0 || m.gpu_batches(0) != 1)
+    return fail("manifest: GPU artifact without a batch of 1 in gpu_batches");
+  for (int b = 1; b < m.gpu_batches_size(); ++b)
+    if (m.gpu_batches(b) <= m.gpu_batches(b - 1))
+      return fail("manifest: gpu_batches are not ascending");
+  if (m.gpu_context() <= 0 || m.gpu_context() % 256)
+    return fail("manifest: gpu_context " + std::to_string(m.gpu_context()) +
+                " is not a positive multiple of 256");
+  for (int k = 0; k < m.gpu_kernels_size(); ++k) {
+    const artifact::GpuKernel &kernel = m.gpu_kernels(k);
+    bool shaped = kernel.grid_size() == 3 && kernel.block_size() == 3;
+    for (int d = 0; shaped && d < 3; ++d)
+      shaped = kernel.grid(d) > 0 && kernel.block(d) > 0;
+    if (!shaped || kernel.name().empty())
+      return fail("manifest: GPU kernel " + std::to_string(k) + " ('" + kernel.name() +
+                  "') has no name or no launch shape");
+  }
+  for (int s = 0; s < m.steps_size(); ++s) {
+    const artifact::Step &step = m.steps(s);
+    if (step.gpu_launches_size() != m.gpu_batches_size())
+      return fail("manifest: step " + std::to_string(s) + " has " +
+                  std::to_string(step.gpu_launches_size()) + " launches for " +
+                  std::to_string(m.gpu_batches_size()) + " batches");
+    for (int b = 0; b < step.gpu_launches_size(); ++b) {
+      uint32_t k = step.gpu_launches(b);
+      if (k >= uint32_t(m.gpu_kernels_size()) || m.gpu_kernels(int(k)).batch() != m.gpu_batches(b))
+        return fail("manifest: step " + std::to_string(s) + " names GPU kernel " + str(k) +
+                    ", which is not one of its " + std::to_string(m.gpu_kernels_size()) +
+                    " kernels for a batch of " + str(m.gpu_batches(b)));
+    }
+  }
+  return Status::success();
+}
+
 Status lowbit::rt::checkArtifact(const std::string &path,
                                  const unsigned char *data, uint64_t size,
                                  ArtifactHeader &h,
@@ -322,6 +361,8 @@ Status lowbit::rt::checkArtifact(const std::string &path,
                 " differs from the header's " + str(h.formatVersion));
   if (Status s = checkManifest(fail, manifest, h.weightsSize); !s.ok())
     return s;
+  if (isGpuTarget(manifest.target()))
+    return checkGpuManifest(fail, manifest, data + h.codeOffset, h.codeSize);
   return checkCpuFeatures(fail, manifest);
 }
 
@@ -381,13 +422,19 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path,
       return fail(tok.status().message());
     impl.tokenizer = tok.take();
   }
-  if (Status s = loadCode(fail, impl, code, size_t(h.codeSize)); !s.ok())
+  // A GPU artifact's code is PTX, loaded by the session on its device.
+  if (isGpuTarget(m.target())) {
+    impl.ptx = reinterpret_cast<const char *>(code);
+    impl.ptxSize = size_t(h.codeSize);
+  } else if (Status s = loadCode(fail, impl, code, size_t(h.codeSize)); !s.ok()) {
     return s;
+  }
 
   const artifact::ModelConfig &c = m.config();
   ModelInfo &info = impl.info;
   info.arch = c.arch();
   info.target = m.target();
+  info.gpu = isGpuTarget(m.target());
   info.source = m.source();
   info.vocabSize = c.vocab_size();
   info.contextLength = c.context_length();

@@ -36,9 +36,15 @@ struct Model::Impl {
   int codeFd = -1;
   std::string codeTempFile; // when memfd_create is not available
 
-  /// The kernel of each step, in manifest order.
+  // A GPU artifact's PTX (the code section, NUL-terminated).
+  const char *ptx = nullptr;
+  size_t ptxSize = 0;
+  /// The kernel of each step, in manifest order (CPU artifacts).
   std::vector<KernelFunction> kernels;
 };
+
+/// GPU targets are named like sm_90.
+inline bool isGpuTarget(const std::string &target) { return target.rfind("sm_", 0) == 0; }
 
 /// Everything Model::load checks before it runs anything from the file:
 /// header, section bounds, checksums, the manifest and the CPU features it

@@ -217,6 +217,9 @@ Session::create(const Model &model, int64_t contextLength, int threads,
                 const std::vector<int> &cpus) {
   const Model::Impl &m = *model.impl;
   const int64_t modelContext = m.info.contextLength;
+  if (m.info.gpu)
+    return Status::error(m.path + ": compiled for " + m.info.target +
+                         ", an NVIDIA GPU: run it on one (lowbit-run --device cuda:0)");
   if (contextLength < 0 || contextLength > modelContext)
     return Status::error(m.path + ": context length " +
                          std::to_string(contextLength) + " is outside 1.." +

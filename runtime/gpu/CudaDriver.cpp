@@ -349,11 +349,15 @@ Status CudaDevice::memset(const DeviceBuffer &dst, unsigned char value, size_t b
 }
 
 StatusOr<CudaModule> CudaDevice::loadPtx(const std::string &ptx) const {
+  return loadImage(ptx.c_str());
+}
+
+StatusOr<CudaModule> CudaDevice::loadImage(const void *image) const {
   std::string log(kJitLogBytes, '\0');
   int options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[] = {log.data(), reinterpret_cast<void *>(uintptr_t(log.size() - 1))};
   CUmodule module = nullptr;
-  CUresult r = drv->cuModuleLoadDataEx(&module, ptx.c_str(), 2, options, values);
+  CUresult r = drv->cuModuleLoadDataEx(&module, image, 2, options, values);
   if (r != CUDA_SUCCESS) {
     log.resize(strnlen(log.c_str(), log.size()));
     while (!log.empty() && (log.back() == '\n' || log.back() == ' '))

@@ -262,6 +262,9 @@ public:
   /// JIT-compiles a NUL-terminated PTX module; a rejected one fails with
   /// the JIT's error log in the message.
   StatusOr<CudaModule> loadPtx(const std::string &ptx) const;
+  /// The same for any image the driver loads: NUL-terminated PTX, a cubin
+  /// or a fatbinary.
+  StatusOr<CudaModule> loadImage(const void *image) const;
 
   /// Launches `fn` on `stream` (null: the default stream). `args` points at
   /// each parameter's value, in order (for a pointer parameter, at a

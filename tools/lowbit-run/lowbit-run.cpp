@@ -12,10 +12,10 @@
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Interpreter/Generate.h"
 #include "lowbit/Interpreter/InterpreterEngine.h"
+#include "lowbit/Runtime/GpuSession.h"
 #include "lowbit/Interpreter/Perplexity.h"
 #include "lowbit/Import/ModelLoader.h"
 #include "lowbit/Runtime/Runtime.h"
-#include "gpu/CudaDriver.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -64,8 +64,8 @@ static cl::opt<bool> noMmap(
     cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd), cl::cat(category));
 static cl::opt<std::string> device(
     "device",
-    cl::desc("cpu (default), or cuda:N for a GPU (whole-model GPU artifacts are not "
-             "generated yet: the option checks the GPU and says so)"),
+    cl::desc("cpu (default), or cuda:N to run a GPU artifact (lowbit-compile "
+             "--target=sm_80|sm_90) on GPU N"),
     cl::init("cpu"), cl::sub(perplexityCmd), cl::sub(generateCmd), cl::sub(benchCmd),
     cl::cat(category));
 static cl::opt<std::string> protocol("protocol",
@@ -170,24 +170,18 @@ static Expected<std::vector<int>> parseCpuList(StringRef text) {
   return cpus;
 }
 
-/// --device: cpu runs here; cuda:N is checked (driver, device) and then
-/// refused, since no artifact carries GPU kernels yet.
-static Error checkDevice() {
+/// --device: cpu, or cuda:N (its ordinal; -1 for cpu).
+static Expected<int> parseDevice() {
   if (device == "cpu")
-    return Error::success();
+    return -1;
   StringRef rest = device;
   int ordinal = 0;
   if (!rest.consume_front("cuda:") || rest.getAsInteger(10, ordinal) || ordinal < 0)
     return createStringError("--device: '" + device + "' is not cpu or cuda:N");
-  rt::StatusOr<rt::CudaDevice> gpu = rt::CudaDevice::open(ordinal);
-  if (!gpu.ok())
-    return statusError(gpu.status());
-  return createStringError(modelPath + ": runs on the CPU only: whole-model GPU artifacts are "
-                           "not generated yet (found " + device + ", " + gpu->name() +
-                           "; the GPU linear kernels run through bench/gpu.sh)");
+  return ordinal;
 }
 
-static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
+static Expected<RunnableModel> openArtifact(StringRef path, int threadCount, int gpu) {
   RunnableModel r;
   std::vector<int> cpus;
   if (!cpuList.empty()) {
@@ -206,13 +200,29 @@ static Expected<RunnableModel> openArtifact(StringRef path, int threadCount) {
   const rt::Tokenizer *tok = r.artifact->tokenizer();
   if (!tok)
     return createStringError(path + ": the artifact carries no tokenizer");
-  rt::StatusOr<std::unique_ptr<rt::Session>> session =
-      rt::Session::create(*r.artifact, 0, threadCount, cpus);
-  if (!session.ok())
-    return statusError(session.status());
-  r.threads = (*session)->threads();
-  r.engine = session.take();
-  r.engineName = "runtime";
+  if (gpu >= 0 || info.gpu) {
+    if (gpu < 0)
+      return createStringError(path + ": compiled for " + info.target +
+                               ", an NVIDIA GPU: run it with --device cuda:0");
+    rt::GpuSessionOptions options;
+    options.device = gpu;
+    rt::StatusOr<std::unique_ptr<rt::GpuSession>> session =
+        rt::GpuSession::create(*r.artifact, options);
+    if (!session.ok())
+      return statusError(session.status());
+    errs() << "lowbit-run: " << path << " on cuda:" << gpu << ", "
+           << (*session)->description() << "\n";
+    r.engine = session.take();
+    r.engineName = "runtime (cuda:" + std::to_string(gpu) + ")";
+  } else {
+    rt::StatusOr<std::unique_ptr<rt::Session>> session =
+        rt::Session::create(*r.artifact, 0, threadCount, cpus);
+    if (!session.ok())
+      return statusError(session.status());
+    r.threads = (*session)->threads();
+    r.engine = session.take();
+    r.engineName = "runtime";
+  }
   r.contextLength = info.contextLength;
   r.bosId = info.bosTokenId;
   r.eosId = info.eosTokenId;
@@ -472,13 +482,18 @@ int main(int argc, char **argv) {
         formatv("--threads {0}: must be between 1 and 1024 (0: the default)",
                 int(threads))));
   setToolSubject(modelPath);
-  if (Error e = checkDevice())
-    return fail(std::move(e));
+  Expected<int> gpu = parseDevice();
+  if (!gpu)
+    return fail(gpu.takeError());
+  bool artifact = StringRef(modelPath).ends_with(".lbx");
+  if (*gpu >= 0 && !artifact)
+    return fail(createStringError(
+        modelPath + ": the interpreter runs on the CPU; compile the model for the GPU "
+                    "(lowbit-compile --target=sm_90) and run the .lbx with --device " +
+        device));
   int threadCount = threads ? int(threads) : std::min(2, rt::defaultThreadCount());
-  Expected<RunnableModel> model =
-      StringRef(modelPath).ends_with(".lbx")
-          ? openArtifact(modelPath, threadCount)
-          : openInterpreted(modelPath);
+  Expected<RunnableModel> model = artifact ? openArtifact(modelPath, threadCount, *gpu)
+                                           : openInterpreted(modelPath);
   if (!model)
     return fail(model.takeError());
   if (perplexityCmd)

@@ -11,6 +11,7 @@
 namespace lowbit {
 
 struct LoadedModel;
+struct GpuTarget;
 
 struct CompileOptions {
   std::string target = "native";
@@ -27,13 +28,17 @@ struct CompileOptions {
 /// emits an error on each offending op.
 mlir::LogicalResult checkCodegenLegality(mlir::ModuleOp module);
 
-/// Fails, saying why, unless `target` names a CPU target compileModel can
-/// generate code for (GPU targets are refused: not generated yet).
+/// Fails, saying why, unless `target` names a target compileModel can
+/// generate code for: a CPU target, or a GPU one (sm_80, sm_90).
 llvm::Error checkCompileTarget(llvm::StringRef target);
 
 /// Packs the weights, generates and compiles the kernels and writes the
 /// artifact atomically to options.output.
 llvm::Error compileModel(LoadedModel &model, const CompileOptions &options);
+/// The GPU half of compileModel: PTX kernels (and their cubin when ptxas
+/// is found) and the weights in the GPU kernels' layouts (docs/gpu.md).
+llvm::Error compileGpuModel(LoadedModel &model, const CompileOptions &options,
+                            const GpuTarget &target);
 
 } // namespace lowbit
 

@@ -42,6 +42,9 @@ enum class GpuKernelOp {
   Embedding,
 };
 
+/// The weight layout a linear or an embedding reads (docs/gpu.md).
+enum class GpuWeightFormat { Q4G128, F16 };
+
 /// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
 /// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
 /// default for the batch); above 8 tokens, the tensor-core kernel, whose
@@ -62,6 +65,11 @@ struct GpuKernelSpec {
   int rowsPerWarp = 0;
   float param = 0;
   int64_t kvHeads = 0, context = 0;
+  /// Linear and Embedding: the weight's layout.
+  GpuWeightFormat format = GpuWeightFormat::Q4G128;
+  /// Rope: rotate element i with i + D/2 (Hugging Face's rotate_half)
+  /// instead of adjacent pairs.
+  bool ropeHalves = false;
 };
 
 /// A generated kernel and how to launch it.

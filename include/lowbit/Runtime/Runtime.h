@@ -29,6 +29,8 @@ namespace rt {
 /// What a caller needs to know about a loaded model.
 struct ModelInfo {
   std::string arch, target, source;
+  /// Compiled for an NVIDIA GPU (target sm_80, sm_90): run by GpuSession.
+  bool gpu = false;
   int64_t vocabSize = 0;
   int64_t contextLength = 0;
   int64_t numLayers = 0;
@@ -87,9 +89,12 @@ public:
 
 private:
   friend class Session;
+  friend class GpuSession;
   Model();
   std::unique_ptr<Impl> impl;
 };
+
+class GpuSession;
 
 /// One conversation's state over a Model (which must outlive it).
 class Session : public Engine {

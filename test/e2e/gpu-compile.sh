@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# GPU artifacts (lowbit-compile --target=sm_80|sm_90) of the bundled model:
+#  1. RTN w4g128 (the GPTQ/AWQ layout) and the float model compile for both
+#     targets; every kernel of the artifact's PTX assembles with ptxas (when
+#     present) with no spill and no stack frame;
+#  2. the artifact loads and its checks pass: lowbit-run refuses it on the
+#     CPU, and without an NVIDIA driver says so, naming the file;
+#  3. on a machine with a GPU: P2 perplexity on cuda:0 within ±0.02 of the
+#     CPU artifact's compiled from the same IR (otherwise: one line, skipped);
+#  4. formats and targets the GPU does not take are refused clearly, with no
+#     output file left behind.
+set -uo pipefail
+T=$LOWBIT_TMP/gpu-compile; rm -rf "$T"; mkdir -p "$T"
+TINY=$LOWBIT_MODELS/tiny-5m
+TEXT=$TINY/data/heldout.txt
+B=$LOWBIT_BIN
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails+1)); }
+ok() { echo "ok   $*"; }
+
+"$B/lowbit-translate" --import-hf "$TINY" -o "$T/float.mlir" 2>/dev/null
+"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=4 group-size=128 side-file=$T/rtn.safetensors" \
+  -o "$T/rtn.mlir" 2>/dev/null
+
+# 1. Compile, and assemble the PTX of each artifact.
+PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
+for model in rtn float; do
+  for sm in sm_80 sm_90; do
+    if ! "$B/lowbit-compile" "$T/$model.mlir" --target=$sm -o "$T/$model-$sm.lbx" \
+         --emit-asm="$T/$model-$sm.ptx" 2>"$T/$model-$sm.log"; then
+      fail "compile $model for $sm: $(grep -m1 error "$T/$model-$sm.log")"
+      continue
+    fi
+    grep -q "^\.target $sm" "$T/$model-$sm.ptx" || fail "$model $sm: the PTX does not target $sm"
+    if [[ -x $PTXAS ]]; then
+      "$PTXAS" -arch=$sm -v "$T/$model-$sm.ptx" -o /dev/null 2>"$T/$model-$sm.ptxas" \
+        || { fail "ptxas rejects the $model $sm PTX: $(head -3 "$T/$model-$sm.ptxas")"; continue; }
+      kernels=$(grep -c "^\.entry\|^\.visible \.entry" "$T/$model-$sm.ptx")
+      clean=$(grep -c "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads" "$T/$model-$sm.ptxas")
+      [[ $kernels -gt 0 && $clean -eq $kernels ]] \
+        && ok "$model $sm: $kernels kernels assemble with no spill and no stack frame" \
+        || fail "$model $sm: $clean of $kernels kernels assemble without spills"
+    else
+      ok "$model $sm compiled (no ptxas here: PTX not assembled)"
+    fi
+  done
+done
+# The float model's linears are f16 and its rope rotates halves, as Hugging
+# Face's; RTN's linears are q4g128.
+grep -q "gpu_linear_q4g128_" "$T/rtn-sm_90.ptx" || fail "the RTN artifact has no q4g128 linear"
+grep -q "gpu_linear_f16_" "$T/float-sm_90.ptx" || fail "the float artifact has no f16 linear"
+grep -q "_halves_b1" "$T/float-sm_90.ptx" || fail "the artifact's rope does not rotate halves"
+
+# 2. The artifact is checked when loaded; it runs only on a GPU.
+out=$("$B/lowbit-run" perplexity --file "$TEXT" "$T/rtn-sm_90.lbx" 2>&1)
+[[ $out == *"compiled for sm_90"*"--device cuda:0"* ]] && ok "refused on the CPU" \
+  || fail "on the CPU: $out"
+out=$("$B/lowbit-run" perplexity --device cuda:0 --file "$TEXT" "$T/rtn-sm_90.lbx" 2>&1)
+rc=$?
+gpu=0
+if [[ $rc -ne 0 && $out == *"rtn-sm_90.lbx: no CUDA driver"* ]]; then
+  ok "no driver: $out"
+elif [[ $rc -ne 0 && $out == *"rtn-sm_90.lbx: "*"no such device"* ]]; then
+  ok "no GPU: $out"
+elif [[ $rc -eq 0 ]]; then
+  gpu=1
+else
+  fail "cuda:0: $out"
+fi
+out=$("$B/lowbit-run" perplexity --device cuda:0 --file "$TEXT" "$T/float.mlir" 2>&1)
+[[ $out == *"interpreter runs on the CPU"* ]] && ok "IR on cuda:0 refused" || fail "IR on cuda:0: $out"
+
+# 3. Perplexity on the GPU against the CPU artifact.
+if [[ $gpu -eq 1 ]]; then
+  for model in rtn float; do
+    "$B/lowbit-compile" "$T/$model.mlir" --target=native -o "$T/$model-cpu.lbx" 2>/dev/null
+    cpu=$("$B/lowbit-run" perplexity --json --protocol p2 --file "$TEXT" "$T/$model-cpu.lbx" 2>/dev/null)
+    gpu_ppl=$("$B/lowbit-run" perplexity --json --protocol p2 --device cuda:0 --file "$TEXT" \
+      "$T/$model-sm_90.lbx" 2>/dev/null)
+    python3 - "$model" "$cpu" "$gpu_ppl" <<'PY' || fails=$((fails+1))
+import json, sys
+a, b = json.loads(sys.argv[3])["perplexity"], json.loads(sys.argv[2])["perplexity"]
+ok = abs(a - b) <= 0.02
+print(f"{'ok  ' if ok else 'FAIL'} {sys.argv[1]} P2 on cuda:0 {a:.4f}, on the CPU {b:.4f}")
+sys.exit(0 if ok else 1)
+PY
+  done
+else
+  echo "skipped: GPU perplexity (no GPU here; bench/gpu.sh runs it where there is one)"
+fi
+
+# 4. Refusals, with no output left behind.
+"$B/lowbit-translate" --export-gguf --outtype q4_k_m "$TINY" -o "$T/q4_k_m.gguf" 2>/dev/null
+out=$("$B/lowbit-compile" "$T/q4_k_m.gguf" --target=sm_90 -o "$T/q4k.lbx" 2>&1)
+[[ $? -ne 0 && $out == *"GPU artifacts hold affine int4 with groups of 128"* && ! -e $T/q4k.lbx ]] \
+  && ok "Q4_K refused: ${out:0:160}" || fail "Q4_K for sm_90: $out"
+for target in sm_75 x86-64-v3,sm_90; do
+  out=$("$B/lowbit-compile" "$T/rtn.mlir" --target=$target -o "$T/bad.lbx" 2>&1)
+  [[ $? -ne 0 && $out == *"$target"* && ! -e $T/bad.lbx ]] && ok "--target=$target refused" \
+    || fail "--target=$target: $out"
+done
+leftovers=$(find "$T" -name '*.tmp*' -o -name '*-%%%*' | head -3)
+[[ -z $leftovers ]] || fail "temporary files left: $leftovers"
+
+echo "gpu-compile: $fails failure(s)"
+[[ $fails -eq 0 ]]
