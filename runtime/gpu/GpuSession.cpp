@@ -240,6 +240,9 @@ StatusOr<std::unique_ptr<GpuSession>> GpuSession::create(const Model &model,
       }
       for (CUdeviceptr &p : l.args)
         l.params.push_back(&p);
+      // A trailing null: the driver reads only the kernel's parameters, and
+      // a stand-in driver (test/runtime) counts them by it.
+      l.params.push_back(nullptr);
     }
   }
   s.useGraphs = options.graphs && s.gpu->driver().cuStreamBeginCapture;

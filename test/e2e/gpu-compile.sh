@@ -70,6 +70,35 @@ fi
 out=$("$B/lowbit-run" perplexity --device cuda:0 --file "$TEXT" "$T/float.mlir" 2>&1)
 [[ $out == *"interpreter runs on the CPU"* ]] && ok "IR on cuda:0 refused" || fail "IR on cuda:0: $out"
 
+# 2b. The session's host side on a driver stand-in (test/runtime): weights
+# and buffers allocated, every launch's kernel found in the PTX or cubin and
+# every argument inside an allocation, graphs replayed per batch. Its kernels
+# do nothing, so the logits are zeros: perplexity is the vocabulary's size.
+FAKE=$LOWBIT_BUILD/test/runtime/lowbit_fake_cuda_driver.so
+steps=$(sed -n 's/.*sm_90: \([0-9]*\) launches per batch.*/\1/p' "$T/rtn-sm_90.log")
+for artifact in rtn-sm_90 rtn-sm_80 float-sm_90; do
+  out=$(FAKE_CUDA_LOG=$T/fake.log LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" perplexity --json \
+        --device cuda:0 --protocol p2 --chunks 2 --file "$TEXT" "$T/$artifact.lbx" 2>"$T/fake.err")
+  launches=$(sed -n 's/launches //p' "$T/fake.log" 2>/dev/null)
+  ppl=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["perplexity"])' "$out" 2>/dev/null)
+  [[ $ppl == 4096.0 && -n $launches ]] \
+    && ok "$artifact on the driver stand-in: $launches launches, $(grep -m1 'on cuda:0' "$T/fake.err")" \
+    || fail "$artifact on the driver stand-in: $out $(tail -3 "$T/fake.err")"
+done
+# Two windows of 512 tokens run as 128 launches of 8 tokens.
+[[ -n $steps && $(FAKE_CUDA_LOG=$T/fake.log LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" perplexity \
+   --device cuda:0 --protocol p2 --chunks 2 --file "$TEXT" "$T/rtn-sm_90.lbx" >/dev/null 2>&1;
+   sed -n 's/launches //p' "$T/fake.log") == $((128 * steps)) ]] \
+  && ok "p2, 2 windows: 128 batches of 8 × $steps launches" || fail "launch count (steps $steps)"
+out=$(FAKE_CUDA_LOG=$T/fake.log LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" generate --json \
+      --device cuda:0 --ignore-eos --prompt "In the beginning God created" -n 5 "$T/rtn-sm_90.lbx" 2>&1)
+[[ $out == *'"tokens": [0,0,0,0,0]'* ]] && ok "generate on the driver stand-in" \
+  || fail "generate on the driver stand-in: $out"
+out=$(FAKE_CUDA_SM=80 LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" perplexity --device cuda:0 \
+      --file "$TEXT" "$T/rtn-sm_90.lbx" 2>&1)
+[[ $out == *"compiled for sm_90, which cuda:0 (fake GPU, sm_80) cannot run"* ]] \
+  && ok "sm_90 artifact refused on an sm_80 GPU" || fail "sm_90 on sm_80: $out"
+
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then
   for model in rtn float; do
