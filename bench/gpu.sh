@@ -6,7 +6,9 @@
 # tensor-core (q4g128_mma), beside cuBLAS fp16 and a device-to-device copy;
 # the others (rms_norm, swiglu, add, rope, attention, embedding) by the
 # bytes they move; then, from KERNELS_DIR/decode-step, a whole w4g128
-# Llama-3-8B decode step as a CUDA graph against the bandwidth bound.
+# Llama-3-8B decode step as a CUDA graph against the bandwidth bound; then,
+# from MODELS_DIR (default build-gpu-models, made by bench/gpu-models.sh),
+# whole GPU artifacts: perplexity against their CPU artifacts', pp and tg.
 #
 #   bash bench/gpu.sh                      # from the repository root
 #   KERNELS_DIR=dir OUT=results bash bench/gpu.sh --reps 100 --device 1
@@ -67,5 +69,19 @@ if [[ $rc -eq 0 && -f $KERNELS_DIR/decode-step/kernels.tsv ]]; then
   "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR/decode-step" --json "$out/gpu-decode-step.json" "$@" \
     2>&1 | tee "$out/gpu-decode-step.log" || rc=$?
   echo "gpu.sh: decode step in $out/gpu-decode-step.json, exit status $rc"
+fi
+# Whole GPU artifacts (bench/gpu-models.sh prepared them): P2 perplexity
+# against their CPU artifacts', pp and tg against the copy bound.
+MODELS_DIR=${MODELS_DIR:-build-gpu-models}
+if [[ -f $MODELS_DIR/models.txt ]]; then
+  models_rc=0
+  while read -r name text chunks reference; do
+    LD_LIBRARY_PATH=$MODELS_DIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+      "$MODELS_DIR/lowbit-gpu-model-bench" --text "$text" --chunks "$chunks" \
+      --json "$out/gpu-model-$name.json" "$name=$MODELS_DIR/$name.lbx:$reference" \
+      2>&1 | tee -a "$out/gpu-models.log" || models_rc=$?
+  done <"$MODELS_DIR/models.txt"
+  echo "gpu.sh: whole models in $out/gpu-model-*.json, exit status $models_rc"
+  [[ $rc -ne 0 ]] || rc=$models_rc
 fi
 exit "$rc"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares the whole-model GPU check that bench/gpu.sh runs on a GPU machine
+# (which has no MLIR/LLVM): GPU artifacts of the bundled model and of
+# llama-27m, their CPU artifacts' P2 perplexity measured here by the same
+# program, and that program (lowbit-gpu-model-bench, the runtime alone) with
+# the one library it needs beyond the C and C++ runtimes. Everything lands in
+# OUT (default build-gpu-models), which a GPU machine's run carries along.
+#
+#   bash bench/gpu-models.sh          # after scripts/setup.sh
+#
+# Models (each compiled for TARGET, default sm_90, and for this CPU):
+#   tiny-rtn     tiny-5m, RTN w4g128 (the GPTQ/AWQ layout: q4g128 kernels)
+#   tiny-f16     tiny-5m, float weights (f16 kernels)
+#   llama27m-rtn llama-27m from ../shared, RTN w4g128 (skipped without it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${LOWBIT_BIN:-build/bin}
+OUT=${OUT:-build-gpu-models}
+TARGET=${TARGET:-sm_90}
+SHARED=${LOWBIT_SHARED:-../shared}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+rm -rf "$OUT"; mkdir -p "$OUT/lib"
+
+for tool in lowbit-translate lowbit-opt lowbit-compile lowbit-gpu-model-bench; do
+  [[ -x $B/$tool ]] || { echo "gpu-models.sh: $B/$tool is missing; build first (scripts/setup.sh)" >&2; exit 1; }
+done
+cp "$B/lowbit-gpu-model-bench" "$OUT/"
+# The one shared library beyond libc/libstdc++ (a GPU image may lack it).
+ldd "$B/lowbit-gpu-model-bench" | awk '/libsentencepiece/ {print $3}' | xargs -r -I{} cp -L {} "$OUT/lib/"
+
+# name, source model, quantization (rtn or float), text, chunks
+models=("tiny-rtn models/tiny-5m rtn models/tiny-5m/data/heldout.txt 66"
+        "tiny-f16 models/tiny-5m float models/tiny-5m/data/heldout.txt 66")
+if [[ -d $SHARED/models/llama-27m && -f $SHARED/data/wikitext2-test.txt ]]; then
+  cp "$SHARED/data/wikitext2-test.txt" "$OUT/"
+  models+=("llama27m-rtn $SHARED/models/llama-27m rtn $OUT/wikitext2-test.txt 150")
+else
+  echo "gpu-models.sh: $SHARED/models/llama-27m not present: llama-27m skipped" >&2
+fi
+: >"$OUT/models.txt"
+for entry in "${models[@]}"; do
+  read -r name source quant text chunks <<<"$entry"
+  echo "gpu-models.sh: $name" >&2
+  "$B/lowbit-translate" --import-hf "$source" -o "$TMP/$name-float.mlir" 2>/dev/null
+  ir=$TMP/$name-float.mlir
+  if [[ $quant == rtn ]]; then
+    "$B/lowbit-opt" "$ir" --lowbit-rtn="bits=4 group-size=128 side-file=$TMP/$name.safetensors" \
+      -o "$TMP/$name.mlir" 2>/dev/null
+    ir=$TMP/$name.mlir
+  fi
+  "$B/lowbit-compile" "$ir" --target="$TARGET" -o "$OUT/$name.lbx"
+  "$B/lowbit-compile" "$ir" --target=native -o "$TMP/$name-cpu.lbx" 2>/dev/null
+  ref=$("$B/lowbit-gpu-model-bench" --cpu --text "$text" --chunks "$chunks" "$name=$TMP/$name-cpu.lbx")
+  # models.txt: NAME TEXT CHUNKS REFERENCE (text relative to the repository root)
+  echo "$name $text $chunks ${ref#*=}" >>"$OUT/models.txt"
+  echo "gpu-models.sh: $name CPU artifact P2 ${ref#*=}" >&2
+done
+du -sh "$OUT"
+echo "gpu-models.sh: ready in $OUT; bench/gpu.sh runs it on a GPU"
