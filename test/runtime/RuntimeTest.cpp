@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "lowbit/Runtime/ArtifactFormat.h"
 #include "lowbit/Runtime/ArtifactWriter.h"
+#include "lowbit/Runtime/GpuSession.h"
 #include "lowbit/Runtime/Runtime.h"
 #include "lowbit/Runtime/Sampler.h"
 #include "lowbit/Runtime/lowbit_runtime.h"
@@ -249,6 +250,71 @@ TEST(Loader, RejectsArgumentsOutOfRange) {
   Toy toy;
   toy.manifest.mutable_steps(2)->mutable_args(2)->set_index(3);
   expectLoadError(toy.write("args"), "names cache layer 3 of 1");
+}
+
+/// The toy as a GPU artifact: PTX for code, one launch per step for the
+/// batches 1 and 4.
+Toy gpuToy() {
+  Toy toy;
+  toy.manifest.set_target("sm_90");
+  toy.manifest.set_gpu_context(256);
+  toy.manifest.add_gpu_batches(1);
+  toy.manifest.add_gpu_batches(4);
+  toy.code = ".version 8.0\n.target sm_90\n.address_size 64\n";
+  toy.code.push_back('\0');
+  for (int s = 0; s < toy.manifest.steps_size(); ++s)
+    for (uint32_t batch : {1u, 4u}) {
+      artifact::GpuKernel *k = toy.manifest.add_gpu_kernels();
+      k->set_name(toy.manifest.steps(s).kernel() + "_b" + std::to_string(batch));
+      k->set_batch(batch);
+      for (int d = 0; d < 3; ++d) {
+        k->add_grid(1);
+        k->add_block(d ? 1 : 32);
+      }
+      toy.manifest.mutable_steps(s)->add_gpu_launches(uint32_t(toy.manifest.gpu_kernels_size() - 1));
+    }
+  return toy;
+}
+
+TEST(Loader, LoadsAGpuArtifactWithoutLoadingItsCode) {
+  std::unique_ptr<Model> model = loadToy(gpuToy(), "gpu");
+  ASSERT_TRUE(model);
+  EXPECT_TRUE(model->info().gpu);
+  EXPECT_EQ(model->info().target, "sm_90");
+  // The CPU session refuses it, saying where it runs.
+  StatusOr<std::unique_ptr<Session>> s = Session::create(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("compiled for sm_90, an NVIDIA GPU"), std::string::npos)
+      << s.status().message();
+}
+
+TEST(Loader, GpuSessionRefusesACpuArtifact) {
+  std::unique_ptr<Model> model = loadToy(Toy(), "cpu-on-gpu");
+  ASSERT_TRUE(model);
+  StatusOr<std::unique_ptr<GpuSession>> s = GpuSession::create(*model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("compiled for test, a CPU"), std::string::npos)
+      << s.status().message();
+}
+
+TEST(Loader, RejectsBadGpuManifests) {
+  Toy toy = gpuToy();
+  toy.manifest.mutable_steps(1)->mutable_gpu_launches()->RemoveLast();
+  expectLoadError(toy.write("gpu-launches"), "step 1 has 1 launches for 2 batches");
+  toy = gpuToy();
+  toy.manifest.mutable_steps(0)->set_gpu_launches(1, 0);
+  expectLoadError(toy.write("gpu-batch"), "names GPU kernel 0, which is not one of its 6 "
+                                          "kernels for a batch of 4");
+  toy = gpuToy();
+  toy.manifest.set_gpu_context(300);
+  expectLoadError(toy.write("gpu-context"), "gpu_context 300 is not a positive multiple of 256");
+  toy = gpuToy();
+  toy.code.pop_back();
+  expectLoadError(toy.write("gpu-ptx"), "not NUL-terminated");
+  toy = gpuToy();
+  toy.manifest.mutable_gpu_kernels(2)->set_block(0, 0);
+  expectLoadError(toy.write("gpu-shape"), "GPU kernel 2 ('toy_cache_b1') has no name or no "
+                                          "launch shape");
 }
 
 TEST(Loader, TwoModelsLoadSideBySide) {
