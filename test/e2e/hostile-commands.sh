@@ -98,8 +98,11 @@ refuse cpus-not-a-number "--cpus: 'a' is not a CPU number" - -- "${RUN[@]}" gene
 refuse cpus-range-backwards "--cpus: '3-1' is not a CPU number" - -- "${RUN[@]}" generate --cpus 3-1 x.lbx
 refuse cpus-absent "CPU 4095 is not one of this machine's" - -- "${RUN[@]}" generate --cpus 4095 x.lbx
 refuse device-unknown "--device: 'gpu' is not cpu or cuda:N" - -- "${RUN[@]}" generate --device gpu x.lbx
-# No machine here has a GPU: the driver is missing or the model runs on the CPU only.
-refuse device-cuda "(CUDA driver|cuda:3|runs on the CPU only)" - -- "${RUN[@]}" generate --device cuda:3 x.lbx
+# A CPU artifact does not run on a GPU; a GPU artifact needs a driver and cuda:3.
+refuse device-cuda "x.lbx: compiled for .*, a CPU: run it on the CPU" - -- "${RUN[@]}" generate --device cuda:3 x.lbx
+"$B/lowbit-compile" m --target=sm_90 -o gpu.lbx 2>/dev/null || { echo "FAIL set-up: compile for sm_90"; exit 1; }
+refuse device-cuda-gpu-artifact "gpu.lbx: (no CUDA driver|cuda:3: no such device)" - -- "${RUN[@]}" generate --device cuda:3 gpu.lbx
+refuse gpu-artifact-on-cpu "gpu.lbx: compiled for sm_90, an NVIDIA GPU: run it with --device cuda:0" - -- "${RUN[@]}" generate gpu.lbx
 refuse chunks-negative "--chunks -5" - -- "${RUN[@]}" perplexity --chunks -5 --file "$TEXT" m
 refuse chunks-zero "--chunks 0" - -- "${RUN[@]}" perplexity --chunks 0 --file "$TEXT" m
 refuse ctx-one "--ctx 1" - -- "${RUN[@]}" perplexity --ctx 1 --file "$TEXT" m
