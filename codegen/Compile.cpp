@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "lowbit/Codegen/Compile.h"
 #include "Annotations.h"
+#include "ArtifactOutput.h"
 #include "lowbit/Codegen/Passes.h"
 #include "lowbit/Support/InputFiles.h"
 #include "lowbit/Support/OutputFile.h"
@@ -410,27 +411,9 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (llvm::Error e = plan.build(forward))
     return e;
-  m.set_kv_width(model.config.numKvHeads * model.config.headDim);
-  m.set_format_version(kArtifactFormatVersion);
-  m.set_target(target->name);
+  describeModel(m, model, target->name);
   for (const std::string &f : target->requiredFeatures)
     m.add_required_features(f);
-  pb::ModelConfig *c = m.mutable_config();
-  const ModelConfig &mc = model.config;
-  c->set_arch(mc.arch);
-  c->set_vocab_size(mc.vocabSize);
-  c->set_hidden_size(mc.hiddenSize);
-  c->set_num_layers(mc.numLayers);
-  c->set_num_heads(mc.numHeads);
-  c->set_num_kv_heads(mc.numKvHeads);
-  c->set_head_dim(mc.headDim);
-  c->set_context_length(mc.contextLength);
-  c->set_bos_token_id(mc.bosTokenId);
-  c->set_eos_token_id(mc.eosTokenId);
-  const Vocabulary &vocab = model.tokenizer->vocabulary();
-  m.mutable_tokenizer()->set_sentencepiece_model(
-      vocab.originalProto.empty() ? vocab.toSentencePieceProto() : vocab.originalProto);
-  m.mutable_tokenizer()->set_add_bos(vocab.addBos);
 
   auto kernels = module.lookupSymbol<ModuleOp>(kKernelsModuleName);
   llvm::Expected<EmittedCode> code =
@@ -448,25 +431,16 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
       llvm::MemoryBuffer::getFile(weightsPath, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!weights)
     return llvm::createStringError(weightsPath + ": " + weights.getError().message());
-  rt::ArtifactParts parts;
-  parts.manifest = m.SerializeAsString();
-  parts.weights = (*weights)->getBufferStart();
-  parts.weightsSize = (*weights)->getBufferSize();
-  parts.code = code->sharedObject.data();
-  parts.codeSize = code->sharedObject.size();
-  if (llvm::Error e = writeFileAtomically(options.output, [&](llvm::raw_pwrite_stream &os) {
-        rt::writeArtifact(parts, [&os](const void *data, uint64_t size) {
-          os.write(static_cast<const char *>(data), size);
-          return true; // a failed write shows in the stream's error state
-        });
-        return llvm::Error::success();
-      }))
+  const size_t weightBytes = (*weights)->getBufferSize();
+  if (llvm::Error e = writeArtifactFile(options.output, m, (*weights)->getBufferStart(),
+                                        weightBytes, code->sharedObject.data(),
+                                        code->sharedObject.size()))
     return e;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   llvm::errs() << llvm::format("lowbit-compile: %d dispatches, %zu kernels, %.1f MiB of "
                                "packed weights, %d buffers, %.1f s\n",
                                m.steps_size(), kernels.getBody()->getOperations().size(),
-                               parts.weightsSize / 1048576.0, m.buffers_size(), seconds);
+                               weightBytes / 1048576.0, m.buffers_size(), seconds);
   return llvm::Error::success();
 }

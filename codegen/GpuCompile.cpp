@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Annotations.h"
+#include "ArtifactOutput.h"
 #include "lowbit/Codegen/Compile.h"
 #include "lowbit/Codegen/GpuKernels.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
@@ -505,48 +506,20 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
         }))
       return e;
 
-  m.set_kv_width(mc.numKvHeads * mc.headDim);
-  m.set_format_version(kArtifactFormatVersion);
-  m.set_target(target.chip);
-  pb::ModelConfig *c = m.mutable_config();
-  c->set_arch(mc.arch);
-  c->set_vocab_size(mc.vocabSize);
-  c->set_hidden_size(mc.hiddenSize);
-  c->set_num_layers(mc.numLayers);
-  c->set_num_heads(mc.numHeads);
-  c->set_num_kv_heads(mc.numKvHeads);
-  c->set_head_dim(mc.headDim);
-  c->set_context_length(mc.contextLength);
-  c->set_bos_token_id(mc.bosTokenId);
-  c->set_eos_token_id(mc.eosTokenId);
-  const Vocabulary &vocab = model.tokenizer->vocabulary();
-  m.mutable_tokenizer()->set_sentencepiece_model(
-      vocab.originalProto.empty() ? vocab.toSentencePieceProto() : vocab.originalProto);
-  m.mutable_tokenizer()->set_add_bos(vocab.addBos);
+  describeModel(m, model, target.chip);
 
   // The code section is the PTX, NUL-terminated as the driver's JIT reads it.
   std::string code = *ptx;
   code.push_back('\0');
-  rt::ArtifactParts parts;
-  parts.manifest = m.SerializeAsString();
-  parts.weights = plan.section.data();
-  parts.weightsSize = plan.section.size();
-  parts.code = code.data();
-  parts.codeSize = code.size();
-  if (llvm::Error e = writeFileAtomically(options.output, [&](llvm::raw_pwrite_stream &os) {
-        rt::writeArtifact(parts, [&os](const void *data, uint64_t size) {
-          os.write(static_cast<const char *>(data), size);
-          return true; // a failed write shows in the stream's error state
-        });
-        return llvm::Error::success();
-      }))
+  if (llvm::Error e = writeArtifactFile(options.output, m, plan.section.data(),
+                                        plan.section.size(), code.data(), code.size()))
     return e;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   llvm::errs() << llvm::format("lowbit-compile: %s: %d launches per batch, %d kernels, "
                                "%.1f MiB of weights, %.1f KiB of PTX%s, %.1f s\n",
                                target.chip.c_str(), m.steps_size(), m.gpu_kernels_size(),
-                               parts.weightsSize / 1048576.0, ptx->size() / 1024.0,
+                               plan.section.size() / 1048576.0, ptx->size() / 1024.0,
                                cubin->empty() ? "" : " and its cubin", seconds);
   return llvm::Error::success();
 }

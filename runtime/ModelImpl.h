@@ -43,6 +43,11 @@ struct Model::Impl {
   std::vector<KernelFunction> kernels;
 };
 
+/// The checks of Engine::forward's arguments that every session makes: at
+/// least one token, ids in the vocabulary, positions in the context.
+Status checkForwardInputs(const int32_t *tokens, const int32_t *positions, int64_t n,
+                          int64_t vocab, int64_t context);
+
 /// GPU targets are named like sm_90.
 inline bool isGpuTarget(const std::string &target) { return target.rfind("sm_", 0) == 0; }
 

@@ -258,25 +258,30 @@ Session::create(const Model &model, int64_t contextLength, int threads,
   return std::move(session);
 }
 
+Status lowbit::rt::checkForwardInputs(const int32_t *tokens, const int32_t *positions,
+                                      int64_t n, int64_t vocab, int64_t context) {
+  if (n < 1)
+    return Status::error("forward needs at least one token, got " + std::to_string(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return Status::error("token " + std::to_string(i) + " has id " +
+                           std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
+                           std::to_string(vocab) + ")");
+    if (positions[i] < 0 || positions[i] >= context)
+      return Status::error("token " + std::to_string(i) + " is at position " +
+                           std::to_string(positions[i]) +
+                           ", outside the session's context [0, " + std::to_string(context) +
+                           ")");
+  }
+  return Status::success();
+}
+
 Status Session::forward(const int32_t *tokens, const int32_t *positions,
                         int64_t n, bool allLogits) {
   Impl &s = *impl;
-  if (n < 1)
-    return Status::error("forward needs at least one token, got " +
-                         std::to_string(n));
-  int32_t highest = -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= s.vocab)
-      return Status::error("token " + std::to_string(i) + " has id " +
-                           std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
-                           std::to_string(s.vocab) + ")");
-    if (positions[i] < 0 || positions[i] >= s.context)
-      return Status::error("token " + std::to_string(i) + " is at position " +
-                           std::to_string(positions[i]) +
-                           ", outside the session's context [0, " +
-                           std::to_string(s.context) + ")");
-    highest = std::max(highest, positions[i]);
-  }
+  if (Status st = checkForwardInputs(tokens, positions, n, s.vocab, s.context); !st.ok())
+    return st;
+  const int32_t highest = *std::max_element(positions, positions + n);
   if (Status st = s.growBuffers(n); !st.ok())
     return st;
   s.tokens.assign(tokens, tokens + n);

@@ -260,19 +260,8 @@ StatusOr<std::unique_ptr<GpuSession>> GpuSession::create(const Model &model,
 Status GpuSession::forward(const int32_t *tokens, const int32_t *positions, int64_t n,
                            bool allLogits) {
   Impl &s = *impl;
-  if (n < 1)
-    return Status::error("forward needs at least one token, got " + std::to_string(n));
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= s.vocab)
-      return Status::error("token " + std::to_string(i) + " has id " +
-                           std::to_string(tokens[i]) + ", outside the vocabulary [0, " +
-                           std::to_string(s.vocab) + ")");
-    if (positions[i] < 0 || positions[i] >= s.context)
-      return Status::error("token " + std::to_string(i) + " is at position " +
-                           std::to_string(positions[i]) +
-                           ", outside the session's context [0, " + std::to_string(s.context) +
-                           ")");
-  }
+  if (Status st = checkForwardInputs(tokens, positions, n, s.vocab, s.context); !st)
+    return st;
   const artifact::Manifest &m = s.model->manifest;
   const size_t logitsRow = size_t(m.buffers(int(m.logits_buffer())).row_bytes());
   const DeviceBuffer &logitsBuffer = s.buffers[m.logits_buffer()];
