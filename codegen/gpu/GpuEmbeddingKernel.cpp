@@ -1,11 +1,15 @@
 //===- GpuEmbeddingKernel.cpp - Token embedding lookup on the GPU ---------===//
 //
-// out[t] = row tokens[t] of a q4g128 table (docs/gpu.md), the layout the
-// decode linear reads, so a model whose embedding and lm_head share one
-// matrix keeps one copy of it. Each value is w = d·u + m, a product then a
-// sum as the CPU's embedding kernel computes it (LinearKernels.cpp). One
-// thread per block of 32 values: one 16-byte load of codes, one of the
-// group's (d, m), eight 16-byte stores.
+// out[t] = row tokens[t] of the table (docs/gpu.md), in one of two layouts:
+// - q4g128, the layout the decode linear reads, so a model whose embedding
+//   and lm_head share one matrix keeps one copy of it. Each value is
+//   w = d·u + m, a product then a sum as the CPU's embedding kernel
+//   computes it (LinearKernels.cpp). One thread per block of 32 values: one
+//   16-byte load of codes, one of the group's (d, m), eight 16-byte stores;
+// - f16, each value widened to f32 (exactly). One thread per 8 values: one
+//   16-byte load, two 16-byte stores.
+// An id outside the table reads its last row rather than other memory; the
+// runtime refuses such ids before they get here.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuEmitter.h"
@@ -20,6 +24,14 @@ namespace lowbit {
 
 namespace {
 constexpr int64_t kThreads = 128;
+
+/// The table row of token `token`'s id: ids are read unsigned, so a negative
+/// one is as far past the table as any id at or past `rows`.
+Value tableRow(GpuEmitter &e, Value tokens, Value token, int64_t rows) {
+  Value id = arith::ExtUIOp::create(e.b, e.loc, e.i64(),
+                                    e.load(e.i32(), tokens, e.mul(token, 4), 4));
+  return arith::MinUIOp::create(e.b, e.loc, id, e.i64c(rows - 1));
+}
 } // namespace
 
 GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
@@ -33,16 +45,11 @@ GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelS
   Value tokens = e.arg(0), table = e.arg(1), out = e.arg(2);
   VectorType v16i8 = VectorType::get({16}, b.getI8Type());
   VectorType v2f16 = VectorType::get({2}, b.getF16Type());
-  VectorType v4f32 = VectorType::get({4}, e.f32());
 
   e.forEachItem(total, kThreads, [&](Value item) {
     Value token = arith::DivUIOp::create(b, loc, item, e.i64c(blocksPerRow));
     Value block = arith::RemUIOp::create(b, loc, item, e.i64c(blocksPerRow));
-    // An id outside the table reads its last row rather than other memory;
-    // the runtime refuses such ids before they get here.
-    Value id = arith::ExtUIOp::create(b, loc, e.i64(),
-                                      e.load(e.i32(), tokens, e.mul(token, 4), 4));
-    Value row = arith::MinUIOp::create(b, loc, id, e.i64c(rows - 1));
+    Value row = tableRow(e, tokens, token, rows);
     Value codes = e.load(v16i8, table, e.add(e.mul(row, k / 2), e.mul(block, 16)), 16);
     Value group = e.add(e.mul(row, k / 128), arith::DivUIOp::create(b, loc, block, e.i64c(4)));
     Value dm = e.load(v2f16, table, e.add(e.i64c(rows * k / 2), e.mul(group, 4)), 4);
@@ -64,6 +71,35 @@ GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelS
     for (int64_t c = 0; c < 8; ++c)
       e.store(e.vector(ArrayRef<Value>(values).slice(size_t(c * 4), 4)), out,
               e.add(dst, c * 16), 16);
+  });
+  return launch;
+}
+
+GpuKernelLaunch emitGpuEmbeddingF16(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t rows = spec.n, k = spec.k, chunksPerRow = k / 8;
+  const int64_t total = spec.batch * chunksPerRow;
+  GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value tokens = e.arg(0), table = e.arg(1), out = e.arg(2);
+  VectorType v8f16 = VectorType::get({8}, b.getF16Type());
+  VectorType v8f32 = VectorType::get({8}, e.f32());
+
+  e.forEachItem(total, kThreads, [&](Value item) {
+    Value token = arith::DivUIOp::create(b, loc, item, e.i64c(chunksPerRow));
+    Value chunk = arith::RemUIOp::create(b, loc, item, e.i64c(chunksPerRow));
+    Value row = tableRow(e, tokens, token, rows);
+    Value halves = e.load(v8f16, table, e.add(e.mul(row, k * 2), e.mul(chunk, 16)), 16);
+    Value values = arith::ExtFOp::create(b, loc, v8f32, halves);
+    Value dst = e.add(e.mul(token, activationRowBytes(k)), e.mul(chunk, 32));
+    for (int64_t c = 0; c < 2; ++c) {
+      SmallVector<Value, 4> quad;
+      for (int64_t j = 0; j < 4; ++j)
+        quad.push_back(e.element(values, c * 4 + j));
+      e.store(e.vector(quad), out, e.add(dst, c * 16), 16);
+    }
   });
   return launch;
 }

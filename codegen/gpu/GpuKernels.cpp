@@ -23,6 +23,9 @@ std::optional<GpuTarget> resolveGpuTarget(StringRef name) {
   return std::nullopt;
 }
 
+// The weight format matters to linears and embeddings only.
+static bool f16(const GpuKernelSpec &s) { return s.format == GpuWeightFormat::F16; }
+
 std::string gpuKernelName(const GpuKernelSpec &s) {
   // The row kernels are named as their CPU counterparts, gpu_ before and
   // the batch after.
@@ -36,12 +39,14 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Add:
     return llvm::formatv("gpu_add_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
-    return llvm::formatv("gpu_embedding_q4g128_{0}x{1}_b{2}", s.n, s.k, s.batch).str();
+    return llvm::formatv("gpu_embedding_{0}_{1}x{2}_b{3}", f16(s) ? "f16" : "q4g128", s.n, s.k,
+                         s.batch)
+        .str();
   case GpuKernelOp::KvStore:
     return llvm::formatv("gpu_kv_store_{0}_c{1}_b{2}", s.k, s.context, s.batch).str();
   case GpuKernelOp::Rope:
-    return llvm::formatv("gpu_rope_{0}x{1}_{2}_pairs_b{3}", s.n, s.k, kernelNameNumber(s.param),
-                         s.batch)
+    return llvm::formatv("gpu_rope_{0}x{1}_{2}_{3}_b{4}", s.n, s.k, kernelNameNumber(s.param),
+                         s.ropeHalves ? "halves" : "pairs", s.batch)
         .str();
   case GpuKernelOp::AttentionSplit:
   case GpuKernelOp::AttentionCombine:
@@ -52,12 +57,14 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  if (s.batch > kGpuMaxDecodeBatch)
+  if (s.batch > kGpuMaxDecodeBatch && !f16(s))
     return llvm::formatv("gpu_linear_mma_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch,
                          gpuMmaBlockRows(s))
         .str();
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
-  return llvm::formatv("gpu_linear_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch, rows).str();
+  return llvm::formatv("gpu_linear_{0}_{1}x{2}_b{3}_r{4}", f16(s) ? "f16" : "q4g128", s.n, s.k,
+                       s.batch, rows)
+      .str();
 }
 
 int64_t gpuMmaBlockRows(const GpuKernelSpec &s) {
@@ -86,13 +93,17 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Add:
     return llvm::formatv("add of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
-    return llvm::formatv("embedding of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+    return llvm::formatv("{0}embedding of {1}x{2} × {3} tokens", f16(s) ? "f16 " : "", s.n, s.k,
+                         s.batch)
+        .str();
   case GpuKernelOp::KvStore:
     return llvm::formatv("kv_store of {0} values × {1} tokens, context {2}", s.k, s.batch,
                          s.context)
         .str();
   case GpuKernelOp::Rope:
-    return llvm::formatv("rope of {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+    return llvm::formatv("rope{0} of {1}x{2} × {3} tokens", s.ropeHalves ? " (halves)" : "", s.n,
+                         s.k, s.batch)
+        .str();
   case GpuKernelOp::AttentionSplit:
   case GpuKernelOp::AttentionCombine:
     return llvm::formatv("attention of {0} heads over {1} KV heads of {2} values, context {3}, "
@@ -102,7 +113,8 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  return llvm::formatv("linear {0}x{1} × {2} tokens", s.n, s.k, s.batch).str();
+  return llvm::formatv("{0}linear {1}x{2} × {3} tokens", f16(s) ? "f16 " : "", s.n, s.k, s.batch)
+      .str();
 }
 
 // Two parameters that print alike would make two kernels of one name, so
@@ -146,6 +158,12 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
   if (s.op == GpuKernelOp::Embedding) {
     if (s.n <= 0 || s.n > INT32_MAX)
       return std::string("the table needs 1 to 2^31 - 1 rows (int32 token ids)");
+    if (f16(s)) {
+      // One thread per 8 values; rows of whole chunks of 32 as the others.
+      if (s.k <= 0 || s.k % 32)
+        return std::string("the width must be a positive multiple of 32");
+      return std::nullopt;
+    }
     if (s.k <= 0 || s.k % 128)
       return std::string("the width must be a positive multiple of 128 (q4g128 groups)");
     return std::nullopt;
@@ -172,6 +190,8 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
   case GpuKernelOp::Quantize:
     return emitGpuQuantizeB32(module, s);
   case GpuKernelOp::Linear:
+    if (f16(s))
+      return emitGpuLinearF16(module, s);
     return s.batch > kGpuMaxDecodeBatch ? emitGpuMmaLinearQ4G128(module, s)
                                         : emitGpuLinearQ4G128(module, s);
   case GpuKernelOp::RmsNorm:
@@ -189,9 +209,28 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
   case GpuKernelOp::KvStore:
     return emitGpuKvStore(module, s);
   case GpuKernelOp::Embedding:
-    return emitGpuEmbeddingQ4G128(module, s);
+    return f16(s) ? emitGpuEmbeddingF16(module, s) : emitGpuEmbeddingQ4G128(module, s);
   }
   llvm_unreachable("every GpuKernelOp has an emitter");
+}
+
+static std::optional<std::string> unsupportedRowsPerWarp(const GpuKernelSpec &s) {
+  int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
+  if (rows != 1 && rows != 2 && rows != 4)
+    return std::string("rows per warp must be 1, 2 or 4");
+  return std::nullopt;
+}
+
+// Any N: the rows past it are guarded.
+static std::optional<std::string> unsupportedF16Linear(const GpuKernelSpec &s) {
+  if (s.batch < 1 || s.batch > kGpuMaxDecodeBatch)
+    return llvm::formatv("f16 linears take batches of 1 to {0} tokens", kGpuMaxDecodeBatch).str();
+  // Each lane takes chunks of 8 values; activation rows hold chunks of 32.
+  if (s.k <= 0 || s.k % 32)
+    return std::string("the input width must be a positive multiple of 32");
+  if (s.n <= 0 || s.n > INT32_MAX)
+    return std::string("the output rows must be 1 to 2^31 - 1");
+  return unsupportedRowsPerWarp(s);
 }
 
 // The shapes the kernels are written for; anything else is refused here
@@ -199,6 +238,8 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
 static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
   if (s.op != GpuKernelOp::Linear && s.op != GpuKernelOp::Quantize)
     return unsupportedRowKernel(s);
+  if (s.op == GpuKernelOp::Linear && f16(s))
+    return unsupportedF16Linear(s);
   if (s.k <= 0 || s.k % 128)
     return std::string("the input width must be a positive multiple of 128");
   if (s.op == GpuKernelOp::Quantize) {
@@ -219,9 +260,9 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
   }
   if (s.batch < 1)
     return std::string("a batch needs at least one token");
+  if (std::optional<std::string> why = unsupportedRowsPerWarp(s))
+    return why;
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
-  if (rows != 1 && rows != 2 && rows != 4)
-    return std::string("rows per warp must be 1, 2 or 4");
   if (s.n <= 0 || s.n % (kGpuDecodeWarpsPerBlock * rows))
     return llvm::formatv("the output rows must be a multiple of {0} ({1} warps × {2} rows)",
                          kGpuDecodeWarpsPerBlock * rows, kGpuDecodeWarpsPerBlock, rows)
@@ -263,11 +304,11 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
   case GpuKernelOp::Add:
     return {"add", "f32"};
   case GpuKernelOp::Embedding:
-    return {"embedding", "q4g128"};
+    return {"embedding", f16(s) ? "f16" : "q4g128"};
   case GpuKernelOp::KvStore:
     return {"kv_store", "f16kv"};
   case GpuKernelOp::Rope:
-    return {"rope", "pairs"};
+    return {"rope", s.ropeHalves ? "halves" : "pairs"};
   case GpuKernelOp::AttentionSplit:
     return {"attention_split", "f16kv"};
   case GpuKernelOp::AttentionCombine:
@@ -275,6 +316,8 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
   case GpuKernelOp::Linear:
     break;
   }
+  if (f16(s))
+    return {"linear", "f16"};
   return {"linear", s.batch > kGpuMaxDecodeBatch ? "q4g128_mma" : "q4g128"};
 }
 

@@ -1,11 +1,14 @@
-//===- GpuLinearKernel.cpp - Quantized GEMV for NVIDIA GPUs ---------------===//
+//===- GpuLinearKernel.cpp - GEMV for NVIDIA GPUs -------------------------===//
 //
-// The decode linear (batch 1-8) over affine int4 weights with groups of 128
-// (docs/gpu.md). Bandwidth decides it: each warp streams its rows' codes
-// with 16-byte loads (a warp reads 512 consecutive bytes per row and step),
-// dequantizes nothing to float (the int8 activations meet the 4-bit codes
-// in dp4a, 4 products per instruction), and keeps every token's partial
-// sums in registers, so each weight byte is read once for all tokens.
+// The decode linears (batch 1-8, docs/gpu.md). Bandwidth decides them: each
+// warp streams its rows with 16-byte loads (a warp reads 512 consecutive
+// bytes per row and step) and keeps every token's partial sums in
+// registers, so each weight byte is read once for all tokens.
+// - q4g128: affine int4 with groups of 128; nothing is dequantized to float
+//   (the int8 activations meet the 4-bit codes in dp4a, 4 products per
+//   instruction);
+// - f16: 8 values per load widened to f32 and multiplied with the f32
+//   activations by fma (no quantize kernel before it).
 //
 //===----------------------------------------------------------------------===//
 #include "GpuEmitter.h"
@@ -139,6 +142,111 @@ GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec
       for (int64_t r = 0; r < rows; ++r)
         e.store(totals[t * rows + r], out,
                 e.add(e.mul(e.add(row0, r), 4), t * outRowBytes), 4);
+  });
+  return launch;
+}
+
+GpuKernelLaunch emitGpuLinearF16(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t n = spec.n, k = spec.k, batch = spec.batch;
+  const int64_t rows = spec.rowsPerWarp ? spec.rowsPerWarp : defaultRowsPerWarp(batch);
+  const int64_t rowsPerBlock = kWarpsPerBlock * rows;
+  GpuKernelSpec resolved = spec;
+  resolved.rowsPerWarp = int(rows);
+  GpuKernelLaunch launch =
+      gpuLaunch(resolved, (n + rowsPerBlock - 1) / rowsPerBlock, kWarpsPerBlock * kWarpSize);
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kWarpsPerBlock * kWarpSize));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value w = e.arg(0), x = e.arg(1), out = e.arg(2);
+  // A chunk is 8 values: 16 bytes of a weight row, 32 of an activation row.
+  const int64_t chunks = k / 8, rowBytes = k * 2;
+  const int64_t xRowBytes = activationRowBytes(k), outRowBytes = activationRowBytes(n);
+  // Two chunks per lane and step where every lane has an even count: the
+  // loads of both are in flight together.
+  const int64_t unroll = chunks % (2 * kWarpSize) == 0 ? 2 : 1;
+  // Where the last block overhangs N, its warps' rows past N read row N − 1
+  // (so every load stays in the weight) and store nothing.
+  const bool ragged = n % rowsPerBlock != 0;
+
+  Value tid = e.threadIndex();
+  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
+  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
+  Value row0 = e.mul(e.add(e.mul(e.blockIndex(), kWarpsPerBlock), warp), rows);
+  SmallVector<Value> loadRows;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = e.add(row0, r);
+    loadRows.push_back(ragged ? arith::MinUIOp::create(b, loc, row, e.i64c(n - 1)) : row);
+  }
+
+  VectorType v8f16 = VectorType::get({8}, b.getF16Type());
+  VectorType v8f32 = VectorType::get({8}, e.f32()), v4f32 = VectorType::get({4}, e.f32());
+  // One step's loads for one chunk: R rows' weights, B tokens' activations
+  // (two 16-byte halves each).
+  struct StepLoads {
+    SmallVector<Value> weights, act;
+  };
+  auto loadStep = [&](Value chunk) {
+    StepLoads s;
+    for (Value row : loadRows)
+      s.weights.push_back(
+          e.load(v8f16, w, e.add(e.mul(row, rowBytes), e.mul(chunk, 16)), 16));
+    for (int64_t t = 0; t < batch; ++t) {
+      Value at = e.add(e.mul(chunk, 32), t * xRowBytes);
+      s.act.push_back(e.load(v4f32, x, at, 16));
+      s.act.push_back(e.load(v4f32, x, e.add(at, 16), 16));
+    }
+    return s;
+  };
+  // acc[t·rows + r] = fma(w_j, x_j, acc) over the chunk's 8 values in order.
+  auto accumulate = [&](const StepLoads &s, SmallVector<Value> &acc) {
+    SmallVector<SmallVector<Value, 8>> wf(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      Value widened = arith::ExtFOp::create(b, loc, v8f32, s.weights[r]);
+      for (int64_t j = 0; j < 8; ++j)
+        wf[r].push_back(e.element(widened, j));
+    }
+    for (int64_t t = 0; t < batch; ++t)
+      for (int64_t j = 0; j < 8; ++j) {
+        Value xj = e.element(s.act[2 * t + j / 4], j % 4);
+        for (int64_t r = 0; r < rows; ++r) {
+          Value &a = acc[t * rows + r];
+          a = LLVM::FMAOp::create(b, loc, wf[r][j], xj, a);
+        }
+      }
+  };
+
+  SmallVector<Value> init(batch * rows, e.f32c(0));
+  ValueRange sums = e.loop(lane, e.i64c(chunks), kWarpSize * unroll, init,
+                           [&](Value chunk, ValueRange carried) -> SmallVector<Value> {
+                             SmallVector<Value> acc(carried.begin(), carried.end());
+                             SmallVector<StepLoads, 2> steps;
+                             for (int64_t u = 0; u < unroll; ++u)
+                               steps.push_back(loadStep(e.add(chunk, u * kWarpSize)));
+                             for (const StepLoads &s : steps)
+                               accumulate(s, acc);
+                             return acc;
+                           });
+  SmallVector<Value> totals;
+  for (Value v : sums) {
+    for (int32_t mask = kWarpSize / 2; mask > 0; mask /= 2)
+      v = arith::AddFOp::create(b, loc, v, e.shuffleXor(v, mask));
+    totals.push_back(v);
+  }
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, e.i64c(0));
+  e.when(first, [&] {
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = e.add(row0, r);
+      auto storeRow = [&] {
+        for (int64_t t = 0; t < batch; ++t)
+          e.store(totals[t * rows + r], out, e.add(e.mul(row, 4), t * outRowBytes), 4);
+      };
+      if (ragged)
+        e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, e.i64c(n)),
+               storeRow);
+      else
+        storeRow();
+    }
   });
   return launch;
 }

@@ -1,8 +1,10 @@
 //===- GpuRopeKernel.cpp - Rotary position embedding on the GPU -----------===//
 //
-// Rotates each adjacent pair (2i, 2i+1) of every head in place by the angle
+// Rotates pairs of values of every head in place by the angle
 // position · θ^(−2i/D) (docs/gpu.md), as the CPU kernel does
-// (ModelKernels.cpp, rope_HxD_θ_pairs):
+// (ModelKernels.cpp, rope_HxD_θ_pairs and rope_HxD_θ_halves): pair i is
+// (2i, 2i+1) in the adjacent-pairs layout and (i, i + D/2) in the halves
+// one (Hugging Face's rotate_half); only that index mapping differs.
 // - the frequencies powf(θ, i·(−2/D)) in f32, which the CPU computes with
 //   libm at run time, are computed with the same libm here, when the kernel
 //   is generated, into a table in global memory;
@@ -87,6 +89,7 @@ GpuKernelLaunch emitGpuRope(gpu::GPUModuleOp module, const GpuKernelSpec &spec) 
   const int64_t heads = spec.n, headDim = spec.k, pairs = headDim / 2;
   const int64_t perToken = heads * pairs, total = spec.batch * perToken;
   const float theta = spec.param;
+  const bool halves = spec.ropeHalves;
   GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
 
   // θ^(−2i/D) with the CPU kernel's f32 exponent and powf (std::pow of two
@@ -120,14 +123,30 @@ GpuKernelLaunch emitGpuRope(gpu::GPUModuleOp module, const GpuKernelSpec &spec) 
         arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, e.f32(), position),
                               e.load(e.f32(), table, e.mul(i, 4), 4));
     auto [sin, cos] = emitSinCos(e, angle);
-    Value off = e.add(e.mul(token, activationRowBytes(heads * headDim)),
-                      e.add(e.mul(head, headDim * 4), e.mul(i, 8)));
-    Value v = e.load(v2f32, x, off, 8);
-    Value xa = e.element(v, 0), xb = e.element(v, 1);
+    // Pair i's first value: value 2i of its head, or value i in halves.
+    Value offA = e.add(e.mul(token, activationRowBytes(heads * headDim)),
+                       e.add(e.mul(head, headDim * 4), e.mul(i, halves ? 4 : 8)));
+    // Adjacent pairs are one 8-byte access; the halves' two values lie D/2
+    // apart, each a 4-byte access (consecutive threads' still coalesce).
+    Value xa, xb, offB;
+    if (halves) {
+      offB = e.add(offA, pairs * 4);
+      xa = e.load(e.f32(), x, offA, 4);
+      xb = e.load(e.f32(), x, offB, 4);
+    } else {
+      Value v = e.load(v2f32, x, offA, 8);
+      xa = e.element(v, 0);
+      xb = e.element(v, 1);
+    }
     auto mul = [&](Value p, Value q) { return arith::MulFOp::create(b, loc, p, q); };
     Value ya = arith::SubFOp::create(b, loc, mul(xa, cos), mul(xb, sin));
     Value yb = arith::AddFOp::create(b, loc, mul(xa, sin), mul(xb, cos));
-    e.store(e.vector({ya, yb}), x, off, 8);
+    if (halves) {
+      e.store(ya, x, offA, 4);
+      e.store(yb, x, offB, 4);
+    } else {
+      e.store(e.vector({ya, yb}), x, offA, 8);
+    }
   });
   return launch;
 }

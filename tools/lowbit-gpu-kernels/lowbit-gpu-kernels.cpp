@@ -1,16 +1,17 @@
 //===- lowbit-gpu-kernels.cpp - Generate the GPU kernels as PTX -----------===//
 //
 // lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,14336x4096 --batch=1,8
+//                    --linear-f16=128256x4096
 //                    --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --add=4096
-//                    --embedding=128256x4096
-//                    --rope=32x128 --rope-theta=500000
+//                    --embedding=128256x4096 --embedding-f16=128256x4096
+//                    --rope=32x128 --rope-halves=8x128 --rope-theta=500000
 //                    --attention=32x8x128 --context=4096
 //                    -o DIR              (DIR/kernels.ptx + DIR/kernels.tsv)
 //                    --emit=gpu|nvvm|ptx (one stage, to stdout or -o FILE)
 //
-// Each linear shape gets its activation-rounding kernel too, and every
-// kernel one variant per batch. docs/gpu.md has the kernels' ABI;
-// bench/gpu.sh runs them on a GPU.
+// Each q4g128 linear shape gets its activation-rounding kernel too, and
+// every kernel one variant per batch (the f16 linears: per batch of 1 to 8).
+// docs/gpu.md has the kernels' ABI; bench/gpu.sh runs them on a GPU.
 //
 //===----------------------------------------------------------------------===//
 #include "lowbit/Codegen/GpuKernels.h"
@@ -18,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -35,6 +37,9 @@ static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Req
                                    cl::cat(category));
 static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
                                      cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> f16Linears("linear-f16",
+                                        cl::desc("NxK shapes of f16 linears (batches 1-8)"),
+                                        cl::CommaSeparated, cl::cat(category));
 static cl::list<int64_t> rmsNorms("rms-norm", cl::desc("Widths K of rms_norm kernels"),
                                   cl::CommaSeparated, cl::cat(category));
 static cl::opt<float> rmsNormEps("rms-norm-eps",
@@ -47,11 +52,19 @@ static cl::list<int64_t> adds("add", cl::desc("Widths K of add (residual) kernel
 static cl::list<std::string> embeddings("embedding",
                                         cl::desc("VxK shapes of q4g128 embedding tables"),
                                         cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> f16Embeddings("embedding-f16",
+                                           cl::desc("VxK shapes of f16 embedding tables"),
+                                           cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string> ropes("rope",
                                    cl::desc("HxD shapes (heads x head size) of rope kernels"),
                                    cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> halvesRopes(
+    "rope-halves",
+    cl::desc("HxD shapes of rope kernels rotating value i with i + D/2 (rotate_half)"),
+    cl::CommaSeparated, cl::cat(category));
 static cl::opt<float> ropeTheta("rope-theta",
-                                cl::desc("The model's rope theta (needed by --rope)"),
+                                cl::desc("The model's rope theta (needed by --rope and "
+                                         "--rope-halves)"),
                                 cl::cat(category));
 static cl::list<std::string> attentions(
     "attention",
@@ -66,8 +79,9 @@ static cl::list<int64_t> batches("batch",
                                           "multiples of 8: tensor cores; default 1)"),
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int> rowsPerWarp("rows-per-warp",
-                                 cl::desc("Rows each warp owns: 1, 2 or 4 (one kernel per "
-                                          "value; default: chosen from the batch)"),
+                                 cl::desc("Rows each warp of a decode linear (q4g128, f16) "
+                                          "owns: 1, 2 or 4 (one kernel per value; default: "
+                                          "chosen from the batch)"),
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int> mmaBlockRows("mma-block-rows",
                                   cl::desc("Rows each block of a tensor-core linear owns (its "
@@ -84,6 +98,12 @@ static cl::opt<std::string> output("o", cl::desc("Output directory (--emit=dir) 
 static int fail(const Twine &message) {
   WithColor::error(errs(), "lowbit-gpu-kernels") << message << "\n";
   return 1;
+}
+
+/// "AxB" as two positive integers.
+static bool parseShape(StringRef shape, int64_t &a, int64_t &b) {
+  auto [as, bs] = shape.split('x');
+  return !as.getAsInteger(10, a) && !bs.getAsInteger(10, b) && a > 0 && b > 0;
 }
 
 static Error writeText(StringRef path, StringRef text) {
@@ -126,24 +146,35 @@ int main(int argc, char **argv) {
   for (int64_t k : adds)
     for (int64_t batch : tokenCounts)
       specs.push_back({GpuKernelOp::Add, 0, k, batch, 0});
-  for (const std::string &shape : embeddings) {
-    auto [vs, ks] = StringRef(shape).split('x');
-    int64_t rows = 0, k = 0;
-    if (vs.getAsInteger(10, rows) || ks.getAsInteger(10, k) || rows <= 0 || k <= 0)
-      return fail("--embedding '" + shape + "' is not VxK (e.g. 128256x4096)");
-    for (int64_t batch : tokenCounts)
-      specs.push_back({GpuKernelOp::Embedding, rows, k, batch, 0});
+  for (GpuWeightFormat format : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16}) {
+    bool f16 = format == GpuWeightFormat::F16;
+    for (const std::string &shape : f16 ? f16Embeddings : embeddings) {
+      int64_t rows = 0, k = 0;
+      if (!parseShape(shape, rows, k))
+        return fail(Twine(f16 ? "--embedding-f16 '" : "--embedding '") + shape +
+                    "' is not VxK (e.g. 128256x4096)");
+      for (int64_t batch : tokenCounts) {
+        GpuKernelSpec spec{GpuKernelOp::Embedding, rows, k, batch, 0};
+        spec.format = format;
+        specs.push_back(spec);
+      }
+    }
   }
-  if (!ropes.empty() && !ropeTheta.getNumOccurrences())
-    return fail("--rope needs --rope-theta (the model's theta, e.g. 10000)");
-  for (const std::string &shape : ropes) {
-    auto [hs, ds] = StringRef(shape).split('x');
-    int64_t heads = 0, headDim = 0;
-    if (hs.getAsInteger(10, heads) || ds.getAsInteger(10, headDim) || heads <= 0 ||
-        headDim <= 0)
-      return fail("--rope '" + shape + "' is not HxD (e.g. 32x128)");
-    for (int64_t batch : tokenCounts)
-      specs.push_back({GpuKernelOp::Rope, heads, headDim, batch, 0, ropeTheta});
+  if ((!ropes.empty() || !halvesRopes.empty()) && !ropeTheta.getNumOccurrences())
+    return fail(Twine(ropes.empty() ? "--rope-halves" : "--rope") +
+                " needs --rope-theta (the model's theta, e.g. 10000)");
+  for (bool halves : {false, true}) {
+    for (const std::string &shape : halves ? halvesRopes : ropes) {
+      int64_t heads = 0, headDim = 0;
+      if (!parseShape(shape, heads, headDim))
+        return fail(Twine(halves ? "--rope-halves '" : "--rope '") + shape +
+                    "' is not HxD (e.g. 32x128)");
+      for (int64_t batch : tokenCounts) {
+        GpuKernelSpec spec{GpuKernelOp::Rope, heads, headDim, batch, 0, ropeTheta};
+        spec.ropeHalves = halves;
+        specs.push_back(spec);
+      }
+    }
   }
   if (!attentions.empty() && !context.getNumOccurrences())
     return fail("--attention needs --context (the positions of the KV cache, e.g. 4096)");
@@ -169,9 +200,8 @@ int main(int argc, char **argv) {
     }
   }
   for (const std::string &shape : linears) {
-    auto [ns, ks] = StringRef(shape).split('x');
     int64_t n = 0, k = 0;
-    if (ns.getAsInteger(10, n) || ks.getAsInteger(10, k) || n <= 0 || k <= 0)
+    if (!parseShape(shape, n, k))
       return fail("--linear '" + shape + "' is not NxK (e.g. 4096x14336)");
     for (int64_t batch : tokenCounts) {
       // Tensor-core linears read f32 activations; decode ones int8.
@@ -186,9 +216,28 @@ int main(int argc, char **argv) {
     }
   }
 
+  // The f16 linears are decode kernels: they take the batches of 1 to 8
+  // tokens among --batch (none reads int8 activations: no quantize kernel).
+  if (!f16Linears.empty() && llvm::none_of(tokenCounts, [](int64_t b) { return b <= 8; }))
+    return fail("--linear-f16 needs a --batch of 1 to 8 tokens");
+  for (const std::string &shape : f16Linears) {
+    int64_t n = 0, k = 0;
+    if (!parseShape(shape, n, k))
+      return fail("--linear-f16 '" + shape + "' is not NxK (e.g. 128256x4096)");
+    for (int64_t batch : tokenCounts) {
+      if (batch > 8)
+        continue;
+      for (int rows : variants) {
+        GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
+        spec.format = GpuWeightFormat::F16;
+        specs.push_back(spec);
+      }
+    }
+  }
+
   if (specs.empty())
-    return fail("no kernels asked for (--linear, --rms-norm, --swiglu, --add, --rope, --attention, "
-                "--embedding)");
+    return fail("no kernels asked for (--linear, --linear-f16, --rms-norm, --swiglu, --add, "
+                "--rope, --rope-halves, --attention, --embedding, --embedding-f16)");
 
   mlir::DialectRegistry registry;
   registerGpuCodegenDialects(registry);

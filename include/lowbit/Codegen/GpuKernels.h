@@ -45,20 +45,22 @@ enum class GpuKernelOp {
 /// The weight layout a linear or an embedding reads (docs/gpu.md).
 enum class GpuWeightFormat { Q4G128, F16 };
 
-/// One kernel to generate. Linear: `n`×`k` affine int4 with groups of 128
-/// (q4g128) over `batch` tokens, each warp owning `rowsPerWarp` rows (0: the
-/// default for the batch); above 8 tokens, the tensor-core kernel, whose
-/// blocks own `rowsPerWarp` rows (16, 32 or 64; 0: 32). Quantize: `batch`
-/// rows of `k` f32 activations to int8 blocks of 32. RmsNorm: `batch` rows
-/// of `k` values, epsilon `param`. Swiglu: `batch` rows of `k` gate and up
-/// values. Add: `batch` rows of `k` values, summed. Embedding: `batch`
-/// token ids looked up in an `n`×`k` q4g128 table. Rope: `batch` rows of
-/// `n` heads × `k` values rotated in adjacent
-/// pairs, theta `param`. AttentionSplit and AttentionCombine: the two
-/// kernels of decode attention for `batch` tokens of `n` query heads of
-/// size `k` over `kvHeads` f16 key and value heads, `context` positions.
-/// KvStore: `batch` rows of `k` key and value values into an f16 cache of
-/// `context` positions.
+/// One kernel to generate. Linear: `n`×`k` weights over `batch` tokens, in
+/// `format`: q4g128 (affine int4 with groups of 128), each warp owning
+/// `rowsPerWarp` rows (0: the default for the batch), and above 8 tokens the
+/// tensor-core kernel, whose blocks own `rowsPerWarp` rows (16, 32 or 64;
+/// 0: 32); or f16 (1 to 8 tokens of f32 activations, no quantize kernel),
+/// `rowsPerWarp` as q4g128's. Quantize: `batch` rows of `k` f32 activations
+/// to int8 blocks of 32. RmsNorm: `batch` rows of `k` values, epsilon
+/// `param`. Swiglu: `batch` rows of `k` gate and up values. Add: `batch`
+/// rows of `k` values, summed. Embedding: `batch` token ids looked up in an
+/// `n`×`k` table in `format` (q4g128 or f16). Rope: `batch` rows of `n`
+/// heads × `k` values rotated in adjacent pairs, or with `ropeHalves` each
+/// value i of the first half of a head with value i + k/2, theta `param`.
+/// AttentionSplit and AttentionCombine: the two kernels of decode attention
+/// for `batch` tokens of `n` query heads of size `k` over `kvHeads` f16 key
+/// and value heads, `context` positions. KvStore: `batch` rows of `k` key
+/// and value values into an f16 cache of `context` positions.
 struct GpuKernelSpec {
   GpuKernelOp op = GpuKernelOp::Linear;
   int64_t n = 0, k = 0, batch = 1;

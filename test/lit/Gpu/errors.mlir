@@ -24,7 +24,7 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=-1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-NEGATIVE
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1e-5 --batch=65 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROW-BATCH
 
-// NONE: error: no kernels asked for (--linear, --rms-norm, --swiglu, --add, --rope, --attention, --embedding)
+// NONE: error: no kernels asked for (--linear, --linear-f16, --rms-norm, --swiglu, --add, --rope, --rope-halves, --attention, --embedding, --embedding-f16)
 // RMS-EPS: error: --rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)
 // RMS-WIDTH: error: no GPU kernel for the rms_norm of 100 values × 1 tokens: the width must be a positive multiple of 32
 // RMS-WIDE: error: no GPU kernel for the rms_norm of 32768 values × 1 tokens: rows of at most 16384 values (a block holds its row in registers)
@@ -60,3 +60,24 @@
 // EMB-SHAPE: error: --embedding '1000' is not VxK (e.g. 128256x4096)
 // EMB-WIDTH: error: no GPU kernel for the embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 groups)
 // ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32
+
+// The f16 linear and embedding, and rope in halves.
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear-f16=256x100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=F16-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear-f16=256x128 --batch=16 --emit=ptx 2>&1 | FileCheck %s --check-prefix=F16-BATCH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear-f16=256x128 --rows-per-warp=8 --emit=ptx 2>&1 | FileCheck %s --check-prefix=F16-RPW
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear-f16=256 --emit=ptx 2>&1 | FileCheck %s --check-prefix=F16-SHAPE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --embedding-f16=1000x100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=EMB-F16-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --embedding-f16=1000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=EMB-F16-SHAPE
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope-halves=32x128 --emit=ptx 2>&1 | FileCheck %s --check-prefix=HALVES-THETA
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope-halves=32x127 --rope-theta=10000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=HALVES-ODD
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rope-halves=32 --rope-theta=10000 --emit=ptx 2>&1 | FileCheck %s --check-prefix=HALVES-SHAPE
+
+// F16-WIDTH: error: no GPU kernel for the f16 linear 256x100 × 1 tokens: the input width must be a positive multiple of 32
+// F16-BATCH: error: --linear-f16 needs a --batch of 1 to 8 tokens
+// F16-RPW: error: no GPU kernel for the f16 linear 256x128 × 1 tokens: rows per warp must be 1, 2 or 4
+// F16-SHAPE: error: --linear-f16 '256' is not NxK (e.g. 128256x4096)
+// EMB-F16-WIDTH: error: no GPU kernel for the f16 embedding of 1000x100 × 1 tokens: the width must be a positive multiple of 32
+// EMB-F16-SHAPE: error: --embedding-f16 '1000' is not VxK (e.g. 128256x4096)
+// HALVES-THETA: error: --rope-halves needs --rope-theta (the model's theta, e.g. 10000)
+// HALVES-ODD: error: no GPU kernel for the rope (halves) of 32x127 × 1 tokens: the head size must be a positive even number (pairs)
+// HALVES-SHAPE: error: --rope-halves '32' is not HxD (e.g. 32x128)

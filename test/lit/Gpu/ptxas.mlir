@@ -43,3 +43,19 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --attention=4x2x64,32x8x128,16x16x256 --context=4096 --batch=1,64 -o %t/attention_sm_90 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/attention_sm_90/kernels.ptx -o %t/attention_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 18 | FileCheck %s --check-prefix=ATTENTION
 // ATTENTION: 18 kernels within 64 registers, no spills
+
+// The f16 linears: Llama-3-8B's shapes and its output matrix, a ragged
+// 100-row one, batches 1 to 8, every rows-per-warp variant: within the
+// decode kernels' 168 registers.
+// RUN: lowbit-gpu-kernels --target=sm_80 --linear-f16=4096x4096,1024x4096,14336x4096,4096x14336,128256x4096,100x96 --batch=1,2,3,4,5,6,7,8 --rows-per-warp=1,2,4 -o %t/f16_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/f16_sm_80/kernels.ptx -o %t/f16_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 144 | FileCheck %s --check-prefix=F16
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear-f16=4096x4096,1024x4096,14336x4096,4096x14336,128256x4096,100x96 --batch=1,2,3,4,5,6,7,8 --rows-per-warp=1,2,4 -o %t/f16_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/f16_sm_90/kernels.ptx -o %t/f16_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 144 | FileCheck %s --check-prefix=F16
+// F16: 144 kernels within 168 registers, no spills
+
+// The f16 embedding and rope in halves, as their siblings: within 64.
+// RUN: lowbit-gpu-kernels --target=sm_80 --embedding-f16=1000x96,128256x4096 --rope-halves=3x64,32x128,8x128 --rope-theta=500000 --batch=1,64 -o %t/f16_rows_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/f16_rows_sm_80/kernels.ptx -o %t/f16_rows_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 10 | FileCheck %s --check-prefix=F16-ROWS
+// RUN: lowbit-gpu-kernels --target=sm_90 --embedding-f16=1000x96,128256x4096 --rope-halves=3x64,32x128,8x128 --rope-theta=500000 --batch=1,64 -o %t/f16_rows_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/f16_rows_sm_90/kernels.ptx -o %t/f16_rows_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 10 | FileCheck %s --check-prefix=F16-ROWS
+// F16-ROWS: 10 kernels within 64 registers, no spills
