@@ -16,7 +16,10 @@
 // (q4g128_mma) reads the f32 activations and the weights repacked for it: its
 // outputs must match the product of the f16 values it multiplies within 2e-3
 // of the token's largest output, and its distance from the exact product is
-// reported. Then R back-to-back launches of the linear kernel alone are timed
+// reported. An f16 linear reads f32 activations and f16 weights (random
+// bits, with zeros and subnormals planted): its outputs must match the
+// product of those values, in double, within 1e-5 of the token's largest
+// output. Then R back-to-back launches of the linear kernel alone are timed
 // with events, after 3 untimed ones; GB/s count every byte a call reads or
 // writes. cuBLAS (GemmEx, fp16 in and out, f32 compute) runs at each shape
 // once, on the same values. --json writes every figure.
@@ -37,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -225,6 +229,8 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
       if (k.format == "q4g128_mma" &&
           (k.n < 16 || k.n % 16 || k.k < 128 || k.k % 128 || k.batch % 8))
         return fail(k.name + ": q4g128_mma needs n a multiple of 16, k of 128 and batch of 8");
+      if (k.format == "f16" && (k.n < 1 || k.k < 32 || k.k % 32 || k.batch > 8))
+        return fail(k.name + ": f16 needs n >= 1, k a multiple of 32 and at most 8 tokens");
     } else if (k.op == "quantize") {
       if (k.format != "b32")
         return fail(k.name + ": unknown quantize format '" + k.format + "' (expected b32)");
@@ -236,10 +242,13 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
       if (k.k < 32 || k.k % 32 || k.context < 1)
         return fail(k.name + ": kv_store needs k a multiple of 32 and a context");
     } else if (k.op == "embedding") {
-      if (k.format != "q4g128")
-        return fail(k.name + ": unknown embedding format '" + k.format + "' (expected q4g128)");
-      if (k.n < 1 || k.k < 128 || k.k % 128)
-        return fail(k.name + ": embedding needs n >= 1 rows and k a multiple of 128");
+      if (k.format != "q4g128" && k.format != "f16")
+        return fail(k.name + ": unknown embedding format '" + k.format +
+                    "' (expected q4g128 or f16)");
+      const int64_t multiple = k.format == "f16" ? 32 : 128;
+      if (k.n < 1 || k.k < multiple || k.k % multiple)
+        return fail(k.name + ": embedding needs n >= 1 rows and k a multiple of " +
+                    std::to_string(multiple));
     } else if (k.op == "rms_norm" || k.op == "swiglu" || k.op == "add") {
       if (k.format != "f32")
         return fail(k.name + ": unknown " + k.op + " format '" + k.format + "' (expected f32)");
@@ -253,8 +262,9 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
         return fail(k.name + ": attention needs heads a multiple of kv_heads, k a multiple of "
                              "32 and the context a multiple of 256");
     } else if (k.op == "rope") {
-      if (k.format != "pairs")
-        return fail(k.name + ": unknown rope format '" + k.format + "' (expected pairs)");
+      if (k.format != "pairs" && k.format != "halves")
+        return fail(k.name + ": unknown rope format '" + k.format +
+                    "' (expected pairs or halves)");
       if (k.n < 1 || k.k < 2 || k.k % 2)
         return fail(k.name + ": rope needs n >= 1 heads and an even head size k");
     } else {
@@ -744,23 +754,39 @@ struct Kernels {
   const CudaModule &module;
   Cublas &cublas;
   // Variants of one shape (rows per warp) share one cuBLAS measurement and
-  // the tensor-core linears' references.
+  // the tensor-core and f16 linears' references.
   std::map<std::array<int64_t, 3>, CublasResult> &cublasByShape;
   std::map<std::array<int64_t, 3>, MmaReference> &mmaReferences;
+  std::map<std::array<int64_t, 3>, std::vector<double>> &f16References;
   int reps;
 };
 
-/// cuBLAS fp16 at the shape of a linear kernel, on its weights dequantized
-/// and its activations, both rounded to f16: out[B, N] = x[B, K] · W[N, K]ᵀ.
+/// The q4g128 weights dequantized, d·u + m, rounded to f16: cuBLAS's input.
+std::vector<uint16_t> dequantizeToHalf(const Q4Layout &wl, const std::vector<uint8_t> &w) {
+  std::vector<uint16_t> wh(size_t(wl.n * wl.k));
+  std::vector<uint8_t> u(static_cast<size_t>(wl.k));
+  for (int64_t r = 0; r < wl.n; ++r) {
+    wl.decodeRow(w.data(), r, u.data());
+    for (int64_t i = 0; i < wl.k; ++i) {
+      const uint8_t *p = wl.params(w.data(), r, i / 128);
+      wh[size_t(r * wl.k + i)] =
+          floatToFp16(Q4Layout::half(p) * float(u[size_t(i)]) + Q4Layout::half(p + 2));
+    }
+  }
+  return wh;
+}
+
+/// cuBLAS fp16 at the shape of a linear kernel, on its f16 weights `wh`
+/// (N rows of K) and its activations rounded to f16:
+/// out[B, N] = x[B, K] · W[N, K]ᵀ.
 /// Column-major cuBLAS sees the row-major W as A = Wᵀ, K×N with leading
 /// dimension K, and computes C[N, B] = Aᵀ·X[K, B] (op T, op N).
 /// Its output is checked too, so a wrong call cannot pass for a fast one; a
 /// failure is a note, not a failure of lowbit's kernels.
-CublasResult runCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector<uint8_t> &w,
+CublasResult runCublas(const Kernels &ctx, const std::vector<uint16_t> &wh, int64_t n, int64_t k,
                        const std::vector<float> &x, int64_t xStride, int64_t batch) {
   const CudaDevice &dev = ctx.dev;
   Cublas &cl = ctx.cublas;
-  int64_t n = wl.n, k = wl.k;
   CublasResult result;
   JsonObject &cb = result.json;
   auto note = [&](const std::string &why) {
@@ -768,16 +794,7 @@ CublasResult runCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector
     cb.str("error", why);
     return result;
   };
-  std::vector<uint16_t> wh(size_t(n * k)), xh(size_t(k * batch));
-  std::vector<uint8_t> u(static_cast<size_t>(k));
-  for (int64_t r = 0; r < n; ++r) {
-    wl.decodeRow(w.data(), r, u.data());
-    for (int64_t i = 0; i < k; ++i) {
-      const uint8_t *p = wl.params(w.data(), r, i / 128);
-      wh[size_t(r * k + i)] =
-          floatToFp16(Q4Layout::half(p) * float(u[size_t(i)]) + Q4Layout::half(p + 2));
-    }
-  }
+  std::vector<uint16_t> xh(size_t(k * batch));
   for (int64_t t = 0; t < batch; ++t)
     for (int64_t i = 0; i < k; ++i)
       xh[size_t(t * k + i)] = floatToFp16(x[size_t(t * xStride + i)]);
@@ -903,17 +920,17 @@ bool failKernel(const KernelLine &lin, JsonObject &j, const std::string &why) {
   return false;
 }
 
-/// cuBLAS at the shape of a linear (measured once per shape) into j's
-/// "cublas", with its time over ours, `us`.
-void addCublas(const Kernels &ctx, const Q4Layout &wl, const std::vector<uint8_t> &w,
-               const std::vector<float> &x, int64_t xStride, int64_t batch, double us,
-               JsonObject &j) {
+/// cuBLAS at the shape of a linear into j's "cublas", with its time over
+/// ours, `us`: `measure` runs it, once per shape (n, k, batch) whatever the
+/// weight format.
+void addCublas(const Kernels &ctx, int64_t n, int64_t k, int64_t batch, double us, JsonObject &j,
+               const std::function<CublasResult()> &measure) {
   if (!ctx.cublas.available())
     return;
-  std::array<int64_t, 3> shape = {wl.n, wl.k, batch};
+  std::array<int64_t, 3> shape = {n, k, batch};
   auto it = ctx.cublasByShape.find(shape);
   if (it == ctx.cublasByShape.end())
-    it = ctx.cublasByShape.emplace(shape, runCublas(ctx, wl, w, x, xStride, batch)).first;
+    it = ctx.cublasByShape.emplace(shape, measure()).first;
   JsonObject cb = it->second.json;
   if (std::isfinite(it->second.us)) {
     double ratio = it->second.us / us;
@@ -1006,7 +1023,142 @@ bool runMmaLinear(const Kernels &ctx, const KernelLine &lin, JsonObject &j) {
       .boolean("weights_fit_l2", l2 > 0 && wl.bytes() <= l2);
   std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB)\n", lin.name.c_str(), *us, gbps(bytes, *us),
               bytes / 1e6);
-  addCublas(ctx, wl, w, x, xStride, batch, *us, j);
+  addCublas(ctx, n, k, batch, *us, j, [&] {
+    return runCublas(ctx, dequantizeToHalf(wl, w), n, k, x, xStride, batch);
+  });
+  j.boolean("pass", pass);
+  return pass;
+}
+
+/// N rows of K random f16 weights: sign, 10 mantissa bits and an exponent
+/// drawn uniformly, |w| in [2^-6, 4), straight from random bits (the output
+/// matrix has half a billion); row 0 starts with ±0, subnormals and 1, which
+/// the kernel must widen exactly too.
+std::vector<uint16_t> makeHalfWeights(std::mt19937 &rng, int64_t n, int64_t k) {
+  std::vector<uint16_t> w(size_t(n * k));
+  std::mt19937_64 bits(rng());
+  for (size_t i = 0; i < w.size(); i += 4) {
+    uint64_t r = bits();
+    for (size_t j = 0; j < 4 && i + j < w.size(); ++j) {
+      uint16_t h = uint16_t(r >> (16 * j));
+      // Sign and mantissa as drawn; three bits pick the exponent field 9-16.
+      w[i + j] = uint16_t((h & 0x83ff) | ((9 + ((h >> 10) & 7)) << 10));
+    }
+  }
+  const uint16_t planted[] = {0x0000, 0x8000, 0x0001, 0x83ff, 0x0200, 0x3c00};
+  std::copy(std::begin(planted), std::end(planted), w.begin());
+  return w;
+}
+
+/// The f16 linear from its definition, in double: out[t][r] = Σ_k w·x at
+/// [t·n + r] (four partial sums, far below the check's tolerance).
+std::vector<double> f16LinearReference(const std::vector<uint16_t> &w, int64_t n, int64_t k,
+                                       const std::vector<float> &x, int64_t xStride,
+                                       int64_t batch) {
+  std::vector<float> widen(65536);
+  for (uint32_t h = 0; h < 65536; ++h)
+    widen[h] = fp16ToFloat(uint16_t(h));
+  std::vector<double> ref(size_t(batch * n)), row(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < k; ++i)
+      row[size_t(i)] = widen[w[size_t(r * k + i)]];
+    for (int64_t t = 0; t < batch; ++t) {
+      const float *xt = x.data() + t * xStride;
+      double acc[4] = {0, 0, 0, 0};
+      for (int64_t i = 0; i < k; i += 4)
+        for (int64_t j = 0; j < 4; ++j)
+          acc[j] += row[size_t(i + j)] * double(xt[i + j]);
+      ref[size_t(t * n + r)] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+  }
+  return ref;
+}
+
+/// Checks and times an f16 linear: f32 activations (no quantize kernel),
+/// outputs within 1e-5 of the token's largest |output| of the double
+/// reference (the kernel's f32 fma sums differ from it by their rounding),
+/// the padding columns [N, roundUp(N, 32)) untouched; beside cuBLAS on the
+/// same f16 weights.
+bool runF16Linear(const Kernels &ctx, const KernelLine &lin, JsonObject &j) {
+  const CudaDevice &dev = ctx.dev;
+  int64_t n = lin.n, k = lin.k, batch = lin.batch;
+  auto fail = [&](const std::string &why) { return failKernel(lin, j, why); };
+  StatusOr<CUfunction> fn = ctx.module.function(lin.name);
+  if (!fn)
+    return fail(fn.status().message());
+
+  std::mt19937 rng(inputSeed(n, k, batch));
+  int64_t xStride = roundUp(k, 32), outStride = roundUp(n, 32);
+  std::vector<uint16_t> w = makeHalfWeights(rng, n, k);
+  std::vector<float> x = makeActivations(rng, k, batch, xStride);
+
+  // out starts as NaN bytes so unwritten values show (and written padding).
+  size_t wBytes = w.size() * 2, xBytes = x.size() * 4, outBytes = size_t(batch * outStride * 4);
+  StatusOr<DeviceBuffer> wBuf = dev.alloc(wBytes), xBuf = dev.alloc(xBytes),
+                         outBuf = dev.alloc(outBytes);
+  for (StatusOr<DeviceBuffer> *b : {&wBuf, &xBuf, &outBuf})
+    if (!*b)
+      return fail(b->status().message());
+  Status s = dev.upload(*wBuf, w.data(), wBytes);
+  if (s)
+    s = dev.upload(*xBuf, x.data(), xBytes);
+  if (s)
+    s = dev.memset(*outBuf, 0xff, outBytes);
+  if (!s)
+    return fail(s.message());
+
+  CUdeviceptr wPtr = wBuf->ptr(), xPtr = xBuf->ptr(), outPtr = outBuf->ptr();
+  void *args[] = {&wPtr, &xPtr, &outPtr};
+  auto run = [&] { return dev.launch(*fn, lin.grid, lin.block, lin.shared, args); };
+  if (s = run(); !s)
+    return fail(s.message());
+  if (s = dev.synchronize(); !s)
+    return fail("running " + lin.name + ": " + s.message());
+  std::vector<float> out(size_t(batch * outStride));
+  if (s = dev.download(out.data(), *outBuf, outBytes); !s)
+    return fail(s.message());
+
+  std::array<int64_t, 3> shape = {n, k, batch};
+  auto ref = ctx.f16References.find(shape);
+  if (ref == ctx.f16References.end())
+    ref = ctx.f16References.emplace(shape, f16LinearReference(w, n, k, x, xStride, batch)).first;
+  LinearCheck lc = compareOutputs(ref->second, n, batch, out, outStride, 1e-5);
+  int64_t paddingWritten = 0;
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t r = n; r < outStride; ++r) {
+      uint32_t bits;
+      std::memcpy(&bits, &out[size_t(t * outStride + r)], 4);
+      paddingWritten += bits != 0xffffffffu;
+    }
+  bool pass = lc.pass() && paddingWritten == 0;
+  j.boolean("linear_pass", lc.pass())
+      .integer("linear_mismatches", lc.mismatches)
+      .integer("padding_written", paddingWritten)
+      .num("max_abs_error", lc.maxAbsError)
+      .num("max_rel_error", lc.maxRelError);
+  if (!lc.firstProblem.empty())
+    j.str("linear_first_problem", lc.firstProblem);
+  std::printf("%s %s: linear %s, max error %.3g (%.3g of the largest output)%s\n",
+              pass ? "PASS" : "FAIL", lin.name.c_str(), lc.pass() ? "ok" : "WRONG",
+              lc.maxAbsError, lc.maxRelError,
+              paddingWritten ? ", padding columns written" : "");
+  if (!lc.firstProblem.empty())
+    std::printf("  linear: %s (%lld outputs off)\n", lc.firstProblem.c_str(),
+                (long long)lc.mismatches);
+
+  double bytes = double(wBytes) + double(batch * k * 4) + double(batch * n * 4);
+  StatusOr<double> us = timeCalls(dev, ctx.reps, run);
+  if (!us)
+    return fail("timing: " + us.status().message());
+  int l2 = dev.attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE);
+  j.num("us", *us)
+      .integer("bytes", int64_t(bytes))
+      .num("gbps", gbps(bytes, *us))
+      .boolean("weights_fit_l2", l2 > 0 && double(wBytes) <= l2);
+  std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB)\n", lin.name.c_str(), *us, gbps(bytes, *us),
+              bytes / 1e6);
+  addCublas(ctx, n, k, batch, *us, j,
+            [&] { return runCublas(ctx, w, n, k, x, xStride, batch); });
   j.boolean("pass", pass);
   return pass;
 }
@@ -1024,9 +1176,11 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   auto fail = [&](const std::string &why) { return failKernel(lin, j, why); };
   if (lin.format == "q4g128_mma")
     return runMmaLinear(ctx, lin, j);
+  if (lin.format == "f16")
+    return runF16Linear(ctx, lin, j);
   if (lin.format != "q4g128")
     return fail("linear format '" + lin.format +
-                "' is unknown to lowbit-gpu-bench (q4g128, q4g128_mma)");
+                "' is unknown to lowbit-gpu-bench (q4g128, q4g128_mma, f16)");
   if (!quant)
     return fail("kernels.tsv has no quantize kernel with k " + std::to_string(k) + " and batch " +
                 std::to_string(batch));
@@ -1138,7 +1292,9 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   std::printf("  %s: %.2f us, %.0f GB/s (%.1f MB); quantize %.2f us\n", lin.name.c_str(), *us,
               gbps(bytes, *us), bytes / 1e6, *quantUs);
 
-  addCublas(ctx, wl, w, x, xStride, batch, *us, j);
+  addCublas(ctx, n, k, batch, *us, j, [&] {
+    return runCublas(ctx, dequantizeToHalf(wl, w), n, k, x, xStride, batch);
+  });
   j.boolean("pass", pass);
   return pass;
 }
@@ -1177,12 +1333,13 @@ std::vector<double> swigluReference(const std::vector<float> &gate, const std::v
   return ref;
 }
 
-/// rope from its definition: the pair (2i, 2i+1) of each head rotated by
-/// the f32 angle position·freq_i, freq_i = powf(θ, i·(−2/D)) (both in f32),
-/// whose sine and cosine are rounded to f32; the rotation in double.
+/// rope from its definition: the pair (2i, 2i+1) of each head, or with
+/// `halves` (i, i + D/2), rotated by the f32 angle position·freq_i,
+/// freq_i = powf(θ, i·(−2/D)) (both in f32), whose sine and cosine are
+/// rounded to f32; the rotation in double.
 std::vector<double> ropeReference(const std::vector<float> &x, int64_t stride,
                                   const std::vector<int32_t> &positions, int64_t heads,
-                                  int64_t headDim, float theta) {
+                                  int64_t headDim, float theta, bool halves) {
   int64_t width = heads * headDim, batch = int64_t(positions.size());
   std::vector<double> ref(size_t(batch * width));
   for (int64_t t = 0; t < batch; ++t)
@@ -1191,10 +1348,11 @@ std::vector<double> ropeReference(const std::vector<float> &x, int64_t stride,
       float angle = float(positions[size_t(t)]) * freq;
       double c = float(std::cos(double(angle))), s = float(std::sin(double(angle)));
       for (int64_t h = 0; h < heads; ++h) {
-        int64_t a = h * headDim + 2 * i;
-        double xa = x[size_t(t * stride + a)], xb = x[size_t(t * stride + a + 1)];
+        int64_t a = h * headDim + (halves ? i : 2 * i);
+        int64_t bIndex = a + (halves ? headDim / 2 : 1);
+        double xa = x[size_t(t * stride + a)], xb = x[size_t(t * stride + bIndex)];
         ref[size_t(t * width + a)] = xa * c - xb * s;
-        ref[size_t(t * width + a + 1)] = xa * s + xb * c;
+        ref[size_t(t * width + bIndex)] = xa * s + xb * c;
       }
     }
   return ref;
@@ -1250,7 +1408,7 @@ bool runRowKernel(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
     std::uniform_int_distribution<int32_t> position(1, (1 << 17) - 1);
     for (int64_t t = 0; t < batch; ++t)
       positions.push_back(t == 1 ? 0 : t > 1 && t == batch - 1 ? 2147480000 : position(rng));
-    ref = ropeReference(first, stride, positions, kl.n, kl.k, kl.param);
+    ref = ropeReference(first, stride, positions, kl.n, kl.k, kl.param, kl.format == "halves");
     tolerance = 1e-6;
   } else if (kl.op == "add") {
     second = randomRows(rng, width, batch, stride, 1.0f);
@@ -1565,10 +1723,10 @@ bool runKvStore(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
   return mismatches == 0;
 }
 
-/// Checks and times the q4g128 embedding: each token's row decoded from its
-/// definition (w = d·u + m, the product rounded to f32 then the sum, as the
-/// kernel), so the rows must match exactly; ids include the first and last
-/// rows.
+/// Checks and times an embedding: each token's row decoded from its
+/// definition (q4g128: w = d·u + m, the product rounded to f32 then the
+/// sum, as the kernel; f16: the value widened), so the rows must match
+/// exactly; ids include the first and last rows.
 bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
   const CudaDevice &dev = ctx.dev;
   const int64_t rows = kl.n, k = kl.k, batch = kl.batch, stride = roundUp(k, 32);
@@ -1583,15 +1741,22 @@ bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
     return fail(fn.status().message());
 
   std::mt19937 rng(inputSeed(rows, k, batch));
+  const bool f16 = kl.format == "f16";
+  std::vector<uint8_t> table;
   Q4Layout layout{rows, k};
-  std::vector<uint8_t> table(size_t(layout.bytes()));
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (int64_t i = 0; i < layout.codeBytes(); ++i)
-    table[size_t(i)] = uint8_t(byte(rng));
-  std::uniform_real_distribution<float> scale(0.001f, 0.02f), offset(-0.1f, 0.1f);
-  for (int64_t i = layout.codeBytes(); i < layout.bytes(); i += 4) {
-    uint16_t dm[2] = {floatToFp16(scale(rng)), floatToFp16(offset(rng))};
-    std::memcpy(&table[size_t(i)], dm, 4);
+  std::vector<uint16_t> halves;
+  if (f16) {
+    halves = makeHalfWeights(rng, rows, k);
+  } else {
+    table.resize(size_t(layout.bytes()));
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (int64_t i = 0; i < layout.codeBytes(); ++i)
+      table[size_t(i)] = uint8_t(byte(rng));
+    std::uniform_real_distribution<float> scale(0.001f, 0.02f), offset(-0.1f, 0.1f);
+    for (int64_t i = layout.codeBytes(); i < layout.bytes(); i += 4) {
+      uint16_t dm[2] = {floatToFp16(scale(rng)), floatToFp16(offset(rng))};
+      std::memcpy(&table[size_t(i)], dm, 4);
+    }
   }
   std::uniform_int_distribution<int32_t> id(0, int32_t(rows - 1));
   std::vector<int32_t> ids;
@@ -1600,23 +1765,31 @@ bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
   std::vector<double> ref(size_t(batch * k));
   std::vector<uint8_t> u(static_cast<size_t>(k));
   for (int64_t t = 0; t < batch; ++t) {
-    layout.decodeRow(table.data(), ids[size_t(t)], u.data());
+    const int64_t row = ids[size_t(t)];
+    if (f16) {
+      for (int64_t i = 0; i < k; ++i)
+        ref[size_t(t * k + i)] = fp16ToFloat(halves[size_t(row * k + i)]);
+      continue;
+    }
+    layout.decodeRow(table.data(), row, u.data());
     for (int64_t i = 0; i < k; ++i) {
-      const uint8_t *p = layout.params(table.data(), ids[size_t(t)], i / 128);
+      const uint8_t *p = layout.params(table.data(), row, i / 128);
       float w = float(u[size_t(i)]) * Q4Layout::half(p);
       ref[size_t(t * k + i)] = double(w + Q4Layout::half(p + 2));
     }
   }
 
   const size_t outBytes = size_t(batch * stride * 4);
-  StatusOr<DeviceBuffer> idBuf = dev.alloc(size_t(batch) * 4), tableBuf = dev.alloc(table.size()),
+  const void *tableData = f16 ? static_cast<const void *>(halves.data()) : table.data();
+  const size_t tableBytes = f16 ? halves.size() * 2 : table.size();
+  StatusOr<DeviceBuffer> idBuf = dev.alloc(size_t(batch) * 4), tableBuf = dev.alloc(tableBytes),
                          outBuf = dev.alloc(outBytes);
   for (StatusOr<DeviceBuffer> *b : {&idBuf, &tableBuf, &outBuf})
     if (!*b)
       return fail(b->status().message());
   Status s = dev.upload(*idBuf, ids.data(), size_t(batch) * 4);
   if (s)
-    s = dev.upload(*tableBuf, table.data(), table.size());
+    s = dev.upload(*tableBuf, tableData, tableBytes);
   if (s)
     s = dev.memset(*outBuf, 0xff, outBytes);
   if (!s)
@@ -1641,7 +1814,8 @@ bool runEmbedding(const Kernels &ctx, const KernelLine &kl, JsonObject &j) {
     std::printf("  embedding: %s (%lld values off)\n", c.firstProblem.c_str(),
                 (long long)c.mismatches);
   // The rows read and written.
-  double bytes = double(batch) * (double(k) / 2 + double(k / 128) * 4 + double(k) * 4);
+  double rowRead = f16 ? double(k) * 2 : double(k) / 2 + double(k / 128) * 4;
+  double bytes = double(batch) * (rowRead + double(k) * 4);
   StatusOr<double> us = timeCalls(dev, ctx.reps, run);
   if (!us)
     return fail("timing: " + us.status().message());
@@ -1679,6 +1853,7 @@ bool runDecodeStep(const CudaDevice &dev, const CudaModule &module, const Manife
     for (const KernelLine &kl : manifest.kernels)
       if (kl.op == op && kl.n == n && kl.k == k && kl.batch == 1 &&
           (op != "linear" || kl.format == "q4g128") &&
+          (op != "embedding" || kl.format == "q4g128") && (op != "rope" || kl.format == "pairs") &&
           (!(attention || store) || kl.context == m.context) &&
           (!attention || kl.kvHeads == m.kvHeads))
         return &kl;
@@ -2094,7 +2269,8 @@ int main(int argc, char **argv) {
 
   std::map<std::array<int64_t, 3>, CublasResult> cublasByShape;
   std::map<std::array<int64_t, 3>, MmaReference> mmaReferences;
-  Kernels ctx{dev, *module, cublas, cublasByShape, mmaReferences, int(reps)};
+  std::map<std::array<int64_t, 3>, std::vector<double>> f16References;
+  Kernels ctx{dev, *module, cublas, cublasByShape, mmaReferences, f16References, int(reps)};
   bool allPass = true;
   std::vector<JsonObject> results;
   for (const KernelLine *lin : linears) {
