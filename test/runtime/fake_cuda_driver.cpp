@@ -1,20 +1,36 @@
-/*===- fake_cuda_driver.c - A CUDA driver stand-in for machines without one -===
- *
- * Loaded through LOWBIT_CUDA_DRIVER, it lets the GPU session's host side run
- * where there is no GPU: "device" memory is host memory, kernels do nothing.
- * What it checks is the host side's plumbing: every kernel a launch names is
- * in the loaded module's image, every argument of every launch (all are
- * pointers in lowbit's kernel ABI) points inside a live allocation, copies
- * stay inside their allocations, and graphs replay what was captured.
- * Any violation fails the call and is printed on stderr.
- *
- * FAKE_CUDA_SM: the compute capability it reports (default 90).
- * FAKE_CUDA_LOG: a file that gets "launches N" at exit.
- *===----------------------------------------------------------------------===*/
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+//===- fake_cuda_driver.cpp - A CUDA driver stand-in for machines without one ===//
+//
+// Loaded through LOWBIT_CUDA_DRIVER, it lets a GPU artifact run where there
+// is no GPU: "device" memory is host memory, and each launch runs a CPU
+// rendering of the kernel its name describes, written from the kernel ABI
+// of docs/gpu.md (not from the generated code). So the GPU session's host
+// side, the compiler's launch plan and the weight layouts it packs are
+// checked end to end: a GPU artifact's perplexity on this driver must match
+// its CPU artifact's. The PTX itself is not run; ptxas checks it, and
+// bench/gpu.sh runs it on a GPU.
+//
+// It also checks the plumbing: every kernel a launch names is in the loaded
+// module's image, every argument of every launch (all are pointers in
+// lowbit's kernel ABI) points inside a live allocation, copies stay inside
+// their allocations, and graphs replay what was captured. Any violation
+// fails the call and is printed on stderr.
+//
+// FAKE_CUDA_SM: the compute capability it reports (default 90).
+// FAKE_CUDA_LOG: a file that gets "launches N" at exit.
+//
+//===----------------------------------------------------------------------===//
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gpu_kernel_emulation.h"
+
+extern "C" {
 
 typedef int CUresult;
 typedef uint64_t CUdeviceptr;
@@ -36,8 +52,8 @@ static void report(void) {
 /* The allocation holding [p, p + n), or -1. */
 static int owner(CUdeviceptr p, size_t n) {
   for (int i = 0; i < MAX_ALLOCS; ++i)
-    if (allocs[i].p && p >= (CUdeviceptr)allocs[i].p &&
-        p + n <= (CUdeviceptr)allocs[i].p + allocs[i].n)
+    if (allocs[i].p && p >= reinterpret_cast<CUdeviceptr>(allocs[i].p) &&
+        p + n <= reinterpret_cast<CUdeviceptr>(allocs[i].p + allocs[i].n))
       return i;
   return -1;
 }
@@ -80,16 +96,16 @@ CUresult cuCtxSynchronize(void) { return OK; }
 CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
   for (int i = 0; i < MAX_ALLOCS; ++i)
     if (!allocs[i].p) {
-      allocs[i].p = malloc(n ? n : 1);
+      allocs[i].p = static_cast<char *>(malloc(n ? n : 1));
       allocs[i].n = n;
-      *p = (CUdeviceptr)allocs[i].p;
+      *p = reinterpret_cast<CUdeviceptr>(allocs[i].p);
       return allocs[i].p ? OK : 2;
     }
   return 2;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
   for (int i = 0; i < MAX_ALLOCS; ++i)
-    if ((CUdeviceptr)allocs[i].p == p) {
+    if (reinterpret_cast<CUdeviceptr>(allocs[i].p) == p) {
       free(allocs[i].p);
       allocs[i].p = NULL;
       return OK;
@@ -100,13 +116,13 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
   CUresult r = outside("cuMemcpyHtoD", dst, n);
   if (r == OK)
-    memcpy((void *)dst, src, n);
+    memcpy(reinterpret_cast<void *>(dst), src, n);
   return r;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) {
   CUresult r = outside("cuMemcpyDtoH", src, n);
   if (r == OK)
-    memcpy(dst, (const void *)src, n);
+    memcpy(dst, reinterpret_cast<const void *>(src), n);
   return r;
 }
 CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
@@ -114,13 +130,13 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
   if (r == OK)
     r = outside("cuMemcpyDtoD", src, n);
   if (r == OK)
-    memmove((void *)dst, (const void *)src, n);
+    memmove(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), n);
   return r;
 }
 CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n) {
   CUresult r = outside("cuMemsetD8", dst, n);
   if (r == OK)
-    memset((void *)dst, v, n);
+    memset(reinterpret_cast<void *>(dst), v, n);
   return r;
 }
 
@@ -130,7 +146,7 @@ struct module { char *image; size_t n; };
 struct function { char name[256]; };
 
 CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *o, void **v) {
-  const unsigned char *p = image;
+  const unsigned char *p = static_cast<const unsigned char *>(image);
   size_t size;
   if (p[0] == 0x7f && p[1] == 'E' && p[2] == 'L' && p[3] == 'F') {
     uint64_t shoff;
@@ -140,32 +156,33 @@ CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n, int *o, voi
     memcpy(&shnum, p + 0x3c, 2);
     size = (size_t)(shoff + (uint64_t)shentsize * shnum);
   } else {
-    size = strlen(image);
-    if (!strstr(image, ".version") || !strstr(image, ".target")) {
+    size = strlen(static_cast<const char *>(image));
+    if (!strstr(static_cast<const char *>(image), ".version") ||
+        !strstr(static_cast<const char *>(image), ".target")) {
       fprintf(stderr, "fake-cuda: the image is neither PTX nor ELF\n");
       return 218; /* CUDA_ERROR_INVALID_PTX */
     }
   }
-  struct module *mod = malloc(sizeof *mod);
-  mod->image = malloc(size);
+  struct module *mod = static_cast<struct module *>(malloc(sizeof *mod));
+  mod->image = static_cast<char *>(malloc(size));
   memcpy(mod->image, image, size);
   mod->n = size;
   *m = mod;
   return OK;
 }
 CUresult cuModuleUnload(void *m) {
-  struct module *mod = m;
+  struct module *mod = static_cast<struct module *>(m);
   free(mod->image);
   free(mod);
   return OK;
 }
 CUresult cuModuleGetFunction(void **fn, void *m, const char *name) {
-  struct module *mod = m;
+  struct module *mod = static_cast<struct module *>(m);
   size_t len = strlen(name);
   for (size_t i = 0; i + len <= mod->n; ++i)
     if (memcmp(mod->image + i, name, len) == 0 &&
         (i + len == mod->n || mod->image[i + len] == '\0' || mod->image[i + len] == '(')) {
-      struct function *f = malloc(sizeof *f);
+      struct function *f = static_cast<struct function *>(malloc(sizeof *f));
       snprintf(f->name, sizeof f->name, "%s", name);
       *fn = f;
       return OK;
@@ -188,12 +205,17 @@ static CUresult checkLaunch(const struct launch *l) {
       return INVALID_VALUE;
     }
   ++launches;
+  std::string why;
+  if (!emulateGpuKernel(l->fn->name, l->args, l->argc, why)) {
+    fprintf(stderr, "fake-cuda: %s: %s\n", l->fn->name, why.c_str());
+    return INVALID_VALUE;
+  }
   return OK;
 }
 
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                         unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
-  struct launch l = {f, 0, {0}};
+  struct launch l = {static_cast<struct function *>(f), 0, {0}};
   if (!gx || !gy || !gz || !bx || !by || !bz || bx * by * bz > 1024) {
     fprintf(stderr, "fake-cuda: %s: bad launch shape\n", l.fn->name);
     return INVALID_VALUE;
@@ -206,7 +228,8 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
   if (capturing) {
     if (capturing->n == capturing->cap) {
       capturing->cap = capturing->cap ? 2 * capturing->cap : 64;
-      capturing->launches = realloc(capturing->launches, sizeof(struct launch) * capturing->cap);
+      capturing->launches = static_cast<struct launch *>(
+          realloc(capturing->launches, sizeof(struct launch) * size_t(capturing->cap)));
     }
     capturing->launches[capturing->n++] = l;
     return OK;
@@ -223,7 +246,7 @@ CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) { *ms = 1.0f; return
 CUresult cuStreamCreate(void **s, unsigned flags) { *s = malloc(1); return OK; }
 CUresult cuStreamDestroy_v2(void *s) { free(s); return OK; }
 CUresult cuStreamBeginCapture_v2(void *s, int mode) {
-  capturing = calloc(1, sizeof *capturing);
+  capturing = static_cast<struct graph *>(calloc(1, sizeof *capturing));
   return OK;
 }
 CUresult cuStreamEndCapture(void *s, void **g) {
@@ -236,7 +259,7 @@ CUresult cuGraphInstantiateWithFlags(void **exec, void *g, unsigned long long fl
   return OK;
 }
 CUresult cuGraphLaunch(void *exec, void *s) {
-  struct graph *g = exec;
+  struct graph *g = static_cast<struct graph *>(exec);
   for (long i = 0; i < g->n; ++i)
     if (checkLaunch(&g->launches[i]) != OK)
       return INVALID_VALUE;
@@ -244,8 +267,10 @@ CUresult cuGraphLaunch(void *exec, void *s) {
 }
 CUresult cuGraphExecDestroy(void *exec) { return OK; }
 CUresult cuGraphDestroy(void *g) {
-  struct graph *graph = g;
+  struct graph *graph = static_cast<struct graph *>(g);
   free(graph->launches);
   free(graph);
   return OK;
 }
+
+} // extern "C"
