@@ -13,9 +13,33 @@
 #include "llvm/Support/Error.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 
 namespace lowbit {
 struct LoadedModel;
+
+/// The scratch buffers of a plan: a released buffer is reused by the next
+/// request of the same row size.
+class BufferPool {
+public:
+  explicit BufferPool(artifact::Manifest &manifest) : manifest(manifest) {}
+  int allocate(int64_t rowBytes) {
+    auto it = free.find(rowBytes);
+    if (it == free.end()) {
+      manifest.add_buffers()->set_row_bytes(uint64_t(rowBytes));
+      return manifest.buffers_size() - 1;
+    }
+    int id = it->second;
+    free.erase(it);
+    return id;
+  }
+  void release(int id) { free.emplace(int64_t(manifest.buffers(id).row_bytes()), id); }
+
+private:
+  artifact::Manifest &manifest;
+  std::multimap<int64_t, int> free;
+};
 
 /// Fills the manifest's format version, config, tokenizer and KV width from
 /// the model, and its target.

@@ -50,7 +50,7 @@ struct PlanBuilder {
   std::map<std::pair<int64_t, int64_t>, int> tensorIndex;
 
   DenseMap<Value, int> bufferOf;
-  std::multimap<int64_t, int> freeBuffers;
+  BufferPool pool{manifest};
   DenseMap<Value, size_t> lastUse;
   bool lastTokenOnly = false;
   // Int8 activations shared by the linears that read the same value with the
@@ -84,17 +84,8 @@ struct PlanBuilder {
     return tensorOf(op, kPackedAttr, op.getName().str());
   }
 
-  int allocate(int64_t rowBytes) {
-    auto it = freeBuffers.find(rowBytes);
-    if (it != freeBuffers.end()) {
-      int id = it->second;
-      freeBuffers.erase(it);
-      return id;
-    }
-    manifest.add_buffers()->set_row_bytes(uint64_t(rowBytes));
-    return manifest.buffers_size() - 1;
-  }
-  void release(int id) { freeBuffers.emplace(int64_t(manifest.buffers(id).row_bytes()), id); }
+  int allocate(int64_t rowBytes) { return pool.allocate(rowBytes); }
+  void release(int id) { pool.release(id); }
   int define(Value v) {
     int id = allocate(activationRowBytes(cast<RankedTensorType>(v.getType()).getDimSize(1)));
     bufferOf[v] = id;

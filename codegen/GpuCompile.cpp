@@ -78,7 +78,7 @@ struct GpuPlan {
   DenseMap<Value, int> bufferOf;
   DenseMap<Value, int> quantizedOf; // the int8 copy of a value, when made
   DenseMap<Value, size_t> lastUse;
-  std::multimap<int64_t, int> freeBuffers;
+  BufferPool pool{manifest};
 
   int addTensor(const std::string &name, const void *data, size_t size, StringRef layout) {
     size_t offset = (section.size() + 63) / 64 * 64;
@@ -201,17 +201,8 @@ struct GpuPlan {
     return addTensor(name, values.data(), values.size() * 4, "f32");
   }
 
-  int allocate(int64_t bytes) {
-    auto it = freeBuffers.find(bytes);
-    if (it != freeBuffers.end()) {
-      int id = it->second;
-      freeBuffers.erase(it);
-      return id;
-    }
-    manifest.add_buffers()->set_row_bytes(uint64_t(bytes));
-    return manifest.buffers_size() - 1;
-  }
-  void release(int id) { freeBuffers.emplace(int64_t(manifest.buffers(id).row_bytes()), id); }
+  int allocate(int64_t bytes) { return pool.allocate(bytes); }
+  void release(int id) { pool.release(id); }
   static int64_t widthOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
   int define(Value v) { return bufferOf[v] = allocate(rowBytes(widthOf(v))); }
 
