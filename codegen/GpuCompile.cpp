@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "Annotations.h"
 #include "ArtifactOutput.h"
+#include "GpuPackWeights.h"
 #include "lowbit/Codegen/Compile.h"
 #include "lowbit/Codegen/GpuKernels.h"
 #include "lowbit/Dialect/Lowbit/LowbitOps.h"
@@ -76,7 +77,8 @@ struct GpuPlan {
   std::vector<GpuKernelSpec> stepSpecs;
 
   DenseMap<Value, int> bufferOf;
-  DenseMap<Value, int> quantizedOf; // the int8 copy of a value, when made
+  /// The int8 copy of a value in a rounding, when made.
+  DenseMap<std::pair<Value, int>, int> quantizedOf;
   DenseMap<Value, size_t> lastUse;
   BufferPool pool{manifest};
 
@@ -92,26 +94,29 @@ struct GpuPlan {
     return tensorByName[name] = manifest.tensors_size() - 1;
   }
 
-  /// A matrix read by a linear or an embedding: q4g128 for affine int4 with
-  /// groups of 128, f16 for float weights; `format` says which.
-  llvm::Expected<int> matrix(Operation *user, Value v, GpuWeightFormat &format) {
+  /// A matrix read by a linear or an embedding, in its GPU layout
+  /// (gpuWeightFormatOf); `format` says which.
+  llvm::Expected<int> matrix(Operation *user, Value v, GpuWeightFormat &format,
+                             GpuActivationRounding *rounding = nullptr) {
     auto w = v.getDefiningOp<WeightOp>();
     if (!w)
       return opError(user, "its weight is not a lowbit.weight");
     int64_t rows = 0, cols = 0;
     WeightEncoding enc = weightEncodingOf(w, rows, cols);
     std::string name = w.getName().str();
-    bool q4 = enc.quantized && enc.format == QuantFormat::Affine && enc.bits == 4 &&
-              enc.groupSize == 128 && !enc.actOrder;
-    if (enc.quantized && !q4)
+    std::optional<GpuWeightFormat> gpuFormat = gpuWeightFormatOf(enc);
+    if (!gpuFormat)
       return opError(user, "weight '" + name + "' is " +
                                stringifyQuantFormat(enc.format).str() + " " +
                                std::to_string(enc.bits) + "-bit, group " +
                                std::to_string(enc.groupSize) +
                                (enc.actOrder ? ", act-order" : "") +
                                "; GPU artifacts hold affine int4 with groups of 128 "
-                               "(GPTQ, AWQ, RTN w4g128, no act-order) and float weights");
-    format = q4 ? GpuWeightFormat::Q4G128 : GpuWeightFormat::F16;
+                               "(GPTQ, AWQ, RTN w4g128, no act-order), ggml's q4_0, q4_1, "
+                               "q4_k, q6_k and q8_0, and float weights");
+    format = *gpuFormat;
+    if (rounding)
+      *rounding = gpuActivationRoundingOf(enc);
     if (auto it = tensorByName.find(name); it != tensorByName.end())
       return it->second;
     if (cols % 32)
@@ -121,10 +126,17 @@ struct GpuPlan {
     if (!t)
       return t.takeError();
     std::vector<uint8_t> bytes;
-    if (q4) {
+    StringRef layout = gpuWeightFormatName(format);
+    if (format == GpuWeightFormat::Q4G128) {
       if (llvm::Error e = packQ4G128(name, **t, rows, cols, bytes))
         return std::move(e);
-      return addTensor(name, bytes.data(), bytes.size(), "q4g128");
+      return addTensor(name, bytes.data(), bytes.size(), layout);
+    }
+    if (format != GpuWeightFormat::F16) {
+      if (llvm::Error e = packGgmlForGpu(format, **t, rows, cols, store.fileOf(name), bytes))
+        return std::move(e);
+      store.releasePages(**t);
+      return addTensor(name, bytes.data(), bytes.size(), layout);
     }
     std::vector<float> values;
     if (llvm::Error e = dequantize(**t, values))
@@ -202,6 +214,15 @@ struct GpuPlan {
   }
 
   int allocate(int64_t bytes) { return pool.allocate(bytes); }
+  /// Frees the int8 copies of `v`, in every rounding.
+  void releaseQuantized(Value v) {
+    for (GpuActivationRounding r : {GpuActivationRounding::B32, GpuActivationRounding::Q8_0,
+                                    GpuActivationRounding::Q8_1, GpuActivationRounding::Q8_K})
+      if (auto q = quantizedOf.find({v, int(r)}); q != quantizedOf.end()) {
+        release(q->second);
+        quantizedOf.erase(q);
+      }
+  }
   void release(int id) { pool.release(id); }
   static int64_t widthOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
   int define(Value v) { return bufferOf[v] = allocate(rowBytes(widthOf(v))); }
@@ -244,7 +265,8 @@ llvm::Error GpuPlan::linear(LinearOp op) {
   if (op.getBias())
     return opError(op, "GPU artifacts have no linear with a bias yet");
   GpuWeightFormat format;
-  llvm::Expected<int> w = matrix(op, op.getWeight(), format);
+  GpuActivationRounding rounding;
+  llvm::Expected<int> w = matrix(op, op.getWeight(), format, &rounding);
   if (!w)
     return w.takeError();
   Value x = op.getInput();
@@ -252,12 +274,14 @@ llvm::Error GpuPlan::linear(LinearOp op) {
   GpuKernelSpec s = spec(GpuKernelOp::Linear, n, k);
   s.format = format;
   pb::Arg input = of(x);
-  if (format == GpuWeightFormat::Q4G128) {
+  if (format != GpuWeightFormat::F16) {
     // The linears reading one value share its int8 copy.
-    auto [it, fresh] = quantizedOf.try_emplace(x, 0);
+    auto [it, fresh] = quantizedOf.try_emplace({x, int(rounding)}, 0);
     if (fresh) {
       it->second = allocate(quantizedBytes(k));
-      step(spec(GpuKernelOp::Quantize, 0, k), {of(x), buffer(it->second)}, op);
+      GpuKernelSpec q = spec(GpuKernelOp::Quantize, 0, k);
+      q.rounding = rounding;
+      step(q, {of(x), buffer(it->second)}, op);
     }
     input = buffer(it->second);
   }
@@ -282,8 +306,10 @@ llvm::Error GpuPlan::build(func::FuncOp forward) {
       llvm::Expected<int> w = matrix(op, e.getTable(), format);
       if (!w)
         return w.takeError();
-      auto table = cast<ShapedType>(e.getTable().getType());
-      GpuKernelSpec s = spec(GpuKernelOp::Embedding, table.getDimSize(0), table.getDimSize(1));
+      // The table's [rows, cols], whatever type holds its encoding.
+      int64_t rows = 0, cols = 0;
+      weightEncodingOf(e.getTable().getDefiningOp<WeightOp>(), rows, cols);
+      GpuKernelSpec s = spec(GpuKernelOp::Embedding, rows, cols);
       s.format = format;
       step(s, {arg(pb::Arg::TOKENS), tensor(*w), buffer(define(e.getResult()))}, op);
     } else if (auto r = dyn_cast<RmsNormOp>(op)) {
@@ -307,10 +333,7 @@ llvm::Error GpuPlan::build(func::FuncOp forward) {
       step(s, {of(in), arg(pb::Arg::POSITIONS)}, op);
       bufferOf[r.getResult()] = bufferOf.lookup(in);
       bufferOf.erase(in);
-      if (auto q = quantizedOf.find(in); q != quantizedOf.end()) {
-        release(q->second);
-        quantizedOf.erase(q);
-      }
+      releaseQuantized(in);
     } else if (auto a = dyn_cast<AttentionOp>(op)) {
       int layer = int(a.getLayer());
       if (layer < 0 || layer >= attentionOps)
@@ -359,10 +382,7 @@ llvm::Error GpuPlan::build(func::FuncOp forward) {
         release(b->second);
         bufferOf.erase(b);
       }
-      if (auto q = quantizedOf.find(v); q != quantizedOf.end()) {
-        release(q->second);
-        quantizedOf.erase(q);
-      }
+      releaseQuantized(v);
     }
   }
   manifest.set_kv_layers(kvLayers);
@@ -452,7 +472,7 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
   auto same = [](const GpuKernelSpec &a, const GpuKernelSpec &b) {
     return a.op == b.op && a.n == b.n && a.k == b.k && a.batch == b.batch &&
            a.format == b.format && a.param == b.param && a.kvHeads == b.kvHeads &&
-           a.context == b.context && a.ropeHalves == b.ropeHalves;
+           a.context == b.context && a.ropeHalves == b.ropeHalves && a.rounding == b.rounding;
   };
   for (const GpuKernelLaunch &l : *launches) {
     pb::GpuKernel *k = m.add_gpu_kernels();

@@ -116,8 +116,7 @@ static float halfAt(const uint8_t *p) {
   return fp16ToFloat(llvm::support::endian::read16le(p));
 }
 
-/// Codes of one ggml block (32 or 256 values) into u[], d[], m[] (per 16).
-static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
+void lowbit::decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
                             float *m) {
   auto setPair = [&](int sub32, float dv, float mv) {
     d[2 * sub32] = d[2 * sub32 + 1] = dv;
@@ -231,9 +230,7 @@ static void decodeGgmlBlock(DType type, const uint8_t *b, uint8_t *u, float *d,
   }
 }
 
-/// ggml's two levels of a K-quant super-block: w = d·sc·u − dmin·mn with
-/// 16 (Q2_K, Q3_K, Q6_K) or 8 (Q4_K, Q5_K) sub-blocks.
-static void decodeKQuantScales(DType type, const uint8_t *b, float &d, float &dmin,
+void lowbit::decodeKQuantScales(DType type, const uint8_t *b, float &d, float &dmin,
                                int8_t *sc, int8_t *mn) {
   switch (type) {
   case DType::Q2_K:

@@ -1,18 +1,19 @@
 //===- GpuEmbeddingKernel.cpp - Token embedding lookup on the GPU ---------===//
 //
-// out[t] = row tokens[t] of the table (docs/gpu.md), in one of two layouts:
-// - q4g128, the layout the decode linear reads, so a model whose embedding
-//   and lm_head share one matrix keeps one copy of it. Each value is
-//   w = d·u + m, a product then a sum as the CPU's embedding kernel
-//   computes it (LinearKernels.cpp). One thread per block of 32 values: one
-//   16-byte load of codes, one of the group's (d, m), eight 16-byte stores;
+// out[t] = row tokens[t] of the table (docs/gpu.md), in the layout a linear
+// reads, so a model whose embedding and lm_head share one matrix keeps one
+// copy of it:
+// - an integer format: each value is s·q + m (s·q without an offset), a
+//   product then a sum as the CPU's embedding kernel computes it
+//   (LinearKernels.cpp). One thread per block of 32 values: one or two
+//   16-byte loads of codes, the block's parameters, eight 16-byte stores;
 // - f16, each value widened to f32 (exactly). One thread per 8 values: one
 //   16-byte load, two 16-byte stores.
 // An id outside the table reads its last row rather than other memory; the
 // runtime refuses such ids before they get here.
 //
 //===----------------------------------------------------------------------===//
-#include "GpuEmitter.h"
+#include "GpuBlockFormats.h"
 
 #include "lowbit/Codegen/Kernels.h"
 
@@ -34,7 +35,7 @@ Value tableRow(GpuEmitter &e, Value tokens, Value token, int64_t rows) {
 }
 } // namespace
 
-GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+GpuKernelLaunch emitGpuEmbeddingInt(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t rows = spec.n, k = spec.k, blocksPerRow = k / 32;
   const int64_t total = spec.batch * blocksPerRow;
   GpuKernelLaunch launch = gpuItemLaunch(spec, total, kThreads);
@@ -43,28 +44,34 @@ GpuKernelLaunch emitGpuEmbeddingQ4G128(gpu::GPUModuleOp module, const GpuKernelS
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value tokens = e.arg(0), table = e.arg(1), out = e.arg(2);
+  const GpuBlockLayout layout(spec.format, rows, k);
   VectorType v16i8 = VectorType::get({16}, b.getI8Type());
-  VectorType v2f16 = VectorType::get({2}, b.getF16Type());
 
   e.forEachItem(total, kThreads, [&](Value item) {
     Value token = arith::DivUIOp::create(b, loc, item, e.i64c(blocksPerRow));
     Value block = arith::RemUIOp::create(b, loc, item, e.i64c(blocksPerRow));
     Value row = tableRow(e, tokens, token, rows);
-    Value codes = e.load(v16i8, table, e.add(e.mul(row, k / 2), e.mul(block, 16)), 16);
-    Value group = e.add(e.mul(row, k / 128), arith::DivUIOp::create(b, loc, block, e.i64c(4)));
-    Value dm = e.load(v2f16, table, e.add(e.i64c(rows * k / 2), e.mul(group, 4)), 4);
-    Value d = arith::ExtFOp::create(b, loc, e.f32(), e.element(dm, 0));
-    Value m = arith::ExtFOp::create(b, loc, e.f32(), e.element(dm, 1));
-    // Byte j: value j in its low nibble, value 16 + j in its high one.
+    SmallVector<Value, 2> codes;
+    for (Value words : layout.loadCodes(e, table, row, block))
+      codes.push_back(LLVM::BitcastOp::create(b, loc, v16i8, words));
+    GpuBlockLayout::Params p = layout.decode(e, layout.loadParams(e, table, row, block));
     SmallVector<Value> values(32);
-    for (int64_t j = 0; j < 16; ++j) {
-      Value byte = arith::ExtUIOp::create(b, loc, e.i32(), e.element(codes, j));
-      Value lo = arith::AndIOp::create(b, loc, byte, e.i32c(15));
-      Value hi = arith::ShRUIOp::create(b, loc, byte, e.i32c(4));
-      for (auto [index, u] : {std::pair{j, lo}, std::pair{16 + j, hi}}) {
-        Value q = arith::UIToFPOp::create(b, loc, e.f32(), u);
-        values[size_t(index)] =
-            arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, q, d), m);
+    auto put = [&](int64_t i, Value q) {
+      Value v = arith::MulFOp::create(b, loc, q, i < 16 ? p.scale0 : p.scale1);
+      values[size_t(i)] = p.offset ? arith::AddFOp::create(b, loc, v, p.offset).getResult() : v;
+    };
+    if (layout.wideCodes()) {
+      // Value i: byte i.
+      for (int64_t i = 0; i < 32; ++i)
+        put(i, arith::SIToFPOp::create(b, loc, e.f32(), e.element(codes[i / 16], i % 16)));
+    } else {
+      // Byte j: value j in its low nibble, value 16 + j in its high one.
+      for (int64_t j = 0; j < 16; ++j) {
+        Value byte = arith::ExtUIOp::create(b, loc, e.i32(), e.element(codes[0], j));
+        Value lo = arith::AndIOp::create(b, loc, byte, e.i32c(15));
+        Value hi = arith::ShRUIOp::create(b, loc, byte, e.i32c(4));
+        put(j, arith::UIToFPOp::create(b, loc, e.f32(), lo));
+        put(16 + j, arith::UIToFPOp::create(b, loc, e.f32(), hi));
       }
     }
     Value dst = e.add(e.mul(token, activationRowBytes(k)), e.mul(block, 128));

@@ -98,19 +98,22 @@ inline GpuKernelLaunch gpuItemLaunch(const GpuKernelSpec &spec, int64_t total, i
   return gpuLaunch(spec, (total + threads - 1) / threads, threads);
 }
 
-/// The bodies of the kernels (GpuLinearKernel.cpp, GpuQuantizeKernel.cpp,
+/// The bodies of the kernels (GpuLinearKernel.cpp and GpuBlockFormats.cpp, GpuQuantizeKernel.cpp,
 /// GpuMmaLinearKernel.cpp, GpuRmsNormKernel.cpp, GpuElementwiseKernels.cpp,
 /// GpuRopeKernel.cpp, GpuAttentionKernel.cpp, GpuKvStoreKernel.cpp,
 /// GpuEmbeddingKernel.cpp).
-GpuKernelLaunch emitGpuLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+/// The decode linear of every integer format (q4g128, q4g32, q4k, q8g32, q6k).
+GpuKernelLaunch emitGpuLinearInt(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuLinearF16(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+/// Blocks of 32 (B32, Q8_0, Q8_1) and of 256 (Q8_K).
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuQuantizeQ8K(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAdd(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuKvStore(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
-GpuKernelLaunch emitGpuEmbeddingQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuEmbeddingInt(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuEmbeddingF16(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRope(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAttentionSplit(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);

@@ -23,15 +23,70 @@ std::optional<GpuTarget> resolveGpuTarget(StringRef name) {
   return std::nullopt;
 }
 
+StringRef gpuWeightFormatName(GpuWeightFormat format) {
+  switch (format) {
+  case GpuWeightFormat::Q4G128:
+    return "q4g128";
+  case GpuWeightFormat::F16:
+    return "f16";
+  case GpuWeightFormat::Q4G32:
+    return "q4g32";
+  case GpuWeightFormat::Q4K:
+    return "q4k";
+  case GpuWeightFormat::Q8G32:
+    return "q8g32";
+  case GpuWeightFormat::Q6K:
+    return "q6k";
+  }
+  llvm_unreachable("every format has a name");
+}
+
+StringRef gpuActivationRoundingName(GpuActivationRounding rounding) {
+  switch (rounding) {
+  case GpuActivationRounding::B32:
+    return "b32";
+  case GpuActivationRounding::Q8_0:
+    return "q80";
+  case GpuActivationRounding::Q8_1:
+    return "q81";
+  case GpuActivationRounding::Q8_K:
+    return "q8k";
+  }
+  llvm_unreachable("every rounding has a name");
+}
+
+std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
+  for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
+                            GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K})
+    if (gpuWeightFormatName(f) == name)
+      return f;
+  return std::nullopt;
+}
+
+int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format) {
+  switch (format) {
+  case GpuWeightFormat::Q4G128:
+    return 128;
+  case GpuWeightFormat::Q4K:
+  case GpuWeightFormat::Q6K:
+    return 256;
+  default:
+    return 32;
+  }
+}
+
 // The weight format matters to linears and embeddings only.
 static bool f16(const GpuKernelSpec &s) { return s.format == GpuWeightFormat::F16; }
+static StringRef formatName(const GpuKernelSpec &s) { return gpuWeightFormatName(s.format); }
 
 std::string gpuKernelName(const GpuKernelSpec &s) {
   // The row kernels are named as their CPU counterparts, gpu_ before and
   // the batch after.
   switch (s.op) {
   case GpuKernelOp::Quantize:
-    return llvm::formatv("gpu_quantize_b32_{0}_b{1}", s.k, s.batch).str();
+    return llvm::formatv("gpu_quantize_{0}_{1}_b{2}", gpuActivationRoundingName(s.rounding), s.k,
+                         s.batch)
+        .str();
   case GpuKernelOp::RmsNorm:
     return llvm::formatv("gpu_rms_norm_{0}_{1}_b{2}", s.k, kernelNameNumber(s.param), s.batch).str();
   case GpuKernelOp::Swiglu:
@@ -39,7 +94,7 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Add:
     return llvm::formatv("gpu_add_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
-    return llvm::formatv("gpu_embedding_{0}_{1}x{2}_b{3}", f16(s) ? "f16" : "q4g128", s.n, s.k,
+    return llvm::formatv("gpu_embedding_{0}_{1}x{2}_b{3}", formatName(s), s.n, s.k,
                          s.batch)
         .str();
   case GpuKernelOp::KvStore:
@@ -57,12 +112,12 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  if (s.batch > kGpuMaxDecodeBatch && !f16(s))
+  if (s.batch > kGpuMaxDecodeBatch && s.format == GpuWeightFormat::Q4G128)
     return llvm::formatv("gpu_linear_mma_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch,
                          gpuMmaBlockRows(s))
         .str();
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
-  return llvm::formatv("gpu_linear_{0}_{1}x{2}_b{3}_r{4}", f16(s) ? "f16" : "q4g128", s.n, s.k,
+  return llvm::formatv("gpu_linear_{0}_{1}x{2}_b{3}_r{4}", formatName(s), s.n, s.k,
                        s.batch, rows)
       .str();
 }
@@ -85,7 +140,9 @@ int64_t gpuMmaWarpsPerBlock(const GpuKernelSpec &s) {
 static std::string describe(const GpuKernelSpec &s) {
   switch (s.op) {
   case GpuKernelOp::Quantize:
-    return llvm::formatv("quantize of {0} values × {1} tokens", s.k, s.batch).str();
+    return llvm::formatv("quantize ({0}) of {1} values × {2} tokens",
+                         gpuActivationRoundingName(s.rounding), s.k, s.batch)
+        .str();
   case GpuKernelOp::RmsNorm:
     return llvm::formatv("rms_norm of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Swiglu:
@@ -93,7 +150,7 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Add:
     return llvm::formatv("add of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
-    return llvm::formatv("{0}embedding of {1}x{2} × {3} tokens", f16(s) ? "f16 " : "", s.n, s.k,
+    return llvm::formatv("{0} embedding of {1}x{2} × {3} tokens", formatName(s), s.n, s.k,
                          s.batch)
         .str();
   case GpuKernelOp::KvStore:
@@ -113,7 +170,7 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  return llvm::formatv("{0}linear {1}x{2} × {3} tokens", f16(s) ? "f16 " : "", s.n, s.k, s.batch)
+  return llvm::formatv("{0} linear {1}x{2} × {3} tokens", formatName(s), s.n, s.k, s.batch)
       .str();
 }
 
@@ -164,8 +221,11 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
         return std::string("the width must be a positive multiple of 32");
       return std::nullopt;
     }
-    if (s.k <= 0 || s.k % 128)
-      return std::string("the width must be a positive multiple of 128 (q4g128 groups)");
+    int64_t multiple = gpuWeightFormatRowMultiple(s.format);
+    if (s.k <= 0 || s.k % multiple)
+      return llvm::formatv("the width must be a positive multiple of {0} ({1} blocks)", multiple,
+                           formatName(s))
+          .str();
     return std::nullopt;
   }
   if (s.op == GpuKernelOp::KvStore && (s.context <= 0 || s.context > kGpuAttentionMaxContext))
@@ -188,12 +248,13 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
 static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &s) {
   switch (s.op) {
   case GpuKernelOp::Quantize:
-    return emitGpuQuantizeB32(module, s);
+    return s.rounding == GpuActivationRounding::Q8_K ? emitGpuQuantizeQ8K(module, s)
+                                                     : emitGpuQuantizeB32(module, s);
   case GpuKernelOp::Linear:
     if (f16(s))
       return emitGpuLinearF16(module, s);
     return s.batch > kGpuMaxDecodeBatch ? emitGpuMmaLinearQ4G128(module, s)
-                                        : emitGpuLinearQ4G128(module, s);
+                                        : emitGpuLinearInt(module, s);
   case GpuKernelOp::RmsNorm:
     return emitGpuRmsNorm(module, s);
   case GpuKernelOp::Swiglu:
@@ -209,7 +270,7 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
   case GpuKernelOp::KvStore:
     return emitGpuKvStore(module, s);
   case GpuKernelOp::Embedding:
-    return f16(s) ? emitGpuEmbeddingF16(module, s) : emitGpuEmbeddingQ4G128(module, s);
+    return f16(s) ? emitGpuEmbeddingF16(module, s) : emitGpuEmbeddingInt(module, s);
   }
   llvm_unreachable("every GpuKernelOp has an emitter");
 }
@@ -242,11 +303,21 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
     return unsupportedF16Linear(s);
   if (s.k <= 0 || s.k % 128)
     return std::string("the input width must be a positive multiple of 128");
+  if (s.op == GpuKernelOp::Linear && s.k % gpuWeightFormatRowMultiple(s.format))
+    return llvm::formatv("the input width must be a multiple of {0} ({1} blocks)",
+                         gpuWeightFormatRowMultiple(s.format), formatName(s))
+        .str();
   if (s.op == GpuKernelOp::Quantize) {
     if (s.batch < 1 || s.batch > kGpuMaxDecodeBatch)
       return std::string("batches of 1 to 8 tokens only (the decode kernels)");
+    if (s.rounding == GpuActivationRounding::Q8_K && s.k % 256)
+      return std::string("q8k rounds blocks of 256 values: the width must be a multiple of 256");
     return std::nullopt;
   }
+  if (s.batch > kGpuMaxDecodeBatch && s.format != GpuWeightFormat::Q4G128)
+    return llvm::formatv("{0} linears take batches of 1 to {1} tokens (tensor cores: q4g128 only)",
+                         formatName(s), kGpuMaxDecodeBatch)
+        .str();
   if (s.batch > kGpuMaxDecodeBatch) {
     if (s.batch > 64 || s.batch % 8)
       return std::string("tensor-core batches are multiples of 8 up to 64 tokens");
@@ -296,7 +367,7 @@ buildGpuKernels(ModuleOp container, ArrayRef<GpuKernelSpec> specs) {
 static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) {
   switch (s.op) {
   case GpuKernelOp::Quantize:
-    return {"quantize", "b32"};
+    return {"quantize", gpuActivationRoundingName(s.rounding).data()};
   case GpuKernelOp::RmsNorm:
     return {"rms_norm", "f32"};
   case GpuKernelOp::Swiglu:
@@ -304,7 +375,7 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
   case GpuKernelOp::Add:
     return {"add", "f32"};
   case GpuKernelOp::Embedding:
-    return {"embedding", f16(s) ? "f16" : "q4g128"};
+    return {"embedding", formatName(s).data()};
   case GpuKernelOp::KvStore:
     return {"kv_store", "f16kv"};
   case GpuKernelOp::Rope:
@@ -316,9 +387,9 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
   case GpuKernelOp::Linear:
     break;
   }
-  if (f16(s))
-    return {"linear", "f16"};
-  return {"linear", s.batch > kGpuMaxDecodeBatch ? "q4g128_mma" : "q4g128"};
+  if (s.batch > kGpuMaxDecodeBatch && s.format == GpuWeightFormat::Q4G128)
+    return {"linear", "q4g128_mma"};
+  return {"linear", formatName(s).data()};
 }
 
 std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch> kernels) {

@@ -4,14 +4,15 @@
 // warp streams its rows with 16-byte loads (a warp reads 512 consecutive
 // bytes per row and step) and keeps every token's partial sums in
 // registers, so each weight byte is read once for all tokens.
-// - q4g128: affine int4 with groups of 128; nothing is dequantized to float
-//   (the int8 activations meet the 4-bit codes in dp4a, 4 products per
-//   instruction);
+// - the integer formats (q4g128, q4g32, q4k, q8g32, q6k): nothing is
+//   dequantized to float; the int8 activations meet the 4- or 8-bit codes
+//   in dp4a, 4 products per instruction, and each block's integer sum is
+//   scaled once (GpuBlockFormats.h reads the layouts);
 // - f16: 8 values per load widened to f32 and multiplied with the f32
 //   activations by fma (no quantize kernel before it).
 //
 //===----------------------------------------------------------------------===//
-#include "GpuEmitter.h"
+#include "GpuBlockFormats.h"
 
 #include "lowbit/Codegen/Kernels.h"
 
@@ -23,18 +24,20 @@ namespace lowbit {
 
 namespace {
 constexpr int64_t kWarpsPerBlock = kGpuDecodeWarpsPerBlock;
-constexpr int64_t kGroup = 128;
 
-// One step's loads for one block of 32 values: R rows' codes and (d, m),
-// and B tokens' activation codes, scale and sum.
+// One step's loads for one block of 32 values: R rows' codes and raw
+// parameters, and B tokens' activation codes, scale and (for formats with
+// an offset) sums.
 struct StepLoads {
-  SmallVector<Value> codes, dm, act, actScale, actSum;
+  SmallVector<SmallVector<Value, 2>> codes;
+  SmallVector<GpuBlockLayout::RawParams> params;
+  SmallVector<Value> act, actScale, actSum;
 };
 } // namespace
 
 int defaultRowsPerWarp(int64_t batch) { return batch <= 2 ? 2 : 1; }
 
-GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t n = spec.n, k = spec.k, batch = spec.batch;
   const int64_t rows = spec.rowsPerWarp ? spec.rowsPerWarp : defaultRowsPerWarp(batch);
   GpuKernelLaunch launch;
@@ -48,8 +51,8 @@ GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value w = e.arg(0), xq = e.arg(1), out = e.arg(2);
-  const int64_t blocks = k / 32, codeRowBytes = k / 2, paramsBase = n * k / 2;
-  const int64_t groups = k / kGroup, xRowBytes = quantizedRowBytes(k);
+  const GpuBlockLayout layout(spec.format, n, k);
+  const int64_t blocks = k / 32, xRowBytes = quantizedRowBytes(k);
   const int64_t outRowBytes = activationRowBytes(n);
   // Two blocks per lane and step where every lane has an even count: the
   // loads of both are in flight together.
@@ -60,18 +63,15 @@ GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec
   Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
   Value row0 = e.mul(e.add(e.mul(e.blockIndex(), kWarpsPerBlock), warp), rows);
 
-  VectorType v4i32 = VectorType::get({4}, e.i32()), v2f16 = VectorType::get({2}, b.getF16Type());
-  VectorType v2f32 = VectorType::get({2}, e.f32());
+  VectorType v4i32 = VectorType::get({4}, e.i32()), v2f32 = VectorType::get({2}, e.f32());
   Value lowNibbles = e.i32c(0x0F0F0F0F), four = e.i32c(4);
 
   auto loadStep = [&](Value blk) {
     StepLoads s;
-    Value group = arith::ShRUIOp::create(b, loc, blk, e.i64c(2));
     for (int64_t r = 0; r < rows; ++r) {
       Value row = e.add(row0, r);
-      s.codes.push_back(e.load(v4i32, w, e.add(e.mul(row, codeRowBytes), e.mul(blk, 16)), 16));
-      Value param = e.add(e.mul(row, groups), group);
-      s.dm.push_back(e.load(v2f16, w, e.add(e.mul(param, 4), paramsBase), 4));
+      s.codes.push_back(layout.loadCodes(e, w, row, blk));
+      s.params.push_back(layout.loadParams(e, w, row, blk));
     }
     for (int64_t t = 0; t < batch; ++t) {
       Value xrow = e.i64c(t * xRowBytes);
@@ -79,42 +79,67 @@ GpuKernelLaunch emitGpuLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelSpec
       s.act.push_back(e.load(v4i32, xq, at, 16));
       s.act.push_back(e.load(v4i32, xq, e.add(at, 16), 16));
       s.actScale.push_back(e.load(e.f32(), xq, e.add(e.add(xrow, k), e.mul(blk, 4)), 4));
-      s.actSum.push_back(
-          e.load(v2f32, xq, e.add(e.add(xrow, k + k / 32 * 4), e.mul(blk, 8)), 8));
+      if (layout.hasOffset())
+        s.actSum.push_back(
+            e.load(v2f32, xq, e.add(e.add(xrow, k + k / 32 * 4), e.mul(blk, 8)), 8));
     }
     return s;
   };
-  // acc[t·rows + r] += d·da·Σ u·q + m·Σx over one block of 32 values.
-  auto accumulate = [&](const StepLoads &s, SmallVector<Value> &acc) {
-    SmallVector<Value> lo, hi, d, m;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int j = 0; j < 4; ++j) {
-        Value word = e.element(s.codes[r], j);
-        lo.push_back(arith::AndIOp::create(b, loc, word, lowNibbles));
-        hi.push_back(arith::AndIOp::create(
-            b, loc, arith::ShRUIOp::create(b, loc, word, four), lowNibbles));
+  // The 8 words of a row's block as dp4a operands, values 4j..4j+3 in word
+  // j: the low then high nibbles of the 4 code words, or the 8 code words.
+  auto codeWords = [&](const SmallVector<Value, 2> &codes) {
+    SmallVector<Value, 8> words(8);
+    for (int j = 0; j < 4; ++j) {
+      Value word = e.element(codes[0], j);
+      if (layout.wideCodes()) {
+        words[j] = word;
+        words[4 + j] = e.element(codes[1], j);
+        continue;
       }
-      Value dm = LLVM::FPExtOp::create(b, loc, v2f32, s.dm[r]);
-      d.push_back(e.element(dm, 0));
-      m.push_back(e.element(dm, 1));
+      words[j] = arith::AndIOp::create(b, loc, word, lowNibbles);
+      words[4 + j] = arith::AndIOp::create(
+          b, loc, arith::ShRUIOp::create(b, loc, word, four), lowNibbles);
+    }
+    return words;
+  };
+  // Wide codes are signed; nibbles are unsigned.
+  StringRef dp4a = layout.wideCodes() ? "llvm.nvvm.idp4a.s.s" : "llvm.nvvm.idp4a.u.s";
+  // acc[t·rows + r] += da·(s0·Σ₀ q·a + s1·Σ₁ q·a) + m·Σa over one block of
+  // 32 values, Σ₀ and Σ₁ over its halves (one sum where s0 = s1).
+  auto accumulate = [&](const StepLoads &s, SmallVector<Value> &acc) {
+    SmallVector<SmallVector<Value, 8>> words;
+    SmallVector<GpuBlockLayout::Params> params;
+    for (int64_t r = 0; r < rows; ++r) {
+      words.push_back(codeWords(s.codes[r]));
+      params.push_back(layout.decode(e, s.params[r]));
     }
     for (int64_t t = 0; t < batch; ++t) {
-      Value sum = arith::AddFOp::create(b, loc, e.element(s.actSum[t], 0),
-                                        e.element(s.actSum[t], 1));
+      Value sum;
+      if (layout.hasOffset())
+        sum = arith::AddFOp::create(b, loc, e.element(s.actSum[t], 0),
+                                    e.element(s.actSum[t], 1));
+      auto actWord = [&](int j) { return e.element(s.act[2 * t + j / 4], j % 4); };
       for (int64_t r = 0; r < rows; ++r) {
-        Value dot = e.i32c(0);
-        for (int j = 0; j < 4; ++j) {
-          // Byte j of a code word holds values j (low) and j + 16 (high).
-          dot = e.call("llvm.nvvm.idp4a.u.s", e.i32(),
-                       {lo[r * 4 + j], e.element(s.act[2 * t], j), dot});
-          dot = e.call("llvm.nvvm.idp4a.u.s", e.i32(),
-                       {hi[r * 4 + j], e.element(s.act[2 * t + 1], j), dot});
-        }
-        Value scale = arith::MulFOp::create(b, loc, d[r], s.actScale[t]);
-        Value df = arith::SIToFPOp::create(b, loc, e.f32(), dot);
+        const GpuBlockLayout::Params &p = params[r];
         Value &a = acc[t * rows + r];
-        a = LLVM::FMAOp::create(b, loc, df, scale, a);
-        a = LLVM::FMAOp::create(b, loc, m[r], sum, a);
+        // The words in `order` summed by dp4a, scaled into the accumulator.
+        auto addDot = [&](ArrayRef<int> order, Value scale) {
+          Value dot = e.i32c(0);
+          for (int j : order)
+            dot = e.call(dp4a, e.i32(), {words[r][j], actWord(j), dot});
+          Value df = arith::SIToFPOp::create(b, loc, e.f32(), dot);
+          Value ds = arith::MulFOp::create(b, loc, scale, s.actScale[t]);
+          a = LLVM::FMAOp::create(b, loc, df, ds, a);
+        };
+        if (layout.halfScales()) {
+          addDot({0, 1, 2, 3}, p.scale0);
+          addDot({4, 5, 6, 7}, p.scale1);
+        } else {
+          // Low then high word j, as the nibble layout pairs them.
+          addDot({0, 4, 1, 5, 2, 6, 3, 7}, p.scale0);
+        }
+        if (p.offset)
+          a = LLVM::FMAOp::create(b, loc, p.offset, sum, a);
       }
     }
   };

@@ -96,25 +96,104 @@ inline std::vector<std::string> parts(const std::string &s) {
   return out;
 }
 
-inline void quantize(const float *x, int64_t k, uint8_t *row) {
+inline bool isIntegerFormat(const std::string &f) {
+  return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k";
+}
+
+/// One block of 32 values of an integer-format weight: value i is
+/// q[i]·(i < 16 ? s0 : s1) + m.
+struct IntBlock {
+  int q[32];
+  float s0, s1, m;
+};
+
+/// Block `b` of row `r` of an n×k weight in format `f` (docs/gpu.md,
+/// "Integer weight formats").
+inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t k, int64_t r,
+                      int64_t b, IntBlock &out) {
+  const bool wide = f == "q8g32" || f == "q6k";
+  const int64_t codeBytes = wide ? n * k : n * k / 2;
+  const int64_t index = r * (k / 32) + b; // the block among all of the weight's
+  if (wide) {
+    const int8_t *codes = reinterpret_cast<const int8_t *>(w) + index * 32;
+    for (int i = 0; i < 32; ++i)
+      out.q[i] = codes[i];
+  } else {
+    const uint8_t *codes = w + index * 16;
+    for (int j = 0; j < 16; ++j) {
+      out.q[j] = codes[j] & 15;
+      out.q[16 + j] = codes[j] >> 4;
+    }
+  }
+  const uint8_t *params = w + codeBytes;
+  auto halfAt = [](const uint8_t *p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return half(h);
+  };
+  const int64_t super = r * (k / 256) + b / 8;
+  out.m = 0;
+  if (f == "q4g128" || f == "q4g32") {
+    const int64_t group = f == "q4g128" ? r * (k / 128) + b / 4 : index;
+    out.s0 = out.s1 = halfAt(params + group * 4);
+    out.m = halfAt(params + group * 4 + 2);
+  } else if (f == "q4k") {
+    const uint8_t *dd = params + n * k / 16 + super * 4;
+    out.s0 = out.s1 = halfAt(dd) * float(params[index * 2]);
+    out.m = -(halfAt(dd + 2) * float(params[index * 2 + 1]));
+  } else if (f == "q8g32") {
+    out.s0 = out.s1 = halfAt(params + index * 2);
+  } else { // q6k
+    float d = halfAt(params + n * k / 16 + super * 2);
+    const int8_t *sc = reinterpret_cast<const int8_t *>(params) + index * 2;
+    out.s0 = d * float(sc[0]);
+    out.s1 = d * float(sc[1]);
+  }
+}
+
+/// One row of k activations to the int8 layout, rounded as `mode` says
+/// (b32, q80, q81 or q8k).
+inline void quantize(const std::string &mode, const float *x, int64_t k, uint8_t *row) {
   auto *codes = reinterpret_cast<int8_t *>(row);
   float *scales = reinterpret_cast<float *>(row + k);
   float *sums = scales + k / 32;
-  for (int64_t b = 0; b < k / 32; ++b) {
-    float amax = 0;
-    for (int i = 0; i < 32; ++i)
-      amax = std::max(amax, std::fabs(x[b * 32 + i]));
-    float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
-    int sum[2] = {0, 0};
-    for (int i = 0; i < 32; ++i) {
-      float q = std::nearbyint(x[b * 32 + i] * inv);
-      int qi = int(std::clamp(q, -128.0f, 127.0f));
-      codes[b * 32 + i] = int8_t(qi);
-      sum[i / 16] += qi;
+  const int64_t block = mode == "q8k" ? 256 : 32;
+  for (int64_t b = 0; b < k / block; ++b) {
+    const float *v = x + b * block;
+    float d, inv;
+    if (mode == "q8k") { // the value of largest magnitude maps to −127
+      float mx = 0;
+      for (int i = 0; i < block; ++i)
+        if (std::fabs(v[i]) > std::fabs(mx) || (std::fabs(v[i]) == std::fabs(mx) && v[i] > mx))
+          mx = v[i];
+      inv = mx != 0 ? -127.0f / mx : 0.0f;
+      d = mx != 0 ? 1.0f / inv : 0.0f;
+    } else {
+      float amax = 0;
+      for (int i = 0; i < block; ++i)
+        amax = std::max(amax, std::fabs(v[i]));
+      d = amax / 127.0f;
+      inv = d ? 1.0f / d : 0.0f;
+      if (mode != "b32") // q80 and q81 keep d as f16
+        d = half(toHalf(d));
     }
-    scales[b] = d;
-    sums[2 * b] = d * float(sum[0]);
-    sums[2 * b + 1] = d * float(sum[1]);
+    for (int64_t s = 0; s < block / 32; ++s) {
+      const int64_t blk = b * (block / 32) + s;
+      int sum[2] = {0, 0};
+      for (int i = 0; i < 32; ++i) {
+        float q = std::nearbyint(v[s * 32 + i] * inv);
+        int qi = int(std::clamp(q, -128.0f, 127.0f));
+        codes[blk * 32 + i] = int8_t(qi);
+        sum[i / 16] += qi;
+      }
+      scales[blk] = d;
+      sums[2 * blk] = d * float(sum[0]);
+      sums[2 * blk + 1] = d * float(sum[1]);
+      if (mode == "q81") { // one block sum, as f16
+        sums[2 * blk] = half(toHalf(sums[2 * blk] + sums[2 * blk + 1]));
+        sums[2 * blk + 1] = 0;
+      }
+    }
   }
 }
 
@@ -142,35 +221,34 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
     return false;
   }
   const std::string &op = p[1];
-  if (op == "quantize" && need(2)) { // gpu_quantize_b32_K_bB
+  if (op == "quantize" && need(2)) { // gpu_quantize_<rounding>_K_bB
     k = std::atoll(p[3].c_str());
     for (int64_t t = 0; t < batch; ++t)
-      quantize(at<float>(args[0], t * rowBytes(k)), k,
+      quantize(p[2], at<float>(args[0], t * rowBytes(k)), k,
                at<uint8_t>(args[1], t * (k + k / 32 * 4 + k / 16 * 4)));
     return true;
   }
-  if (op == "linear" && p[2] == "q4g128" && need(3) && shape(p[3])) {
-    const uint8_t *codes = at<uint8_t>(args[0]);
-    const uint16_t *params = at<uint16_t>(args[0], n * k / 2);
+  if (op == "linear" && isIntegerFormat(p[2]) && need(3) && shape(p[3])) {
     const int64_t xqRow = k + k / 32 * 4 + k / 16 * 4;
-    for (int64_t t = 0; t < batch; ++t) {
-      const uint8_t *xq = at<uint8_t>(args[1], t * xqRow);
-      const int8_t *q = reinterpret_cast<const int8_t *>(xq);
-      const float *da = reinterpret_cast<const float *>(xq + k), *sums = da + k / 32;
-      float *out = at<float>(args[2], t * rowBytes(n));
-      for (int64_t r = 0; r < n; ++r) {
-        double acc = 0;
-        for (int64_t b = 0; b < k / 32; ++b) {
-          const uint8_t *blk = codes + r * k / 2 + b * 16;
-          int dot = 0;
-          for (int j = 0; j < 16; ++j)
-            dot += (blk[j] & 15) * q[b * 32 + j] + (blk[j] >> 4) * q[b * 32 + 16 + j];
-          float d = half(params[(r * (k / 128) + b / 4) * 2]);
-          float m = half(params[(r * (k / 128) + b / 4) * 2 + 1]);
-          acc += double(d) * double(dot) * double(da[b]) + double(m) * (sums[2 * b] + sums[2 * b + 1]);
+    IntBlock blk;
+    std::vector<double> acc(static_cast<size_t>(batch));
+    for (int64_t r = 0; r < n; ++r) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t b = 0; b < k / 32; ++b) {
+        readBlock(p[2], at<uint8_t>(args[0]), n, k, r, b, blk);
+        for (int64_t t = 0; t < batch; ++t) {
+          const uint8_t *xq = at<uint8_t>(args[1], t * xqRow);
+          const int8_t *q = reinterpret_cast<const int8_t *>(xq) + b * 32;
+          const float *da = reinterpret_cast<const float *>(xq + k), *sums = da + k / 32;
+          int dot[2] = {0, 0};
+          for (int i = 0; i < 32; ++i)
+            dot[i / 16] += blk.q[i] * q[i];
+          acc[size_t(t)] += (double(blk.s0) * dot[0] + double(blk.s1) * dot[1]) * double(da[b]) +
+                            double(blk.m) * (sums[2 * b] + sums[2 * b + 1]);
         }
-        out[r] = float(acc);
       }
+      for (int64_t t = 0; t < batch; ++t)
+        at<float>(args[2], t * rowBytes(n))[r] = float(acc[size_t(t)]);
     }
     return true;
   }
@@ -195,11 +273,13 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
       for (int64_t i = 0; i < k; ++i) {
         if (p[2] == "f16") {
           out[i] = half(at<uint16_t>(args[1], id * k * 2)[i]);
+        } else if (isIntegerFormat(p[2])) {
+          IntBlock blk;
+          readBlock(p[2], at<uint8_t>(args[1]), n, k, id, i / 32, blk);
+          out[i] = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) + blk.m;
         } else {
-          uint8_t byte = at<uint8_t>(args[1], id * k / 2 + i / 32 * 16)[i % 16];
-          int u = i % 32 < 16 ? byte & 15 : byte >> 4;
-          const uint16_t *dm = at<uint16_t>(args[1], n * k / 2 + (id * (k / 128) + i / 128) * 4);
-          out[i] = float(u) * half(dm[0]) + half(dm[1]);
+          why = "unknown embedding format " + p[2];
+          return false;
         }
       }
     }

@@ -35,11 +35,22 @@ using namespace lowbit;
 static cl::OptionCategory category("lowbit-gpu-kernels options");
 static cl::opt<std::string> target("target", cl::desc("sm_80 or sm_90"), cl::Required,
                                    cl::cat(category));
-static cl::list<std::string> linears("linear", cl::desc("NxK shapes of q4g128 linears"),
+static cl::list<std::string> linears("linear",
+                                     cl::desc("NxK shapes of linears in the --format"),
                                      cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> weightFormat(
+    "format",
+    cl::desc("The integer format of --linear and --embedding: q4g128 (default), q4g32, q4k, "
+             "q8g32 or q6k"),
+    cl::init("q4g128"), cl::cat(category));
 static cl::list<std::string> f16Linears("linear-f16",
                                         cl::desc("NxK shapes of f16 linears (batches 1-8)"),
                                         cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> roundingName(
+    "rounding",
+    cl::desc("How the quantize kernels before the decode --linear round activations: b32 "
+             "(default), q80, q81 (blocks of 32, ggml's q8_0 and q8_1) or q8k (blocks of 256)"),
+    cl::init("b32"), cl::cat(category));
 static cl::list<int64_t> rmsNorms("rms-norm", cl::desc("Widths K of rms_norm kernels"),
                                   cl::CommaSeparated, cl::cat(category));
 static cl::opt<float> rmsNormEps("rms-norm-eps",
@@ -50,7 +61,7 @@ static cl::list<int64_t> swiglus("swiglu", cl::desc("Widths K of swiglu kernels"
 static cl::list<int64_t> adds("add", cl::desc("Widths K of add (residual) kernels"),
                               cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string> embeddings("embedding",
-                                        cl::desc("VxK shapes of q4g128 embedding tables"),
+                                        cl::desc("VxK shapes of embedding tables in the --format"),
                                         cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string> f16Embeddings("embedding-f16",
                                            cl::desc("VxK shapes of f16 embedding tables"),
@@ -125,6 +136,18 @@ int main(int argc, char **argv) {
   if (emit == "dir" && output.empty())
     return fail("--emit=dir needs -o DIR");
 
+  std::optional<GpuWeightFormat> intFormat = parseGpuWeightFormat(weightFormat);
+  if (!intFormat || *intFormat == GpuWeightFormat::F16)
+    return fail("unknown --format '" + weightFormat + "' (q4g128, q4g32, q4k, q8g32 or q6k)");
+
+  std::optional<GpuActivationRounding> rounding;
+  for (GpuActivationRounding r : {GpuActivationRounding::B32, GpuActivationRounding::Q8_0,
+                                  GpuActivationRounding::Q8_1, GpuActivationRounding::Q8_K})
+    if (gpuActivationRoundingName(r) == roundingName)
+      rounding = r;
+  if (!rounding)
+    return fail("unknown --rounding '" + roundingName + "' (b32, q80, q81 or q8k)");
+
   std::vector<int64_t> tokenCounts(batches.begin(), batches.end());
   if (tokenCounts.empty())
     tokenCounts.push_back(1);
@@ -146,7 +169,7 @@ int main(int argc, char **argv) {
   for (int64_t k : adds)
     for (int64_t batch : tokenCounts)
       specs.push_back({GpuKernelOp::Add, 0, k, batch, 0});
-  for (GpuWeightFormat format : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16}) {
+  for (GpuWeightFormat format : {*intFormat, GpuWeightFormat::F16}) {
     bool f16 = format == GpuWeightFormat::F16;
     for (const std::string &shape : f16 ? f16Embeddings : embeddings) {
       int64_t rows = 0, k = 0;
@@ -206,13 +229,21 @@ int main(int argc, char **argv) {
     for (int64_t batch : tokenCounts) {
       // Tensor-core linears read f32 activations; decode ones int8.
       if (batch > 8) {
-        for (int rows : mmaVariants)
-          specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});
+        for (int rows : mmaVariants) {
+          GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
+          spec.format = *intFormat;
+          specs.push_back(spec);
+        }
         continue;
       }
-      specs.push_back({GpuKernelOp::Quantize, 0, k, batch, 0});
-      for (int rows : variants)
-        specs.push_back({GpuKernelOp::Linear, n, k, batch, rows});
+      GpuKernelSpec quantize{GpuKernelOp::Quantize, 0, k, batch, 0};
+      quantize.rounding = *rounding;
+      specs.push_back(quantize);
+      for (int rows : variants) {
+        GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
+        spec.format = *intFormat;
+        specs.push_back(spec);
+      }
     }
   }
 

@@ -42,19 +42,46 @@ enum class GpuKernelOp {
   Embedding,
 };
 
-/// The weight layout a linear or an embedding reads (docs/gpu.md).
-enum class GpuWeightFormat { Q4G128, F16 };
+/// The weight layout a linear or an embedding reads (docs/gpu.md):
+/// - Q4G128: affine int4, (d, m) f16 per 128 values (GPTQ, AWQ, RTN w4g128);
+/// - F16: IEEE half values;
+/// - Q4G32: affine int4, (d, m) f16 per 32 values (ggml's q4_0 and q4_1);
+/// - Q4K: int4 with u8 (scale, min) per 32 values and f16 (d, dmin) per 256
+///   (ggml's q4_k, exactly);
+/// - Q8G32: int8 with an f16 scale per 32 values (ggml's q8_0);
+/// - Q6K: int8 codes q − 32 with int8 scales per 16 values and f16 d per 256
+///   (ggml's q6_k, its 6-bit codes widened to bytes).
+enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K };
+
+/// How a quantize kernel rounds activations to int8 for the integer linears
+/// (docs/gpu.md), as the CPU artifact's kernels do for the same weights:
+/// - B32: blocks of 32, f32 d = absmax/127 (affine int4, GPTQ/AWQ);
+/// - Q8_0: the same with d rounded to f16 (ggml's q8_0: q4_0, q8_0 weights);
+/// - Q8_1: Q8_0 whose block sum is rounded to f16 (q4_1 weights);
+/// - Q8_K: blocks of 256, the value of largest magnitude at −127 (k-quants).
+enum class GpuActivationRounding { B32, Q8_0, Q8_1, Q8_K };
+
+/// The rounding's name in kernel names ("b32", "q80", "q81", "q8k").
+llvm::StringRef gpuActivationRoundingName(GpuActivationRounding rounding);
+
+/// The format's name in kernel names and kernels.tsv ("q4g128", "f16", ...).
+llvm::StringRef gpuWeightFormatName(GpuWeightFormat format);
+/// The format of a name; nullopt for an unknown one.
+std::optional<GpuWeightFormat> parseGpuWeightFormat(llvm::StringRef name);
+/// The multiple of values every row of the format holds (32, 128 or 256).
+int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format);
 
 /// One kernel to generate. Linear: `n`×`k` weights over `batch` tokens, in
-/// `format`: q4g128 (affine int4 with groups of 128), each warp owning
-/// `rowsPerWarp` rows (0: the default for the batch), and above 8 tokens the
+/// `format`: an integer format (q4g128, q4g32, q4k, q8g32, q6k) over the
+/// int8 activations of a quantize kernel, each warp owning `rowsPerWarp`
+/// rows (0: the default for the batch), and for q4g128 above 8 tokens the
 /// tensor-core kernel, whose blocks own `rowsPerWarp` rows (16, 32 or 64;
 /// 0: 32); or f16 (1 to 8 tokens of f32 activations, no quantize kernel),
 /// `rowsPerWarp` as q4g128's. Quantize: `batch` rows of `k` f32 activations
-/// to int8 blocks of 32. RmsNorm: `batch` rows of `k` values, epsilon
+/// to int8 blocks of 32, as `rounding` says. RmsNorm: `batch` rows of `k` values, epsilon
 /// `param`. Swiglu: `batch` rows of `k` gate and up values. Add: `batch`
 /// rows of `k` values, summed. Embedding: `batch` token ids looked up in an
-/// `n`×`k` table in `format` (q4g128 or f16). Rope: `batch` rows of `n`
+/// `n`×`k` table in `format` (any). Rope: `batch` rows of `n`
 /// heads × `k` values rotated in adjacent pairs, or with `ropeHalves` each
 /// value i of the first half of a head with value i + k/2, theta `param`.
 /// AttentionSplit and AttentionCombine: the two kernels of decode attention
@@ -72,6 +99,8 @@ struct GpuKernelSpec {
   /// Rope: rotate element i with i + D/2 (Hugging Face's rotate_half)
   /// instead of adjacent pairs.
   bool ropeHalves = false;
+  /// Quantize: how it rounds.
+  GpuActivationRounding rounding = GpuActivationRounding::B32;
 };
 
 /// A generated kernel and how to launch it.

@@ -41,6 +41,7 @@
 #define LOWBIT_CODEGEN_WEIGHTPACKING_H
 
 #include "lowbit/Dialect/Lowbit/LowbitAttrs.h"
+#include "lowbit/Formats/DType.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -128,6 +129,14 @@ struct WeightEncoding {
   int64_t bits = 0, groupSize = 0;
   bool actOrder = false;
 };
+
+/// The codes of one ggml block (32 or 256 values) into u[] (Q8_0: its int8
+/// bytes), and d[], m[] per 16 values with w = d·u + m.
+void decodeGgmlBlock(DType type, const uint8_t *block, uint8_t *u, float *d, float *m);
+/// ggml's two levels of a K-quant super-block: w = d·sc·u − dmin·mn with 16
+/// (Q2_K, Q3_K, Q6_K) or 8 (Q4_K, Q5_K) sub-blocks.
+void decodeKQuantScales(DType type, const uint8_t *block, float &d, float &dmin, int8_t *sc,
+                        int8_t *mn);
 
 /// Packs stored weight `name` ([rows, cols]) into its kernel layout.
 llvm::Expected<PackedWeight> packWeight(const WeightStore &weights,

@@ -10,12 +10,14 @@
 // GPU: %[[ID:.*]] = llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
 // GPU: %[[ID64:.*]] = arith.extui %[[ID]] : i32 to i64
 // GPU: %[[ROW:.*]] = arith.minui %[[ID64]], %c128255_i64 : i64
-// GPU: %[[CODES:.*]] = llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<16xi8>
+// GPU: %[[WORDS:.*]] = llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// GPU: %[[CODES:.*]] = llvm.bitcast %[[WORDS]] : vector<4xi32> to vector<16xi8>
 // The parameters start after 128256 rows of 2048 code bytes.
-// GPU: arith.addi %c262668288_i64, %{{.*}} : i64
+// GPU: arith.addi %{{.*}}, %c262668288_i64 : i64
 // GPU: %[[DM:.*]] = llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> vector<2xf16>
-// GPU: %[[D:.*]] = arith.extf {{.*}} : f16 to f32
-// GPU: %[[M:.*]] = arith.extf {{.*}} : f16 to f32
+// GPU: %[[DMF:.*]] = llvm.fpext %[[DM]] : vector<2xf16> to vector<2xf32>
+// GPU: %[[D:.*]] = llvm.extractelement %[[DMF]]
+// GPU: %[[M:.*]] = llvm.extractelement %[[DMF]]
 // GPU: llvm.extractelement %[[CODES]]
 // GPU: %[[LO:.*]] = arith.andi %{{.*}}, %c15_i32 : i32
 // GPU: %[[HI:.*]] = arith.shrui %{{.*}}, %c4_i32 : i32

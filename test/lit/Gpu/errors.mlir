@@ -8,10 +8,10 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --linear=256x512 2>&1 | FileCheck %s --check-prefix=DIR
 
 // TARGET: error: unknown --target 'sm_70' (sm_80 or sm_90)
-// ROWS: error: no GPU kernel for the linear 100x512 × 1 tokens: the output rows must be a multiple of 8 (4 warps × 2 rows)
+// ROWS: error: no GPU kernel for the q4g128 linear 100x512 × 1 tokens: the output rows must be a multiple of 8 (4 warps × 2 rows)
 // WIDTH: error: no GPU kernel for the {{.*}}: the input width must be a positive multiple of 128
 // BATCH: error: no GPU kernel for the {{.*}} × 12 tokens: tensor-core batches are multiples of 8 up to 64 tokens
-// RPW: error: no GPU kernel for the linear 256x512 × 1 tokens: rows per warp must be 1, 2 or 4
+// RPW: error: no GPU kernel for the q4g128 linear 256x512 × 1 tokens: rows per warp must be 1, 2 or 4
 // SHAPE: error: --linear '4096' is not NxK (e.g. 4096x14336)
 // DIR: error: --emit=dir needs -o DIR
 
@@ -58,7 +58,7 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --add=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ADD-WIDTH
 
 // EMB-SHAPE: error: --embedding '1000' is not VxK (e.g. 128256x4096)
-// EMB-WIDTH: error: no GPU kernel for the embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 groups)
+// EMB-WIDTH: error: no GPU kernel for the q4g128 embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 blocks)
 // ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32
 
 // The f16 linear and embedding, and rope in halves.
@@ -81,3 +81,19 @@
 // HALVES-THETA: error: --rope-halves needs --rope-theta (the model's theta, e.g. 10000)
 // HALVES-ODD: error: no GPU kernel for the rope (halves) of 32x127 × 1 tokens: the head size must be a positive even number (pairs)
 // HALVES-SHAPE: error: --rope-halves '32' is not HxD (e.g. 32x128)
+
+// The ggml formats and the activation roundings.
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=256x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=FORMAT
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=f16 --linear=256x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=FORMAT-F16
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rounding=q8_0 --linear=256x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROUNDING
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=q4k --linear=256x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q4K-WIDTH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=q6k --embedding=1000x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q6K-EMB
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --batch=16 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8-BATCH
+// RUN: not lowbit-gpu-kernels --target=sm_90 --rounding=q8k --linear=256x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8K-WIDTH
+// FORMAT: error: unknown --format 'q5k' (q4g128, q4g32, q4k, q8g32 or q6k)
+// FORMAT-F16: error: unknown --format 'f16' (q4g128, q4g32, q4k, q8g32 or q6k)
+// ROUNDING: error: unknown --rounding 'q8_0' (b32, q80, q81 or q8k)
+// Q4K-WIDTH: error: no GPU kernel for the q4k linear 256x384 × 1 tokens: the input width must be a multiple of 256 (q4k blocks)
+// Q6K-EMB: error: no GPU kernel for the q6k embedding of 1000x384 × 1 tokens: the width must be a positive multiple of 256 (q6k blocks)
+// Q8-BATCH: error: no GPU kernel for the q8g32 linear 256x512 × 16 tokens: q8g32 linears take batches of 1 to 8 tokens (tensor cores: q4g128 only)
+// Q8K-WIDTH: error: no GPU kernel for the quantize (q8k) of 384 values × 1 tokens: q8k rounds blocks of 256 values: the width must be a multiple of 256

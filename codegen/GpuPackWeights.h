@@ -1,0 +1,38 @@
+//===- GpuPackWeights.h - Weights in the GPU kernels' layouts ---*- C++ -*-===//
+//
+// The weight section of a GPU artifact holds each matrix in the layout its
+// kernels read (docs/gpu.md, "Integer weight formats"). The ggml block
+// types keep their values exactly: the codes are re-laid out (Q6_K's 6-bit
+// codes widened to bytes) and the scales copied.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_CODEGEN_GPUPACKWEIGHTS_H
+#define LOWBIT_CODEGEN_GPUPACKWEIGHTS_H
+
+#include "lowbit/Codegen/GpuKernels.h"
+#include "lowbit/Codegen/WeightPacking.h"
+#include "lowbit/Formats/TensorRef.h"
+
+#include <optional>
+#include <vector>
+
+namespace lowbit {
+
+/// The GPU layout of a weight the IR types as `encoding`; nullopt where the
+/// GPU kernels have none.
+std::optional<GpuWeightFormat> gpuWeightFormatOf(const WeightEncoding &encoding);
+
+/// How the quantize kernel before a linear of such a weight rounds its
+/// activations: as the CPU artifact's kernels do (ggml's rules for ggml
+/// types), so both compute the same products.
+GpuActivationRounding gpuActivationRoundingOf(const WeightEncoding &encoding);
+
+/// Packs the ggml blocks of `t` ([rows, cols], type Q4_0, Q4_1, Q4_K, Q8_0 or
+/// Q6_K) as `format` (the gpuWeightFormatOf of their encoding) into `out`.
+/// `file` names the tensor's file in errors.
+llvm::Error packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, int64_t rows,
+                           int64_t cols, llvm::StringRef file, std::vector<uint8_t> &out);
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_GPUPACKWEIGHTS_H

@@ -1,0 +1,56 @@
+//===- GpuBlockFormats.h - Reading the integer weight layouts ---*- C++ -*-===//
+//
+// The integer weight formats (docs/gpu.md) share one shape: blocks of 32
+// values whose codes a lane loads in one or two 16-byte loads, and a few
+// parameters that turn the block's integer dot product into floats. The
+// decode linear and the embedding read them through these helpers, so each
+// layout is written down once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOWBIT_CODEGEN_GPU_GPUBLOCKFORMATS_H
+#define LOWBIT_CODEGEN_GPU_GPUBLOCKFORMATS_H
+
+#include "GpuEmitter.h"
+
+namespace lowbit {
+
+/// Where an n×k weight of an integer format keeps what.
+class GpuBlockLayout {
+public:
+  GpuBlockLayout(GpuWeightFormat format, int64_t n, int64_t k);
+
+  GpuWeightFormat format;
+  /// 8-bit signed codes (32 bytes a block) rather than 4-bit unsigned ones
+  /// (16 bytes a block, value j low and 16 + j high in byte j).
+  bool wideCodes() const;
+  /// The block's values are s·q + m (an offset per block) rather than s·q.
+  bool hasOffset() const;
+  /// The two halves of a block have their own scales (q6k).
+  bool halfScales() const;
+  int64_t codeBytesPerBlock() const { return wideCodes() ? 32 : 16; }
+
+  /// The block's raw parameters, loaded (issue them with the codes).
+  struct RawParams {
+    mlir::Value first, second;
+  };
+  RawParams loadParams(GpuEmitter &e, mlir::Value w, mlir::Value row, mlir::Value block) const;
+
+  /// A block's scales in f32 (scale1 = scale0 but for q6k) and offset (null
+  /// without one).
+  struct Params {
+    mlir::Value scale0, scale1, offset;
+  };
+  Params decode(GpuEmitter &e, const RawParams &raw) const;
+
+  /// The code bytes of `block` in `row`, as `wideCodes() ? 2 : 1` vectors of
+  /// 4 × i32 words.
+  llvm::SmallVector<mlir::Value, 2> loadCodes(GpuEmitter &e, mlir::Value w, mlir::Value row,
+                                              mlir::Value block) const;
+
+private:
+  int64_t n, k;
+};
+
+} // namespace lowbit
+
+#endif // LOWBIT_CODEGEN_GPU_GPUBLOCKFORMATS_H
