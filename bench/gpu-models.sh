@@ -9,9 +9,13 @@
 #   bash bench/gpu-models.sh          # after scripts/setup.sh
 #
 # Models (each compiled for TARGET, default sm_90, and for this CPU):
-#   tiny-rtn     tiny-5m, RTN w4g128 (the GPTQ/AWQ layout: q4g128 kernels)
-#   tiny-f16     tiny-5m, float weights (f16 kernels)
-#   llama27m-rtn llama-27m from ../shared, RTN w4g128 (skipped without it)
+#   tiny-rtn       tiny-5m, RTN w4g128 (the GPTQ/AWQ layout: q4g128 kernels)
+#   tiny-f16       tiny-5m, float weights (f16 kernels)
+#   tiny-q4_k_m    tiny-5m as a GGUF Q4_K_M (q4k and q6k kernels, q8k rounding)
+#   tiny-q8_0      tiny-5m as a GGUF Q8_0 (q8g32 kernels, q80 rounding)
+#   llama27m-q4_k_m  llama-27m from ../shared as a GGUF Q4_K_M (skipped without it)
+# A GPU run carries at most 64 MiB: these take about 45. MODELS=NAME,... picks
+# others among them and llama27m-rtn (27 MiB), llama27m-q8_0 (29 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${LOWBIT_BIN:-build/bin}
@@ -29,22 +33,36 @@ cp "$B/lowbit-gpu-model-bench" "$OUT/"
 # The one shared library beyond libc/libstdc++ (a GPU image may lack it).
 ldd "$B/lowbit-gpu-model-bench" | awk '/libsentencepiece/ {print $3}' | xargs -r -I{} cp -L {} "$OUT/lib/"
 
-# name, source model, quantization (rtn or float), text, chunks
-models=("tiny-rtn models/tiny-5m rtn models/tiny-5m/data/heldout.txt 66"
-        "tiny-f16 models/tiny-5m float models/tiny-5m/data/heldout.txt 66")
+# name, source model, quantization (rtn, float or a GGUF type), text, chunks
+TINY_TEXT=models/tiny-5m/data/heldout.txt
+available=("tiny-rtn models/tiny-5m rtn $TINY_TEXT 66"
+           "tiny-f16 models/tiny-5m float $TINY_TEXT 66"
+           "tiny-q4_k_m models/tiny-5m q4_k_m $TINY_TEXT 66"
+           "tiny-q8_0 models/tiny-5m q8_0 $TINY_TEXT 66")
 if [[ -d $SHARED/models/llama-27m && -f $SHARED/data/wikitext2-test.txt ]]; then
   cp "$SHARED/data/wikitext2-test.txt" "$OUT/"
-  models+=("llama27m-rtn $SHARED/models/llama-27m rtn $OUT/wikitext2-test.txt 150")
+  for quant in q4_k_m rtn q8_0; do
+    available+=("llama27m-$quant $SHARED/models/llama-27m $quant $OUT/wikitext2-test.txt 150")
+  done
 else
   echo "gpu-models.sh: $SHARED/models/llama-27m not present: llama-27m skipped" >&2
 fi
+wanted=,${MODELS:-tiny-rtn,tiny-f16,tiny-q4_k_m,tiny-q8_0,llama27m-q4_k_m},
+models=()
+for entry in "${available[@]}"; do
+  [[ $wanted == *",${entry%% *},"* ]] && models+=("$entry")
+done
 : >"$OUT/models.txt"
 for entry in "${models[@]}"; do
   read -r name source quant text chunks <<<"$entry"
   echo "gpu-models.sh: $name" >&2
   "$B/lowbit-translate" --import-hf "$source" -o "$TMP/$name-float.mlir" 2>/dev/null
   ir=$TMP/$name-float.mlir
-  if [[ $quant == rtn ]]; then
+  if [[ $quant == q* ]]; then
+    # A GGUF file as llama-quantize's mix makes it; lowbit-compile reads it.
+    "$B/lowbit-translate" --export-gguf --outtype "$quant" "$source" -o "$TMP/$name.gguf" 2>/dev/null
+    ir=$TMP/$name.gguf
+  elif [[ $quant == rtn ]]; then
     "$B/lowbit-opt" "$ir" --lowbit-rtn="bits=4 group-size=128 side-file=$TMP/$name.safetensors" \
       -o "$TMP/$name.mlir" 2>/dev/null
     ir=$TMP/$name.mlir

@@ -1,5 +1,6 @@
 //===- CApi.cpp - lowbit_runtime.h over the C++ layer ---------------------===//
 #include "lowbit/Runtime/lowbit_runtime.h"
+#include "CApiTypes.h"
 #include "lowbit/Runtime/Runtime.h"
 #include "lowbit/Runtime/Sampler.h"
 
@@ -8,24 +9,19 @@
 
 using namespace lowbit::rt;
 
-struct lowbit_model {
-  std::unique_ptr<Model> model;
-};
-
-struct lowbit_session {
-  std::unique_ptr<Session> session;
-};
-
 static thread_local std::string lastError;
 
-static int failWith(const std::string &message) {
+int lowbit::rt::capiFail(const std::string &message) {
   lastError = message;
   return 1;
 }
 
-static int check(const Status &status) {
-  return status.ok() ? 0 : failWith(status.message());
+int lowbit::rt::capiCheck(const Status &status) {
+  return status.ok() ? 0 : capiFail(status.message());
 }
+
+static int failWith(const std::string &message) { return capiFail(message); }
+static int check(const Status &status) { return capiCheck(status); }
 
 extern "C" {
 
@@ -74,8 +70,9 @@ int lowbit_session_create(lowbit_model *model, int64_t context_length,
 void lowbit_session_free(lowbit_session *session) { delete session; }
 
 void lowbit_session_reset(lowbit_session *session) {
-  if (session)
-    session->session->reset();
+  if (!session)
+    return;
+  session->engine->reset();
 }
 
 int lowbit_session_forward(lowbit_session *session, const int32_t *tokens,
@@ -83,28 +80,28 @@ int lowbit_session_forward(lowbit_session *session, const int32_t *tokens,
                            int all_logits) {
   if (!session || (n > 0 && (!tokens || !positions)))
     return failWith("lowbit_session_forward: null argument");
-  return check(session->session->forward(tokens, positions, n, all_logits != 0));
+  return check(session->engine->forward(tokens, positions, n, all_logits != 0));
 }
 
 const float *lowbit_session_logits(const lowbit_session *session) {
-  return session ? session->session->logits() : nullptr;
+  return session ? session->engine->logits() : nullptr;
 }
 
 int lowbit_session_prefill(lowbit_session *session, const int32_t *tokens,
                            int64_t n) {
   if (!session || (n > 0 && !tokens))
     return failWith("lowbit_session_prefill: null argument");
-  return check(session->session->prefill(tokens, n));
+  return check(session->engine->prefill(tokens, n));
 }
 
 int lowbit_session_decode(lowbit_session *session, int32_t token) {
   if (!session)
     return failWith("lowbit_session_decode: null argument");
-  return check(session->session->decode(token));
+  return check(session->engine->decode(token));
 }
 
 int64_t lowbit_session_position(const lowbit_session *session) {
-  return session ? session->session->position() : 0;
+  return session ? session->engine->position() : 0;
 }
 
 int64_t lowbit_tokenize(const lowbit_model *model, const char *text,

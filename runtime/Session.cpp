@@ -298,28 +298,6 @@ Status Session::forward(const int32_t *tokens, const int32_t *positions,
   return Status::success();
 }
 
-Status Session::prefill(const int32_t *tokens, int64_t n) {
-  if (n < 1)
-    return Status::error("prefill needs at least one token");
-  if (impl->position + n > impl->context)
-    return Status::error("prefill of " + std::to_string(n) + " tokens at position " +
-                         std::to_string(impl->position) +
-                         " overflows the session's context of " +
-                         std::to_string(impl->context));
-  std::vector<int32_t> positions(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    positions[size_t(i)] = int32_t(impl->position + i);
-  return forward(tokens, positions.data(), n, false);
-}
-
-Status Session::decode(int32_t token) {
-  if (impl->position >= impl->context)
-    return Status::error("the session's context of " +
-                         std::to_string(impl->context) + " positions is full");
-  int32_t position = int32_t(impl->position);
-  return forward(&token, &position, 1, false);
-}
-
 const float *Session::logits() const { return impl->logits; }
 int64_t Session::vocabSize() const { return impl->vocab; }
 int64_t Session::contextLength() const { return impl->context; }

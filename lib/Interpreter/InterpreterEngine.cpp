@@ -1,6 +1,8 @@
 //===- InterpreterEngine.cpp - The interpreter behind Engine --------------===//
 #include "lowbit/Interpreter/InterpreterEngine.h"
 
+#include <algorithm>
+
 using namespace lowbit;
 
 rt::Status InterpreterEngine::forward(const int32_t *tokens,
@@ -25,6 +27,8 @@ rt::Status InterpreterEngine::forward(const int32_t *tokens,
     return rt::Status::error(llvm::toString(out.takeError()));
   last = std::move(*out);
   allRows = allLogits;
+  for (int64_t i = 0; i < n; ++i)
+    filled = std::max<int64_t>(filled, int64_t(positions[i]) + 1);
   return rt::Status::success();
 }
 

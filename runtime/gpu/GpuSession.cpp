@@ -49,6 +49,8 @@ struct GpuSession::Impl {
   CudaStream stream;
   std::string description;
   int64_t vocab = 0, context = 0;
+  /// One past the highest position run since the last reset.
+  int64_t position = 0;
   DeviceBuffer weights, tokens, positions;
   std::vector<DeviceBuffer> buffers, keyCaches, valueCaches;
   int64_t maxBatch = 1;
@@ -296,6 +298,7 @@ Status GpuSession::forward(const int32_t *tokens, const int32_t *positions, int6
     }
     done += rows;
   }
+  s.position = std::max<int64_t>(s.position, *std::max_element(positions, positions + n) + 1);
   return Status::success();
 }
 
@@ -304,7 +307,8 @@ int64_t GpuSession::vocabSize() const { return impl->vocab; }
 int64_t GpuSession::contextLength() const { return impl->context; }
 // Attention reads no position past a token's own, so stale cache rows are
 // never seen: forgetting them needs no device work.
-void GpuSession::reset() {}
+void GpuSession::reset() { impl->position = 0; }
+int64_t GpuSession::position() const { return impl->position; }
 const std::string &GpuSession::description() const { return impl->description; }
 
 } // namespace rt

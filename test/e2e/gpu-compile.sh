@@ -115,6 +115,16 @@ ours=$(LOWBIT_CUDA_DRIVER=$FAKE gen --device cuda:0 "$T/float-sm_90.lbx")
 theirs=$(gen "$T/float-cpu.lbx")
 [[ $ours == "$theirs" && $ours == *,* ]] && ok "generate on the emulating driver: the CPU artifact's 16 tokens $ours" \
   || fail "generate on the emulating driver: $ours, the CPU artifact: $theirs"
+# The C API's GPU session (lowbit_session_create_cuda) from C: the same tokens.
+c_ids=$(LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-generate-c" "$T/float-sm_90.lbx" "In the beginning God created" 16 cuda:0 2>/dev/null \
+        | sed -n 's/^generated: //p')
+cpu_ids=$("$B/lowbit-generate-c" "$T/float-cpu.lbx" "In the beginning God created" 16 2 2>/dev/null \
+          | sed -n 's/^generated: //p')
+[[ -n $c_ids && $c_ids == "$cpu_ids" ]] && ok "C API on cuda:0 (emulating driver): the CPU artifact's tokens $c_ids" \
+  || fail "C API on cuda:0: '$c_ids', the CPU artifact through the C API: '$cpu_ids'"
+out=$(LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-generate-c" "$T/float-cpu.lbx" "In" 2 cuda:0 2>&1)
+[[ $? -ne 0 && $out == *"float-cpu.lbx"* ]] && ok "C API: a CPU artifact on cuda:0 refused: $out" \
+  || fail "C API, CPU artifact on cuda:0: $out"
 out=$(FAKE_CUDA_SM=80 LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" perplexity --device cuda:0 \
       --file "$TEXT" "$T/rtn-sm_90.lbx" 2>&1)
 [[ $out == *"compiled for sm_90, which cuda:0 (fake GPU, sm_80) cannot run"* ]] \

@@ -297,6 +297,21 @@ TEST(Loader, GpuSessionRefusesACpuArtifact) {
       << s.status().message();
 }
 
+TEST(Loader, CApiGpuSessionRefusesACpuArtifact) {
+  Toy toy;
+  std::string path = toy.write("capi-cpu-on-gpu");
+  lowbit_model *model = nullptr;
+  ASSERT_EQ(lowbit_model_load(path.c_str(), &model), 0) << lowbit_last_error();
+  lowbit_session *session = nullptr;
+  EXPECT_NE(lowbit_session_create_cuda(model, 0, 0, &session), 0);
+  EXPECT_EQ(session, nullptr);
+  EXPECT_NE(std::string(lowbit_last_error()).find("compiled for test, a CPU"), std::string::npos)
+      << lowbit_last_error();
+  EXPECT_NE(lowbit_session_create_cuda(nullptr, 0, 0, &session), 0);
+  EXPECT_NE(std::string(lowbit_last_error()).find("null argument"), std::string::npos);
+  lowbit_model_free(model);
+}
+
 TEST(Loader, RejectsBadGpuManifests) {
   Toy toy = gpuToy();
   toy.manifest.mutable_steps(1)->mutable_gpu_launches()->RemoveLast();

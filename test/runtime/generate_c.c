@@ -1,17 +1,19 @@
 /*===- generate_c.c - Greedy generation through the C API ----------------===*
  *
- *   lowbit-generate-c MODEL.lbx PROMPT N [THREADS]
+ *   lowbit-generate-c MODEL.lbx PROMPT N [THREADS | cuda:DEVICE]
  *
  * Loads a compiled artifact, tokenizes PROMPT (with BOS when the tokenizer
  * wants it), prefills, greedily decodes N tokens and prints the prompt ids
- * and the generated ids, one line each; the text goes to stderr. Plain C:
- * it includes only lowbit_runtime.h and links only the runtime.
+ * and the generated ids, one line each; the text goes to stderr. With
+ * cuda:DEVICE, a GPU artifact runs on that GPU. Plain C: it includes only
+ * lowbit_runtime.h and links only the runtime (and its GPU session).
  *
  *===----------------------------------------------------------------------===*/
 #include "lowbit/Runtime/lowbit_runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int fail(const char *what) {
   fprintf(stderr, "lowbit-generate-c: %s: %s\n", what, lowbit_last_error());
@@ -27,12 +29,14 @@ static void printIds(const char *label, const int32_t *ids, int64_t n) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s MODEL.lbx PROMPT N [THREADS]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL.lbx PROMPT N [THREADS | cuda:DEVICE]\n", argv[0]);
     return 2;
   }
   const char *path = argv[1], *prompt = argv[2];
   int64_t steps = atoll(argv[3]);
-  int threads = argc > 4 ? atoi(argv[4]) : 0;
+  int cuda = argc > 4 && strncmp(argv[4], "cuda:", 5) == 0;
+  int threads = argc > 4 && !cuda ? atoi(argv[4]) : 0;
+  int device = cuda ? atoi(argv[4] + 5) : 0;
 
   lowbit_model *model = NULL;
   if (lowbit_model_load(path, &model) != 0)
@@ -58,7 +62,8 @@ int main(int argc, char **argv) {
   }
 
   lowbit_session *session = NULL;
-  if (lowbit_session_create(model, 0, threads, &session) != 0)
+  if ((cuda ? lowbit_session_create_cuda(model, 0, device, &session)
+            : lowbit_session_create(model, 0, threads, &session)) != 0)
     return fail("session");
   if (lowbit_session_prefill(session, ids, n) != 0)
     return fail("prefill");

@@ -20,11 +20,17 @@ public:
   const float *logits() const override;
   int64_t vocabSize() const override { return vocab; }
   int64_t contextLength() const override { return context; }
-  void reset() override { interpreter.resetCache(); }
+  void reset() override {
+    interpreter.resetCache();
+    filled = 0;
+  }
+  int64_t position() const override { return filled; }
 
 private:
   Interpreter &interpreter;
   int64_t vocab, context;
+  int64_t filled = 0; // one past the highest position run
+
   Activation last;
   bool allRows = false;
 };

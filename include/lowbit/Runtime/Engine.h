@@ -29,8 +29,16 @@ public:
   virtual int64_t vocabSize() const = 0;
   /// The most positions the KV cache holds.
   virtual int64_t contextLength() const = 0;
-  /// Forgets every cached position.
+  /// Forgets every cached position (position() becomes 0).
   virtual void reset() = 0;
+  /// Positions filled so far: one past the highest position run since the
+  /// last reset().
+  virtual int64_t position() const = 0;
+
+  /// `n` tokens at the next positions; leaves the last token's logits.
+  rt::Status prefill(const int32_t *tokens, int64_t n);
+  /// One token at the next position.
+  rt::Status decode(int32_t token);
 };
 
 } // namespace lowbit

@@ -42,6 +42,7 @@ public:
   int64_t vocabSize() const override;
   int64_t contextLength() const override;
   void reset() override;
+  int64_t position() const override;
   /// "NVIDIA H200 (sm_90, cubin)" or "(..., PTX compiled by the driver)".
   const std::string &description() const;
 

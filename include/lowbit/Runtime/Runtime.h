@@ -112,16 +112,8 @@ public:
   const float *logits() const override;
   int64_t vocabSize() const override;
   int64_t contextLength() const override;
-  /// Forgets every cached position (position() becomes 0).
   void reset() override;
-
-  /// `n` tokens at the next positions; leaves the last token's logits.
-  Status prefill(const int32_t *tokens, int64_t n);
-  /// One token at the next position.
-  Status decode(int32_t token);
-  /// Positions filled so far: one past the highest position run since the
-  /// last reset().
-  int64_t position() const;
+  int64_t position() const override;
   int threads() const;
 
 private:

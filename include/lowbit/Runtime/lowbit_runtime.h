@@ -43,6 +43,13 @@ void lowbit_model_get_info(const lowbit_model *model, lowbit_model_info *info);
  * may serve several sessions; a session serves one caller at a time. */
 int lowbit_session_create(lowbit_model *model, int64_t context_length,
                           int threads, lowbit_session **session);
+/* A session of a GPU artifact (lowbit-compile --target=sm_80|sm_90) on
+ * NVIDIA GPU `device` (cuda:N), its weights uploaded once: the same calls
+ * below run it. The CUDA driver is opened here; without one, or for an
+ * artifact this GPU cannot run, it fails naming the file. Defined in the
+ * LowbitGpuRuntime library (CMake target lowbit::LowbitGpuRuntime). */
+int lowbit_session_create_cuda(lowbit_model *model, int64_t context_length,
+                               int device, lowbit_session **session);
 void lowbit_session_free(lowbit_session *session);
 /* Forgets every cached position. */
 void lowbit_session_reset(lowbit_session *session);
