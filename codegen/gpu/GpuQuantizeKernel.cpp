@@ -22,33 +22,44 @@ namespace lowbit {
 
 namespace {
 constexpr int64_t kWarpsPerBlock = 8;
-} // namespace
 
-GpuKernelLaunch emitGpuQuantizeB32(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
-  const int64_t k = spec.k, batch = spec.batch;
+/// A quantize kernel of one warp per block of `values` activations of a
+/// token: body(e, lane, token, block) runs where the warp has a block. The
+/// whole warp takes the branch together, so the shuffles inside see every
+/// lane.
+GpuKernelLaunch
+emitWarpPerBlock(gpu::GPUModuleOp module, const GpuKernelSpec &spec, int64_t values,
+                 llvm::function_ref<void(GpuEmitter &, Value, Value, Value)> body) {
+  const int64_t perRow = spec.k / values, items = spec.batch * perRow;
   GpuKernelLaunch launch;
   launch.spec = spec;
   launch.name = gpuKernelName(spec);
-  const int64_t items = batch * (k / 32);
   launch.block = {kWarpsPerBlock * kWarpSize, 1, 1};
   launch.grid = {(items + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1};
 
   GpuEmitter e(module, launch.name, 2, int32_t(kWarpsPerBlock * kWarpSize));
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  Value x = e.arg(0), xq = e.arg(1);
-  const int64_t xRowBytes = activationRowBytes(k), qRowBytes = quantizedRowBytes(k);
-
   Value tid = e.threadIndex();
   Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
   Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
   Value item = e.add(e.mul(e.blockIndex(), kWarpsPerBlock), warp);
-  // The whole warp takes the branch together, so the shuffles inside see
-  // every lane.
   Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, e.i64c(items));
   e.when(inRange, [&] {
-    Value token = arith::DivUIOp::create(b, loc, item, e.i64c(k / 32));
-    Value blk = arith::RemUIOp::create(b, loc, item, e.i64c(k / 32));
+    body(e, lane, arith::DivUIOp::create(b, loc, item, e.i64c(perRow)),
+         arith::RemUIOp::create(b, loc, item, e.i64c(perRow)));
+  });
+  return launch;
+}
+} // namespace
+
+GpuKernelLaunch emitGpuQuantizeB32(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t k = spec.k;
+  const int64_t xRowBytes = activationRowBytes(k), qRowBytes = quantizedRowBytes(k);
+  return emitWarpPerBlock(module, spec, 32, [&](GpuEmitter &e, Value lane, Value token, Value blk) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value x = e.arg(0), xq = e.arg(1);
     Value value = e.add(e.mul(blk, 32), lane);
     Value v = e.load(e.f32(), x, e.add(e.mul(token, xRowBytes), e.mul(value, 4)), 4);
     // |v| as max(v, -v): the NVVM conversion takes no llvm.intr.fabs.
@@ -100,33 +111,17 @@ GpuKernelLaunch emitGpuQuantizeB32(gpu::GPUModuleOp module, const GpuKernelSpec 
       e.when(first, [&] { e.store(d, xq, e.add(e.add(row, k), e.mul(blk, 4)), 4); });
     });
   });
-  return launch;
 }
 
 GpuKernelLaunch emitGpuQuantizeQ8K(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
-  const int64_t k = spec.k, batch = spec.batch, perLane = 8;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.name = gpuKernelName(spec);
-  const int64_t items = batch * (k / 256);
-  launch.block = {kWarpsPerBlock * kWarpSize, 1, 1};
-  launch.grid = {(items + kWarpsPerBlock - 1) / kWarpsPerBlock, 1, 1};
-
-  GpuEmitter e(module, launch.name, 2, int32_t(kWarpsPerBlock * kWarpSize));
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value x = e.arg(0), xq = e.arg(1);
+  const int64_t k = spec.k, perLane = 8;
   const int64_t xRowBytes = activationRowBytes(k), qRowBytes = quantizedRowBytes(k);
-  VectorType v4f32 = VectorType::get({4}, e.f32());
-
-  Value tid = e.threadIndex();
-  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
-  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
-  Value item = e.add(e.mul(e.blockIndex(), kWarpsPerBlock), warp);
-  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, item, e.i64c(items));
-  e.when(inRange, [&] {
-    Value token = arith::DivUIOp::create(b, loc, item, e.i64c(k / 256));
-    Value super = arith::RemUIOp::create(b, loc, item, e.i64c(k / 256));
+  return emitWarpPerBlock(module, spec, 256, [&](GpuEmitter &e, Value lane, Value token,
+                                                  Value super) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value x = e.arg(0), xq = e.arg(1);
+    VectorType v4f32 = VectorType::get({4}, e.f32());
     Value first = e.add(e.mul(super, 256), e.mul(lane, perLane)); // the lane's first value
     Value src = e.add(e.mul(token, xRowBytes), e.mul(first, 4));
     SmallVector<Value, 8> v;
@@ -184,7 +179,6 @@ GpuKernelLaunch emitGpuQuantizeQ8K(gpu::GPUModuleOp module, const GpuKernelSpec 
       });
     });
   });
-  return launch;
 }
 
 } // namespace lowbit
