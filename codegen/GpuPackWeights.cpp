@@ -25,7 +25,13 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
   case QuantFormat::Q8_0:
     return GpuWeightFormat::Q8G32;
   case QuantFormat::Q6_K:
+  case QuantFormat::Q3_K:
     return GpuWeightFormat::Q6K;
+  case QuantFormat::Q5_0:
+  case QuantFormat::Q5_1:
+    return GpuWeightFormat::Q5G32;
+  case QuantFormat::Q5_K:
+    return GpuWeightFormat::Q5K;
   default:
     return std::nullopt;
   }
@@ -34,11 +40,15 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
 GpuActivationRounding lowbit::gpuActivationRoundingOf(const WeightEncoding &enc) {
   switch (enc.format) {
   case QuantFormat::Q4_0:
+  case QuantFormat::Q5_0:
   case QuantFormat::Q8_0:
     return GpuActivationRounding::Q8_0;
   case QuantFormat::Q4_1:
+  case QuantFormat::Q5_1:
     return GpuActivationRounding::Q8_1;
+  case QuantFormat::Q3_K:
   case QuantFormat::Q4_K:
+  case QuantFormat::Q5_K:
   case QuantFormat::Q6_K:
     return GpuActivationRounding::Q8_K;
   default:
@@ -55,7 +65,11 @@ static bool storesAs(GpuWeightFormat format, DType type) {
   case GpuWeightFormat::Q8G32:
     return type == DType::Q8_0;
   case GpuWeightFormat::Q6K:
-    return type == DType::Q6_K;
+    return type == DType::Q6_K || type == DType::Q3_K;
+  case GpuWeightFormat::Q5G32:
+    return type == DType::Q5_0 || type == DType::Q5_1;
+  case GpuWeightFormat::Q5K:
+    return type == DType::Q5_K;
   default:
     return false;
   }
@@ -79,14 +93,18 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
   if (t.bytes < rowBytes * uint64_t(rows))
     return fail("is shorter than its shape needs");
 
-  const bool wide = format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K;
+  const bool wide = format != GpuWeightFormat::Q4G32 && format != GpuWeightFormat::Q4K;
+  // Q6_K and Q3_K store w = d·sc·(u − offset): the codes keep u − offset.
+  const int offset = t.dtype == DType::Q6_K ? 32 : t.dtype == DType::Q3_K ? 4 : 0;
   const int64_t codeBytes = wide ? values : values / 2;
   size_t size = size_t(codeBytes);
   switch (format) {
   case GpuWeightFormat::Q4G32:
+  case GpuWeightFormat::Q5G32:
     size += size_t(values / 32 * 4);
     break;
   case GpuWeightFormat::Q4K:
+  case GpuWeightFormat::Q5K:
     size += size_t(values / 32 * 2 + values / 256 * 4);
     break;
   case GpuWeightFormat::Q8G32:
@@ -120,19 +138,20 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
         const uint8_t *su = u.data() + s * 32;
         const int64_t block32 = (first + s * 32) / 32;
         if (wide) {
-          int8_t *codes = reinterpret_cast<int8_t *>(out.data()) + first + s * 32;
+          // Q8_0's u are its int8 bytes; the others' unsigned codes.
+          uint8_t *codes = out.data() + first + s * 32;
           for (int i = 0; i < 32; ++i)
-            codes[i] = format == GpuWeightFormat::Q6K ? int8_t(int(su[i]) - 32) : int8_t(su[i]);
+            codes[i] = uint8_t(int(su[i]) - offset);
         } else {
           uint8_t *codes = out.data() + block32 * 16;
           for (int j = 0; j < 16; ++j)
             codes[j] = uint8_t(su[j] | su[16 + j] << 4);
         }
-        if (format == GpuWeightFormat::Q4G32) {
-          // q4_0's m = −8d and q4_1's m are f16 values already, unless −8d
-          // leaves f16's range.
+        if (format == GpuWeightFormat::Q4G32 || format == GpuWeightFormat::Q5G32) {
+          // q4_1's and q5_1's m are f16 values already; q4_0's m = −8d and
+          // q5_0's −16d are too, unless they leave f16's range.
           if (!(std::fabs(m[2 * s]) <= 65504.0f))
-            return fail("has a block whose offset −8·d f16 cannot hold");
+            return fail("has a block whose offset −8·d or −16·d f16 cannot hold");
           putHalf(params + block32 * 4, d[2 * s]);
           putHalf(params + block32 * 4 + 2, m[2 * s]);
         } else if (format == GpuWeightFormat::Q8G32) {
@@ -144,7 +163,7 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
         int8_t sc[16], mn[16];
         decodeKQuantScales(t.dtype, block, dAll, dmin, sc, mn);
         const int64_t super = first / 256;
-        if (format == GpuWeightFormat::Q4K) {
+        if (format == GpuWeightFormat::Q4K || format == GpuWeightFormat::Q5K) {
           for (int j = 0; j < 8; ++j) {
             params[(super * 8 + j) * 2] = uint8_t(sc[j]);
             params[(super * 8 + j) * 2 + 1] = uint8_t(mn[j]);

@@ -2,8 +2,8 @@
 //
 // The weight section of a GPU artifact holds each matrix in the layout its
 // kernels read (docs/gpu.md, "Integer weight formats"). The ggml block
-// types keep their values exactly: the codes are re-laid out (Q6_K's 6-bit
-// codes widened to bytes) and the scales copied.
+// types keep their values exactly: the codes are re-laid out (5-, 6- and
+// 3-bit codes widened to bytes) and the scales copied.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOWBIT_CODEGEN_GPUPACKWEIGHTS_H
@@ -27,8 +27,8 @@ std::optional<GpuWeightFormat> gpuWeightFormatOf(const WeightEncoding &encoding)
 /// types), so both compute the same products.
 GpuActivationRounding gpuActivationRoundingOf(const WeightEncoding &encoding);
 
-/// Packs the ggml blocks of `t` ([rows, cols], type Q4_0, Q4_1, Q4_K, Q8_0 or
-/// Q6_K) as `format` (the gpuWeightFormatOf of their encoding) into `out`.
+/// Packs the ggml blocks of `t` ([rows, cols], type Q3_K, Q4_0, Q4_1, Q4_K,
+/// Q5_0, Q5_1, Q5_K, Q6_K or Q8_0) as `format` (the gpuWeightFormatOf of their encoding) into `out`.
 /// `file` names the tensor's file in errors.
 llvm::Error packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, int64_t rows,
                            int64_t cols, llvm::StringRef file, std::vector<uint8_t> &out);

@@ -16,13 +16,15 @@ GpuBlockLayout::GpuBlockLayout(GpuWeightFormat format, int64_t n, int64_t k)
 }
 
 bool GpuBlockLayout::wideCodes() const {
+  return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K ||
+         format == GpuWeightFormat::Q5G32 || format == GpuWeightFormat::Q5K;
+}
+
+bool GpuBlockLayout::signedCodes() const {
   return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K;
 }
 
-bool GpuBlockLayout::hasOffset() const {
-  return format == GpuWeightFormat::Q4G128 || format == GpuWeightFormat::Q4G32 ||
-         format == GpuWeightFormat::Q4K;
-}
+bool GpuBlockLayout::hasOffset() const { return !signedCodes(); }
 
 bool GpuBlockLayout::halfScales() const { return format == GpuWeightFormat::Q6K; }
 
@@ -56,8 +58,10 @@ GpuBlockLayout::RawParams GpuBlockLayout::loadParams(GpuEmitter &e, Value w, Val
     return {e.load(v2f16, w, e.add(e.mul(group, 4), codes), 4), nullptr};
   }
   case GpuWeightFormat::Q4G32:
+  case GpuWeightFormat::Q5G32:
     return {e.load(v2f16, w, e.add(e.mul(blockOfRow, 4), codes), 4), nullptr};
   case GpuWeightFormat::Q4K:
+  case GpuWeightFormat::Q5K:
     return {e.load(v2i8, w, e.add(e.mul(blockOfRow, 2), codes), 2),
             superBlock(codes + n * k / 16, 4, v2f16)};
   case GpuWeightFormat::Q8G32:
@@ -85,12 +89,14 @@ GpuBlockLayout::Params GpuBlockLayout::decode(GpuEmitter &e, const RawParams &ra
   };
   switch (format) {
   case GpuWeightFormat::Q4G128:
-  case GpuWeightFormat::Q4G32: {
+  case GpuWeightFormat::Q4G32:
+  case GpuWeightFormat::Q5G32: {
     Value dm = widen(raw.first);
     Value d = e.element(dm, 0);
     return {d, d, e.element(dm, 1)};
   }
-  case GpuWeightFormat::Q4K: {
+  case GpuWeightFormat::Q4K:
+  case GpuWeightFormat::Q5K: {
     // d·scale·u − dmin·min, each product in f32 as ggml's.
     Value dd = widen(raw.second);
     Value scale = arith::MulFOp::create(b, loc, e.element(dd, 0), byteValue(raw.first, 0, false));

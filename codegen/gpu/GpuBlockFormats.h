@@ -20,10 +20,13 @@ public:
   GpuBlockLayout(GpuWeightFormat format, int64_t n, int64_t k);
 
   GpuWeightFormat format;
-  /// 8-bit signed codes (32 bytes a block) rather than 4-bit unsigned ones
-  /// (16 bytes a block, value j low and 16 + j high in byte j).
+  /// A byte per code (32 bytes a block) rather than 4-bit ones (16 bytes a
+  /// block, value j low and 16 + j high in byte j).
   bool wideCodes() const;
-  /// The block's values are s·q + m (an offset per block) rather than s·q.
+  /// Signed byte codes (q8g32, q6k); every other format's are unsigned.
+  bool signedCodes() const;
+  /// The block's values are s·q + m (an offset per block) rather than s·q:
+  /// the formats of unsigned codes.
   bool hasOffset() const;
   /// The two halves of a block have their own scales (q6k).
   bool halfScales() const;

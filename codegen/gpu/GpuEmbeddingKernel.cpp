@@ -62,8 +62,12 @@ GpuKernelLaunch emitGpuEmbeddingInt(gpu::GPUModuleOp module, const GpuKernelSpec
     };
     if (layout.wideCodes()) {
       // Value i: byte i.
-      for (int64_t i = 0; i < 32; ++i)
-        put(i, arith::SIToFPOp::create(b, loc, e.f32(), e.element(codes[i / 16], i % 16)));
+      for (int64_t i = 0; i < 32; ++i) {
+        Value byte = e.element(codes[i / 16], i % 16);
+        put(i, layout.signedCodes()
+                   ? arith::SIToFPOp::create(b, loc, e.f32(), byte).getResult()
+                   : arith::UIToFPOp::create(b, loc, e.f32(), byte).getResult());
+      }
     } else {
       // Byte j: value j in its low nibble, value 16 + j in its high one.
       for (int64_t j = 0; j < 16; ++j) {

@@ -37,6 +37,10 @@ StringRef gpuWeightFormatName(GpuWeightFormat format) {
     return "q8g32";
   case GpuWeightFormat::Q6K:
     return "q6k";
+  case GpuWeightFormat::Q5G32:
+    return "q5g32";
+  case GpuWeightFormat::Q5K:
+    return "q5k";
   }
   llvm_unreachable("every format has a name");
 }
@@ -57,7 +61,8 @@ StringRef gpuActivationRoundingName(GpuActivationRounding rounding) {
 
 std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
   for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
-                            GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K})
+                            GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K,
+                            GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K})
     if (gpuWeightFormatName(f) == name)
       return f;
   return std::nullopt;
@@ -68,6 +73,7 @@ int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format) {
   case GpuWeightFormat::Q4G128:
     return 128;
   case GpuWeightFormat::Q4K:
+  case GpuWeightFormat::Q5K:
   case GpuWeightFormat::Q6K:
     return 256;
   default:

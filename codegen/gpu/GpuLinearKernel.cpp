@@ -102,8 +102,7 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
     }
     return words;
   };
-  // Wide codes are signed; nibbles are unsigned.
-  StringRef dp4a = layout.wideCodes() ? "llvm.nvvm.idp4a.s.s" : "llvm.nvvm.idp4a.u.s";
+  StringRef dp4a = layout.signedCodes() ? "llvm.nvvm.idp4a.s.s" : "llvm.nvvm.idp4a.u.s";
   // acc[t·rows + r] += da·(s0·Σ₀ q·a + s1·Σ₁ q·a) + m·Σa over one block of
   // 32 values, Σ₀ and Σ₁ over its halves (one sum where s0 = s1).
   auto accumulate = [&](const StepLoads &s, SmallVector<Value> &acc) {

@@ -97,7 +97,8 @@ inline std::vector<std::string> parts(const std::string &s) {
 }
 
 inline bool isIntegerFormat(const std::string &f) {
-  return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k";
+  return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k" ||
+         f == "q5g32" || f == "q5k";
 }
 
 /// One block of 32 values of an integer-format weight: value i is
@@ -111,13 +112,13 @@ struct IntBlock {
 /// "Integer weight formats").
 inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t k, int64_t r,
                       int64_t b, IntBlock &out) {
-  const bool wide = f == "q8g32" || f == "q6k";
+  const bool wide = f == "q8g32" || f == "q6k" || f == "q5g32" || f == "q5k";
+  const bool isSigned = f == "q8g32" || f == "q6k";
   const int64_t codeBytes = wide ? n * k : n * k / 2;
   const int64_t index = r * (k / 32) + b; // the block among all of the weight's
   if (wide) {
-    const int8_t *codes = reinterpret_cast<const int8_t *>(w) + index * 32;
     for (int i = 0; i < 32; ++i)
-      out.q[i] = codes[i];
+      out.q[i] = isSigned ? int(int8_t(w[index * 32 + i])) : int(w[index * 32 + i]);
   } else {
     const uint8_t *codes = w + index * 16;
     for (int j = 0; j < 16; ++j) {
@@ -133,11 +134,11 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
   };
   const int64_t super = r * (k / 256) + b / 8;
   out.m = 0;
-  if (f == "q4g128" || f == "q4g32") {
+  if (f == "q4g128" || f == "q4g32" || f == "q5g32") {
     const int64_t group = f == "q4g128" ? r * (k / 128) + b / 4 : index;
     out.s0 = out.s1 = halfAt(params + group * 4);
     out.m = halfAt(params + group * 4 + 2);
-  } else if (f == "q4k") {
+  } else if (f == "q4k" || f == "q5k") {
     const uint8_t *dd = params + n * k / 16 + super * 4;
     out.s0 = out.s1 = halfAt(dd) * float(params[index * 2]);
     out.m = -(halfAt(dd + 2) * float(params[index * 2 + 1]));

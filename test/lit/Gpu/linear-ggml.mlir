@@ -6,6 +6,7 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q4k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q4K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G32
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q6K
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=256x512 --embedding=1000x512 --emit=gpu | FileCheck %s --check-prefix=Q5K
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q6k --linear=256x512 --embedding=1000x512 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=PTX
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q4k --rounding=q8k --linear=256x512 --embedding=1000x512 --batch=1,8 -o %t && FileCheck %s --check-prefix=TSV < %t/kernels.tsv
 // RUN: lowbit-gpu-kernels --target=sm_90 --rounding=q8k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8K
@@ -61,6 +62,23 @@
 // Q6K-NEXT: llvm.intr.fma
 // Q6K-COUNT-4: llvm.nvvm.idp4a.s.s
 // Q6K-NEXT: arith.sitofp %{{.*}} : i32 to f32
+
+// q5k (q5_k): unsigned code bytes (0..31, two 16-byte loads), q4k's
+// parameters after them (at 131072 and 131072 + 256·512/16 = 139264),
+// unsigned-by-signed dp4a, the offset times the sums; the embedding widens
+// the bytes unsigned.
+// Q5K: gpu.func @gpu_embedding_q5k_1000x512_b1(
+// Q5K: llvm.bitcast %{{.*}} : vector<4xi32> to vector<16xi8>
+// Q5K: arith.uitofp %{{.*}} : i8 to f32
+// Q5K-NOT: arith.sitofp %{{.*}} : i8 to f32
+// Q5K: gpu.func @gpu_linear_q5k_256x512_b1_r2(
+// Q5K-COUNT-2: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// Q5K: arith.addi %{{.*}}, %c131072_i64 : i64
+// Q5K: llvm.load {{.*}} {alignment = 2 : i64} : !llvm.ptr<1> -> vector<2xi8>
+// Q5K: arith.addi %{{.*}}, %c139264_i64 : i64
+// Q5K: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> vector<2xf16>
+// Q5K: llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
+// Q5K-COUNT-8: llvm.nvvm.idp4a.u.s
 
 // The embedding of a q6k table: signed bytes widened, one scale per half.
 // PTX: .entry gpu_embedding_q6k_1000x512_b1(
