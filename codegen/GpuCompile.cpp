@@ -112,8 +112,9 @@ struct GpuPlan {
                                std::to_string(enc.groupSize) +
                                (enc.actOrder ? ", act-order" : "") +
                                "; GPU artifacts hold affine int4 with groups of 128 "
-                               "(GPTQ, AWQ, RTN w4g128, no act-order), ggml's q3_k, q4_0, "
-                               "q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float weights");
+                               "(GPTQ, AWQ, RTN w4g128, no act-order), ggml's q2_k, q3_k, "
+                               "q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float "
+                               "weights");
     format = *gpuFormat;
     if (rounding)
       *rounding = gpuActivationRoundingOf(enc);

@@ -32,6 +32,8 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
     return GpuWeightFormat::Q5G32;
   case QuantFormat::Q5_K:
     return GpuWeightFormat::Q5K;
+  case QuantFormat::Q2_K:
+    return GpuWeightFormat::Q2K;
   default:
     return std::nullopt;
   }
@@ -46,6 +48,7 @@ GpuActivationRounding lowbit::gpuActivationRoundingOf(const WeightEncoding &enc)
   case QuantFormat::Q4_1:
   case QuantFormat::Q5_1:
     return GpuActivationRounding::Q8_1;
+  case QuantFormat::Q2_K:
   case QuantFormat::Q3_K:
   case QuantFormat::Q4_K:
   case QuantFormat::Q5_K:
@@ -70,6 +73,8 @@ static bool storesAs(GpuWeightFormat format, DType type) {
     return type == DType::Q5_0 || type == DType::Q5_1;
   case GpuWeightFormat::Q5K:
     return type == DType::Q5_K;
+  case GpuWeightFormat::Q2K:
+    return type == DType::Q2_K;
   default:
     return false;
   }
@@ -93,7 +98,8 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
   if (t.bytes < rowBytes * uint64_t(rows))
     return fail("is shorter than its shape needs");
 
-  const bool wide = format != GpuWeightFormat::Q4G32 && format != GpuWeightFormat::Q4K;
+  const bool wide = format != GpuWeightFormat::Q4G32 && format != GpuWeightFormat::Q4K &&
+                    format != GpuWeightFormat::Q2K;
   // Q6_K and Q3_K store w = d·sc·(u − offset): the codes keep u − offset.
   const int offset = t.dtype == DType::Q6_K ? 32 : t.dtype == DType::Q3_K ? 4 : 0;
   const int64_t codeBytes = wide ? values : values / 2;
@@ -113,14 +119,17 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
   case GpuWeightFormat::Q6K:
     size += size_t(values / 16 + values / 256 * 2);
     break;
+  case GpuWeightFormat::Q2K:
+    size += size_t(values / 16 * 2 + values / 256 * 4);
+    break;
   default:
     break;
   }
   out.assign(size, 0);
   uint8_t *params = out.data() + codeBytes;
   // The second parameter region: per 256 values, after the per-32 or per-16
-  // ones.
-  uint8_t *superParams = params + values / 16;
+  // ones (q2k: two bytes per 16 values).
+  uint8_t *superParams = params + (format == GpuWeightFormat::Q2K ? values / 8 : values / 16);
   auto putHalf = [](uint8_t *at, float v) {
     uint16_t h = floatToFp16(v);
     std::memcpy(at, &h, 2);
@@ -167,6 +176,13 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
           for (int j = 0; j < 8; ++j) {
             params[(super * 8 + j) * 2] = uint8_t(sc[j]);
             params[(super * 8 + j) * 2 + 1] = uint8_t(mn[j]);
+          }
+          putHalf(superParams + super * 4, dAll);
+          putHalf(superParams + super * 4 + 2, dmin);
+        } else if (format == GpuWeightFormat::Q2K) {
+          for (int j = 0; j < 16; ++j) {
+            params[(super * 16 + j) * 2] = uint8_t(sc[j]);
+            params[(super * 16 + j) * 2 + 1] = uint8_t(mn[j]);
           }
           putHalf(superParams + super * 4, dAll);
           putHalf(superParams + super * 4 + 2, dmin);

@@ -26,7 +26,11 @@ bool GpuBlockLayout::signedCodes() const {
 
 bool GpuBlockLayout::hasOffset() const { return !signedCodes(); }
 
-bool GpuBlockLayout::halfScales() const { return format == GpuWeightFormat::Q6K; }
+bool GpuBlockLayout::halfScales() const {
+  return format == GpuWeightFormat::Q6K || format == GpuWeightFormat::Q2K;
+}
+
+bool GpuBlockLayout::halfOffsets() const { return format == GpuWeightFormat::Q2K; }
 
 SmallVector<Value, 2> GpuBlockLayout::loadCodes(GpuEmitter &e, Value w, Value row,
                                                 Value block) const {
@@ -69,6 +73,11 @@ GpuBlockLayout::RawParams GpuBlockLayout::loadParams(GpuEmitter &e, Value w, Val
   case GpuWeightFormat::Q6K:
     return {e.load(v2i8, w, e.add(e.mul(blockOfRow, 2), codes), 2),
             superBlock(codes + n * k / 16, 2, f16)};
+  case GpuWeightFormat::Q2K:
+    // (scale, min) of each half: 4 bytes a block.
+    return {e.load(VectorType::get({4}, b.getI8Type()), w,
+                   e.add(e.mul(blockOfRow, 4), codes), 4),
+            superBlock(codes + n * k / 8, 4, v2f16)};
   case GpuWeightFormat::F16:
     break;
   }
@@ -93,7 +102,7 @@ GpuBlockLayout::Params GpuBlockLayout::decode(GpuEmitter &e, const RawParams &ra
   case GpuWeightFormat::Q5G32: {
     Value dm = widen(raw.first);
     Value d = e.element(dm, 0);
-    return {d, d, e.element(dm, 1)};
+    return {d, d, e.element(dm, 1), nullptr};
   }
   case GpuWeightFormat::Q4K:
   case GpuWeightFormat::Q5K: {
@@ -101,16 +110,26 @@ GpuBlockLayout::Params GpuBlockLayout::decode(GpuEmitter &e, const RawParams &ra
     Value dd = widen(raw.second);
     Value scale = arith::MulFOp::create(b, loc, e.element(dd, 0), byteValue(raw.first, 0, false));
     Value min = arith::MulFOp::create(b, loc, e.element(dd, 1), byteValue(raw.first, 1, false));
-    return {scale, scale, arith::NegFOp::create(b, loc, min)};
+    return {scale, scale, arith::NegFOp::create(b, loc, min), nullptr};
   }
   case GpuWeightFormat::Q8G32: {
     Value d = arith::ExtFOp::create(b, loc, e.f32(), raw.first);
-    return {d, d, nullptr};
+    return {d, d, nullptr, nullptr};
   }
   case GpuWeightFormat::Q6K: {
     Value d = arith::ExtFOp::create(b, loc, e.f32(), raw.second);
     return {arith::MulFOp::create(b, loc, d, byteValue(raw.first, 0, true)),
-            arith::MulFOp::create(b, loc, d, byteValue(raw.first, 1, true)), nullptr};
+            arith::MulFOp::create(b, loc, d, byteValue(raw.first, 1, true)), nullptr, nullptr};
+  }
+  case GpuWeightFormat::Q2K: {
+    // Each half: d·scale·u − dmin·min.
+    Value dd = widen(raw.second);
+    Value d = e.element(dd, 0), dmin = e.element(dd, 1);
+    auto times = [&](Value x, int64_t i) {
+      return arith::MulFOp::create(b, loc, x, byteValue(raw.first, i, false)).getResult();
+    };
+    return {times(d, 0), times(d, 2), arith::NegFOp::create(b, loc, times(dmin, 1)),
+            arith::NegFOp::create(b, loc, times(dmin, 3))};
   }
   case GpuWeightFormat::F16:
     break;

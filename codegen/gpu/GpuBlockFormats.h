@@ -28,8 +28,10 @@ public:
   /// The block's values are s·q + m (an offset per block) rather than s·q:
   /// the formats of unsigned codes.
   bool hasOffset() const;
-  /// The two halves of a block have their own scales (q6k).
+  /// The two halves of a block have their own scales (q6k, q2k).
   bool halfScales() const;
+  /// ... and their own offsets (q2k).
+  bool halfOffsets() const;
   int64_t codeBytesPerBlock() const { return wideCodes() ? 32 : 16; }
 
   /// The block's raw parameters, loaded (issue them with the codes).
@@ -38,10 +40,11 @@ public:
   };
   RawParams loadParams(GpuEmitter &e, mlir::Value w, mlir::Value row, mlir::Value block) const;
 
-  /// A block's scales in f32 (scale1 = scale0 but for q6k) and offset (null
-  /// without one).
+  /// A block's scales in f32 (scale1 = scale0 but for q6k and q2k) and
+  /// offsets (null without one; offset1 null but for q2k, whose halves have
+  /// offset0 and offset1).
   struct Params {
-    mlir::Value scale0, scale1, offset;
+    mlir::Value scale0, scale1, offset, offset1;
   };
   Params decode(GpuEmitter &e, const RawParams &raw) const;
 

@@ -58,7 +58,8 @@ GpuKernelLaunch emitGpuEmbeddingInt(gpu::GPUModuleOp module, const GpuKernelSpec
     SmallVector<Value> values(32);
     auto put = [&](int64_t i, Value q) {
       Value v = arith::MulFOp::create(b, loc, q, i < 16 ? p.scale0 : p.scale1);
-      values[size_t(i)] = p.offset ? arith::AddFOp::create(b, loc, v, p.offset).getResult() : v;
+      Value offset = i >= 16 && p.offset1 ? p.offset1 : p.offset;
+      values[size_t(i)] = offset ? arith::AddFOp::create(b, loc, v, offset).getResult() : v;
     };
     if (layout.wideCodes()) {
       // Value i: byte i.

@@ -41,6 +41,8 @@ StringRef gpuWeightFormatName(GpuWeightFormat format) {
     return "q5g32";
   case GpuWeightFormat::Q5K:
     return "q5k";
+  case GpuWeightFormat::Q2K:
+    return "q2k";
   }
   llvm_unreachable("every format has a name");
 }
@@ -62,7 +64,7 @@ StringRef gpuActivationRoundingName(GpuActivationRounding rounding) {
 std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
   for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
                             GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K,
-                            GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K})
+                            GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K, GpuWeightFormat::Q2K})
     if (gpuWeightFormatName(f) == name)
       return f;
   return std::nullopt;
@@ -72,6 +74,7 @@ int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format) {
   switch (format) {
   case GpuWeightFormat::Q4G128:
     return 128;
+  case GpuWeightFormat::Q2K:
   case GpuWeightFormat::Q4K:
   case GpuWeightFormat::Q5K:
   case GpuWeightFormat::Q6K:

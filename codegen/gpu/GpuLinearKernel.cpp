@@ -114,7 +114,7 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
     }
     for (int64_t t = 0; t < batch; ++t) {
       Value sum;
-      if (layout.hasOffset())
+      if (layout.hasOffset() && !layout.halfOffsets())
         sum = arith::AddFOp::create(b, loc, e.element(s.actSum[t], 0),
                                     e.element(s.actSum[t], 1));
       auto actWord = [&](int j) { return e.element(s.act[2 * t + j / 4], j % 4); };
@@ -137,8 +137,13 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
           // Low then high word j, as the nibble layout pairs them.
           addDot({0, 4, 1, 5, 2, 6, 3, 7}, p.scale0);
         }
-        if (p.offset)
+        if (p.offset1) {
+          // An offset per half: each times its half's sum.
+          a = LLVM::FMAOp::create(b, loc, p.offset, e.element(s.actSum[t], 0), a);
+          a = LLVM::FMAOp::create(b, loc, p.offset1, e.element(s.actSum[t], 1), a);
+        } else if (p.offset) {
           a = LLVM::FMAOp::create(b, loc, p.offset, sum, a);
+        }
       }
     }
   };

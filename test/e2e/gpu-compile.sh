@@ -191,10 +191,11 @@ else
 fi
 
 # 4. Refusals, with no output left behind.
-"$B/lowbit-translate" --export-gguf --outtype q2_k "$TINY" -o "$T/q2_k.gguf" 2>/dev/null
-out=$("$B/lowbit-compile" "$T/q2_k.gguf" --target=sm_90 -o "$T/q2k.lbx" 2>&1)
-[[ $? -ne 0 && $out == *"weight '"*"' is q2_k"*"GPU artifacts hold affine int4 with groups of 128"* && ! -e $T/q2k.lbx ]] \
-  && ok "Q2_K refused: $(echo "$out" | grep -m1 error | cut -c1-200)" || fail "Q2_K for sm_90: $out"
+"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=8 group-size=128 side-file=$T/rtn8.safetensors" \
+  -o "$T/rtn8.mlir" 2>/dev/null
+out=$("$B/lowbit-compile" "$T/rtn8.mlir" --target=sm_90 -o "$T/rtn8.lbx" 2>&1)
+[[ $? -ne 0 && $out == *"weight '"*"' is affine 8-bit, group 128"*"GPU artifacts hold affine int4 with groups of 128"* && ! -e $T/rtn8.lbx ]] \
+  && ok "affine 8-bit refused: $(echo "$out" | grep -m1 error | cut -c1-200)" || fail "affine 8-bit for sm_90: $out"
 for target in sm_75 x86-64-v3,sm_90; do
   out=$("$B/lowbit-compile" "$T/rtn.mlir" --target=$target -o "$T/bad.lbx" 2>&1)
   [[ $? -ne 0 && $out == *"$target"* && ! -e $T/bad.lbx ]] && ok "--target=$target refused" \

@@ -98,14 +98,14 @@ inline std::vector<std::string> parts(const std::string &s) {
 
 inline bool isIntegerFormat(const std::string &f) {
   return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k" ||
-         f == "q5g32" || f == "q5k";
+         f == "q5g32" || f == "q5k" || f == "q2k";
 }
 
 /// One block of 32 values of an integer-format weight: value i is
-/// q[i]·(i < 16 ? s0 : s1) + m.
+/// q[i]·(i < 16 ? s0 : s1) + (i < 16 ? m : m1).
 struct IntBlock {
   int q[32];
-  float s0, s1, m;
+  float s0, s1, m, m1;
 };
 
 /// Block `b` of row `r` of an n×k weight in format `f` (docs/gpu.md,
@@ -134,6 +134,7 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
   };
   const int64_t super = r * (k / 256) + b / 8;
   out.m = 0;
+  out.m1 = NAN; // set to m below, but for q2k
   if (f == "q4g128" || f == "q4g32" || f == "q5g32") {
     const int64_t group = f == "q4g128" ? r * (k / 128) + b / 4 : index;
     out.s0 = out.s1 = halfAt(params + group * 4);
@@ -144,12 +145,21 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
     out.m = -(halfAt(dd + 2) * float(params[index * 2 + 1]));
   } else if (f == "q8g32") {
     out.s0 = out.s1 = halfAt(params + index * 2);
+  } else if (f == "q2k") {
+    const uint8_t *dd = params + n * k / 8 + super * 4;
+    const uint8_t *sm = params + index * 4; // (scale, min) of each half
+    out.s0 = halfAt(dd) * float(sm[0]);
+    out.s1 = halfAt(dd) * float(sm[2]);
+    out.m = -(halfAt(dd + 2) * float(sm[1]));
+    out.m1 = -(halfAt(dd + 2) * float(sm[3]));
   } else { // q6k
     float d = halfAt(params + n * k / 16 + super * 2);
     const int8_t *sc = reinterpret_cast<const int8_t *>(params) + index * 2;
     out.s0 = d * float(sc[0]);
     out.s1 = d * float(sc[1]);
   }
+  if (std::isnan(out.m1))
+    out.m1 = out.m;
 }
 
 /// One row of k activations to the int8 layout, rounded as `mode` says
@@ -245,7 +255,7 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
           for (int i = 0; i < 32; ++i)
             dot[i / 16] += blk.q[i] * q[i];
           acc[size_t(t)] += (double(blk.s0) * dot[0] + double(blk.s1) * dot[1]) * double(da[b]) +
-                            double(blk.m) * (sums[2 * b] + sums[2 * b + 1]);
+                            double(blk.m) * sums[2 * b] + double(blk.m1) * sums[2 * b + 1];
         }
       }
       for (int64_t t = 0; t < batch; ++t)
@@ -277,7 +287,8 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
         } else if (isIntegerFormat(p[2])) {
           IntBlock blk;
           readBlock(p[2], at<uint8_t>(args[1]), n, k, id, i / 32, blk);
-          out[i] = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) + blk.m;
+          out[i] = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) +
+                   (i % 32 < 16 ? blk.m : blk.m1);
         } else {
           why = "unknown embedding format " + p[2];
           return false;

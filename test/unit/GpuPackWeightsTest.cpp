@@ -69,7 +69,8 @@ TEST_P(GpuPackWeights, ReadsBackGgmlsValues) {
       scale = std::max(scale, std::fabs(v));
     for (int64_t i = 0; i < cols; ++i) {
       gpu_emulation::readBlock(c.layout, packed.data(), rows, cols, r, i / 32, blk);
-      float got = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) + blk.m;
+      float got = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) +
+                  (i % 32 < 16 ? blk.m : blk.m1);
       // One rounding apart at most: d·(q − 8) against d·q − 8d.
       ASSERT_NEAR(got, want[size_t(i)], 2e-7f * scale) << "row " << r << " value " << i;
     }
@@ -78,7 +79,8 @@ TEST_P(GpuPackWeights, ReadsBackGgmlsValues) {
 
 INSTANTIATE_TEST_SUITE_P(
     GgmlTypes, GpuPackWeights,
-    ::testing::Values(Case{DType::Q4_0, QuantFormat::Q4_0, "q4g32"},
+    ::testing::Values(Case{DType::Q2_K, QuantFormat::Q2_K, "q2k"},
+                      Case{DType::Q4_0, QuantFormat::Q4_0, "q4g32"},
                       Case{DType::Q4_1, QuantFormat::Q4_1, "q4g32"},
                       Case{DType::Q5_0, QuantFormat::Q5_0, "q5g32"},
                       Case{DType::Q5_1, QuantFormat::Q5_1, "q5g32"},

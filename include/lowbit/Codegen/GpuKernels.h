@@ -52,8 +52,10 @@ enum class GpuKernelOp {
 /// - Q6K: int8 codes with int8 scales per 16 values and f16 d per 256
 ///   (ggml's q6_k and q3_k, their codes less the offset widened to bytes);
 /// - Q5G32: unsigned byte codes, (d, m) f16 per 32 values (q5_0, q5_1);
-/// - Q5K: unsigned byte codes, Q4K's parameters (q5_k).
-enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K };
+/// - Q5K: unsigned byte codes, Q4K's parameters (q5_k);
+/// - Q2K: 4-bit codes (0..3), u8 (scale, min) per 16 values, f16 (d, dmin)
+///   per 256 (q2_k).
+enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2K };
 
 /// How a quantize kernel rounds activations to int8 for the integer linears
 /// (docs/gpu.md), as the CPU artifact's kernels do for the same weights:

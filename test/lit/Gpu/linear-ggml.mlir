@@ -7,6 +7,7 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G32
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q6K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=256x512 --embedding=1000x512 --emit=gpu | FileCheck %s --check-prefix=Q5K
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q2k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q2K
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q6k --linear=256x512 --embedding=1000x512 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=PTX
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q4k --rounding=q8k --linear=256x512 --embedding=1000x512 --batch=1,8 -o %t && FileCheck %s --check-prefix=TSV < %t/kernels.tsv
 // RUN: lowbit-gpu-kernels --target=sm_90 --rounding=q8k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8K
@@ -79,6 +80,24 @@
 // Q5K: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> vector<2xf16>
 // Q5K: llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
 // Q5K-COUNT-8: llvm.nvvm.idp4a.u.s
+
+// q2k (q2_k): 4-bit codes, (scale, min) bytes of both halves (4 bytes a
+// block) after them, the super-block's f16 (d, dmin) after those (65536 +
+// 256·512/8 = 81920); each half scaled and offset on its own, the offsets
+// times the half sums.
+// Q2K: gpu.func @gpu_linear_q2k_256x512_b1_r2(
+// Q2K: arith.addi %{{.*}}, %c65536_i64 : i64
+// Q2K: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> vector<4xi8>
+// Q2K: arith.addi %{{.*}}, %c81920_i64 : i64
+// Q2K: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> vector<2xf16>
+// Q2K-COUNT-4: llvm.nvvm.idp4a.u.s
+// Q2K: llvm.intr.fma
+// Q2K-COUNT-4: llvm.nvvm.idp4a.u.s
+// Q2K: llvm.intr.fma
+// Q2K: llvm.extractelement {{.*}} : vector<2xf32>
+// Q2K-NEXT: llvm.intr.fma
+// Q2K: llvm.extractelement {{.*}} : vector<2xf32>
+// Q2K-NEXT: llvm.intr.fma
 
 // The embedding of a q6k table: signed bytes widened, one scale per half.
 // PTX: .entry gpu_embedding_q6k_1000x512_b1(

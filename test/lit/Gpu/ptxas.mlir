@@ -87,6 +87,10 @@
 // RUN: %ptxas -arch=sm_80 -v %t/q5k_sm_80/kernels.ptx -o %t/q5k_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q5k_sm_90 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/q5k_sm_90/kernels.ptx -o %t/q5k_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
+// RUN: lowbit-gpu-kernels --target=sm_80 --format=q2k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q2k_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/q2k_sm_80/kernels.ptx -o %t/q2k_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q2k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q2k_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/q2k_sm_90/kernels.ptx -o %t/q2k_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
 // GGML: 18 kernels within 168 registers, no spills
 // RUN: lowbit-gpu-kernels --target=sm_90 --rounding=q80 --linear=4096x4096,4096x14336 --batch=1,8 -o %t/rounding_q80 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/rounding_q80/kernels.ptx -o %t/rounding_q80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 8 | FileCheck %s --check-prefix=ROUNDING
