@@ -106,6 +106,7 @@ inline bool isIntegerFormat(const std::string &f) {
 struct IntBlock {
   int q[32];
   float s0, s1, m, m1;
+  bool halfOffsets; // m1 is its own (q2k)
 };
 
 /// Block `b` of row `r` of an n×k weight in format `f` (docs/gpu.md,
@@ -158,7 +159,8 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
     out.s0 = d * float(sc[0]);
     out.s1 = d * float(sc[1]);
   }
-  if (std::isnan(out.m1))
+  out.halfOffsets = !std::isnan(out.m1);
+  if (!out.halfOffsets)
     out.m1 = out.m;
 }
 
@@ -254,8 +256,13 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
           int dot[2] = {0, 0};
           for (int i = 0; i < 32; ++i)
             dot[i / 16] += blk.q[i] * q[i];
-          acc[size_t(t)] += (double(blk.s0) * dot[0] + double(blk.s1) * dot[1]) * double(da[b]) +
-                            double(blk.m) * sums[2 * b] + double(blk.m1) * sums[2 * b + 1];
+          // The ABI's m·(sum₀ + sum₁): the half sums added in f32, as the
+          // kernel does; q2k's m₀·sum₀ + m₁·sum₁.
+          double offset = blk.halfOffsets
+                              ? double(blk.m) * sums[2 * b] + double(blk.m1) * sums[2 * b + 1]
+                              : double(blk.m) * (sums[2 * b] + sums[2 * b + 1]);
+          acc[size_t(t)] +=
+              (double(blk.s0) * dot[0] + double(blk.s1) * dot[1]) * double(da[b]) + offset;
         }
       }
       for (int64_t t = 0; t < batch; ++t)
