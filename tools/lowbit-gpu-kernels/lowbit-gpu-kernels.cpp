@@ -90,7 +90,7 @@ static cl::list<int64_t> batches("batch",
                                           "multiples of 8: tensor cores; default 1)"),
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int> rowsPerWarp("rows-per-warp",
-                                 cl::desc("Rows each warp of a decode linear (q4g128, f16) "
+                                 cl::desc("Rows each warp of a decode linear (integer formats, f16) "
                                           "owns: 1, 2 or 4 (one kernel per value; default: "
                                           "chosen from the batch)"),
                                  cl::CommaSeparated, cl::cat(category));
