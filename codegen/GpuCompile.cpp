@@ -94,15 +94,22 @@ struct GpuPlan {
     return tensorByName[name] = manifest.tensors_size() - 1;
   }
 
-  /// A matrix read by a linear or an embedding, in its GPU layout
-  /// (gpuWeightFormatOf); `format` says which.
-  llvm::Expected<int> matrix(Operation *user, Value v, GpuWeightFormat &format,
-                             GpuActivationRounding *rounding = nullptr) {
+  /// A matrix read by a linear or an embedding: its tensor in the weight
+  /// section, in its GPU layout (gpuWeightFormatOf), the rounding a linear
+  /// over it wants, and its [rows, cols].
+  struct Matrix {
+    int tensor = 0;
+    GpuWeightFormat format = GpuWeightFormat::F16;
+    GpuActivationRounding rounding = GpuActivationRounding::B32;
+    int64_t rows = 0, cols = 0;
+  };
+  llvm::Expected<Matrix> matrix(Operation *user, Value v) {
     auto w = v.getDefiningOp<WeightOp>();
     if (!w)
       return opError(user, "its weight is not a lowbit.weight");
-    int64_t rows = 0, cols = 0;
-    WeightEncoding enc = weightEncodingOf(w, rows, cols);
+    Matrix m;
+    WeightEncoding enc = weightEncodingOf(w, m.rows, m.cols);
+    const int64_t rows = m.rows, cols = m.cols;
     std::string name = w.getName().str();
     std::optional<GpuWeightFormat> gpuFormat = gpuWeightFormatOf(enc);
     if (!gpuFormat)
@@ -115,11 +122,12 @@ struct GpuPlan {
                                "(GPTQ, AWQ, RTN w4g128, no act-order), ggml's q2_k, q3_k, "
                                "q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float "
                                "weights");
-    format = *gpuFormat;
-    if (rounding)
-      *rounding = gpuActivationRoundingOf(enc);
-    if (auto it = tensorByName.find(name); it != tensorByName.end())
-      return it->second;
+    m.format = *gpuFormat;
+    m.rounding = gpuActivationRoundingOf(enc);
+    if (auto it = tensorByName.find(name); it != tensorByName.end()) {
+      m.tensor = it->second;
+      return m;
+    }
     if (cols % 32)
       return opError(user, "weight '" + name + "' has " + std::to_string(cols) +
                                " columns, not a multiple of 32");
@@ -127,17 +135,19 @@ struct GpuPlan {
     if (!t)
       return t.takeError();
     std::vector<uint8_t> bytes;
-    StringRef layout = gpuWeightFormatName(format);
-    if (format == GpuWeightFormat::Q4G128) {
+    StringRef layout = gpuWeightFormatName(m.format);
+    if (m.format == GpuWeightFormat::Q4G128) {
       if (llvm::Error e = packQ4G128(name, **t, rows, cols, bytes))
         return std::move(e);
-      return addTensor(name, bytes.data(), bytes.size(), layout);
+      m.tensor = addTensor(name, bytes.data(), bytes.size(), layout);
+      return m;
     }
-    if (format != GpuWeightFormat::F16) {
-      if (llvm::Error e = packGgmlForGpu(format, **t, rows, cols, store.fileOf(name), bytes))
+    if (m.format != GpuWeightFormat::F16) {
+      if (llvm::Error e = packGgmlForGpu(m.format, **t, rows, cols, store.fileOf(name), bytes))
         return std::move(e);
       store.releasePages(**t);
-      return addTensor(name, bytes.data(), bytes.size(), layout);
+      m.tensor = addTensor(name, bytes.data(), bytes.size(), layout);
+      return m;
     }
     std::vector<float> values;
     if (llvm::Error e = dequantize(**t, values))
@@ -151,7 +161,8 @@ struct GpuPlan {
       half[i] = floatToFp16(values[i]);
     }
     store.releasePages(**t);
-    return addTensor(name, half.data(), half.size() * 2, "f16");
+    m.tensor = addTensor(name, half.data(), half.size() * 2, "f16");
+    return m;
   }
 
   llvm::Error packQ4G128(const std::string &name, const TensorRef &t, int64_t rows,
@@ -217,8 +228,7 @@ struct GpuPlan {
   int allocate(int64_t bytes) { return pool.allocate(bytes); }
   /// Frees the int8 copies of `v`, in every rounding.
   void releaseQuantized(Value v) {
-    for (GpuActivationRounding r : {GpuActivationRounding::B32, GpuActivationRounding::Q8_0,
-                                    GpuActivationRounding::Q8_1, GpuActivationRounding::Q8_K})
+    for (GpuActivationRounding r : kGpuActivationRoundings)
       if (auto q = quantizedOf.find({v, int(r)}); q != quantizedOf.end()) {
         release(q->second);
         quantizedOf.erase(q);
@@ -265,28 +275,26 @@ struct GpuPlan {
 llvm::Error GpuPlan::linear(LinearOp op) {
   if (op.getBias())
     return opError(op, "GPU artifacts have no linear with a bias yet");
-  GpuWeightFormat format;
-  GpuActivationRounding rounding;
-  llvm::Expected<int> w = matrix(op, op.getWeight(), format, &rounding);
+  llvm::Expected<Matrix> w = matrix(op, op.getWeight());
   if (!w)
     return w.takeError();
   Value x = op.getInput();
   int64_t k = widthOf(x), n = widthOf(op.getResult());
   GpuKernelSpec s = spec(GpuKernelOp::Linear, n, k);
-  s.format = format;
+  s.format = w->format;
   pb::Arg input = of(x);
-  if (format != GpuWeightFormat::F16) {
-    // The linears reading one value share its int8 copy.
-    auto [it, fresh] = quantizedOf.try_emplace({x, int(rounding)}, 0);
+  if (w->format != GpuWeightFormat::F16) {
+    // The linears reading one value in one rounding share its int8 copy.
+    auto [it, fresh] = quantizedOf.try_emplace({x, int(w->rounding)}, 0);
     if (fresh) {
       it->second = allocate(quantizedBytes(k));
       GpuKernelSpec q = spec(GpuKernelOp::Quantize, 0, k);
-      q.rounding = rounding;
+      q.rounding = w->rounding;
       step(q, {of(x), buffer(it->second)}, op);
     }
     input = buffer(it->second);
   }
-  step(s, {tensor(*w), input, buffer(define(op.getResult()))}, op);
+  step(s, {tensor(w->tensor), input, buffer(define(op.getResult()))}, op);
   return llvm::Error::success();
 }
 
@@ -303,16 +311,12 @@ llvm::Error GpuPlan::build(func::FuncOp forward) {
     Operation *op = ops[i];
     llvm::Error err = llvm::Error::success();
     if (auto e = dyn_cast<EmbeddingOp>(op)) {
-      GpuWeightFormat format;
-      llvm::Expected<int> w = matrix(op, e.getTable(), format);
+      llvm::Expected<Matrix> w = matrix(op, e.getTable());
       if (!w)
         return w.takeError();
-      // The table's [rows, cols], whatever type holds its encoding.
-      int64_t rows = 0, cols = 0;
-      weightEncodingOf(e.getTable().getDefiningOp<WeightOp>(), rows, cols);
-      GpuKernelSpec s = spec(GpuKernelOp::Embedding, rows, cols);
-      s.format = format;
-      step(s, {arg(pb::Arg::TOKENS), tensor(*w), buffer(define(e.getResult()))}, op);
+      GpuKernelSpec s = spec(GpuKernelOp::Embedding, w->rows, w->cols);
+      s.format = w->format;
+      step(s, {arg(pb::Arg::TOKENS), tensor(w->tensor), buffer(define(e.getResult()))}, op);
     } else if (auto r = dyn_cast<RmsNormOp>(op)) {
       llvm::Expected<int> w = vector(op, r.getWeight());
       if (!w)

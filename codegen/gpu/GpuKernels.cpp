@@ -61,6 +61,13 @@ StringRef gpuActivationRoundingName(GpuActivationRounding rounding) {
   llvm_unreachable("every rounding has a name");
 }
 
+std::optional<GpuActivationRounding> parseGpuActivationRounding(StringRef name) {
+  for (GpuActivationRounding r : kGpuActivationRoundings)
+    if (gpuActivationRoundingName(r) == name)
+      return r;
+  return std::nullopt;
+}
+
 std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
   for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
                             GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K,

@@ -288,18 +288,20 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
     for (int64_t t = 0; t < batch; ++t) {
       int64_t id = std::clamp<int64_t>(at<int32_t>(args[0])[t], 0, n - 1);
       float *out = at<float>(args[2], t * rowBytes(k));
-      for (int64_t i = 0; i < k; ++i) {
-        if (p[2] == "f16") {
+      if (p[2] == "f16") {
+        for (int64_t i = 0; i < k; ++i)
           out[i] = half(at<uint16_t>(args[1], id * k * 2)[i]);
-        } else if (isIntegerFormat(p[2])) {
-          IntBlock blk;
-          readBlock(p[2], at<uint8_t>(args[1]), n, k, id, i / 32, blk);
+      } else if (isIntegerFormat(p[2])) {
+        IntBlock blk;
+        for (int64_t i = 0; i < k; ++i) {
+          if (i % 32 == 0)
+            readBlock(p[2], at<uint8_t>(args[1]), n, k, id, i / 32, blk);
           out[i] = float(blk.q[i % 32]) * (i % 32 < 16 ? blk.s0 : blk.s1) +
                    (i % 32 < 16 ? blk.m : blk.m1);
-        } else {
-          why = "unknown embedding format " + p[2];
-          return false;
         }
+      } else {
+        why = "unknown embedding format " + p[2];
+        return false;
       }
     }
     return true;

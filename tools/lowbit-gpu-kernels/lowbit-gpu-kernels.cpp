@@ -141,11 +141,7 @@ int main(int argc, char **argv) {
     return fail("unknown --format '" + weightFormat +
                 "' (q4g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)");
 
-  std::optional<GpuActivationRounding> rounding;
-  for (GpuActivationRounding r : {GpuActivationRounding::B32, GpuActivationRounding::Q8_0,
-                                  GpuActivationRounding::Q8_1, GpuActivationRounding::Q8_K})
-    if (gpuActivationRoundingName(r) == roundingName)
-      rounding = r;
+  std::optional<GpuActivationRounding> rounding = parseGpuActivationRounding(roundingName);
   if (!rounding)
     return fail("unknown --rounding '" + roundingName + "' (b32, q80, q81 or q8k)");
 

@@ -65,8 +65,14 @@ enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2
 /// - Q8_K: blocks of 256, the value of largest magnitude at −127 (k-quants).
 enum class GpuActivationRounding { B32, Q8_0, Q8_1, Q8_K };
 
+inline constexpr GpuActivationRounding kGpuActivationRoundings[] = {
+    GpuActivationRounding::B32, GpuActivationRounding::Q8_0, GpuActivationRounding::Q8_1,
+    GpuActivationRounding::Q8_K};
+
 /// The rounding's name in kernel names ("b32", "q80", "q81", "q8k").
 llvm::StringRef gpuActivationRoundingName(GpuActivationRounding rounding);
+/// The rounding of a name; nullopt for an unknown one.
+std::optional<GpuActivationRounding> parseGpuActivationRounding(llvm::StringRef name);
 
 /// The format's name in kernel names and kernels.tsv ("q4g128", "f16", ...).
 llvm::StringRef gpuWeightFormatName(GpuWeightFormat format);
