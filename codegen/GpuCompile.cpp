@@ -37,10 +37,12 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <numeric>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -102,7 +104,12 @@ struct GpuPlan {
     GpuWeightFormat format = GpuWeightFormat::F16;
     GpuActivationRounding rounding = GpuActivationRounding::B32;
     int64_t rows = 0, cols = 0;
+    /// Act-order: the i32 tensor of the input column each packed column
+    /// reads; -1 for weights packed in the input's order.
+    int columnOrder = -1;
   };
+  /// Act-order weights' column orders, by weight name.
+  llvm::StringMap<int> columnOrderOf;
   llvm::Expected<Matrix> matrix(Operation *user, Value v) {
     auto w = v.getDefiningOp<WeightOp>();
     if (!w)
@@ -119,13 +126,15 @@ struct GpuPlan {
                                std::to_string(enc.groupSize) +
                                (enc.actOrder ? ", act-order" : "") +
                                "; GPU artifacts hold affine int4 with groups of 128 "
-                               "(GPTQ, AWQ, RTN w4g128, no act-order), ggml's q2_k, q3_k, "
+                               "(GPTQ, also act-order, AWQ, RTN w4g128), ggml's q2_k, q3_k, "
                                "q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float "
                                "weights");
     m.format = *gpuFormat;
     m.rounding = gpuActivationRoundingOf(enc);
     if (auto it = tensorByName.find(name); it != tensorByName.end()) {
       m.tensor = it->second;
+      if (auto order = columnOrderOf.find(name); order != columnOrderOf.end())
+        m.columnOrder = order->second;
       return m;
     }
     if (cols % 32)
@@ -137,9 +146,21 @@ struct GpuPlan {
     std::vector<uint8_t> bytes;
     StringRef layout = gpuWeightFormatName(m.format);
     if (m.format == GpuWeightFormat::Q4G128) {
-      if (llvm::Error e = packQ4G128(name, **t, rows, cols, bytes))
+      std::vector<int32_t> order;
+      if (enc.actOrder) {
+        llvm::Expected<std::vector<int32_t>> sorted = actOrderColumns(name, cols);
+        if (!sorted)
+          return sorted.takeError();
+        order = std::move(*sorted);
+      }
+      if (llvm::Error e = packQ4G128(name, **t, rows, cols, order, bytes))
         return std::move(e);
       m.tensor = addTensor(name, bytes.data(), bytes.size(), layout);
+      if (!order.empty()) {
+        m.columnOrder =
+            addTensor(name + ".column_order", order.data(), order.size() * 4, "i32");
+        columnOrderOf[name] = m.columnOrder;
+      }
       return m;
     }
     if (m.format != GpuWeightFormat::F16) {
@@ -165,8 +186,35 @@ struct GpuPlan {
     return m;
   }
 
+  /// An act-order weight's columns sorted by group (stably, as the CPU
+  /// packing sorts them): the packed column j is the input's column
+  /// order[j]. Each 128 packed columns must then be one group.
+  llvm::Expected<std::vector<int32_t>> actOrderColumns(const std::string &name, int64_t cols) {
+    const TensorRef *gIdx = store.find(companionName(name, Companion::GroupIndex));
+    auto fail = [&](const llvm::Twine &why) {
+      return llvm::createStringError(store.fileOf(name).str() + ": act-order weight '" + name +
+                                     "' " + why.str());
+    };
+    if (!gIdx || gIdx->dtype != DType::I32 || gIdx->numElements() != cols)
+      return fail("needs an i32 .g_idx [cols]");
+    const int32_t *groupOf = reinterpret_cast<const int32_t *>(gIdx->data);
+    std::vector<int32_t> order(static_cast<size_t>(cols));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
+    for (int64_t j = 0; j < cols; ++j)
+      if (groupOf[order[size_t(j)]] != j / 128)
+        return fail("has groups that are not 128 columns each (g_idx " +
+                    llvm::Twine(groupOf[order[size_t(j)]]) + " at sorted column " +
+                    llvm::Twine(j) + "); the GPU's q4g128 packs whole groups of 128");
+    return order;
+  }
+
+  /// Affine int4 g128 in the q4g128 layout, its packed column j being the
+  /// weight's column order[j] (all in order when `order` is empty).
   llvm::Error packQ4G128(const std::string &name, const TensorRef &t, int64_t rows,
-                         int64_t cols, std::vector<uint8_t> &out) {
+                         int64_t cols, llvm::ArrayRef<int32_t> order,
+                         std::vector<uint8_t> &out) {
     const TensorRef *scales = store.find(companionName(name, Companion::Scales));
     const TensorRef *zeros = store.find(companionName(name, Companion::Zeros));
     const int64_t groups = cols / 128;
@@ -182,9 +230,10 @@ struct GpuPlan {
     for (int64_t r = 0; r < rows; ++r) {
       const uint8_t *u = t.data + r * cols;
       uint8_t *dst = out.data() + r * cols / 2;
+      auto code = [&](int64_t j) { return u[order.empty() ? j : order[size_t(j)]]; };
       for (int64_t b = 0; b < cols / 32; ++b)
         for (int j = 0; j < 16; ++j) {
-          uint8_t lo = u[b * 32 + j], hi = u[b * 32 + 16 + j];
+          uint8_t lo = code(b * 32 + j), hi = code(b * 32 + 16 + j);
           if (lo > 15 || hi > 15)
             return llvm::createStringError(store.fileOf(name).str() + ": weight '" + name +
                                            "' has a code above 15 in row " +
@@ -283,13 +332,25 @@ llvm::Error GpuPlan::linear(LinearOp op) {
   GpuKernelSpec s = spec(GpuKernelOp::Linear, n, k);
   s.format = w->format;
   pb::Arg input = of(x);
+  GpuKernelSpec q = spec(GpuKernelOp::Quantize, 0, k);
+  q.rounding = w->rounding;
+  if (w->columnOrder >= 0) {
+    // Act-order: the input's columns in the weight's order, then their own
+    // int8 copy (no other linear reads that order), both freed after.
+    int permuted = allocate(rowBytes(k)), quantized = allocate(quantizedBytes(k));
+    step(spec(GpuKernelOp::PermuteColumns, 0, k),
+         {of(x), tensor(w->columnOrder), buffer(permuted)}, op);
+    step(q, {buffer(permuted), buffer(quantized)}, op);
+    step(s, {tensor(w->tensor), buffer(quantized), buffer(define(op.getResult()))}, op);
+    release(permuted);
+    release(quantized);
+    return llvm::Error::success();
+  }
   if (w->format != GpuWeightFormat::F16) {
     // The linears reading one value in one rounding share its int8 copy.
     auto [it, fresh] = quantizedOf.try_emplace({x, int(w->rounding)}, 0);
     if (fresh) {
       it->second = allocate(quantizedBytes(k));
-      GpuKernelSpec q = spec(GpuKernelOp::Quantize, 0, k);
-      q.rounding = w->rounding;
       step(q, {of(x), buffer(it->second)}, op);
     }
     input = buffer(it->second);

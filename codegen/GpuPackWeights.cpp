@@ -14,7 +14,8 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
     return GpuWeightFormat::F16;
   switch (enc.format) {
   case QuantFormat::Affine:
-    if (enc.bits == 4 && enc.groupSize == 128 && !enc.actOrder)
+    // Act-order too: its columns are packed in group order (GpuCompile.cpp).
+    if (enc.bits == 4 && enc.groupSize == 128)
       return GpuWeightFormat::Q4G128;
     return std::nullopt;
   case QuantFormat::Q4_0:

@@ -61,7 +61,7 @@ public:
 
 /// Parts a claimed step is cut into, per thread (LOWBIT_PARTS_PER_THREAD
 /// overrides; 1 turns claiming off).
-constexpr int kDefaultPartsPerThread = 8;
+constexpr int kDefaultPartsPerThread = 4;
 /// Steps are claimed in parts when they run at most this many tokens...
 constexpr int64_t kClaimedMaxTokens = 8;
 /// ...and stream at least this many bytes of weights: below it, a part is

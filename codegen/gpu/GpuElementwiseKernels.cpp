@@ -1,10 +1,14 @@
-//===- GpuElementwiseKernels.cpp - swiglu and add on the GPU --------------===//
+//===- GpuElementwiseKernels.cpp - swiglu, add, permute on the GPU --------===//
 //
 // Value by value over B rows of K f32 (docs/gpu.md), in the CPU kernels'
-// order of operations (ModelKernels.cpp, swiglu_K and add_K):
+// order of operations (ModelKernels.cpp, swiglu_K, add_K and
+// permute_columns_K):
 // - swiglu: out = gate / (1 + e^(−gate)) · up, e^x by GpuEmitter::exp;
-// - add: out = a + c (the residual stream).
-// One thread per chunk of 4 values (16-byte loads and store).
+// - add: out = a + c (the residual stream);
+// - permute: out[j] = x[order[j]], the columns of an act-order linear's
+//   input in the order its packed weight holds them.
+// swiglu and add: one thread per chunk of 4 values (16-byte loads and
+// store); permute: one thread per value (its loads are gathers).
 //
 //===----------------------------------------------------------------------===//
 #include "GpuEmitter.h"
@@ -60,6 +64,26 @@ GpuKernelLaunch emitGpuAdd(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   return emitElementwise(module, spec, [](GpuEmitter &e, Value a, Value c) -> Value {
     return arith::AddFOp::create(e.b, e.loc, a, c);
   });
+}
+
+GpuKernelLaunch emitGpuPermuteColumns(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
+  const int64_t k = spec.k, values = spec.batch * k;
+  GpuKernelLaunch launch = gpuItemLaunch(spec, values, kThreads);
+
+  GpuEmitter e(module, launch.name, 3, int32_t(kThreads));
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value x = e.arg(0), order = e.arg(1), out = e.arg(2);
+  e.forEachItem(values, kThreads, [&](Value item) {
+    Value token = arith::DivUIOp::create(b, loc, item, e.i64c(k));
+    Value column = arith::RemUIOp::create(b, loc, item, e.i64c(k));
+    // The order holds each column once, all below K (checked at compile time).
+    Value from = arith::ExtUIOp::create(b, loc, e.i64(),
+                                        e.load(e.i32(), order, e.mul(column, 4), 4));
+    Value value = e.load(e.f32(), x, e.mul(e.add(e.mul(token, k), from), 4), 4);
+    e.store(value, out, e.mul(item, 4), 4);
+  });
+  return launch;
 }
 
 } // namespace lowbit

@@ -109,6 +109,8 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
     return llvm::formatv("gpu_swiglu_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Add:
     return llvm::formatv("gpu_add_{0}_b{1}", s.k, s.batch).str();
+  case GpuKernelOp::PermuteColumns:
+    return llvm::formatv("gpu_permute_columns_{0}_b{1}", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
     return llvm::formatv("gpu_embedding_{0}_{1}x{2}_b{3}", formatName(s), s.n, s.k,
                          s.batch)
@@ -165,6 +167,8 @@ static std::string describe(const GpuKernelSpec &s) {
     return llvm::formatv("swiglu of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Add:
     return llvm::formatv("add of {0} values × {1} tokens", s.k, s.batch).str();
+  case GpuKernelOp::PermuteColumns:
+    return llvm::formatv("column permutation of {0} values × {1} tokens", s.k, s.batch).str();
   case GpuKernelOp::Embedding:
     return llvm::formatv("{0} embedding of {1}x{2} × {3} tokens", formatName(s), s.n, s.k,
                          s.batch)
@@ -277,6 +281,8 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
     return emitGpuSwiglu(module, s);
   case GpuKernelOp::Add:
     return emitGpuAdd(module, s);
+  case GpuKernelOp::PermuteColumns:
+    return emitGpuPermuteColumns(module, s);
   case GpuKernelOp::Rope:
     return emitGpuRope(module, s);
   case GpuKernelOp::AttentionSplit:
@@ -390,6 +396,8 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
     return {"swiglu", "f32"};
   case GpuKernelOp::Add:
     return {"add", "f32"};
+  case GpuKernelOp::PermuteColumns:
+    return {"permute_columns", "f32"};
   case GpuKernelOp::Embedding:
     return {"embedding", formatName(s).data()};
   case GpuKernelOp::KvStore:
@@ -414,7 +422,7 @@ std::string gpuKernelManifest(const GpuTarget &target, ArrayRef<GpuKernelLaunch>
     auto [op, format] = manifestOp(l.spec);
     bool hasN = l.spec.op != GpuKernelOp::Quantize && l.spec.op != GpuKernelOp::RmsNorm &&
                 l.spec.op != GpuKernelOp::Swiglu && l.spec.op != GpuKernelOp::Add &&
-                l.spec.op != GpuKernelOp::KvStore;
+                l.spec.op != GpuKernelOp::KvStore && l.spec.op != GpuKernelOp::PermuteColumns;
     // The parameter as the name spells it, which reads back as the same float.
     text += llvm::formatv("{0}\t{1}\t{2}\t{3}\t{4}\t{5}\t{6}\t{7}\t{8}\t{9}\t{10}\t{11}\t{12}"
                           "\t{13}\t{14}\t{15}\n",

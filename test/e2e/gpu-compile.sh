@@ -11,6 +11,7 @@
 #     CPU artifact's compiled from the same IR (otherwise: one line, skipped);
 #  2c. GGUF Q8_0, Q4_K_M, Q4_0 and Q5_1 files compile to GPU artifacts whose
 #     P2 on the driver stand-in matches their CPU artifacts' within ±0.02;
+#  2d. so does an act-order GPTQ w4g128 model's;
 #  4. formats and targets the GPU does not take are refused clearly, with no
 #     output file left behind.
 set -uo pipefail
@@ -141,6 +142,20 @@ out=$(FAKE_CUDA_SM=80 LOWBIT_CUDA_DRIVER=$FAKE "$B/lowbit-run" perplexity --devi
 # else the native one (±0.04).
 ref_target=native; ref_tol=0.04
 if grep -q avx512f /proc/cpuinfo 2>/dev/null; then ref_target=x86-64-v4; ref_tol=0.02; fi
+# P2 (8 windows) of $T/NAME-sm_90.lbx on the emulating driver against
+# $T/NAME-cpu.lbx's.
+p2_matches_cpu() {
+  local name=$1 cpu gpu kinds
+  cpu=$(CHUNKS=8 p2 "$T/$name-cpu.lbx")
+  gpu=$(CHUNKS=8 LOWBIT_CUDA_DRIVER=$FAKE p2 --device cuda:0 "$T/$name-sm_90.lbx")
+  kinds=$(grep -o "gpu_linear_[a-z0-9]*_\|gpu_quantize_[a-z0-9]*_\|gpu_permute_[a-z]*_" "$T/$name-sm_90.ptx" | sort -u | tr '\n' ' ')
+  if python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) <= float(sys.argv[3]) else 1)' \
+       "${gpu:-nan}" "${cpu:-nan}" "$ref_tol" 2>/dev/null; then
+    ok "$name sm_90 on the emulating driver: P2 (8 windows) $gpu, $ref_target CPU artifact $cpu, within $ref_tol (${kinds% })"
+  else
+    fail "$name sm_90 on the emulating driver: P2 '$gpu' against the CPU artifact's '$cpu': $(tail -2 "$T/p2.err")"
+  fi
+}
 for ftype in q8_0 q4_k_m q4_0 q5_1; do
   "$B/lowbit-translate" --export-gguf --outtype $ftype "$TINY" -o "$T/$ftype.gguf" 2>/dev/null
   if ! "$B/lowbit-compile" "$T/$ftype.gguf" --target=sm_90 -o "$T/$ftype-sm_90.lbx" \
@@ -155,15 +170,7 @@ for ftype in q8_0 q4_k_m q4_0 q5_1; do
     [[ $clean -eq $kernels ]] || fail "$ftype: $clean of $kernels kernels assemble without spills"
   fi
   "$B/lowbit-compile" "$T/$ftype.gguf" --target=$ref_target -o "$T/$ftype-cpu.lbx" 2>/dev/null
-  cpu=$(CHUNKS=8 p2 "$T/$ftype-cpu.lbx")
-  gpu=$(CHUNKS=8 LOWBIT_CUDA_DRIVER=$FAKE p2 --device cuda:0 "$T/$ftype-sm_90.lbx")
-  kinds=$(grep -o "gpu_linear_[a-z0-9]*_\|gpu_quantize_[a-z0-9]*_" "$T/$ftype-sm_90.ptx" | sort -u | tr '\n' ' ')
-  if python3 -c 'import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) <= float(sys.argv[3]) else 1)' \
-       "${gpu:-nan}" "${cpu:-nan}" "$ref_tol" 2>/dev/null; then
-    ok "$ftype sm_90 on the emulating driver: P2 (8 windows) $gpu, $ref_target CPU artifact $cpu, within $ref_tol (${kinds% })"
-  else
-    fail "$ftype sm_90 on the emulating driver: P2 '$gpu' against the CPU artifact's '$cpu': $(tail -2 "$T/p2.err")"
-  fi
+  p2_matches_cpu $ftype
 done
 grep -q "gpu_linear_q6k_" "$T/q4_k_m-sm_90.ptx" && grep -q "gpu_quantize_q8k_" "$T/q4_k_m-sm_90.ptx" \
   || fail "the Q4_K_M artifact has no q6k linear or q8k rounding"
@@ -171,6 +178,22 @@ grep -q "gpu_linear_q4g32_" "$T/q4_0-sm_90.ptx" && grep -q "gpu_quantize_q80_" "
   || fail "the Q4_0 artifact has no q4g32 linear or q80 rounding"
 grep -q "gpu_linear_q5g32_" "$T/q5_1-sm_90.ptx" && grep -q "gpu_quantize_q81_" "$T/q5_1-sm_90.ptx" \
   || fail "the Q5_1 artifact has no q5g32 linear or q81 rounding"
+
+# 2d. Act-order GPTQ w4g128 (columns quantized by decreasing H[k, k], each
+# one's group in g_idx): the GPU packs the columns group by group and
+# permutes each linear's input into that order before rounding it.
+"$B/lowbit-opt" "$T/float.mlir" \
+  --lowbit-gptq="file=$TINY/data/calib.txt bits=4 group-size=128 act-order=true side-file=$T/act.safetensors" \
+  -o "$T/act-order.mlir" 2>"$T/act-order.log" || fail "act-order GPTQ: $(tail -1 "$T/act-order.log")"
+if "$B/lowbit-compile" "$T/act-order.mlir" --target=sm_90 -o "$T/act-order-sm_90.lbx" \
+     --emit-asm="$T/act-order-sm_90.ptx" 2>"$T/act-order.log"; then
+  grep -q "gpu_permute_columns_" "$T/act-order-sm_90.ptx" \
+    || fail "the act-order artifact has no column permutation"
+  "$B/lowbit-compile" "$T/act-order.mlir" --target=$ref_target -o "$T/act-order-cpu.lbx" 2>/dev/null
+  p2_matches_cpu act-order
+else
+  fail "compile act-order GPTQ for sm_90: $(grep -m1 error "$T/act-order.log")"
+fi
 
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then

@@ -321,6 +321,14 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
     }
     return true;
   }
+  if (op == "permute" && need(3)) { // gpu_permute_columns_K_bB: (x, order, out)
+    k = std::atoll(p[3].c_str());
+    for (int64_t t = 0; t < batch; ++t)
+      for (int64_t j = 0; j < k; ++j)
+        at<float>(args[2], t * rowBytes(k))[j] =
+            at<float>(args[0], t * rowBytes(k))[at<int32_t>(args[1])[j]];
+    return true;
+  }
   if ((op == "swiglu" || op == "add") && need(3)) {
     k = std::atoll(p[2].c_str());
     for (int64_t i = 0; i < batch * k; ++i) {

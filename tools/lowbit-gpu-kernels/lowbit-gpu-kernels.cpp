@@ -60,6 +60,10 @@ static cl::list<int64_t> swiglus("swiglu", cl::desc("Widths K of swiglu kernels"
                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<int64_t> adds("add", cl::desc("Widths K of add (residual) kernels"),
                               cl::CommaSeparated, cl::cat(category));
+static cl::list<int64_t> permutes("permute-columns",
+                                  cl::desc("Widths K of column permutations (the input of "
+                                           "act-order linears)"),
+                                  cl::CommaSeparated, cl::cat(category));
 static cl::list<std::string> embeddings("embedding",
                                         cl::desc("VxK shapes of embedding tables in the --format"),
                                         cl::CommaSeparated, cl::cat(category));
@@ -166,6 +170,9 @@ int main(int argc, char **argv) {
   for (int64_t k : adds)
     for (int64_t batch : tokenCounts)
       specs.push_back({GpuKernelOp::Add, 0, k, batch, 0});
+  for (int64_t k : permutes)
+    for (int64_t batch : tokenCounts)
+      specs.push_back({GpuKernelOp::PermuteColumns, 0, k, batch, 0});
   for (GpuWeightFormat format : {*intFormat, GpuWeightFormat::F16}) {
     bool f16 = format == GpuWeightFormat::F16;
     for (const std::string &shape : f16 ? f16Embeddings : embeddings) {
@@ -265,6 +272,7 @@ int main(int argc, char **argv) {
 
   if (specs.empty())
     return fail("no kernels asked for (--linear, --linear-f16, --rms-norm, --swiglu, --add, "
+                "--permute-columns, "
                 "--rope, --rope-halves, --attention, --embedding, --embedding-f16)");
 
   mlir::DialectRegistry registry;

@@ -40,6 +40,7 @@ enum class GpuKernelOp {
   AttentionCombine,
   KvStore,
   Embedding,
+  PermuteColumns,
 };
 
 /// The weight layout a linear or an embedding reads (docs/gpu.md):
@@ -90,7 +91,8 @@ int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format);
 /// `rowsPerWarp` as q4g128's. Quantize: `batch` rows of `k` f32 activations
 /// to int8 blocks of 32, as `rounding` says. RmsNorm: `batch` rows of `k` values, epsilon
 /// `param`. Swiglu: `batch` rows of `k` gate and up values. Add: `batch`
-/// rows of `k` values, summed. Embedding: `batch` token ids looked up in an
+/// rows of `k` values, summed. PermuteColumns: `batch` rows of `k` values
+/// gathered through an i32 order (act-order linears). Embedding: `batch` token ids looked up in an
 /// `n`×`k` table in `format` (any). Rope: `batch` rows of `n`
 /// heads × `k` values rotated in adjacent pairs, or with `ropeHalves` each
 /// value i of the first half of a head with value i + k/2, theta `param`.

@@ -60,3 +60,25 @@
 // ADD-PTX: add.rn.f32
 // ADD-PTX: st.global.v4.b32
 // ADD-PTX: .entry gpu_add_4096_b8(
+
+// permute_columns: an act-order linear's input in its packed column order,
+// one thread per value: the i32 order entry, then a gather of the value.
+// RUN: lowbit-gpu-kernels --target=sm_90 --permute-columns=4096 --emit=gpu | FileCheck %s --check-prefix=PERMUTE
+// RUN: lowbit-gpu-kernels --target=sm_80 --permute-columns=96 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=PERMUTE-PTX
+// PERMUTE: gpu.func @gpu_permute_columns_4096_b1(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// PERMUTE: arith.remui
+// PERMUTE: %[[FROM:.*]] = llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
+// PERMUTE: arith.extui %[[FROM]] : i32 to i64
+// PERMUTE: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
+// PERMUTE: llvm.store {{.*}} {alignment = 4 : i64} : f32, !llvm.ptr<1>
+// PERMUTE-NOT: arith.addf
+// 96 values: a guard; 768 values: 3 full blocks, none.
+// PERMUTE-PTX: .entry gpu_permute_columns_96_b1(
+// PERMUTE-PTX: setp.gt.u64 {{.*}}, 95;
+// PERMUTE-PTX: ld.global.b32 %r[[FROM:[0-9]+]]
+// PERMUTE-PTX: mul.wide.u32 %rd{{[0-9]+}}, %r[[FROM]], 4;
+// PERMUTE-PTX: ld.global.b32
+// PERMUTE-PTX: st.global.b32
+// PERMUTE-PTX: .entry gpu_permute_columns_96_b8(
+// PERMUTE-PTX-NOT: setp.gt.u64
+// PERMUTE-PTX: st.global.b32

@@ -24,7 +24,7 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=-1e-5 --emit=ptx 2>&1 | FileCheck %s --check-prefix=RMS-NEGATIVE
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rms-norm=4096 --rms-norm-eps=1e-5 --batch=65 --emit=ptx 2>&1 | FileCheck %s --check-prefix=ROW-BATCH
 
-// NONE: error: no kernels asked for (--linear, --linear-f16, --rms-norm, --swiglu, --add, --rope, --rope-halves, --attention, --embedding, --embedding-f16)
+// NONE: error: no kernels asked for (--linear, --linear-f16, --rms-norm, --swiglu, --add, --permute-columns, --rope, --rope-halves, --attention, --embedding, --embedding-f16)
 // RMS-EPS: error: --rms-norm needs --rms-norm-eps (the model's epsilon, e.g. 1e-5)
 // RMS-WIDTH: error: no GPU kernel for the rms_norm of 100 values × 1 tokens: the width must be a positive multiple of 32
 // RMS-WIDE: error: no GPU kernel for the rms_norm of 32768 values × 1 tokens: rows of at most 16384 values (a block holds its row in registers)
@@ -60,6 +60,8 @@
 // EMB-SHAPE: error: --embedding '1000' is not VxK (e.g. 128256x4096)
 // EMB-WIDTH: error: no GPU kernel for the q4g128 embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 blocks)
 // ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32
+// RUN: not lowbit-gpu-kernels --target=sm_90 --permute-columns=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=PERMUTE-WIDTH
+// PERMUTE-WIDTH: error: no GPU kernel for the column permutation of 100 values × 1 tokens: the width must be a positive multiple of 32
 
 // The f16 linear and embedding, and rope in halves.
 // RUN: not lowbit-gpu-kernels --target=sm_90 --linear-f16=256x100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=F16-WIDTH

@@ -28,13 +28,13 @@
 // RUN: %ptxas -arch=sm_90 -v %t/rows_sm_90/kernels.ptx -o %t/rows_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 12 | FileCheck %s --check-prefix=ROWS
 // ROWS: 12 kernels within 64 registers, no spills
 
-// swiglu, add, rope and the embedding at Llama-3-8B's widths and ragged
-// ones, batches 1 and 64.
-// RUN: lowbit-gpu-kernels --target=sm_80 --swiglu=96,14336 --add=96,4096 --rope=3x64,32x128,8x128 --rope-theta=500000 --embedding=1000x384,128256x4096 --batch=1,64 -o %t/pointwise_sm_80 2>/dev/null
-// RUN: %ptxas -arch=sm_80 -v %t/pointwise_sm_80/kernels.ptx -o %t/pointwise_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 18 | FileCheck %s --check-prefix=POINTWISE
-// RUN: lowbit-gpu-kernels --target=sm_90 --swiglu=96,14336 --add=96,4096 --rope=3x64,32x128,8x128 --rope-theta=500000 --embedding=1000x384,128256x4096 --batch=1,64 -o %t/pointwise_sm_90 2>/dev/null
-// RUN: %ptxas -arch=sm_90 -v %t/pointwise_sm_90/kernels.ptx -o %t/pointwise_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 18 | FileCheck %s --check-prefix=POINTWISE
-// POINTWISE: 18 kernels within 64 registers, no spills
+// swiglu, add, the column permutation, rope and the embedding at
+// Llama-3-8B's widths and ragged ones, batches 1 and 64.
+// RUN: lowbit-gpu-kernels --target=sm_80 --swiglu=96,14336 --add=96,4096 --permute-columns=96,14336 --rope=3x64,32x128,8x128 --rope-theta=500000 --embedding=1000x384,128256x4096 --batch=1,64 -o %t/pointwise_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/pointwise_sm_80/kernels.ptx -o %t/pointwise_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 22 | FileCheck %s --check-prefix=POINTWISE
+// RUN: lowbit-gpu-kernels --target=sm_90 --swiglu=96,14336 --add=96,4096 --permute-columns=96,14336 --rope=3x64,32x128,8x128 --rope-theta=500000 --embedding=1000x384,128256x4096 --batch=1,64 -o %t/pointwise_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/pointwise_sm_90/kernels.ptx -o %t/pointwise_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 22 | FileCheck %s --check-prefix=POINTWISE
+// POINTWISE: 22 kernels within 64 registers, no spills
 
 // Attention, split and combine, and its cache writer, for every head size,
 // batches 1 and 64.
