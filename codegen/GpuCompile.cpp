@@ -125,8 +125,9 @@ struct GpuPlan {
                                std::to_string(enc.bits) + "-bit, group " +
                                std::to_string(enc.groupSize) +
                                (enc.actOrder ? ", act-order" : "") +
-                               "; GPU artifacts hold affine int4 with groups of 128 "
-                               "(GPTQ, also act-order, AWQ, RTN w4g128), ggml's q2_k, q3_k, "
+                               "; GPU artifacts hold affine int4 and int8 with groups of "
+                               "128 (GPTQ, also act-order, AWQ, RTN w4g128 and w8g128), "
+                               "ggml's q2_k, q3_k, "
                                "q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float "
                                "weights");
     m.format = *gpuFormat;
@@ -145,7 +146,7 @@ struct GpuPlan {
       return t.takeError();
     std::vector<uint8_t> bytes;
     StringRef layout = gpuWeightFormatName(m.format);
-    if (m.format == GpuWeightFormat::Q4G128) {
+    if (m.format == GpuWeightFormat::Q4G128 || m.format == GpuWeightFormat::Q8G128) {
       std::vector<int32_t> order;
       if (enc.actOrder) {
         llvm::Expected<std::vector<int32_t>> sorted = actOrderColumns(name, cols);
@@ -153,7 +154,7 @@ struct GpuPlan {
           return sorted.takeError();
         order = std::move(*sorted);
       }
-      if (llvm::Error e = packQ4G128(name, **t, rows, cols, order, bytes))
+      if (llvm::Error e = packAffineG128(name, **t, rows, cols, int(enc.bits), order, bytes))
         return std::move(e);
       m.tensor = addTensor(name, bytes.data(), bytes.size(), layout);
       if (!order.empty()) {
@@ -210,46 +211,63 @@ struct GpuPlan {
     return order;
   }
 
-  /// Affine int4 g128 in the q4g128 layout, its packed column j being the
-  /// weight's column order[j] (all in order when `order` is empty).
-  llvm::Error packQ4G128(const std::string &name, const TensorRef &t, int64_t rows,
-                         int64_t cols, llvm::ArrayRef<int32_t> order,
-                         std::vector<uint8_t> &out) {
+  /// Affine int4 or int8 with groups of 128 in the q4g128 or q8g128 layout,
+  /// its packed column j being the weight's column order[j] (all in order
+  /// when `order` is empty).
+  llvm::Error packAffineG128(const std::string &name, const TensorRef &t, int64_t rows,
+                             int64_t cols, int bits, llvm::ArrayRef<int32_t> order,
+                             std::vector<uint8_t> &out) {
     const TensorRef *scales = store.find(companionName(name, Companion::Scales));
     const TensorRef *zeros = store.find(companionName(name, Companion::Zeros));
     const int64_t groups = cols / 128;
+    auto fail = [&](const llvm::Twine &why) {
+      return llvm::createStringError(store.fileOf(name).str() + ": weight '" + name + "' " +
+                                     why.str());
+    };
     if (cols % 128 || !scales || !zeros || scales->dtype != DType::F32 ||
         zeros->dtype != DType::F32 || scales->numElements() != rows * groups ||
         zeros->numElements() != rows * groups || t.dtype != DType::U8 ||
         t.numElements() != rows * cols)
-      return llvm::createStringError(store.fileOf(name).str() + ": weight '" + name +
-                                     "': affine int4 g128 needs u8 codes [rows, cols] "
-                                     "(cols a multiple of 128) and f32 .scales/.zeros "
-                                     "[rows, cols/128]");
-    out.assign(size_t(rows * cols / 2 + rows * groups * 4), 0);
+      return fail("(affine int" + llvm::Twine(bits) +
+                  " g128) needs u8 codes [rows, cols] (cols a multiple of 128) and f32 "
+                  ".scales/.zeros [rows, cols/128]");
+    const bool wide = bits == 8;
+    const int64_t codeBytes = wide ? rows * cols : rows * cols / 2;
+    const int64_t paramBytes = wide ? 8 : 4;
+    out.assign(size_t(codeBytes + rows * groups * paramBytes), 0);
     for (int64_t r = 0; r < rows; ++r) {
       const uint8_t *u = t.data + r * cols;
-      uint8_t *dst = out.data() + r * cols / 2;
       auto code = [&](int64_t j) { return u[order.empty() ? j : order[size_t(j)]]; };
+      if (wide) {
+        // Value j at byte j, as q − 128 (signed, for dp4a's s.s).
+        for (int64_t j = 0; j < cols; ++j)
+          out[size_t(r * cols + j)] = uint8_t(int8_t(int(code(j)) - 128));
+        continue;
+      }
+      uint8_t *dst = out.data() + r * cols / 2;
       for (int64_t b = 0; b < cols / 32; ++b)
         for (int j = 0; j < 16; ++j) {
           uint8_t lo = code(b * 32 + j), hi = code(b * 32 + 16 + j);
           if (lo > 15 || hi > 15)
-            return llvm::createStringError(store.fileOf(name).str() + ": weight '" + name +
-                                           "' has a code above 15 in row " +
-                                           std::to_string(r));
+            return fail("has a code above 15 in row " + llvm::Twine(r));
           dst[b * 16 + j] = uint8_t(lo | hi << 4);
         }
     }
     const float *s = reinterpret_cast<const float *>(scales->data);
     const float *z = reinterpret_cast<const float *>(zeros->data);
-    uint8_t *params = out.data() + rows * cols / 2;
+    uint8_t *params = out.data() + codeBytes;
     for (int64_t i = 0; i < rows * groups; ++i) {
+      if (wide) {
+        // s·(q − z) = d·u + m with u = q − 128, d = s, m = s·(128 − z), in
+        // f32 as the CPU kernels keep them.
+        float dm[2] = {s[i], s[i] * (128.0f - z[i])};
+        std::memcpy(params + i * 8, dm, 8);
+        continue;
+      }
       // s·(u − z) = d·u + m with d = s, m = −s·z, both rounded to f16.
       float d = s[i], m = -s[i] * z[i];
       if (!(std::fabs(d) <= 65504.0f) || !(std::fabs(m) <= 65504.0f))
-        return llvm::createStringError(store.fileOf(name).str() + ": weight '" + name +
-                                       "' has a scale or zero point f16 cannot hold");
+        return fail("has a scale or zero point f16 cannot hold");
       uint16_t dm[2] = {floatToFp16(d), floatToFp16(m)};
       std::memcpy(params + i * 4, dm, 4);
     }

@@ -15,8 +15,8 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
   switch (enc.format) {
   case QuantFormat::Affine:
     // Act-order too: its columns are packed in group order (GpuCompile.cpp).
-    if (enc.bits == 4 && enc.groupSize == 128)
-      return GpuWeightFormat::Q4G128;
+    if (enc.groupSize == 128 && (enc.bits == 4 || enc.bits == 8))
+      return enc.bits == 4 ? GpuWeightFormat::Q4G128 : GpuWeightFormat::Q8G128;
     return std::nullopt;
   case QuantFormat::Q4_0:
   case QuantFormat::Q4_1:

@@ -17,14 +17,20 @@ GpuBlockLayout::GpuBlockLayout(GpuWeightFormat format, int64_t n, int64_t k)
 
 bool GpuBlockLayout::wideCodes() const {
   return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K ||
-         format == GpuWeightFormat::Q5G32 || format == GpuWeightFormat::Q5K;
+         format == GpuWeightFormat::Q5G32 || format == GpuWeightFormat::Q5K ||
+         format == GpuWeightFormat::Q8G128;
 }
 
 bool GpuBlockLayout::signedCodes() const {
-  return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K;
+  return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K ||
+         format == GpuWeightFormat::Q8G128;
 }
 
-bool GpuBlockLayout::hasOffset() const { return !signedCodes(); }
+// q8g128's codes are signed (q − 128, for dp4a's s.s) and its offset
+// m = d·(128 − z) keeps the zero point.
+bool GpuBlockLayout::hasOffset() const {
+  return !signedCodes() || format == GpuWeightFormat::Q8G128;
+}
 
 bool GpuBlockLayout::halfScales() const {
   return format == GpuWeightFormat::Q6K || format == GpuWeightFormat::Q2K;
@@ -60,6 +66,11 @@ GpuBlockLayout::RawParams GpuBlockLayout::loadParams(GpuEmitter &e, Value w, Val
   case GpuWeightFormat::Q4G128: {
     Value group = e.add(e.mul(row, k / 128), arith::ShRUIOp::create(b, loc, block, e.i64c(2)));
     return {e.load(v2f16, w, e.add(e.mul(group, 4), codes), 4), nullptr};
+  }
+  case GpuWeightFormat::Q8G128: {
+    Value group = e.add(e.mul(row, k / 128), arith::ShRUIOp::create(b, loc, block, e.i64c(2)));
+    return {e.load(VectorType::get({2}, e.f32()), w, e.add(e.mul(group, 8), codes), 8),
+            nullptr};
   }
   case GpuWeightFormat::Q4G32:
   case GpuWeightFormat::Q5G32:
@@ -115,6 +126,10 @@ GpuBlockLayout::Params GpuBlockLayout::decode(GpuEmitter &e, const RawParams &ra
   case GpuWeightFormat::Q8G32: {
     Value d = arith::ExtFOp::create(b, loc, e.f32(), raw.first);
     return {d, d, nullptr, nullptr};
+  }
+  case GpuWeightFormat::Q8G128: {
+    Value d = e.element(raw.first, 0);
+    return {d, d, e.element(raw.first, 1), nullptr};
   }
   case GpuWeightFormat::Q6K: {
     Value d = arith::ExtFOp::create(b, loc, e.f32(), raw.second);

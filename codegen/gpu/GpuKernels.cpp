@@ -43,6 +43,8 @@ StringRef gpuWeightFormatName(GpuWeightFormat format) {
     return "q5k";
   case GpuWeightFormat::Q2K:
     return "q2k";
+  case GpuWeightFormat::Q8G128:
+    return "q8g128";
   }
   llvm_unreachable("every format has a name");
 }
@@ -71,7 +73,8 @@ std::optional<GpuActivationRounding> parseGpuActivationRounding(StringRef name) 
 std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
   for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
                             GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K,
-                            GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K, GpuWeightFormat::Q2K})
+                            GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K, GpuWeightFormat::Q2K,
+                            GpuWeightFormat::Q8G128})
     if (gpuWeightFormatName(f) == name)
       return f;
   return std::nullopt;
@@ -80,6 +83,7 @@ std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
 int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format) {
   switch (format) {
   case GpuWeightFormat::Q4G128:
+  case GpuWeightFormat::Q8G128:
     return 128;
   case GpuWeightFormat::Q2K:
   case GpuWeightFormat::Q4K:

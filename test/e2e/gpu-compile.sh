@@ -11,7 +11,8 @@
 #     CPU artifact's compiled from the same IR (otherwise: one line, skipped);
 #  2c. GGUF Q8_0, Q4_K_M, Q4_0 and Q5_1 files compile to GPU artifacts whose
 #     P2 on the driver stand-in matches their CPU artifacts' within ±0.02;
-#  2d. so does an act-order GPTQ w4g128 model's;
+#  2d. so do an act-order GPTQ w4g128 model's and
+#  2e. an RTN w8g128 model's (affine int8);
 #  4. formats and targets the GPU does not take are refused clearly, with no
 #     output file left behind.
 set -uo pipefail
@@ -195,6 +196,19 @@ else
   fail "compile act-order GPTQ for sm_90: $(grep -m1 error "$T/act-order.log")"
 fi
 
+# 2e. Affine int8 with groups of 128 (RTN w8g128): q8g128, signed codes
+# with f32 (d, m), as the CPU artifact keeps them.
+"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=8 group-size=128 side-file=$T/rtn8.safetensors" \
+  -o "$T/rtn8.mlir" 2>/dev/null
+if "$B/lowbit-compile" "$T/rtn8.mlir" --target=sm_90 -o "$T/rtn8-sm_90.lbx" \
+     --emit-asm="$T/rtn8-sm_90.ptx" 2>"$T/rtn8.log"; then
+  grep -q "gpu_linear_q8g128_" "$T/rtn8-sm_90.ptx" || fail "the w8g128 artifact has no q8g128 linear"
+  "$B/lowbit-compile" "$T/rtn8.mlir" --target=$ref_target -o "$T/rtn8-cpu.lbx" 2>/dev/null
+  p2_matches_cpu rtn8
+else
+  fail "compile RTN w8g128 for sm_90: $(grep -m1 error "$T/rtn8.log")"
+fi
+
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then
   for model in rtn float; do
@@ -214,11 +228,11 @@ else
 fi
 
 # 4. Refusals, with no output left behind.
-"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=8 group-size=128 side-file=$T/rtn8.safetensors" \
-  -o "$T/rtn8.mlir" 2>/dev/null
-out=$("$B/lowbit-compile" "$T/rtn8.mlir" --target=sm_90 -o "$T/rtn8.lbx" 2>&1)
-[[ $? -ne 0 && $out == *"weight '"*"' is affine 8-bit, group 128"*"GPU artifacts hold affine int4 with groups of 128"* && ! -e $T/rtn8.lbx ]] \
-  && ok "affine 8-bit refused: $(echo "$out" | grep -m1 error | cut -c1-200)" || fail "affine 8-bit for sm_90: $out"
+"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=4 group-size=64 side-file=$T/rtn4g64.safetensors" \
+  -o "$T/rtn4g64.mlir" 2>/dev/null
+out=$("$B/lowbit-compile" "$T/rtn4g64.mlir" --target=sm_90 -o "$T/rtn4g64.lbx" 2>&1)
+[[ $? -ne 0 && $out == *"weight '"*"' is affine 4-bit, group 64"*"GPU artifacts hold affine int4 and int8 with groups of 128"* && ! -e $T/rtn4g64.lbx ]] \
+  && ok "affine 4-bit g64 refused: $(echo "$out" | grep -m1 error | cut -c1-200)" || fail "affine 4-bit g64 for sm_90: $out"
 for target in sm_75 x86-64-v3,sm_90; do
   out=$("$B/lowbit-compile" "$T/rtn.mlir" --target=$target -o "$T/bad.lbx" 2>&1)
   [[ $? -ne 0 && $out == *"$target"* && ! -e $T/bad.lbx ]] && ok "--target=$target refused" \

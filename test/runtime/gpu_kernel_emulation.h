@@ -98,7 +98,7 @@ inline std::vector<std::string> parts(const std::string &s) {
 
 inline bool isIntegerFormat(const std::string &f) {
   return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k" ||
-         f == "q5g32" || f == "q5k" || f == "q2k";
+         f == "q5g32" || f == "q5k" || f == "q2k" || f == "q8g128";
 }
 
 /// One block of 32 values of an integer-format weight: value i is
@@ -113,8 +113,8 @@ struct IntBlock {
 /// "Integer weight formats").
 inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t k, int64_t r,
                       int64_t b, IntBlock &out) {
-  const bool wide = f == "q8g32" || f == "q6k" || f == "q5g32" || f == "q5k";
-  const bool isSigned = f == "q8g32" || f == "q6k";
+  const bool wide = f == "q8g32" || f == "q6k" || f == "q5g32" || f == "q5k" || f == "q8g128";
+  const bool isSigned = f == "q8g32" || f == "q6k" || f == "q8g128";
   const int64_t codeBytes = wide ? n * k : n * k / 2;
   const int64_t index = r * (k / 32) + b; // the block among all of the weight's
   if (wide) {
@@ -144,6 +144,11 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
     const uint8_t *dd = params + n * k / 16 + super * 4;
     out.s0 = out.s1 = halfAt(dd) * float(params[index * 2]);
     out.m = -(halfAt(dd + 2) * float(params[index * 2 + 1]));
+  } else if (f == "q8g128") { // (d, m) f32 per 128 values
+    const uint8_t *dm = params + (r * (k / 128) + b / 4) * 8;
+    std::memcpy(&out.s0, dm, 4);
+    std::memcpy(&out.m, dm + 4, 4);
+    out.s1 = out.s0;
   } else if (f == "q8g32") {
     out.s0 = out.s1 = halfAt(params + index * 2);
   } else if (f == "q2k") {

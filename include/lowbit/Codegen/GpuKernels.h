@@ -55,8 +55,10 @@ enum class GpuKernelOp {
 /// - Q5G32: unsigned byte codes, (d, m) f16 per 32 values (q5_0, q5_1);
 /// - Q5K: unsigned byte codes, Q4K's parameters (q5_k);
 /// - Q2K: 4-bit codes (0..3), u8 (scale, min) per 16 values, f16 (d, dmin)
-///   per 256 (q2_k).
-enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2K };
+///   per 256 (q2_k);
+/// - Q8G128: affine int8, signed codes (q − 128) with (d, m) f32 per 128
+///   values (GPTQ, RTN w8g128).
+enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2K, Q8G128 };
 
 /// How a quantize kernel rounds activations to int8 for the integer linears
 /// (docs/gpu.md), as the CPU artifact's kernels do for the same weights:
@@ -83,7 +85,7 @@ std::optional<GpuWeightFormat> parseGpuWeightFormat(llvm::StringRef name);
 int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format);
 
 /// One kernel to generate. Linear: `n`×`k` weights over `batch` tokens, in
-/// `format`: an integer format (q4g128, q4g32, q4k, q8g32, q6k) over the
+/// `format`: an integer format (q4g128, q8g128 and the ggml ones) over the
 /// int8 activations of a quantize kernel, each warp owning `rowsPerWarp`
 /// rows (0: the default for the batch), and for q4g128 above 8 tokens the
 /// tensor-core kernel, whose blocks own `rowsPerWarp` rows (16, 32 or 64;

@@ -92,8 +92,8 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=q6k --embedding=1000x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q6K-EMB
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --batch=16 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8-BATCH
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rounding=q8k --linear=256x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8K-WIDTH
-// FORMAT: error: unknown --format 'q3k' (q4g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
-// FORMAT-F16: error: unknown --format 'f16' (q4g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
+// FORMAT: error: unknown --format 'q3k' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
+// FORMAT-F16: error: unknown --format 'f16' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
 // ROUNDING: error: unknown --rounding 'q8_0' (b32, q80, q81 or q8k)
 // Q4K-WIDTH: error: no GPU kernel for the q4k linear 256x384 × 1 tokens: the input width must be a multiple of 256 (q4k blocks)
 // Q6K-EMB: error: no GPU kernel for the q6k embedding of 1000x384 × 1 tokens: the width must be a positive multiple of 256 (q6k blocks)

@@ -6,6 +6,7 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q4k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q4K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G32
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q6K
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g128 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G128
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=256x512 --embedding=1000x512 --emit=gpu | FileCheck %s --check-prefix=Q5K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q2k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q2K
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q6k --linear=256x512 --embedding=1000x512 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=PTX
@@ -47,6 +48,22 @@
 // Q8G32-NOT: vector<2xf32>
 // Q8G32-COUNT-8: llvm.nvvm.idp4a.s.s
 // Q8G32-NOT: idp4a.u.s
+
+// q8g128 (affine int8 with groups of 128: GPTQ, RTN w8g128): 32 signed
+// code bytes a block (q − 128), an f32 (d, m) pair per group of 128 after
+// the 256 × 512 codes (the group: the block / 4); signed × signed, and m
+// times the activation block's sums.
+// Q8G128: gpu.func @gpu_linear_q8g128_256x512_b1_r2(
+// Q8G128-COUNT-2: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// Q8G128: arith.shrui %{{.*}}, %c2_i64{{[_0-9]*}} : i64
+// Q8G128: arith.addi %{{.*}}, %c131072_i64{{[_0-9]*}} : i64
+// Q8G128: llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
+// Q8G128: llvm.load {{.*}} {alignment = 8 : i64} : !llvm.ptr<1> -> vector<2xf32>
+// Q8G128-NOT: f16
+// Q8G128-COUNT-8: llvm.nvvm.idp4a.s.s
+// Q8G128: llvm.intr.fma
+// Q8G128: llvm.intr.fma
+// Q8G128-NOT: idp4a.u.s
 
 // q6k (q6_k): codes q − 32 as signed bytes, two int8 scales per block, the
 // super-block's f16 d after them; each half of a block summed and scaled
