@@ -2,18 +2,13 @@
 //
 // A forward call resolves every step's arguments to pointers once, then all
 // threads walk the steps together: each calls the step's kernel with its
-// share and meets the others at one barrier before the next step. Decode
-// steps that stream weights are cut into more parts than threads, which the
-// threads claim one at a time: a thread that is slowed (by the host, or by
-// a busier memory channel) takes fewer parts instead of holding the others
-// at the barrier.
+// share and meets the others at one barrier before the next step.
 //
 //===----------------------------------------------------------------------===//
 #include "ModelImpl.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include <sched.h>
@@ -59,15 +54,6 @@ public:
   size_t size = 0;
 };
 
-/// Parts a claimed step is cut into, per thread (LOWBIT_PARTS_PER_THREAD
-/// overrides; 1 turns claiming off).
-constexpr int kDefaultPartsPerThread = 4;
-/// Steps are claimed in parts when they run at most this many tokens...
-constexpr int64_t kClaimedMaxTokens = 8;
-/// ...and stream at least this many bytes of weights: below it, a part is
-/// too short to pay for its claim.
-constexpr uint64_t kClaimedMinBytes = 256 * 1024;
-
 } // namespace
 
 int lowbit::rt::defaultThreadCount() {
@@ -104,21 +90,11 @@ struct Session::Impl {
     bool lastTokenOnly = false;
     bool barrierAfter = true;
     size_t firstArg = 0;
-    uint64_t weightBytes = 0; // what one call streams from TENSOR arguments
-  };
-  // Kernels take (part, parts) and do that share of their work, so a step
-  // may be cut into any number of parts. One claim counter per step, each
-  // on its own cache line.
-  struct alignas(64) PartCounter {
-    std::atomic<int64_t> next{0};
   };
   std::vector<ArgPlan> argPlans;
   std::vector<StepPlan> stepPlans;
   std::vector<void *> args;
   std::vector<int64_t> stepTokens;
-  std::vector<int64_t> stepParts; // per call; 0: the static split by thread
-  std::unique_ptr<PartCounter[]> partCounters;
-  int partsPerThread = kDefaultPartsPerThread;
 
   const float *logits = nullptr;
   int64_t position = 0;
@@ -162,7 +138,6 @@ void Session::Impl::plan() {
       case artifact::Arg::TENSOR:
         ap.fixed = const_cast<unsigned char *>(
             model->weights + m.tensors(int(arg.index())).offset());
-        sp.weightBytes += m.tensors(int(arg.index())).size();
         break;
       case artifact::Arg::TOKENS:
       case artifact::Arg::POSITIONS:
@@ -183,8 +158,6 @@ void Session::Impl::plan() {
   }
   args.resize(argPlans.size());
   stepTokens.resize(stepPlans.size());
-  stepParts.resize(stepPlans.size());
-  partCounters = std::make_unique<PartCounter[]>(stepPlans.size());
 }
 
 void Session::Impl::resolveArgs(int64_t n, bool allLogits) {
@@ -193,14 +166,6 @@ void Session::Impl::resolveArgs(int64_t n, bool allLogits) {
     bool lastOnly = sp.lastTokenOnly && !allLogits;
     size_t row = lastOnly ? size_t(n - 1) : 0;
     stepTokens[s] = lastOnly ? 1 : n;
-    // Claimed parts for decode steps that stream at least kClaimedMinBytes
-    // of weights. Prompt batches keep one part per thread: their linears
-    // pass each thread's rows over L2-resident chunks of activations, which
-    // smaller parts would stream again per part.
-    stepParts[s] = partsPerThread > 1 && stepTokens[s] <= kClaimedMaxTokens &&
-                           sp.weightBytes >= kClaimedMinBytes
-                       ? int64_t(pool->size()) * partsPerThread
-                       : 0;
     size_t end = s + 1 < stepPlans.size() ? stepPlans[s + 1].firstArg
                                           : argPlans.size();
     for (size_t a = sp.firstArg; a < end; ++a) {
@@ -234,20 +199,10 @@ void Session::Impl::runSteps() {
     return;
   }
   const int64_t threads = pool->size();
-  // Published to the workers by the pool's start barrier.
-  for (size_t s = 0; s < steps; ++s)
-    partCounters[s].next.store(0, std::memory_order_relaxed);
   pool->run([&](int thread) {
     for (size_t s = 0; s < steps; ++s) {
-      void **stepArgs = args.data() + stepPlans[s].firstArg;
-      if (int64_t parts = stepParts[s]) {
-        std::atomic<int64_t> &next = partCounters[s].next;
-        for (int64_t part = next.fetch_add(1, std::memory_order_relaxed); part < parts;
-             part = next.fetch_add(1, std::memory_order_relaxed))
-          kernels[s](stepArgs, stepTokens[s], part, parts);
-      } else {
-        kernels[s](stepArgs, stepTokens[s], thread, threads);
-      }
+      kernels[s](args.data() + stepPlans[s].firstArg, stepTokens[s], thread,
+                 threads);
       if (s + 1 < steps && stepPlans[s].barrierAfter)
         pool->barrier();
     }
@@ -299,8 +254,6 @@ Session::create(const Model &model, int64_t contextLength, int threads,
       return Status::error(m.path + ": cannot allocate the KV cache (" +
                            std::to_string(2 * layers * cacheBytes) + " bytes)");
   s.buffers.resize(size_t(m.manifest.buffers_size()));
-  if (const char *parts = std::getenv("LOWBIT_PARTS_PER_THREAD"); parts && *parts)
-    s.partsPerThread = std::max(1, std::atoi(parts));
   s.plan();
   return std::move(session);
 }

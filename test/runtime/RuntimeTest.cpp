@@ -341,19 +341,10 @@ TEST(Loader, TwoModelsLoadSideBySide) {
   ASSERT_TRUE(c);
 }
 
-/// Runs the toy plan with `threads` threads and checks every logit. With
-/// `claimedParts`, the embedding's table is padded to 1 MiB, which makes the
-/// session cut the embed step of calls of up to 8 tokens into parts that the
-/// threads claim: a part run twice or not at all shows in the logits, and
-/// so do claim counters not reset between calls.
-static void runToy(int threads, bool claimedParts = false) {
+/// Runs the toy plan with `threads` threads and checks every logit.
+static void runToy(int threads) {
   Toy toy;
-  if (claimedParts) {
-    toy.table.resize(size_t(1) << 18, 0.0f);
-    toy.manifest.mutable_tensors(0)->set_size(toy.table.size() * sizeof(float));
-  }
-  std::unique_ptr<Model> model =
-      loadToy(toy, "run" + std::to_string(threads) + (claimedParts ? "-claimed" : ""));
+  std::unique_ptr<Model> model = loadToy(toy, "run" + std::to_string(threads));
   ASSERT_TRUE(model);
   StatusOr<std::unique_ptr<Session>> made = Session::create(*model, 0, threads);
   ASSERT_TRUE(made.ok()) << made.status().message();
@@ -394,7 +385,6 @@ static void runToy(int threads, bool claimedParts = false) {
 
 TEST(Session, RunsThePlanOnOneThread) { runToy(1); }
 TEST(Session, RunsThePlanOnThreeThreads) { runToy(3); }
-TEST(Session, RunsClaimedPartsOnThreeThreads) { runToy(3, /*claimedParts=*/true); }
 
 // --cpus: every thread (the caller is thread 0) is pinned to a listed CPU,
 // the plan still computes the same logits, and a CPU the machine lacks is
