@@ -13,9 +13,13 @@
 #   tiny-f16       tiny-5m, float weights (f16 kernels)
 #   tiny-q4_k_m    tiny-5m as a GGUF Q4_K_M (q4k and q6k kernels, q8k rounding)
 #   tiny-q8_0      tiny-5m as a GGUF Q8_0 (q8g32 kernels, q80 rounding)
+#   tiny-gptq-act  tiny-5m, act-order GPTQ w4g128 on its calibration text
+#                  (q4g128 kernels behind column permutations)
 #   llama27m-q4_k_m  llama-27m from ../shared as a GGUF Q4_K_M (skipped without it)
-# A GPU run carries at most 64 MiB: these take about 45. MODELS=NAME,... picks
-# others among them and llama27m-rtn (27 MiB), llama27m-q8_0 (29 MiB).
+# A GPU run carries at most 64 MiB: these take about 51. MODELS=NAME,... picks
+# others among them and tiny-rtn8 (RTN w8g128: q8g128 kernels), tiny-nf4
+# (bitsandbytes NF4: lut4 kernels), llama27m-rtn (27 MiB), llama27m-q8_0
+# (29 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${LOWBIT_BIN:-build/bin}
@@ -38,7 +42,10 @@ TINY_TEXT=models/tiny-5m/data/heldout.txt
 available=("tiny-rtn models/tiny-5m rtn $TINY_TEXT 66"
            "tiny-f16 models/tiny-5m float $TINY_TEXT 66"
            "tiny-q4_k_m models/tiny-5m q4_k_m $TINY_TEXT 66"
-           "tiny-q8_0 models/tiny-5m q8_0 $TINY_TEXT 66")
+           "tiny-q8_0 models/tiny-5m q8_0 $TINY_TEXT 66"
+           "tiny-gptq-act models/tiny-5m gptq-act $TINY_TEXT 66"
+           "tiny-rtn8 models/tiny-5m rtn8 $TINY_TEXT 66"
+           "tiny-nf4 models/tiny-5m nf4 $TINY_TEXT 66")
 if [[ -d $SHARED/models/llama-27m && -f $SHARED/data/wikitext2-test.txt ]]; then
   cp "$SHARED/data/wikitext2-test.txt" "$OUT/"
   for quant in q4_k_m rtn q8_0; do
@@ -47,7 +54,7 @@ if [[ -d $SHARED/models/llama-27m && -f $SHARED/data/wikitext2-test.txt ]]; then
 else
   echo "gpu-models.sh: $SHARED/models/llama-27m not present: llama-27m skipped" >&2
 fi
-wanted=,${MODELS:-tiny-rtn,tiny-f16,tiny-q4_k_m,tiny-q8_0,llama27m-q4_k_m},
+wanted=,${MODELS:-tiny-rtn,tiny-f16,tiny-q4_k_m,tiny-q8_0,tiny-gptq-act,llama27m-q4_k_m},
 models=()
 for entry in "${available[@]}"; do
   [[ $wanted == *",${entry%% *},"* ]] && models+=("$entry")
@@ -62,9 +69,14 @@ for entry in "${models[@]}"; do
     # A GGUF file as llama-quantize's mix makes it; lowbit-compile reads it.
     "$B/lowbit-translate" --export-gguf --outtype "$quant" "$source" -o "$TMP/$name.gguf" 2>/dev/null
     ir=$TMP/$name.gguf
-  elif [[ $quant == rtn ]]; then
-    "$B/lowbit-opt" "$ir" --lowbit-rtn="bits=4 group-size=128 side-file=$TMP/$name.safetensors" \
-      -o "$TMP/$name.mlir" 2>/dev/null
+  elif [[ $quant != float ]]; then
+    case $quant in
+      rtn) pass="--lowbit-rtn=bits=4 group-size=128" ;;
+      rtn8) pass="--lowbit-rtn=bits=8 group-size=128" ;;
+      gptq-act) pass="--lowbit-gptq=file=$source/data/calib.txt bits=4 group-size=128 act-order=true" ;;
+      nf4) pass="--lowbit-bnb-4bit=quant-type=nf4 double-quant=true" ;;
+    esac
+    "$B/lowbit-opt" "$ir" "$pass side-file=$TMP/$name.safetensors" -o "$TMP/$name.mlir" 2>/dev/null
     ir=$TMP/$name.mlir
   fi
   "$B/lowbit-compile" "$ir" --target="$TARGET" -o "$OUT/$name.lbx"

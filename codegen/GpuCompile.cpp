@@ -127,7 +127,7 @@ struct GpuPlan {
                                (enc.actOrder ? ", act-order" : "") +
                                "; GPU artifacts hold affine int4 and int8 with groups of "
                                "128 (GPTQ, also act-order, AWQ, RTN w4g128 and w8g128), "
-                               "ggml's q2_k, q3_k, "
+                               "bitsandbytes' NF4 and FP4, ggml's q2_k, q3_k, "
                                "q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k and q8_0, and float "
                                "weights");
     m.format = *gpuFormat;
@@ -162,6 +162,12 @@ struct GpuPlan {
             addTensor(name + ".column_order", order.data(), order.size() * 4, "i32");
         columnOrderOf[name] = m.columnOrder;
       }
+      return m;
+    }
+    if (m.format == GpuWeightFormat::Lut4) {
+      if (llvm::Error e = packBnb4BitForGpu(store, name, enc, rows, cols, bytes))
+        return std::move(e);
+      m.tensor = addTensor(name, bytes.data(), bytes.size(), layout);
       return m;
     }
     if (m.format != GpuWeightFormat::F16) {

@@ -1,6 +1,7 @@
 //===- GpuPackWeights.cpp - Weights in the GPU kernels' layouts -----------===//
 #include "GpuPackWeights.h"
 
+#include "lowbit/Quant/Bnb.h"
 #include "lowbit/Support/Float16.h"
 
 #include <cmath>
@@ -35,6 +36,9 @@ std::optional<GpuWeightFormat> lowbit::gpuWeightFormatOf(const WeightEncoding &e
     return GpuWeightFormat::Q5K;
   case QuantFormat::Q2_K:
     return GpuWeightFormat::Q2K;
+  case QuantFormat::NF4:
+  case QuantFormat::FP4:
+    return GpuWeightFormat::Lut4;
   default:
     return std::nullopt;
   }
@@ -194,5 +198,41 @@ llvm::Error lowbit::packGgmlForGpu(GpuWeightFormat format, const TensorRef &t, i
       }
     }
   }
+  return llvm::Error::success();
+}
+
+llvm::Error lowbit::packBnb4BitForGpu(const WeightStore &weights, llvm::StringRef name,
+                                      const WeightEncoding &enc, int64_t rows, int64_t cols,
+                                      std::vector<uint8_t> &out) {
+  const bool fp4 = enc.format == QuantFormat::FP4;
+  llvm::Expected<Bnb4BitWeight> bnb =
+      readBnb4BitWeight(weights, name, fp4 ? Bnb4BitType::FP4 : Bnb4BitType::NF4,
+                        enc.groupSize, rows, cols);
+  if (!bnb)
+    return bnb.takeError();
+  if (bnb->blockSize % 32 || cols % 32)
+    return llvm::createStringError(weights.fileOf(name) + ": weight '" + name +
+                                   "' has 4-bit blocks of " + llvm::Twine(bnb->blockSize) +
+                                   " values and rows of " + llvm::Twine(cols) +
+                                   "; lut4 needs both multiples of 32");
+  const std::vector<float> absmax = bnbBlockAbsmax(*bnb);
+  const Int8Codebook &book = int8Codebook(fp4);
+  const int64_t values = rows * cols;
+  out.assign(size_t(values / 2 + values / 32 * 4 + 16), 0);
+  for (int64_t e = 0; e < values; ++e) {
+    // bitsandbytes keeps value e in the high nibble of byte e/2 when e is
+    // even; lut4 keeps value i of a block in nibble i (low first).
+    uint8_t byte = bnb->packed[size_t(e / 2)];
+    uint8_t code = e % 2 == 0 ? byte >> 4 : byte & 15;
+    out[size_t(e / 2)] |= uint8_t(e % 2 == 0 ? code : code << 4);
+  }
+  uint8_t *scales = out.data() + values / 2;
+  for (int64_t b = 0; b < values / 32; ++b) {
+    float d = absmax[size_t(b * 32 / bnb->blockSize)] / book.scale;
+    std::memcpy(scales + b * 4, &d, 4);
+  }
+  std::memcpy(scales + values / 32 * 4, book.values, 16);
+  if (const TensorRef *t = weights.find(name))
+    weights.releasePages(*t);
   return llvm::Error::success();
 }

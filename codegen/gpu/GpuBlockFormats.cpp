@@ -23,7 +23,7 @@ bool GpuBlockLayout::wideCodes() const {
 
 bool GpuBlockLayout::signedCodes() const {
   return format == GpuWeightFormat::Q8G32 || format == GpuWeightFormat::Q6K ||
-         format == GpuWeightFormat::Q8G128;
+         format == GpuWeightFormat::Q8G128 || format == GpuWeightFormat::Lut4;
 }
 
 // q8g128's codes are signed (q − 128, for dp4a's s.s) and its offset
@@ -49,6 +49,40 @@ SmallVector<Value, 2> GpuBlockLayout::loadCodes(GpuEmitter &e, Value w, Value ro
   return codes;
 }
 
+Value GpuBlockLayout::loadTable(GpuEmitter &e, Value w) const {
+  return e.load(VectorType::get({4}, e.i32()), w, e.i64c(n * k / 2 + n * k / 32 * 4), 16);
+}
+
+SmallVector<Value, 8> GpuBlockLayout::lookUp(GpuEmitter &e, Value codes, Value table) const {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto prmt = [&](Value lo, Value hi, Value selector) {
+    return e.call("llvm.nvvm.prmt", e.i32(), {lo, hi, selector});
+  };
+  auto andi = [&](Value v, int32_t mask) {
+    return arith::AndIOp::create(b, loc, v, e.i32c(mask)).getResult();
+  };
+  Value t[4];
+  for (int i = 0; i < 4; ++i)
+    t[i] = e.element(table, i);
+  SmallVector<Value, 8> words;
+  for (int w = 0; w < 4; ++w) {
+    Value word = e.element(codes, w);
+    for (int half = 0; half < 2; ++half) {
+      // prmt reads four selectors from the low 16 bits: values 8w + 4·half
+      // .. + 3. Entries 0-7 from (t0, t1) and 8-15 from (t2, t3) by the
+      // code's low 3 bits, then byte i of either by its bit 3.
+      Value n16 = half ? arith::ShRUIOp::create(b, loc, word, e.i32c(16)).getResult() : word;
+      Value index = andi(n16, 0x7777);
+      Value low = prmt(t[0], t[1], index), high = prmt(t[2], t[3], index);
+      Value pick = arith::OrIOp::create(
+          b, loc, andi(arith::ShRUIOp::create(b, loc, n16, e.i32c(1)), 0x4444), e.i32c(0x3210));
+      words.push_back(prmt(low, high, pick));
+    }
+  }
+  return words;
+}
+
 GpuBlockLayout::RawParams GpuBlockLayout::loadParams(GpuEmitter &e, Value w, Value row,
                                                      Value block) const {
   OpBuilder &b = e.b;
@@ -67,6 +101,8 @@ GpuBlockLayout::RawParams GpuBlockLayout::loadParams(GpuEmitter &e, Value w, Val
     Value group = e.add(e.mul(row, k / 128), arith::ShRUIOp::create(b, loc, block, e.i64c(2)));
     return {e.load(v2f16, w, e.add(e.mul(group, 4), codes), 4), nullptr};
   }
+  case GpuWeightFormat::Lut4:
+    return {e.load(e.f32(), w, e.add(e.mul(blockOfRow, 4), codes), 4), nullptr};
   case GpuWeightFormat::Q8G128: {
     Value group = e.add(e.mul(row, k / 128), arith::ShRUIOp::create(b, loc, block, e.i64c(2)));
     return {e.load(VectorType::get({2}, e.f32()), w, e.add(e.mul(group, 8), codes), 8),
@@ -131,6 +167,8 @@ GpuBlockLayout::Params GpuBlockLayout::decode(GpuEmitter &e, const RawParams &ra
     Value d = e.element(raw.first, 0);
     return {d, d, e.element(raw.first, 1), nullptr};
   }
+  case GpuWeightFormat::Lut4:
+    return {raw.first, raw.first, nullptr, nullptr};
   case GpuWeightFormat::Q6K: {
     Value d = arith::ExtFOp::create(b, loc, e.f32(), raw.second);
     return {arith::MulFOp::create(b, loc, d, byteValue(raw.first, 0, true)),

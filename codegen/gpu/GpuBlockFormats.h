@@ -28,6 +28,15 @@ public:
   /// The block's values are s·q + m (an offset per block) rather than s·q:
   /// the formats of unsigned codes.
   bool hasOffset() const;
+  /// The codes index a 16-entry int8 table (lut4): value i of a block is
+  /// nibble i of its 16 bytes, and the table follows the parameters.
+  bool tableCodes() const { return format == GpuWeightFormat::Lut4; }
+  /// The table's 16 bytes as 4 × i32 words (a uniform load: issue it once).
+  mlir::Value loadTable(GpuEmitter &e, mlir::Value w) const;
+  /// The 8 words of int8 values 4j..4j+3 (word j) of a block's 4 code words
+  /// looked up in `table`.
+  llvm::SmallVector<mlir::Value, 8> lookUp(GpuEmitter &e, mlir::Value codes,
+                                           mlir::Value table) const;
   /// The two halves of a block have their own scales (q6k, q2k).
   bool halfScales() const;
   /// ... and their own offsets (q2k).

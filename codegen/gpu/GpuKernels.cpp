@@ -45,6 +45,8 @@ StringRef gpuWeightFormatName(GpuWeightFormat format) {
     return "q2k";
   case GpuWeightFormat::Q8G128:
     return "q8g128";
+  case GpuWeightFormat::Lut4:
+    return "lut4";
   }
   llvm_unreachable("every format has a name");
 }
@@ -74,7 +76,7 @@ std::optional<GpuWeightFormat> parseGpuWeightFormat(StringRef name) {
   for (GpuWeightFormat f : {GpuWeightFormat::Q4G128, GpuWeightFormat::F16, GpuWeightFormat::Q4G32,
                             GpuWeightFormat::Q4K, GpuWeightFormat::Q8G32, GpuWeightFormat::Q6K,
                             GpuWeightFormat::Q5G32, GpuWeightFormat::Q5K, GpuWeightFormat::Q2K,
-                            GpuWeightFormat::Q8G128})
+                            GpuWeightFormat::Q8G128, GpuWeightFormat::Lut4})
     if (gpuWeightFormatName(f) == name)
       return f;
   return std::nullopt;
@@ -239,6 +241,9 @@ static std::optional<std::string> unsupportedRowKernel(const GpuKernelSpec &s) {
   if (s.op == GpuKernelOp::Embedding) {
     if (s.n <= 0 || s.n > INT32_MAX)
       return std::string("the table needs 1 to 2^31 - 1 rows (int32 token ids)");
+    if (s.format == GpuWeightFormat::Lut4)
+      return std::string("lut4 tables (NF4, FP4) have no embedding kernel: bitsandbytes keeps "
+                         "embeddings in float");
     if (f16(s)) {
       // One thread per 8 values; rows of whole chunks of 32 as the others.
       if (s.k <= 0 || s.k % 32)

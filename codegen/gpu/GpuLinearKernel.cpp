@@ -65,6 +65,8 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
 
   VectorType v4i32 = VectorType::get({4}, e.i32()), v2f32 = VectorType::get({2}, e.f32());
   Value lowNibbles = e.i32c(0x0F0F0F0F), four = e.i32c(4);
+  // lut4's int8 table, loaded once (every lane reads the same 16 bytes).
+  Value table = layout.tableCodes() ? layout.loadTable(e, w) : Value();
 
   auto loadStep = [&](Value blk) {
     StepLoads s;
@@ -86,8 +88,11 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
     return s;
   };
   // The 8 words of a row's block as dp4a operands, values 4j..4j+3 in word
-  // j: the low then high nibbles of the 4 code words, or the 8 code words.
+  // j: the low then high nibbles of the 4 code words, the 8 code words, or
+  // the table's entries for the 4 code words' nibbles (lut4).
   auto codeWords = [&](const SmallVector<Value, 2> &codes) {
+    if (layout.tableCodes())
+      return layout.lookUp(e, codes[0], table);
     SmallVector<Value, 8> words(8);
     for (int j = 0; j < 4; ++j) {
       Value word = e.element(codes[0], j);

@@ -11,8 +11,9 @@
 #     CPU artifact's compiled from the same IR (otherwise: one line, skipped);
 #  2c. GGUF Q8_0, Q4_K_M, Q4_0 and Q5_1 files compile to GPU artifacts whose
 #     P2 on the driver stand-in matches their CPU artifacts' within ±0.02;
-#  2d. so do an act-order GPTQ w4g128 model's and
-#  2e. an RTN w8g128 model's (affine int8);
+#  2d. so do an act-order GPTQ w4g128 model's,
+#  2e. an RTN w8g128 model's (affine int8) and
+#  2f. a bitsandbytes NF4 model's;
 #  4. formats and targets the GPU does not take are refused clearly, with no
 #     output file left behind.
 set -uo pipefail
@@ -207,6 +208,20 @@ if "$B/lowbit-compile" "$T/rtn8.mlir" --target=sm_90 -o "$T/rtn8-sm_90.lbx" \
   p2_matches_cpu rtn8
 else
   fail "compile RTN w8g128 for sm_90: $(grep -m1 error "$T/rtn8.log")"
+fi
+
+# 2f. bitsandbytes NF4 (double-quantized absmax): lut4, the codes looked
+# up in the int8 codebook the CPU kernels use, an f32 scale per 32 values.
+"$B/lowbit-opt" "$T/float.mlir" \
+  --lowbit-bnb-4bit="quant-type=nf4 double-quant=true side-file=$T/nf4.safetensors" \
+  -o "$T/nf4.mlir" 2>/dev/null
+if "$B/lowbit-compile" "$T/nf4.mlir" --target=sm_90 -o "$T/nf4-sm_90.lbx" \
+     --emit-asm="$T/nf4-sm_90.ptx" 2>"$T/nf4.log"; then
+  grep -q "gpu_linear_lut4_" "$T/nf4-sm_90.ptx" || fail "the NF4 artifact has no lut4 linear"
+  "$B/lowbit-compile" "$T/nf4.mlir" --target=$ref_target -o "$T/nf4-cpu.lbx" 2>/dev/null
+  p2_matches_cpu nf4
+else
+  fail "compile NF4 for sm_90: $(grep -m1 error "$T/nf4.log")"
 fi
 
 # 3. Perplexity on the GPU against the CPU artifact.

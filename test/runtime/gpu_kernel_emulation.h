@@ -98,7 +98,7 @@ inline std::vector<std::string> parts(const std::string &s) {
 
 inline bool isIntegerFormat(const std::string &f) {
   return f == "q4g128" || f == "q4g32" || f == "q4k" || f == "q8g32" || f == "q6k" ||
-         f == "q5g32" || f == "q5k" || f == "q2k" || f == "q8g128";
+         f == "q5g32" || f == "q5k" || f == "q2k" || f == "q8g128" || f == "lut4";
 }
 
 /// One block of 32 values of an integer-format weight: value i is
@@ -117,7 +117,11 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
   const bool isSigned = f == "q8g32" || f == "q6k" || f == "q8g128";
   const int64_t codeBytes = wide ? n * k : n * k / 2;
   const int64_t index = r * (k / 32) + b; // the block among all of the weight's
-  if (wide) {
+  if (f == "lut4") { // nibble i of the block's 16 bytes indexes the int8 table
+    const int8_t *table = reinterpret_cast<const int8_t *>(w + n * k / 2 + n * k / 32 * 4);
+    for (int i = 0; i < 32; ++i)
+      out.q[i] = table[(w[index * 16 + i / 2] >> (4 * (i % 2))) & 15];
+  } else if (wide) {
     for (int i = 0; i < 32; ++i)
       out.q[i] = isSigned ? int(int8_t(w[index * 32 + i])) : int(w[index * 32 + i]);
   } else {
@@ -144,6 +148,9 @@ inline void readBlock(const std::string &f, const uint8_t *w, int64_t n, int64_t
     const uint8_t *dd = params + n * k / 16 + super * 4;
     out.s0 = out.s1 = halfAt(dd) * float(params[index * 2]);
     out.m = -(halfAt(dd + 2) * float(params[index * 2 + 1]));
+  } else if (f == "lut4") { // f32 d per block
+    std::memcpy(&out.s0, params + index * 4, 4);
+    out.s1 = out.s0;
   } else if (f == "q8g128") { // (d, m) f32 per 128 values
     const uint8_t *dm = params + (r * (k / 128) + b / 4) * 8;
     std::memcpy(&out.s0, dm, 4);

@@ -41,7 +41,7 @@ static cl::list<std::string> linears("linear",
 static cl::opt<std::string> weightFormat(
     "format",
     cl::desc("The integer format of --linear and --embedding: q4g128 (default), q4g32, q4k, "
-             "q8g128, q8g32, q6k, q5g32, q5k or q2k"),
+             "q8g128, q8g32, q6k, q5g32, q5k, q2k or lut4"),
     cl::init("q4g128"), cl::cat(category));
 static cl::list<std::string> f16Linears("linear-f16",
                                         cl::desc("NxK shapes of f16 linears (batches 1-8)"),
@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
   std::optional<GpuWeightFormat> intFormat = parseGpuWeightFormat(weightFormat);
   if (!intFormat || *intFormat == GpuWeightFormat::F16)
     return fail("unknown --format '" + weightFormat +
-                "' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)");
+                "' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k, q2k or lut4)");
 
   std::optional<GpuActivationRounding> rounding = parseGpuActivationRounding(roundingName);
   if (!rounding)

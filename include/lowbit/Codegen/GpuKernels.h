@@ -57,8 +57,11 @@ enum class GpuKernelOp {
 /// - Q2K: 4-bit codes (0..3), u8 (scale, min) per 16 values, f16 (d, dmin)
 ///   per 256 (q2_k);
 /// - Q8G128: affine int8, signed codes (q − 128) with (d, m) f32 per 128
-///   values (GPTQ, RTN w8g128).
-enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2K, Q8G128 };
+///   values (GPTQ, RTN w8g128);
+/// - Lut4: 4-bit codes into a 16-entry int8 table the weight carries, an f32
+///   scale per 32 values (bitsandbytes' NF4 and FP4, through the int8
+///   codebook the CPU kernels use).
+enum class GpuWeightFormat { Q4G128, F16, Q4G32, Q4K, Q8G32, Q6K, Q5G32, Q5K, Q2K, Q8G128, Lut4 };
 
 /// How a quantize kernel rounds activations to int8 for the integer linears
 /// (docs/gpu.md), as the CPU artifact's kernels do for the same weights:

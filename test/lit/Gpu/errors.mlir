@@ -60,6 +60,8 @@
 // EMB-SHAPE: error: --embedding '1000' is not VxK (e.g. 128256x4096)
 // EMB-WIDTH: error: no GPU kernel for the q4g128 embedding of 1000x96 × 1 tokens: the width must be a positive multiple of 128 (q4g128 blocks)
 // ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=lut4 --embedding=1000x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=LUT4-EMBEDDING
+// LUT4-EMBEDDING: error: no GPU kernel for the lut4 embedding of 1000x512 × 1 tokens: lut4 tables (NF4, FP4) have no embedding kernel: bitsandbytes keeps embeddings in float
 // RUN: not lowbit-gpu-kernels --target=sm_90 --permute-columns=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=PERMUTE-WIDTH
 // PERMUTE-WIDTH: error: no GPU kernel for the column permutation of 100 values × 1 tokens: the width must be a positive multiple of 32
 
@@ -92,8 +94,8 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=q6k --embedding=1000x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q6K-EMB
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --batch=16 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8-BATCH
 // RUN: not lowbit-gpu-kernels --target=sm_90 --rounding=q8k --linear=256x384 --emit=ptx 2>&1 | FileCheck %s --check-prefix=Q8K-WIDTH
-// FORMAT: error: unknown --format 'q3k' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
-// FORMAT-F16: error: unknown --format 'f16' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k or q2k)
+// FORMAT: error: unknown --format 'q3k' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k, q2k or lut4)
+// FORMAT-F16: error: unknown --format 'f16' (q4g128, q8g128, q4g32, q4k, q8g32, q6k, q5g32, q5k, q2k or lut4)
 // ROUNDING: error: unknown --rounding 'q8_0' (b32, q80, q81 or q8k)
 // Q4K-WIDTH: error: no GPU kernel for the q4k linear 256x384 × 1 tokens: the input width must be a multiple of 256 (q4k blocks)
 // Q6K-EMB: error: no GPU kernel for the q6k embedding of 1000x384 × 1 tokens: the width must be a positive multiple of 256 (q6k blocks)

@@ -7,6 +7,8 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g32 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G32
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q6K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g128 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q8G128
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=lut4 --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=LUT4
+// RUN: lowbit-gpu-kernels --target=sm_80 --format=lut4 --linear=256x512 --emit=ptx | FileCheck %s --check-prefix=LUT4-PTX
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q5k --linear=256x512 --embedding=1000x512 --emit=gpu | FileCheck %s --check-prefix=Q5K
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q2k --linear=256x512 --emit=gpu | FileCheck %s --check-prefix=Q2K
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q6k --linear=256x512 --embedding=1000x512 --batch=1,8 --emit=ptx | FileCheck %s --check-prefix=PTX
@@ -64,6 +66,28 @@
 // Q8G128: llvm.intr.fma
 // Q8G128: llvm.intr.fma
 // Q8G128-NOT: idp4a.u.s
+
+// lut4 (NF4, FP4 through their int8 codebook): the 16-byte table after the
+// 256·512/2 code bytes and the f32 scale per block (65536 + 16384 = 81920),
+// loaded once before the loop; each code word's two halves looked up by
+// three byte permutes (entries 0-7, entries 8-15, then byte by byte on the
+// code's bit 3); signed × signed, no offset.
+// LUT4: gpu.func @gpu_linear_lut4_256x512_b1_r2(
+// LUT4: %[[TABLE:.*]] = llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// LUT4: scf.for
+// LUT4: llvm.load {{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// LUT4: arith.addi %{{.*}}, %c65536_i64{{[_0-9]*}} : i64
+// LUT4: llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
+// LUT4-NOT: vector<2xf32>
+// LUT4: llvm.extractelement %[[TABLE]]
+// LUT4: arith.andi %{{.*}}, %c30583_i32
+// LUT4-COUNT-3: llvm.call_intrinsic "llvm.nvvm.prmt"
+// LUT4: llvm.nvvm.idp4a.s.s
+// LUT4-NOT: idp4a.u.s
+// LUT4-PTX: .entry gpu_linear_lut4_256x512_b1_r2(
+// LUT4-PTX: ld.global.v4.b32 {{.*}}+81920]
+// LUT4-PTX: prmt.b32
+// LUT4-PTX: dp4a.s32.s32
 
 // q6k (q6_k): codes q − 32 as signed bytes, two int8 scales per block, the
 // super-block's f16 d after them; each half of a block summed and scaled

@@ -60,8 +60,9 @@
 // RUN: %ptxas -arch=sm_90 -v %t/f16_rows_sm_90/kernels.ptx -o %t/f16_rows_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 64 10 | FileCheck %s --check-prefix=F16-ROWS
 // F16-ROWS: 10 kernels within 64 registers, no spills
 
-// The ggml formats' and affine int8's decode linears (Llama-3-8B's shapes,
-// batches 1 and 8, each rows-per-warp variant) and embeddings, and the roundings of their
+// The ggml formats', affine int8's and lut4's decode linears (Llama-3-8B's
+// shapes, batches 1 and 8, each rows-per-warp variant) and embeddings (but
+// lut4's, which has none), and the roundings of their
 // activations: within the decode kernels' 168 registers.
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q4g32 --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q4g32_sm_80 2>/dev/null
 // RUN: %ptxas -arch=sm_80 -v %t/q4g32_sm_80/kernels.ptx -o %t/q4g32_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
@@ -79,6 +80,10 @@
 // RUN: %ptxas -arch=sm_80 -v %t/q8g128_sm_80/kernels.ptx -o %t/q8g128_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q8g128 --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q8g128_sm_90 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/q8g128_sm_90/kernels.ptx -o %t/q8g128_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
+// RUN: lowbit-gpu-kernels --target=sm_80 --format=lut4 --linear=4096x4096,4096x14336 --batch=1,8 --rows-per-warp=1,2,4 -o %t/lut4_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/lut4_sm_80/kernels.ptx -o %t/lut4_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 16 | FileCheck %s --check-prefix=LUT4
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=lut4 --linear=4096x4096,4096x14336 --batch=1,8 --rows-per-warp=1,2,4 -o %t/lut4_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/lut4_sm_90/kernels.ptx -o %t/lut4_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 16 | FileCheck %s --check-prefix=LUT4
 // RUN: lowbit-gpu-kernels --target=sm_80 --format=q6k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q6k_sm_80 2>/dev/null
 // RUN: %ptxas -arch=sm_80 -v %t/q6k_sm_80/kernels.ptx -o %t/q6k_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q6k_sm_90 2>/dev/null
@@ -96,6 +101,7 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --format=q2k --linear=4096x4096,4096x14336 --embedding=128256x4096 --batch=1,8 --rows-per-warp=1,2,4 -o %t/q2k_sm_90 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/q2k_sm_90/kernels.ptx -o %t/q2k_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 18 | FileCheck %s --check-prefix=GGML
 // GGML: 18 kernels within 168 registers, no spills
+// LUT4: 16 kernels within 168 registers, no spills
 // RUN: lowbit-gpu-kernels --target=sm_90 --rounding=q80 --linear=4096x4096,4096x14336 --batch=1,8 -o %t/rounding_q80 2>/dev/null
 // RUN: %ptxas -arch=sm_90 -v %t/rounding_q80/kernels.ptx -o %t/rounding_q80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 8 | FileCheck %s --check-prefix=ROUNDING
 // RUN: lowbit-gpu-kernels --target=sm_90 --rounding=q81 --linear=4096x4096,4096x14336 --batch=1,8 -o %t/rounding_q81 2>/dev/null
