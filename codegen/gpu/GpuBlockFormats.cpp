@@ -73,10 +73,11 @@ SmallVector<Value, 8> GpuBlockLayout::lookUp(GpuEmitter &e, Value codes, Value t
       // .. + 3. Entries 0-7 from (t0, t1) and 8-15 from (t2, t3) by the
       // code's low 3 bits, then byte i of either by its bit 3.
       Value n16 = half ? arith::ShRUIOp::create(b, loc, word, e.i32c(16)).getResult() : word;
-      Value index = andi(n16, 0x7777);
+      Value index = andi(n16, kLut4Entry);
       Value low = prmt(t[0], t[1], index), high = prmt(t[2], t[3], index);
       Value pick = arith::OrIOp::create(
-          b, loc, andi(arith::ShRUIOp::create(b, loc, n16, e.i32c(1)), 0x4444), e.i32c(0x3210));
+          b, loc, andi(arith::ShRUIOp::create(b, loc, n16, e.i32c(1)), kLut4Half),
+          e.i32c(kLut4Bytes));
       words.push_back(prmt(low, high, pick));
     }
   }

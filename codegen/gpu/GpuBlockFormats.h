@@ -14,6 +14,14 @@
 
 namespace lowbit {
 
+/// lut4's table look-up by byte permutes (PTX prmt, whose selector nibble i
+/// picks byte i of the result from the 8 bytes of its two sources). For four
+/// 4-bit codes in the low 16 bits of `codes`, prmt(t0, t1, codes & kLut4Entry)
+/// and prmt(t2, t3, codes & kLut4Entry) are entries (code & 7) of the table's
+/// halves, and prmt(low, high, ((codes >> 1) & kLut4Half) | kLut4Bytes) takes
+/// byte i from `high` where code i has bit 3.
+inline constexpr uint32_t kLut4Entry = 0x7777, kLut4Half = 0x4444, kLut4Bytes = 0x3210;
+
 /// Where an n×k weight of an integer format keeps what.
 class GpuBlockLayout {
 public:
