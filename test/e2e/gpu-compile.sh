@@ -181,48 +181,32 @@ grep -q "gpu_linear_q4g32_" "$T/q4_0-sm_90.ptx" && grep -q "gpu_quantize_q80_" "
 grep -q "gpu_linear_q5g32_" "$T/q5_1-sm_90.ptx" && grep -q "gpu_quantize_q81_" "$T/q5_1-sm_90.ptx" \
   || fail "the Q5_1 artifact has no q5g32 linear or q81 rounding"
 
+# 2d-2f. IR models quantized by a pass: NAME from PASS, whose sm_90 PTX holds
+# KERNEL, its P2 on the stand-in against its CPU artifact's.
+quantized_matches_cpu() {
+  local name=$1 pass=$2 kernel=$3
+  "$B/lowbit-opt" "$T/float.mlir" "$pass side-file=$T/$name.safetensors" -o "$T/$name.mlir" \
+    2>"$T/$name.log" || { fail "$name: $pass: $(tail -1 "$T/$name.log")"; return; }
+  if ! "$B/lowbit-compile" "$T/$name.mlir" --target=sm_90 -o "$T/$name-sm_90.lbx" \
+       --emit-asm="$T/$name-sm_90.ptx" 2>"$T/$name.log"; then
+    fail "compile $name for sm_90: $(grep -m1 error "$T/$name.log")"
+    return
+  fi
+  grep -q "$kernel" "$T/$name-sm_90.ptx" || fail "the $name artifact has no $kernel kernel"
+  "$B/lowbit-compile" "$T/$name.mlir" --target=$ref_target -o "$T/$name-cpu.lbx" 2>/dev/null
+  p2_matches_cpu "$name"
+}
 # 2d. Act-order GPTQ w4g128 (columns quantized by decreasing H[k, k], each
 # one's group in g_idx): the GPU packs the columns group by group and
 # permutes each linear's input into that order before rounding it.
-"$B/lowbit-opt" "$T/float.mlir" \
-  --lowbit-gptq="file=$TINY/data/calib.txt bits=4 group-size=128 act-order=true side-file=$T/act.safetensors" \
-  -o "$T/act-order.mlir" 2>"$T/act-order.log" || fail "act-order GPTQ: $(tail -1 "$T/act-order.log")"
-if "$B/lowbit-compile" "$T/act-order.mlir" --target=sm_90 -o "$T/act-order-sm_90.lbx" \
-     --emit-asm="$T/act-order-sm_90.ptx" 2>"$T/act-order.log"; then
-  grep -q "gpu_permute_columns_" "$T/act-order-sm_90.ptx" \
-    || fail "the act-order artifact has no column permutation"
-  "$B/lowbit-compile" "$T/act-order.mlir" --target=$ref_target -o "$T/act-order-cpu.lbx" 2>/dev/null
-  p2_matches_cpu act-order
-else
-  fail "compile act-order GPTQ for sm_90: $(grep -m1 error "$T/act-order.log")"
-fi
-
+quantized_matches_cpu act-order \
+  "--lowbit-gptq=file=$TINY/data/calib.txt bits=4 group-size=128 act-order=true" gpu_permute_columns_
 # 2e. Affine int8 with groups of 128 (RTN w8g128): q8g128, signed codes
 # with f32 (d, m), as the CPU artifact keeps them.
-"$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=8 group-size=128 side-file=$T/rtn8.safetensors" \
-  -o "$T/rtn8.mlir" 2>/dev/null
-if "$B/lowbit-compile" "$T/rtn8.mlir" --target=sm_90 -o "$T/rtn8-sm_90.lbx" \
-     --emit-asm="$T/rtn8-sm_90.ptx" 2>"$T/rtn8.log"; then
-  grep -q "gpu_linear_q8g128_" "$T/rtn8-sm_90.ptx" || fail "the w8g128 artifact has no q8g128 linear"
-  "$B/lowbit-compile" "$T/rtn8.mlir" --target=$ref_target -o "$T/rtn8-cpu.lbx" 2>/dev/null
-  p2_matches_cpu rtn8
-else
-  fail "compile RTN w8g128 for sm_90: $(grep -m1 error "$T/rtn8.log")"
-fi
-
+quantized_matches_cpu rtn8 "--lowbit-rtn=bits=8 group-size=128" gpu_linear_q8g128_
 # 2f. bitsandbytes NF4 (double-quantized absmax): lut4, the codes looked
 # up in the int8 codebook the CPU kernels use, an f32 scale per 32 values.
-"$B/lowbit-opt" "$T/float.mlir" \
-  --lowbit-bnb-4bit="quant-type=nf4 double-quant=true side-file=$T/nf4.safetensors" \
-  -o "$T/nf4.mlir" 2>/dev/null
-if "$B/lowbit-compile" "$T/nf4.mlir" --target=sm_90 -o "$T/nf4-sm_90.lbx" \
-     --emit-asm="$T/nf4-sm_90.ptx" 2>"$T/nf4.log"; then
-  grep -q "gpu_linear_lut4_" "$T/nf4-sm_90.ptx" || fail "the NF4 artifact has no lut4 linear"
-  "$B/lowbit-compile" "$T/nf4.mlir" --target=$ref_target -o "$T/nf4-cpu.lbx" 2>/dev/null
-  p2_matches_cpu nf4
-else
-  fail "compile NF4 for sm_90: $(grep -m1 error "$T/nf4.log")"
-fi
+quantized_matches_cpu nf4 "--lowbit-bnb-4bit=quant-type=nf4 double-quant=true" gpu_linear_lut4_
 
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then
