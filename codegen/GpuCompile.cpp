@@ -213,7 +213,7 @@ struct GpuPlan {
       if (groupOf[order[size_t(j)]] != j / 128)
         return fail("has groups that are not 128 columns each (g_idx " +
                     llvm::Twine(groupOf[order[size_t(j)]]) + " at sorted column " +
-                    llvm::Twine(j) + "); the GPU's q4g128 packs whole groups of 128");
+                    llvm::Twine(j) + "); GPU layouts pack whole groups of 128");
     return order;
   }
 
