@@ -281,7 +281,7 @@ struct GpuPlan {
     return llvm::Error::success();
   }
 
-  /// A norm's weight vector, as f32.
+  /// A norm's weight vector or a linear's bias, as f32.
   llvm::Expected<int> vector(Operation *user, Value v) {
     auto w = v.getDefiningOp<WeightOp>();
     if (!w)
@@ -346,8 +346,6 @@ struct GpuPlan {
 } // namespace
 
 llvm::Error GpuPlan::linear(LinearOp op) {
-  if (op.getBias())
-    return opError(op, "GPU artifacts have no linear with a bias yet");
   llvm::Expected<Matrix> w = matrix(op, op.getWeight());
   if (!w)
     return w.takeError();
@@ -355,6 +353,20 @@ llvm::Error GpuPlan::linear(LinearOp op) {
   int64_t k = widthOf(x), n = widthOf(op.getResult());
   GpuKernelSpec s = spec(GpuKernelOp::Linear, n, k);
   s.format = w->format;
+  // The bias (Qwen2's q/k/v), f32 per output row, is the kernel's 4th argument.
+  std::vector<pb::Arg> biasArg;
+  if (op.getBias()) {
+    llvm::Expected<int> bias = vector(op, op.getBias());
+    if (!bias)
+      return bias.takeError();
+    s.bias = true;
+    biasArg.push_back(tensor(*bias));
+  }
+  auto linearArgs = [&](pb::Arg input) {
+    std::vector<pb::Arg> args = {tensor(w->tensor), input, buffer(define(op.getResult()))};
+    args.insert(args.end(), biasArg.begin(), biasArg.end());
+    return args;
+  };
   pb::Arg input = of(x);
   GpuKernelSpec q = spec(GpuKernelOp::Quantize, 0, k);
   q.rounding = w->rounding;
@@ -365,7 +377,7 @@ llvm::Error GpuPlan::linear(LinearOp op) {
     step(spec(GpuKernelOp::PermuteColumns, 0, k),
          {of(x), tensor(w->columnOrder), buffer(permuted)}, op);
     step(q, {buffer(permuted), buffer(quantized)}, op);
-    step(s, {tensor(w->tensor), buffer(quantized), buffer(define(op.getResult()))}, op);
+    step(s, linearArgs(buffer(quantized)), op);
     release(permuted);
     release(quantized);
     return llvm::Error::success();
@@ -379,7 +391,7 @@ llvm::Error GpuPlan::linear(LinearOp op) {
     }
     input = buffer(it->second);
   }
-  step(s, {tensor(w->tensor), input, buffer(define(op.getResult()))}, op);
+  step(s, linearArgs(input), op);
   return llvm::Error::success();
 }
 
@@ -558,12 +570,7 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
   if (!launches)
     return launches.takeError();
   // buildGpuKernels generates a kernel asked for twice once: find each
-  // spec's launch by what the spec says.
-  auto same = [](const GpuKernelSpec &a, const GpuKernelSpec &b) {
-    return a.op == b.op && a.n == b.n && a.k == b.k && a.batch == b.batch &&
-           a.format == b.format && a.param == b.param && a.kvHeads == b.kvHeads &&
-           a.context == b.context && a.ropeHalves == b.ropeHalves && a.rounding == b.rounding;
-  };
+  // spec's launch by its name, which spells out everything the spec says.
   for (const GpuKernelLaunch &l : *launches) {
     pb::GpuKernel *k = m.add_gpu_kernels();
     k->set_name(l.name);
@@ -577,9 +584,9 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
   for (size_t s = 0; s < specOfStep.size(); ++s) {
     pb::Step *step = m.mutable_steps(int(s));
     for (size_t spec : specOfStep[s]) {
-      auto it = llvm::find_if(*launches, [&](const GpuKernelLaunch &l) {
-        return same(l.spec, specs[spec]);
-      });
+      std::string name = gpuKernelName(specs[spec]);
+      auto it = llvm::find_if(*launches,
+                              [&](const GpuKernelLaunch &l) { return l.name == name; });
       if (it == launches->end())
         return llvm::createStringError("internal: no GPU kernel was generated for step " +
                                        std::to_string(s) + " (" + step->label() + ")");

@@ -88,9 +88,6 @@ private:
 /// resident blocks per SM.
 inline constexpr int64_t kGpuDecodeWarpsPerBlock = 4;
 
-/// The symbol of the kernel a spec asks for.
-std::string gpuKernelName(const GpuKernelSpec &spec);
-
 /// The launch of `spec`'s kernel: `blocks` blocks of `threads` threads.
 GpuKernelLaunch gpuLaunch(const GpuKernelSpec &spec, int64_t blocks, int64_t threads);
 /// The launch of a kernel of one thread per item (GpuEmitter::forEachItem).

@@ -141,8 +141,8 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
                          gpuMmaBlockRows(s))
         .str();
   int rows = s.rowsPerWarp ? s.rowsPerWarp : defaultRowsPerWarp(s.batch);
-  return llvm::formatv("gpu_linear_{0}_{1}x{2}_b{3}_r{4}", formatName(s), s.n, s.k,
-                       s.batch, rows)
+  return llvm::formatv("gpu_linear_{0}_{1}x{2}{3}_b{4}_r{5}", formatName(s), s.n, s.k,
+                       s.bias ? "_bias" : "", s.batch, rows)
       .str();
 }
 
@@ -196,7 +196,8 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  return llvm::formatv("{0} linear {1}x{2} × {3} tokens", formatName(s), s.n, s.k, s.batch)
+  return llvm::formatv("{0} linear {1}x{2}{3} × {4} tokens", formatName(s), s.n, s.k,
+                       s.bias ? " with a bias" : "", s.batch)
       .str();
 }
 
@@ -350,6 +351,8 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
                          formatName(s), kGpuMaxDecodeBatch)
         .str();
   if (s.batch > kGpuMaxDecodeBatch) {
+    if (s.bias)
+      return std::string("tensor-core linears take no bias");
     if (s.batch > 64 || s.batch % 8)
       return std::string("tensor-core batches are multiples of 8 up to 64 tokens");
     int64_t rows = gpuMmaBlockRows(s);

@@ -4,12 +4,13 @@
 // warp streams its rows with 16-byte loads (a warp reads 512 consecutive
 // bytes per row and step) and keeps every token's partial sums in
 // registers, so each weight byte is read once for all tokens.
-// - the integer formats (q4g128, q4g32, q4k, q8g32, q6k): nothing is
+// - every integer format (docs/gpu.md): nothing is
 //   dequantized to float; the int8 activations meet the 4- or 8-bit codes
 //   in dp4a, 4 products per instruction, and each block's integer sum is
 //   scaled once (GpuBlockFormats.h reads the layouts);
 // - f16: 8 values per load widened to f32 and multiplied with the f32
 //   activations by fma (no quantize kernel before it).
+// Either adds an f32 bias per row where the spec asks (Qwen2's q/k/v).
 //
 //===----------------------------------------------------------------------===//
 #include "GpuBlockFormats.h"
@@ -37,6 +38,15 @@ struct StepLoads {
 
 int defaultRowsPerWarp(int64_t batch) { return batch <= 2 ? 2 : 1; }
 
+namespace {
+/// A linear's bias for output `row` (its fourth argument, f32 per row).
+Value loadBias(GpuEmitter &e, Value row) { return e.load(e.f32(), e.arg(3), e.mul(row, 4), 4); }
+/// The row's sum plus its bias, if any: the CPU kernels' order.
+Value withBias(GpuEmitter &e, Value sum, Value bias) {
+  return bias ? arith::AddFOp::create(e.b, e.loc, sum, bias).getResult() : sum;
+}
+} // namespace
+
 GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &spec) {
   const int64_t n = spec.n, k = spec.k, batch = spec.batch;
   const int64_t rows = spec.rowsPerWarp ? spec.rowsPerWarp : defaultRowsPerWarp(batch);
@@ -47,7 +57,7 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
   launch.block = {kWarpsPerBlock * kWarpSize, 1, 1};
   launch.grid = {n / (kWarpsPerBlock * rows), 1, 1};
 
-  GpuEmitter e(module, launch.name, 3, int32_t(kWarpsPerBlock * kWarpSize));
+  GpuEmitter e(module, launch.name, spec.bias ? 4 : 3, int32_t(kWarpsPerBlock * kWarpSize));
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value w = e.arg(0), xq = e.arg(1), out = e.arg(2);
@@ -172,10 +182,12 @@ GpuKernelLaunch emitGpuLinearInt(gpu::GPUModuleOp module, const GpuKernelSpec &s
   }
   Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, e.i64c(0));
   e.when(first, [&] {
-    for (int64_t t = 0; t < batch; ++t)
-      for (int64_t r = 0; r < rows; ++r)
-        e.store(totals[t * rows + r], out,
+    for (int64_t r = 0; r < rows; ++r) {
+      Value bias = spec.bias ? loadBias(e, e.add(row0, r)) : Value();
+      for (int64_t t = 0; t < batch; ++t)
+        e.store(withBias(e, totals[t * rows + r], bias), out,
                 e.add(e.mul(e.add(row0, r), 4), t * outRowBytes), 4);
+    }
   });
   return launch;
 }
@@ -189,7 +201,7 @@ GpuKernelLaunch emitGpuLinearF16(gpu::GPUModuleOp module, const GpuKernelSpec &s
   GpuKernelLaunch launch =
       gpuLaunch(resolved, (n + rowsPerBlock - 1) / rowsPerBlock, kWarpsPerBlock * kWarpSize);
 
-  GpuEmitter e(module, launch.name, 3, int32_t(kWarpsPerBlock * kWarpSize));
+  GpuEmitter e(module, launch.name, spec.bias ? 4 : 3, int32_t(kWarpsPerBlock * kWarpSize));
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value w = e.arg(0), x = e.arg(1), out = e.arg(2);
@@ -272,8 +284,10 @@ GpuKernelLaunch emitGpuLinearF16(gpu::GPUModuleOp module, const GpuKernelSpec &s
     for (int64_t r = 0; r < rows; ++r) {
       Value row = e.add(row0, r);
       auto storeRow = [&] {
+        Value bias = spec.bias ? loadBias(e, row) : Value();
         for (int64_t t = 0; t < batch; ++t)
-          e.store(totals[t * rows + r], out, e.add(e.mul(row, 4), t * outRowBytes), 4);
+          e.store(withBias(e, totals[t * rows + r], bias), out,
+                  e.add(e.mul(row, 4), t * outRowBytes), 4);
       };
       if (ragged)
         e.when(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, e.i64c(n)),

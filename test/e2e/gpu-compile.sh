@@ -12,8 +12,9 @@
 #  2c. GGUF Q8_0, Q4_K_M, Q4_0 and Q5_1 files compile to GPU artifacts whose
 #     P2 on the driver stand-in matches their CPU artifacts' within ±0.02;
 #  2d. so do an act-order GPTQ w4g128 model's,
-#  2e. an RTN w8g128 model's (affine int8) and
-#  2f. a bitsandbytes NF4 model's;
+#  2e. an RTN w8g128 model's (affine int8),
+#  2f. a bitsandbytes NF4 model's and
+#  2g. a Qwen2 (q/k/v bias) RTN w4g128 model's;
 #  4. formats and targets the GPU does not take are refused clearly, with no
 #     output file left behind.
 set -uo pipefail
@@ -207,6 +208,21 @@ quantized_matches_cpu rtn8 "--lowbit-rtn=bits=8 group-size=128" gpu_linear_q8g12
 # 2f. bitsandbytes NF4 (double-quantized absmax): lut4, the codes looked
 # up in the int8 codebook the CPU kernels use, an f32 scale per 32 values.
 quantized_matches_cpu nf4 "--lowbit-bnb-4bit=quant-type=nf4 double-quant=true" gpu_linear_lut4_
+
+# 2g. Qwen2's q/k/v biases (the tiny-5m variant architectures.sh checks
+# against llama.cpp), RTN w4g128: the decode linears add the f32 bias.
+python3 "$LOWBIT_E2E/make-variant.py" "$TINY" "$T/qwen2" qwen2
+"$B/lowbit-translate" --import-hf "$T/qwen2" -o "$T/qwen2-float.mlir" 2>/dev/null
+"$B/lowbit-opt" "$T/qwen2-float.mlir" --lowbit-rtn="bits=4 group-size=128 side-file=$T/qwen2.safetensors" \
+  -o "$T/qwen2.mlir" 2>/dev/null
+if "$B/lowbit-compile" "$T/qwen2.mlir" --target=sm_90 -o "$T/qwen2-sm_90.lbx" \
+     --emit-asm="$T/qwen2-sm_90.ptx" 2>"$T/qwen2.log"; then
+  grep -q "gpu_linear_q4g128_[0-9x]*_bias_" "$T/qwen2-sm_90.ptx" || fail "the Qwen2 artifact has no linear with a bias"
+  "$B/lowbit-compile" "$T/qwen2.mlir" --target=$ref_target -o "$T/qwen2-cpu.lbx" 2>/dev/null
+  p2_matches_cpu qwen2
+else
+  fail "compile Qwen2 RTN w4g128 for sm_90: $(grep -m1 error "$T/qwen2.log")"
+fi
 
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then

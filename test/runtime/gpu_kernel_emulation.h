@@ -253,7 +253,10 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
                at<uint8_t>(args[1], t * (k + k / 32 * 4 + k / 16 * 4)));
     return true;
   }
-  if (op == "linear" && isIntegerFormat(p[2]) && need(3) && shape(p[3])) {
+  // Linears: (w, x, out), or (w, x, out, bias) with "_bias" after the shape.
+  const bool bias = op == "linear" && p.size() > 4 && p[4] == "bias";
+  auto biasOf = [&](int64_t r) { return bias ? double(at<float>(args[3])[r]) : 0.0; };
+  if (op == "linear" && isIntegerFormat(p[2]) && need(bias ? 4 : 3) && shape(p[3])) {
     const int64_t xqRow = k + k / 32 * 4 + k / 16 * 4;
     IntBlock blk;
     std::vector<double> acc(static_cast<size_t>(batch));
@@ -278,11 +281,11 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
         }
       }
       for (int64_t t = 0; t < batch; ++t)
-        at<float>(args[2], t * rowBytes(n))[r] = float(acc[size_t(t)]);
+        at<float>(args[2], t * rowBytes(n))[r] = float(acc[size_t(t)] + biasOf(r));
     }
     return true;
   }
-  if (op == "linear" && p[2] == "f16" && need(3) && shape(p[3])) {
+  if (op == "linear" && p[2] == "f16" && need(bias ? 4 : 3) && shape(p[3])) {
     for (int64_t t = 0; t < batch; ++t) {
       const float *x = at<float>(args[1], t * rowBytes(k));
       float *out = at<float>(args[2], t * rowBytes(n));
@@ -291,7 +294,7 @@ inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int 
         double acc = 0;
         for (int64_t i = 0; i < k; ++i)
           acc += double(half(w[i])) * x[i];
-        out[r] = float(acc);
+        out[r] = float(acc + biasOf(r));
       }
     }
     return true;

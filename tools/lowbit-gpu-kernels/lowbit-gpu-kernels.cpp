@@ -98,6 +98,10 @@ static cl::list<int> rowsPerWarp("rows-per-warp",
                                           "owns: 1, 2 or 4 (one kernel per value; default: "
                                           "chosen from the batch)"),
                                  cl::CommaSeparated, cl::cat(category));
+static cl::opt<bool> withBias("bias",
+                              cl::desc("The --linear and --linear-f16 kernels add an f32 bias "
+                                       "per output row (a fourth argument)"),
+                              cl::init(false), cl::cat(category));
 static cl::list<int> mmaBlockRows("mma-block-rows",
                                   cl::desc("Rows each block of a tensor-core linear owns (its "
                                            "warps split the width): 16, 32 or 64 (one kernel "
@@ -236,6 +240,7 @@ int main(int argc, char **argv) {
         for (int rows : mmaVariants) {
           GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
           spec.format = *intFormat;
+          spec.bias = withBias;
           specs.push_back(spec);
         }
         continue;
@@ -246,6 +251,7 @@ int main(int argc, char **argv) {
       for (int rows : variants) {
         GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
         spec.format = *intFormat;
+        spec.bias = withBias;
         specs.push_back(spec);
       }
     }
@@ -265,6 +271,7 @@ int main(int argc, char **argv) {
       for (int rows : variants) {
         GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
         spec.format = GpuWeightFormat::F16;
+        spec.bias = withBias;
         specs.push_back(spec);
       }
     }

@@ -118,7 +118,14 @@ struct GpuKernelSpec {
   bool ropeHalves = false;
   /// Quantize: how it rounds.
   GpuActivationRounding rounding = GpuActivationRounding::B32;
+  /// Decode linears: add an f32 bias per output row (a fourth argument),
+  /// as Qwen2's q/k/v projections have.
+  bool bias = false;
 };
+
+/// The symbol of the kernel a spec asks for: two specs of one name are one
+/// kernel.
+std::string gpuKernelName(const GpuKernelSpec &spec);
 
 /// A generated kernel and how to launch it.
 struct GpuKernelLaunch {

@@ -62,6 +62,8 @@
 // ADD-WIDTH: error: no GPU kernel for the add of 100 values × 1 tokens: the width must be a positive multiple of 32
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=lut4 --embedding=1000x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=LUT4-EMBEDDING
 // LUT4-EMBEDDING: error: no GPU kernel for the lut4 embedding of 1000x512 × 1 tokens: lut4 tables (NF4, FP4) have no embedding kernel: bitsandbytes keeps embeddings in float
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear=4096x4096 --batch=16 --bias --emit=ptx 2>&1 | FileCheck %s --check-prefix=MMA-BIAS
+// MMA-BIAS: error: no GPU kernel for the q4g128 linear 4096x4096 with a bias × 16 tokens: tensor-core linears take no bias
 // RUN: not lowbit-gpu-kernels --target=sm_90 --permute-columns=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=PERMUTE-WIDTH
 // PERMUTE-WIDTH: error: no GPU kernel for the column permutation of 100 values × 1 tokens: the width must be a positive multiple of 32
 

@@ -61,3 +61,15 @@
 // TSV: gpu_linear_f16_128256x4096_b1_r2 linear f16 128256 4096 1 16032 1 1 128 1 1 0 0.000000 0 0
 // TSV: gpu_linear_f16_128256x4096_b8_r1 linear f16 128256 4096 8 32064 1 1 128 1 1 0 0.000000 0 0
 // TSV-NOT: _b16
+
+// With --bias (Qwen2's q/k/v): a fourth argument, f32 per output row, loaded
+// once per row by the storing lane and added to each token's sum.
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear-f16=100x96 --batch=2 --bias --emit=gpu | FileCheck %s --check-prefix=BIAS
+// BIAS: gpu.func @gpu_linear_f16_100x96_bias_b2_r2(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[BIAS:.*]]: !llvm.ptr<1>)
+// BIAS: llvm.getelementptr %[[BIAS]]
+// BIAS-NEXT: %[[B0:.*]] = llvm.load {{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
+// BIAS: arith.addf %{{.*}}, %[[B0]] : f32
+// BIAS: llvm.store
+// BIAS: arith.addf %{{.*}}, %[[B0]] : f32
+// BIAS: llvm.store
+// BIAS: llvm.getelementptr %[[BIAS]]

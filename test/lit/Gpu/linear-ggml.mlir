@@ -175,3 +175,11 @@
 // Q81: gpu.shuffle  xor %{{.*}}, %c16_i32
 // Q81: arith.truncf %{{.*}} : f32 to f16
 // Q81: arith.select
+
+// The integer linears take a bias as the f16 ones do.
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q4g128 --linear=256x512 --bias --emit=gpu | FileCheck %s --check-prefix=BIAS
+// BIAS: gpu.func @gpu_linear_q4g128_256x512_bias_b1_r2(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %[[BIAS:.*]]: !llvm.ptr<1>)
+// BIAS: llvm.getelementptr %[[BIAS]]
+// BIAS-NEXT: %[[B0:.*]] = llvm.load {{.*}} : !llvm.ptr<1> -> f32
+// BIAS: %[[Y:.*]] = arith.addf %{{.*}}, %[[B0]] : f32
+// BIAS: llvm.store %[[Y]]
