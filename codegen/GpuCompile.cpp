@@ -37,12 +37,10 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <numeric>
 
 using namespace mlir;
 using namespace mlir::lowbit;
@@ -193,9 +191,8 @@ struct GpuPlan {
     return m;
   }
 
-  /// An act-order weight's columns sorted by group (stably, as the CPU
-  /// packing sorts them): the packed column j is the input's column
-  /// order[j]. Each 128 packed columns must then be one group.
+  /// An act-order weight's columns sorted by group (columnsByGroup, as the
+  /// CPU packing sorts them). Each 128 packed columns must then be one group.
   llvm::Expected<std::vector<int32_t>> actOrderColumns(const std::string &name, int64_t cols) {
     const TensorRef *gIdx = store.find(companionName(name, Companion::GroupIndex));
     auto fail = [&](const llvm::Twine &why) {
@@ -205,10 +202,7 @@ struct GpuPlan {
     if (!gIdx || gIdx->dtype != DType::I32 || gIdx->numElements() != cols)
       return fail("needs an i32 .g_idx [cols]");
     const int32_t *groupOf = reinterpret_cast<const int32_t *>(gIdx->data);
-    std::vector<int32_t> order(static_cast<size_t>(cols));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
+    std::vector<int32_t> order = columnsByGroup(llvm::ArrayRef(groupOf, size_t(cols)));
     for (int64_t j = 0; j < cols; ++j)
       if (groupOf[order[size_t(j)]] != j / 128)
         return fail("has groups that are not 128 columns each (g_idx " +

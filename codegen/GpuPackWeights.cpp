@@ -219,12 +219,11 @@ llvm::Error lowbit::packBnb4BitForGpu(const WeightStore &weights, llvm::StringRe
   const Int8Codebook &book = int8Codebook(fp4);
   const int64_t values = rows * cols;
   out.assign(size_t(values / 2 + values / 32 * 4 + 16), 0);
-  for (int64_t e = 0; e < values; ++e) {
-    // bitsandbytes keeps value e in the high nibble of byte e/2 when e is
-    // even; lut4 keeps value i of a block in nibble i (low first).
-    uint8_t byte = bnb->packed[size_t(e / 2)];
-    uint8_t code = e % 2 == 0 ? byte >> 4 : byte & 15;
-    out[size_t(e / 2)] |= uint8_t(e % 2 == 0 ? code : code << 4);
+  // bitsandbytes keeps the even value of each pair in the high nibble;
+  // lut4 keeps value i of a block in nibble i, low first: each byte swapped.
+  for (int64_t i = 0; i < values / 2; ++i) {
+    uint8_t byte = bnb->packed[size_t(i)];
+    out[size_t(i)] = uint8_t(byte >> 4 | byte << 4);
   }
   uint8_t *scales = out.data() + values / 2;
   for (int64_t b = 0; b < values / 32; ++b) {

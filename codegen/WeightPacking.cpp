@@ -511,8 +511,7 @@ llvm::Expected<PackedWeight> lowbit::packWeight(const WeightStore &weights,
       for (int32_t v : groupOf)
         if (v < 0 || v >= groups)
           return error(name, "g_idx value " + llvm::Twine(v) + " is out of range");
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
+      order = columnsByGroup(groupOf);
       for (int64_t b = 0; b < cols; b += 32)
         if (groupOf[order[b]] != groupOf[order[b + 31]])
           return error(name, "act-order groups do not fall on 32-column blocks");
@@ -621,6 +620,14 @@ static void blockCodes(const PackedLayout &l, const uint8_t *c, int *code) {
         code[i] |= ((c[16 + i % 8] >> (2 * (i / 8))) & 3) << 4;
     }
   }
+}
+
+std::vector<int32_t> lowbit::columnsByGroup(llvm::ArrayRef<int32_t> groupOf) {
+  std::vector<int32_t> order(groupOf.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return groupOf[a] < groupOf[b]; });
+  return order;
 }
 
 const Int8Codebook &::lowbit::int8Codebook(bool fp4) {

@@ -182,18 +182,19 @@ grep -q "gpu_linear_q4g32_" "$T/q4_0-sm_90.ptx" && grep -q "gpu_quantize_q80_" "
 grep -q "gpu_linear_q5g32_" "$T/q5_1-sm_90.ptx" && grep -q "gpu_quantize_q81_" "$T/q5_1-sm_90.ptx" \
   || fail "the Q5_1 artifact has no q5g32 linear or q81 rounding"
 
-# 2d-2f. IR models quantized by a pass: NAME from PASS, whose sm_90 PTX holds
-# KERNEL, its P2 on the stand-in against its CPU artifact's.
+# 2d-2g. IR models quantized by a pass: NAME from PASS over FLOAT (default
+# the bundled model's IR), whose sm_90 PTX holds KERNEL, its P2 on the
+# stand-in against its CPU artifact's.
 quantized_matches_cpu() {
-  local name=$1 pass=$2 kernel=$3
-  "$B/lowbit-opt" "$T/float.mlir" "$pass side-file=$T/$name.safetensors" -o "$T/$name.mlir" \
+  local name=$1 pass=$2 kernel=$3 float=${4:-$T/float.mlir}
+  "$B/lowbit-opt" "$float" "$pass side-file=$T/$name.safetensors" -o "$T/$name.mlir" \
     2>"$T/$name.log" || { fail "$name: $pass: $(tail -1 "$T/$name.log")"; return; }
   if ! "$B/lowbit-compile" "$T/$name.mlir" --target=sm_90 -o "$T/$name-sm_90.lbx" \
        --emit-asm="$T/$name-sm_90.ptx" 2>"$T/$name.log"; then
     fail "compile $name for sm_90: $(grep -m1 error "$T/$name.log")"
     return
   fi
-  grep -q "$kernel" "$T/$name-sm_90.ptx" || fail "the $name artifact has no $kernel kernel"
+  grep -q -- "$kernel" "$T/$name-sm_90.ptx" || fail "the $name artifact has no $kernel kernel"
   "$B/lowbit-compile" "$T/$name.mlir" --target=$ref_target -o "$T/$name-cpu.lbx" 2>/dev/null
   p2_matches_cpu "$name"
 }
@@ -211,18 +212,10 @@ quantized_matches_cpu nf4 "--lowbit-bnb-4bit=quant-type=nf4 double-quant=true" g
 
 # 2g. Qwen2's q/k/v biases (the tiny-5m variant architectures.sh checks
 # against llama.cpp), RTN w4g128: the decode linears add the f32 bias.
-python3 "$LOWBIT_E2E/make-variant.py" "$TINY" "$T/qwen2" qwen2
-"$B/lowbit-translate" --import-hf "$T/qwen2" -o "$T/qwen2-float.mlir" 2>/dev/null
-"$B/lowbit-opt" "$T/qwen2-float.mlir" --lowbit-rtn="bits=4 group-size=128 side-file=$T/qwen2.safetensors" \
-  -o "$T/qwen2.mlir" 2>/dev/null
-if "$B/lowbit-compile" "$T/qwen2.mlir" --target=sm_90 -o "$T/qwen2-sm_90.lbx" \
-     --emit-asm="$T/qwen2-sm_90.ptx" 2>"$T/qwen2.log"; then
-  grep -q "gpu_linear_q4g128_[0-9x]*_bias_" "$T/qwen2-sm_90.ptx" || fail "the Qwen2 artifact has no linear with a bias"
-  "$B/lowbit-compile" "$T/qwen2.mlir" --target=$ref_target -o "$T/qwen2-cpu.lbx" 2>/dev/null
-  p2_matches_cpu qwen2
-else
-  fail "compile Qwen2 RTN w4g128 for sm_90: $(grep -m1 error "$T/qwen2.log")"
-fi
+python3 "$LOWBIT_E2E/make-variant.py" "$TINY" "$T/qwen2-hf" qwen2
+"$B/lowbit-translate" --import-hf "$T/qwen2-hf" -o "$T/qwen2-float.mlir" 2>/dev/null
+quantized_matches_cpu qwen2 "--lowbit-rtn=bits=4 group-size=128" "gpu_linear_q4g128_[0-9x]*_bias_" \
+  "$T/qwen2-float.mlir"
 
 # 3. Perplexity on the GPU against the CPU artifact.
 if [[ $gpu -eq 1 ]]; then

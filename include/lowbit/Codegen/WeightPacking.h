@@ -133,6 +133,9 @@ struct WeightEncoding {
 /// The codes of one ggml block (32 or 256 values) into u[] (Q8_0: its int8
 /// bytes), and d[], m[] per 16 values with w = d·u + m.
 void decodeGgmlBlock(DType type, const uint8_t *block, uint8_t *u, float *d, float *m);
+/// An act-order weight's columns sorted stably by group (`groupOf`, its
+/// g_idx): packed column j holds the weight's column order[j].
+std::vector<int32_t> columnsByGroup(llvm::ArrayRef<int32_t> groupOf);
 /// ggml's two levels of a K-quant super-block: w = d·sc·u − dmin·mn with 16
 /// (Q2_K, Q3_K, Q6_K) or 8 (Q4_K, Q5_K) sub-blocks.
 void decodeKQuantScales(DType type, const uint8_t *block, float &d, float &dmin, int8_t *sc,
