@@ -39,6 +39,10 @@ llvm::Error writeArtifactFile(llvm::StringRef path, const artifact::Manifest &m,
   parts.weightsSize = weightsSize;
   parts.code = code;
   parts.codeSize = codeSize;
+  return writeArtifactFile(path, parts);
+}
+
+llvm::Error writeArtifactFile(llvm::StringRef path, const rt::ArtifactParts &parts) {
   return writeFileAtomically(path, [&](llvm::raw_pwrite_stream &os) {
     rt::writeArtifact(parts, [&os](const void *data, uint64_t size) {
       os.write(static_cast<const char *>(data), size);

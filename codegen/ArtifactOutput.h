@@ -8,6 +8,7 @@
 #define LOWBIT_CODEGEN_ARTIFACTOUTPUT_H
 
 #include "artifact.pb.h"
+#include "lowbit/Runtime/ArtifactWriter.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -50,6 +51,8 @@ void describeModel(artifact::Manifest &m, const LoadedModel &model, llvm::String
 llvm::Error writeArtifactFile(llvm::StringRef path, const artifact::Manifest &m,
                               const void *weights, size_t weightsSize, const void *code,
                               size_t codeSize);
+/// The same for artifacts whose parts the caller has laid out.
+llvm::Error writeArtifactFile(llvm::StringRef path, const rt::ArtifactParts &parts);
 } // namespace lowbit
 
 #endif // LOWBIT_CODEGEN_ARTIFACTOUTPUT_H

@@ -321,17 +321,33 @@ llvm::Error PlanBuilder::build(func::FuncOp forward) {
   return llvm::Error::success();
 }
 
+/// The CPU and GPU halves of `--target=CPU,GPU` (either order); nullopt
+/// unless the target names exactly one of each.
+static std::optional<std::pair<llvm::StringRef, llvm::StringRef>>
+splitTwoTargets(llvm::StringRef target) {
+  llvm::SmallVector<llvm::StringRef, 2> parts;
+  target.split(parts, ',');
+  if (parts.size() != 2)
+    return std::nullopt;
+  llvm::StringRef a = parts[0].trim(), b = parts[1].trim();
+  if (a.starts_with("sm_") == b.starts_with("sm_"))
+    return std::nullopt;
+  return a.starts_with("sm_") ? std::make_pair(b, a) : std::make_pair(a, b);
+}
+
 auto ::lowbit::checkCompileTarget(llvm::StringRef target) -> llvm::Error {
+  if (target.contains(',')) {
+    auto two = splitTwoTargets(target);
+    if (!two)
+      return llvm::createStringError("--target '" + target.str() +
+                                     "': an artifact for two targets names one CPU target "
+                                     "and one GPU target (x86-64-v3,sm_90)");
+    if (llvm::Error e = checkCompileTarget(two->first))
+      return e;
+    return checkCompileTarget(two->second);
+  }
   // GPU targets are named like sm_90.
-  bool gpu = false, cpu = false;
-  for (llvm::StringRef part : llvm::split(target, ','))
-    (part.trim().starts_with("sm_") ? gpu : cpu) = true;
-  if (gpu && cpu)
-    return llvm::createStringError(
-        "--target '" + target.str() +
-        "': an artifact holding both CPU and GPU code is not generated yet; compile one "
-        "artifact per target");
-  if (gpu) {
+  if (target.trim().starts_with("sm_")) {
     if (!resolveGpuTarget(target.trim()))
       return llvm::createStringError("unknown GPU --target '" + target.str() +
                                      "' (sm_80 or sm_90)");
@@ -348,6 +364,8 @@ auto ::lowbit::compileModel(LoadedModel &model, const CompileOptions &options)
     -> llvm::Error {
   if (llvm::Error e = checkCompileTarget(options.target))
     return e;
+  if (auto two = splitTwoTargets(options.target))
+    return compileTwoTargets(model, options, two->first, *resolveGpuTarget(two->second));
   if (std::optional<GpuTarget> gpu = resolveGpuTarget(llvm::StringRef(options.target).trim()))
     return compileGpuModel(model, options, *gpu);
   std::optional<CpuTarget> target = resolveCpuTarget(options.target);

@@ -5,7 +5,8 @@
 // never loaded, since dlopen runs what it loads. The checksums are fixed up
 // first, so that mutations reach the manifest instead of all failing the
 // CRC check. An accepted manifest's tensors must lie in the file, and its
-// tokenizer is loaded and used.
+// tokenizer is loaded and used; so must each part's, in an artifact of two
+// targets.
 //
 //===----------------------------------------------------------------------===//
 #include "FuzzSupport.h"
@@ -49,21 +50,11 @@ static void useTokenizer(const std::string &model, int64_t vocabSize) {
   (void)t->decode(ids);
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  std::vector<unsigned char> bytes(data, data + size);
-  fixChecksums(bytes);
-  ArtifactHeader h;
-  artifact::Manifest m;
-  Status s = checkArtifact(kName, bytes.data(), bytes.size(), h, m);
-  if (!s.ok()) {
-    if (s.message().rfind(kName + ": ", 0) != 0)
-      __builtin_trap();
-    return 0;
-  }
-  // What the session relies on once a model is loaded.
-  const unsigned char *weights = bytes.data() + h.weightsOffset;
-  if (!inside(h.weightsOffset, h.weightsSize, bytes.size()) ||
-      !inside(h.codeOffset, h.codeSize, bytes.size()))
+/// What the session relies on once an artifact of one target is loaded.
+static void useAccepted(const unsigned char *data, uint64_t size, const ArtifactHeader &h,
+                        const artifact::Manifest &m) {
+  const unsigned char *weights = data + h.weightsOffset;
+  if (!inside(h.weightsOffset, h.weightsSize, size) || !inside(h.codeOffset, h.codeSize, size))
     __builtin_trap();
   for (const artifact::Tensor &t : m.tensors()) {
     if (!inside(t.offset(), t.size(), h.weightsSize))
@@ -78,5 +69,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     __builtin_trap();
   if (!m.tokenizer().sentencepiece_model().empty())
     useTokenizer(m.tokenizer().sentencepiece_model(), c.vocab_size());
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::vector<unsigned char> bytes(data, data + size);
+  fixChecksums(bytes);
+  ArtifactHeader h;
+  artifact::Manifest m;
+  Status s = checkArtifact(kName, bytes.data(), bytes.size(), h, m);
+  if (!s.ok()) {
+    // The file's name, or a part's: "fuzz.lbx (its sm_90 part): ".
+    if (s.message().rfind(kName + ": ", 0) != 0 && s.message().rfind(kName + " (its ", 0) != 0)
+      __builtin_trap();
+    return 0;
+  }
+  if (m.parts_size() == 0) {
+    useAccepted(bytes.data(), bytes.size(), h, m);
+    return 0;
+  }
+  // An accepted two-target artifact: each part lies in the weight section
+  // and is itself accepted.
+  for (const artifact::Part &part : m.parts()) {
+    if (!inside(part.offset(), part.size(), h.weightsSize))
+      __builtin_trap();
+    const unsigned char *partData = bytes.data() + h.weightsOffset + part.offset();
+    ArtifactHeader ph;
+    artifact::Manifest pm;
+    if (!checkArtifact(kName, partData, part.size(), ph, pm).ok()) {
+      if (isGpuTarget(part.target()))
+        __builtin_trap(); // checked with the whole; only CPU features are left
+      continue;           // a CPU part may need features this CPU lacks
+    }
+    useAccepted(partData, part.size(), ph, pm);
+  }
   return 0;
 }

@@ -502,43 +502,71 @@ void checkpointSeeds(StringRef out, ArrayRef<std::string> inputs) {
   }
 }
 
-/// An artifact whose tensors keep 64 bytes each and whose code section keeps
-/// the start of the shared object (the fuzzer never loads it).
+/// `bytes`, an artifact, with each tensor cut to 64 bytes and the code
+/// section to the start of the shared object (the fuzzer never loads it); a
+/// two-target artifact's parts are each cut so.
+std::string shrinkArtifact(const std::string &in, const std::string &bytes, bool tokenizer) {
+  if (bytes.size() < sizeof(ArtifactHeader))
+    die(in + ": too short for an artifact");
+  ArtifactHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  artifact::Manifest m;
+  if (!m.ParseFromArray(bytes.data() + h.manifestOffset, int(h.manifestSize)))
+    die(in + ": cannot parse the manifest");
+  std::string weights;
+  std::vector<std::string> parts;
+  std::vector<uint64_t> partSizes;
+  for (const artifact::Part &part : m.parts()) {
+    parts.push_back(shrinkArtifact(
+        in, bytes.substr(h.weightsOffset + part.offset(), part.size()), tokenizer));
+    partSizes.push_back(parts.back().size());
+  }
+  if (!parts.empty()) {
+    std::vector<uint64_t> offsets = rt::alignedPartOffsets(partSizes);
+    for (int i = 0; i < m.parts_size(); ++i) {
+      m.mutable_parts(i)->set_offset(offsets[size_t(i)]);
+      m.mutable_parts(i)->set_size(partSizes[size_t(i)]);
+    }
+  }
+  for (artifact::Tensor &t : *m.mutable_tensors()) {
+    uint64_t keep = std::min<uint64_t>(t.size(), 64);
+    std::string piece = bytes.substr(h.weightsOffset + t.offset(), keep);
+    t.set_offset(weights.size());
+    t.set_size(keep);
+    weights += piece;
+    weights.resize((weights.size() + 63) / 64 * 64, '\0');
+  }
+  std::string code = bytes.substr(h.codeOffset, std::min<uint64_t>(h.codeSize, 256));
+  // A GPU part's PTX stays NUL-terminated, as the loader checks; its cubin
+  // goes.
+  if (StringRef(m.target()).starts_with("sm_") && !code.empty()) {
+    code.back() = '\0';
+    m.clear_gpu_cubin();
+  }
+  if (!tokenizer)
+    m.mutable_tokenizer()->clear_sentencepiece_model();
+  rt::ArtifactParts out;
+  out.manifest = m.SerializeAsString();
+  out.weights = weights.data();
+  out.weightsSize = weights.size();
+  out.code = code.data();
+  out.codeSize = code.size();
+  for (const std::string &part : parts)
+    out.alignedParts.push_back({part.data(), part.size()});
+  std::string result;
+  rt::writeArtifact(out, [&result](const void *data, uint64_t size) {
+    result.append(static_cast<const char *>(data), size);
+    return true;
+  });
+  return result;
+}
+
 void artifactSeeds(StringRef out, ArrayRef<std::string> inputs) {
   for (const std::string &in : inputs) {
     std::string bytes = readFile(in);
-    if (bytes.size() < sizeof(ArtifactHeader))
-      die(in + ": too short for an artifact");
-    ArtifactHeader h;
-    std::memcpy(&h, bytes.data(), sizeof(h));
-    artifact::Manifest m;
-    if (!m.ParseFromArray(bytes.data() + h.manifestOffset, int(h.manifestSize)))
-      die(in + ": cannot parse the manifest");
-    std::string weights;
-    for (artifact::Tensor &t : *m.mutable_tensors()) {
-      uint64_t keep = std::min<uint64_t>(t.size(), 64);
-      std::string part = bytes.substr(h.weightsOffset + t.offset(), keep);
-      t.set_offset(weights.size());
-      t.set_size(keep);
-      weights += part;
-      weights.resize((weights.size() + 63) / 64 * 64, '\0');
-    }
-    std::string code = bytes.substr(h.codeOffset, std::min<uint64_t>(h.codeSize, 256));
-    for (bool tokenizer : {true, false}) {
-      if (!tokenizer)
-        m.mutable_tokenizer()->clear_sentencepiece_model();
-      rt::ArtifactParts parts;
-      parts.manifest = m.SerializeAsString();
-      parts.weights = weights.data();
-      parts.weightsSize = weights.size();
-      parts.code = code.data();
-      parts.codeSize = code.size();
-      SmallString<256> p(out);
-      sys::path::append(p, stem(in) + (tokenizer ? "" : "-no-tokenizer") + ".lbx");
-      rt::Status s = rt::writeArtifact(std::string(p), parts);
-      if (!s.ok())
-        die(s.message());
-    }
+    for (bool tokenizer : {true, false})
+      writeFile(out, stem(in) + (tokenizer ? "" : "-no-tokenizer") + ".lbx",
+                shrinkArtifact(in, bytes, tokenizer));
   }
 }
 

@@ -47,6 +47,8 @@ if [ ! -d "$src/gptq-w4" ] || [ ! -d "$src/gptq-w3-v2" ] || [ ! -d "$src/awq-w4"
   run "$B/lowbit-translate" --export-awq "$src/awq-w4" "$src/w4.mlir"
 fi
 [ -f "$src/tiny.lbx" ] || run "$B/lowbit-compile" "$src/tiny-q4_k_m.gguf" --target=x86-64-v3 -o "$src/tiny.lbx"
+[ -f "$src/tiny-both.lbx" ] ||
+  run "$B/lowbit-compile" "$src/tiny-q4_k_m.gguf" --target=x86-64-v3,sm_90 -o "$src/tiny-both.lbx"
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -64,5 +66,5 @@ for d in gptq-w4 gptq-w3-v2 awq-w4; do cp "$src/$d/config.json" "$out/HfConfigFu
 "$seeds" stats "$out/CalibrationStatsFuzzer" "$src/stats.pb"
 cp "$src/imatrix.dat" "$out/CalibrationStatsFuzzer"/*.pb "$out/ImatrixFuzzer/" # imatrix= reads both
 "$seeds" checkpoint "$out/CheckpointImportFuzzer" "$tiny" "$src/gptq-w4" "$src/gptq-w3-v2" "$src/awq-w4"
-"$seeds" artifact "$out/ArtifactFuzzer" "$src/tiny.lbx"
+"$seeds" artifact "$out/ArtifactFuzzer" "$src/tiny.lbx" "$src/tiny-both.lbx"
 touch "$out/.done"

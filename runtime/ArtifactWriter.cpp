@@ -13,6 +13,14 @@ using namespace lowbit::rt;
 
 static uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+std::vector<uint64_t> lowbit::rt::alignedPartOffsets(const std::vector<uint64_t> &sizes) {
+  std::vector<uint64_t> offsets{0};
+  for (size_t i = 0; i < sizes.size(); ++i)
+    offsets.push_back(i + 1 < sizes.size() ? alignUp(offsets.back() + sizes[i], kArtifactAlignment)
+                                           : offsets.back() + sizes[i]);
+  return offsets;
+}
+
 bool lowbit::rt::writeArtifact(const ArtifactParts &parts,
                                const ArtifactSink &sink) {
   ArtifactHeader h;
@@ -23,7 +31,12 @@ bool lowbit::rt::writeArtifact(const ArtifactParts &parts,
   h.manifestOffset = kArtifactAlignment;
   h.manifestSize = parts.manifest.size();
   h.weightsOffset = alignUp(h.manifestOffset + h.manifestSize, kArtifactAlignment);
-  h.weightsSize = parts.weightsSize;
+  std::vector<uint64_t> partSizes, partOffsets;
+  for (const ArtifactParts::Piece &p : parts.alignedParts)
+    partSizes.push_back(p.size);
+  if (!partSizes.empty())
+    partOffsets = alignedPartOffsets(partSizes);
+  h.weightsSize = partSizes.empty() ? parts.weightsSize : partOffsets.back();
   h.codeOffset = alignUp(h.weightsOffset + h.weightsSize, kArtifactAlignment);
   h.codeSize = parts.codeSize;
   h.fileSize = h.codeOffset + h.codeSize;
@@ -46,7 +59,12 @@ bool lowbit::rt::writeArtifact(const ArtifactParts &parts,
   padTo(h.manifestOffset);
   put(parts.manifest.data(), parts.manifest.size());
   padTo(h.weightsOffset);
-  put(parts.weights, parts.weightsSize);
+  if (partSizes.empty())
+    put(parts.weights, parts.weightsSize);
+  for (size_t i = 0; i < partSizes.size(); ++i) {
+    padTo(h.weightsOffset + partOffsets[i]);
+    put(parts.alignedParts[i].data, partSizes[i]);
+  }
   padTo(h.codeOffset);
   put(parts.code, parts.codeSize);
   return ok;

@@ -149,8 +149,6 @@ static Status checkHeader(const FileErrors &fail, const ArtifactHeader &h,
   if (h.weightsOffset % kArtifactAlignment != 0)
     return fail("weight section offset " + str(h.weightsOffset) +
                 " is not 4096-byte aligned");
-  if (h.codeSize == 0)
-    return fail("has no code section");
   return Status::success();
 }
 
@@ -336,11 +334,11 @@ static Status checkGpuManifest(const FileErrors &fail, const artifact::Manifest 
   return Status::success();
 }
 
-Status lowbit::rt::checkArtifact(const std::string &path,
-                                 const unsigned char *data, uint64_t size,
-                                 ArtifactHeader &h,
+/// Header, checksums, manifest and, for a GPU target, its launches: all but
+/// the CPU features a CPU artifact needs.
+static Status checkArtifactBytes(const FileErrors &fail, const unsigned char *data,
+                                 uint64_t size, ArtifactHeader &h,
                                  artifact::Manifest &manifest) {
-  FileErrors fail{path};
   if (size < kArtifactAlignment)
     return fail("truncated: " + str(size) +
                 " bytes, shorter than the 4096-byte header");
@@ -359,11 +357,129 @@ Status lowbit::rt::checkArtifact(const std::string &path,
       manifest.format_version() != h.formatVersion)
     return fail("manifest format version " + str(manifest.format_version()) +
                 " differs from the header's " + str(h.formatVersion));
+  if (manifest.parts_size() > 0)
+    return Status::success(); // checkParts
+  if (h.codeSize == 0)
+    return fail("has no code section");
   if (Status s = checkManifest(fail, manifest, h.weightsSize); !s.ok())
     return s;
   if (isGpuTarget(manifest.target()))
     return checkGpuManifest(fail, manifest, data + h.codeOffset, h.codeSize);
+  return Status::success();
+}
+
+/// Failures of one part of a two-target artifact name the file and the part.
+static std::string partPath(const std::string &path, const artifact::Part &part) {
+  return path + " (its " + part.target() + " part)";
+}
+
+/// A two-target artifact: one whole CPU artifact and one whole GPU artifact
+/// inside its weight section, and nothing else.
+static Status checkParts(const FileErrors &fail, const unsigned char *data,
+                         const ArtifactHeader &h, const artifact::Manifest &m) {
+  if (m.steps_size() || m.tensors_size() || m.buffers_size() || h.codeSize)
+    return fail("manifest: an artifact with parts has steps, tensors, buffers or code of "
+                "its own");
+  if (m.parts_size() != 2 || isGpuTarget(m.parts(0).target()) ==
+                                 isGpuTarget(m.parts(1).target()))
+    return fail("manifest: an artifact with parts holds one CPU and one GPU part, not " +
+                std::to_string(m.parts_size()) + " parts");
+  for (const artifact::Part &part : m.parts()) {
+    if (part.offset() % kArtifactAlignment != 0 ||
+        !sectionInside(part.offset(), part.size(), h.weightsSize))
+      return fail("manifest: part " + part.target() + " [" + str(part.offset()) + ", +" +
+                  str(part.size()) + ") is not a 4096-byte aligned range of the weight "
+                  "section (" + str(h.weightsSize) + " bytes)");
+    std::string where = partPath(fail.path, part);
+    FileErrors partFail{where};
+    ArtifactHeader ph;
+    artifact::Manifest pm;
+    if (Status s = checkArtifactBytes(partFail, data + h.weightsOffset + part.offset(),
+                                      part.size(), ph, pm);
+        !s.ok())
+      return s;
+    if (pm.parts_size() > 0)
+      return partFail("a part holds parts of its own");
+    if (pm.target() != part.target())
+      return partFail("compiled for " + pm.target() + ", not " + part.target());
+  }
+  return Status::success();
+}
+
+Status lowbit::rt::checkArtifact(const std::string &path,
+                                 const unsigned char *data, uint64_t size,
+                                 ArtifactHeader &h,
+                                 artifact::Manifest &manifest) {
+  FileErrors fail{path};
+  if (Status s = checkArtifactBytes(fail, data, size, h, manifest); !s.ok())
+    return s;
+  // A two-target artifact's CPU features are checked when a CPU session is
+  // made: its GPU part runs on any CPU.
+  if (manifest.parts_size() > 0)
+    return checkParts(fail, data, h, manifest);
+  if (isGpuTarget(manifest.target()))
+    return Status::success();
   return checkCpuFeatures(fail, manifest);
+}
+
+/// Loads one target's artifact, `data` (`size` bytes), into `impl`:
+/// weights, tokenizer, and the CPU code or the GPU's PTX. In a two-target
+/// artifact (`inParts`) a CPU part this CPU cannot run is kept, unloaded,
+/// with the reason in impl.cpuUnavailable.
+static Status loadPart(Model::Impl &impl, const unsigned char *data, uint64_t size,
+                       const LoadOptions &options, bool inParts) {
+  FileErrors fail{impl.path};
+  ArtifactHeader h;
+  if (Status s = checkArtifactBytes(fail, data, size, h, impl.manifest); !s.ok())
+    return s;
+  const artifact::Manifest &m = impl.manifest;
+  const bool gpu = isGpuTarget(m.target());
+  if (!gpu)
+    if (Status s = checkCpuFeatures(fail, m); !s.ok()) {
+      if (!inParts)
+        return s;
+      impl.cpuUnavailable = s.message();
+    }
+  const bool runsHere = gpu || impl.cpuUnavailable.empty();
+  const unsigned char *code = data + h.codeOffset;
+  impl.weights = data + h.weightsOffset;
+  if (options.copyWeightsToHugePages && h.weightsSize && !gpu && runsHere)
+    if (Status s = copyWeightsToHugePages(fail, impl, size_t(h.weightsSize)); !s.ok())
+      return s;
+
+  if (!m.tokenizer().sentencepiece_model().empty()) {
+    StatusOr<std::unique_ptr<Tokenizer>> tok =
+        Tokenizer::create(m.tokenizer().sentencepiece_model());
+    if (!tok.ok())
+      return fail(tok.status().message());
+    impl.tokenizer = tok.take();
+  }
+  // A GPU artifact's code is PTX, loaded by the session on its device.
+  if (gpu) {
+    impl.ptx = reinterpret_cast<const char *>(code);
+    impl.ptxSize = size_t(h.codeSize);
+  } else if (runsHere) {
+    if (Status s = loadCode(fail, impl, code, size_t(h.codeSize)); !s.ok())
+      return s;
+  }
+
+  const artifact::ModelConfig &c = m.config();
+  ModelInfo &info = impl.info;
+  info.arch = c.arch();
+  info.target = m.target();
+  info.gpu = gpu;
+  info.cpu = !gpu;
+  info.source = m.source();
+  info.vocabSize = c.vocab_size();
+  info.contextLength = c.context_length();
+  info.numLayers = c.num_layers();
+  info.bosTokenId = c.bos_token_id();
+  info.eosTokenId = c.eos_token_id();
+  info.addBos = m.tokenizer().add_bos();
+  info.weightBytes = h.weightsSize;
+  info.codeBytes = h.codeSize;
+  info.steps = size_t(m.steps_size());
+  return Status::success();
 }
 
 Model::Model() : impl(std::make_unique<Impl>()) {}
@@ -404,47 +520,29 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string &path,
   impl.mappedSize = size_t(actualSize);
 
   ArtifactHeader h;
-  if (Status s = checkArtifact(impl.path, impl.base, actualSize, h,
-                               impl.manifest);
-      !s.ok())
+  artifact::Manifest whole;
+  if (Status s = checkArtifact(impl.path, impl.base, actualSize, h, whole); !s.ok())
     return s;
-  const artifact::Manifest &m = impl.manifest;
-  const unsigned char *code = impl.base + h.codeOffset;
-  impl.weights = impl.base + h.weightsOffset;
-  if (options.copyWeightsToHugePages && h.weightsSize)
-    if (Status s = copyWeightsToHugePages(fail, impl, size_t(h.weightsSize)); !s.ok())
+  if (whole.parts_size() == 0) {
+    if (Status s = loadPart(impl, impl.base, actualSize, options, /*inParts=*/false); !s.ok())
       return s;
-
-  if (!m.tokenizer().sentencepiece_model().empty()) {
-    StatusOr<std::unique_ptr<Tokenizer>> tok =
-        Tokenizer::create(m.tokenizer().sentencepiece_model());
-    if (!tok.ok())
-      return fail(tok.status().message());
-    impl.tokenizer = tok.take();
+    return std::move(model);
   }
-  // A GPU artifact's code is PTX, loaded by the session on its device.
-  if (isGpuTarget(m.target())) {
-    impl.ptx = reinterpret_cast<const char *>(code);
-    impl.ptxSize = size_t(h.codeSize);
-  } else if (Status s = loadCode(fail, impl, code, size_t(h.codeSize)); !s.ok()) {
-    return s;
+  // Two targets: the CPU part is this model; the GPU part, kept beside it,
+  // is what a GPU session runs. Both read the one mapping.
+  for (const artifact::Part &part : whole.parts()) {
+    const unsigned char *data = impl.base + h.weightsOffset + part.offset();
+    bool gpu = isGpuTarget(part.target());
+    if (gpu) {
+      impl.gpuPart.reset(new Model());
+      impl.gpuPart->impl->path = path;
+    }
+    Impl &into = gpu ? *impl.gpuPart->impl : impl;
+    if (Status s = loadPart(into, data, part.size(), options, /*inParts=*/true); !s.ok())
+      return Status::error(partPath(path, part) + s.message().substr(path.size()));
   }
-
-  const artifact::ModelConfig &c = m.config();
-  ModelInfo &info = impl.info;
-  info.arch = c.arch();
-  info.target = m.target();
-  info.gpu = isGpuTarget(m.target());
-  info.source = m.source();
-  info.vocabSize = c.vocab_size();
-  info.contextLength = c.context_length();
-  info.numLayers = c.num_layers();
-  info.bosTokenId = c.bos_token_id();
-  info.eosTokenId = c.eos_token_id();
-  info.addBos = m.tokenizer().add_bos();
-  info.weightBytes = h.weightsSize;
-  info.codeBytes = h.codeSize;
-  info.steps = size_t(m.steps_size());
+  impl.info.target = whole.target();
+  impl.info.gpu = true;
   return std::move(model);
 }
 

@@ -41,6 +41,13 @@ struct Model::Impl {
   size_t ptxSize = 0;
   /// The kernel of each step, in manifest order (CPU artifacts).
   std::vector<KernelFunction> kernels;
+
+  // A two-target artifact (artifact.proto, Part): this is its CPU part and
+  // `gpuPart` its GPU part, which reads this one's mapping.
+  std::unique_ptr<Model> gpuPart;
+  // Why this CPU cannot run the CPU part of a two-target artifact (its code
+  // is then not loaded); empty when it can.
+  std::string cpuUnavailable;
 };
 
 /// The checks of Engine::forward's arguments that every session makes: at

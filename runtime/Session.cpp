@@ -217,9 +217,11 @@ Session::create(const Model &model, int64_t contextLength, int threads,
                 const std::vector<int> &cpus) {
   const Model::Impl &m = *model.impl;
   const int64_t modelContext = m.info.contextLength;
-  if (m.info.gpu)
+  if (!m.info.cpu)
     return Status::error(m.path + ": compiled for " + m.info.target +
                          ", an NVIDIA GPU: run it on one (lowbit-run --device cuda:0)");
+  if (!m.cpuUnavailable.empty())
+    return Status::error(m.cpuUnavailable + " (or run its GPU part: --device cuda:0)");
   if (contextLength < 0 || contextLength > modelContext)
     return Status::error(m.path + ": context length " +
                          std::to_string(contextLength) + " is outside 1.." +

@@ -96,7 +96,8 @@ GpuSession::~GpuSession() = default;
 
 StatusOr<std::unique_ptr<GpuSession>> GpuSession::create(const Model &model,
                                                          const GpuSessionOptions &options) {
-  const Model::Impl &m = *model.impl;
+  // A two-target artifact's GPU part, else the artifact itself.
+  const Model::Impl &m = model.impl->gpuPart ? *model.impl->gpuPart->impl : *model.impl;
   const artifact::Manifest &manifest = m.manifest;
   auto fail = [&](const std::string &why) { return Status::error(m.path + ": " + why); };
   if (!m.info.gpu)

@@ -15,6 +15,8 @@
 #  2e. an RTN w8g128 model's (affine int8),
 #  2f. a bitsandbytes NF4 model's and
 #  2g. a Qwen2 (q/k/v bias) RTN w4g128 model's;
+#  2h. an artifact for two targets (x86-64-v3,sm_90) runs on the CPU as the
+#     x86-64-v3 artifact and on the stand-in as the sm_90 one, exactly;
 #  4. formats and targets the GPU does not take are refused clearly, with no
 #     output file left behind.
 set -uo pipefail
@@ -235,13 +237,32 @@ else
   echo "skipped: GPU perplexity (no GPU here; bench/gpu.sh runs it where there is one)"
 fi
 
+# 2h. One artifact for two targets: its CPU part runs on the CPU as the
+# x86-64-v3 artifact does, its GPU part on cuda:0 as the sm_90 artifact
+# does, to the last digit.
+if "$B/lowbit-compile" "$T/rtn.mlir" --target=x86-64-v3,sm_90 -o "$T/rtn-both.lbx" \
+     --emit-asm="$T/rtn-both.s" 2>"$T/rtn-both.log"; then
+  "$B/lowbit-compile" "$T/rtn.mlir" --target=x86-64-v3 -o "$T/rtn-v3.lbx" 2>/dev/null
+  both_cpu=$(p2 "$T/rtn-both.lbx"); v3_cpu=$(p2 "$T/rtn-v3.lbx")
+  both_gpu=$(LOWBIT_CUDA_DRIVER=$FAKE p2 --device cuda:0 "$T/rtn-both.lbx")
+  sm90_gpu=$(LOWBIT_CUDA_DRIVER=$FAKE p2 --device cuda:0 "$T/rtn-sm_90.lbx")
+  [[ -n $both_cpu && $both_cpu == "$v3_cpu" && -n $both_gpu && $both_gpu == "$sm90_gpu" ]] \
+    && ok "x86-64-v3,sm_90: P2 $both_cpu on the CPU (x86-64-v3 artifact $v3_cpu), $both_gpu on the stand-in (sm_90 artifact $sm90_gpu)" \
+    || fail "x86-64-v3,sm_90: P2 '$both_cpu' / '$both_gpu' against '$v3_cpu' / '$sm90_gpu': $(tail -2 "$T/p2.err")"
+  [[ -s $T/rtn-both.s && -s $T/rtn-both.s.ptx ]] && grep -q "^\.target sm_90" "$T/rtn-both.s.ptx" \
+    && grep -q "vfmadd\|vpmadd\|vpdpbusd" "$T/rtn-both.s" \
+    && ok "x86-64-v3,sm_90 --emit-asm: x86 assembly and PTX (.ptx)" || fail "x86-64-v3,sm_90 --emit-asm"
+else
+  fail "compile for x86-64-v3,sm_90: $(grep -m1 error "$T/rtn-both.log")"
+fi
+
 # 4. Refusals, with no output left behind.
 "$B/lowbit-opt" "$T/float.mlir" --lowbit-rtn="bits=4 group-size=64 side-file=$T/rtn4g64.safetensors" \
   -o "$T/rtn4g64.mlir" 2>/dev/null
 out=$("$B/lowbit-compile" "$T/rtn4g64.mlir" --target=sm_90 -o "$T/rtn4g64.lbx" 2>&1)
 [[ $? -ne 0 && $out == *"weight '"*"' is affine 4-bit, group 64"*"GPU artifacts hold affine int4 and int8 with groups of 128"* && ! -e $T/rtn4g64.lbx ]] \
   && ok "affine 4-bit g64 refused: $(echo "$out" | grep -m1 error | cut -c1-200)" || fail "affine 4-bit g64 for sm_90: $out"
-for target in sm_75 x86-64-v3,sm_90; do
+for target in sm_75 sm_80,sm_90 x86-64-v3,x86-64-v4 x86-64-v3,sm_75; do
   out=$("$B/lowbit-compile" "$T/rtn.mlir" --target=$target -o "$T/bad.lbx" 2>&1)
   [[ $? -ne 0 && $out == *"$target"* && ! -e $T/bad.lbx ]] && ok "--target=$target refused" \
     || fail "--target=$target: $out"

@@ -19,6 +19,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 using namespace lowbit;
@@ -118,12 +119,14 @@ void setHeader(std::string &bytes, const ArtifactHeader &h) {
   std::memcpy(&bytes[0], &h, sizeof(h));
 }
 
-/// Loading `path` fails with a message that names it and contains `what`.
+/// Loading `path` fails with a message that names it (or a part of it:
+/// "PATH (its sm_90 part): ") and contains `what`.
 void expectLoadError(const std::string &path, const std::string &what) {
   StatusOr<std::unique_ptr<Model>> m = Model::load(path);
   ASSERT_FALSE(m.ok()) << "loaded " << path;
-  EXPECT_EQ(m.status().message().rfind(path + ": ", 0), 0u)
-      << m.status().message();
+  const std::string &message = m.status().message();
+  EXPECT_TRUE(message.rfind(path + ": ", 0) == 0 || message.rfind(path + " (its ", 0) == 0)
+      << message;
   EXPECT_NE(m.status().message().find(what), std::string::npos)
       << m.status().message();
 }
@@ -330,6 +333,107 @@ TEST(Loader, RejectsBadGpuManifests) {
   toy.manifest.mutable_gpu_kernels(2)->set_block(0, 0);
   expectLoadError(toy.write("gpu-shape"), "GPU kernel 2 ('toy_cache_b1') has no name or no "
                                           "launch shape");
+}
+
+/// A two-target artifact of `cpu` and `gpu` (artifact.proto, Part); `edit`
+/// may change its manifest before it is written.
+std::string writeTwoTargets(const std::string &name, const Toy &cpu, const Toy &gpu,
+                            const std::function<void(artifact::Manifest &)> &edit = {}) {
+  std::string files[2] = {readFile(cpu.write(name + "-cpu-part")),
+                          readFile(gpu.write(name + "-gpu-part"))};
+  std::vector<uint64_t> offsets = alignedPartOffsets({files[0].size(), files[1].size()});
+  artifact::Manifest m;
+  m.set_format_version(kArtifactFormatVersion);
+  m.set_target(cpu.manifest.target() + "," + gpu.manifest.target());
+  *m.mutable_config() = cpu.manifest.config();
+  ArtifactParts parts;
+  for (int i = 0; i < 2; ++i) {
+    artifact::Part *part = m.add_parts();
+    part->set_target(i ? gpu.manifest.target() : cpu.manifest.target());
+    part->set_offset(offsets[size_t(i)]);
+    part->set_size(files[i].size());
+    parts.alignedParts.push_back({files[i].data(), files[i].size()});
+  }
+  if (edit)
+    edit(m);
+  parts.manifest = m.SerializeAsString();
+  std::string path = ::testing::TempDir() + "lowbit-runtime-" + name + ".lbx";
+  Status s = writeArtifact(path, parts);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return path;
+}
+
+TEST(Loader, AlignsEachPartOfATwoTargetArtifact) {
+  EXPECT_EQ(alignedPartOffsets({5000, 10}), (std::vector<uint64_t>{0, 8192, 8202}));
+  EXPECT_EQ(alignedPartOffsets({4096, 1}), (std::vector<uint64_t>{0, 4096, 4097}));
+}
+
+TEST(Loader, RunsTheCpuPartOfATwoTargetArtifact) {
+  std::string path = writeTwoTargets("two", Toy(), gpuToy());
+  StatusOr<std::unique_ptr<Model>> model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const ModelInfo &info = (*model)->info();
+  EXPECT_EQ(info.target, "test,sm_90");
+  EXPECT_TRUE(info.cpu && info.gpu);
+  EXPECT_EQ(info.steps, 3u);
+  StatusOr<std::unique_ptr<Session>> s = Session::create(**model, 0, 1);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  std::vector<int32_t> tokens{3, 5}, positions{0, 1};
+  ASSERT_TRUE((*s)->forward(tokens.data(), positions.data(), 2, false).ok());
+  // The GPU session takes the GPU part: without a GPU it fails opening the
+  // device, not by calling the artifact a CPU one.
+  StatusOr<std::unique_ptr<GpuSession>> g = GpuSession::create(**model);
+  if (!g.ok())
+    EXPECT_EQ(g.status().message().find("a CPU"), std::string::npos) << g.status().message();
+}
+
+TEST(Loader, KeepsATwoTargetArtifactWhoseCpuPartThisCpuCannotRun) {
+  Toy cpu;
+  cpu.manifest.add_required_features("frobnicate512");
+  std::string path = writeTwoTargets("two-features", cpu, gpuToy());
+  StatusOr<std::unique_ptr<Model>> model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  StatusOr<std::unique_ptr<Session>> s = Session::create(**model);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("frobnicate512"), std::string::npos)
+      << s.status().message();
+  EXPECT_NE(s.status().message().find("--device cuda:0"), std::string::npos)
+      << s.status().message();
+}
+
+TEST(Loader, RejectsBadTwoTargetArtifacts) {
+  Toy cpu;
+  Toy gpu = gpuToy();
+  expectLoadError(writeTwoTargets("two-one", cpu, gpu,
+                                  [](artifact::Manifest &m) { m.mutable_parts()->RemoveLast(); }),
+                  "holds one CPU and one GPU part, not 1 parts");
+  expectLoadError(writeTwoTargets("two-cpus", cpu, cpu),
+                  "holds one CPU and one GPU part");
+  expectLoadError(writeTwoTargets("two-steps", cpu, gpu,
+                                  [&](artifact::Manifest &m) { *m.add_steps() = cpu.manifest.steps(0); }),
+                  "has steps, tensors, buffers or code of its own");
+  expectLoadError(writeTwoTargets("two-offset", cpu, gpu,
+                                  [](artifact::Manifest &m) { m.mutable_parts(1)->set_offset(100); }),
+                  "part sm_90 [100, +");
+  expectLoadError(writeTwoTargets("two-size", cpu, gpu,
+                                  [](artifact::Manifest &m) {
+                                    m.mutable_parts(1)->set_size(m.parts(1).size() + 4096);
+                                  }),
+                  "is not a 4096-byte aligned range of the weight section");
+  expectLoadError(writeTwoTargets("two-target", cpu, gpu,
+                                  [](artifact::Manifest &m) { m.mutable_parts(1)->set_target("sm_80"); }),
+                  "(its sm_80 part): compiled for sm_90, not sm_80");
+  // A damaged part is named.
+  std::string path = writeTwoTargets("two-damaged", cpu, gpu);
+  std::string bytes = readFile(path);
+  ArtifactHeader h = headerOf(bytes);
+  artifact::Manifest m;
+  ASSERT_TRUE(m.ParseFromString(bytes.substr(h.manifestOffset, h.manifestSize)));
+  uint64_t gpuPart = h.weightsOffset + m.parts(1).offset();
+  ArtifactHeader gh = headerOf(bytes.substr(gpuPart, sizeof(ArtifactHeader)));
+  bytes[gpuPart + gh.manifestOffset] ^= 1;
+  writeFile(path, bytes);
+  expectLoadError(path, "(its sm_90 part): manifest checksum mismatch");
 }
 
 TEST(Loader, TwoModelsLoadSideBySide) {

@@ -1,6 +1,7 @@
 //===- lowbit-compile.cpp - Compile a model to a .lbx artifact ------------===//
 //
 // lowbit-compile MODEL --target=x86-64-v3|x86-64-v4|native|sm_80|sm_90 -o model.lbx
+// (or --target=CPU,GPU, e.g. x86-64-v3,sm_90: one artifact for both)
 //
 // MODEL is anything lowbit-run opens: a Hugging Face directory (also GPTQ,
 // AWQ and bitsandbytes checkpoints), a GGUF file or lowbit IR.
@@ -25,10 +26,13 @@ static cl::opt<std::string> outputPath("o", cl::desc("Output artifact (.lbx)"),
 static cl::opt<std::string> target("target",
                                    cl::desc("x86-64-v3 (AVX2, FMA, F16C), x86-64-v4 "
                                             "(adds AVX-512 and VNNI), native, or an NVIDIA "
-                                            "GPU: sm_80, sm_90"),
+                                            "GPU: sm_80, sm_90; or one of each, as "
+                                            "x86-64-v3,sm_90, for one artifact that runs "
+                                            "on either"),
                                    cl::init("native"), cl::cat(category));
 static cl::opt<std::string> assembly("emit-asm",
-                                     cl::desc("Also write the generated assembly (GPU: the PTX) to FILE"),
+                                     cl::desc("Also write the generated assembly (GPU: the PTX; both "
+                                              "targets: the PTX to FILE.ptx) to FILE"),
                                      cl::value_desc("FILE"), cl::cat(category));
 static cl::opt<bool> printIr("mlir-print-ir-after-all",
                              cl::desc("Print the kernels module at every stage"),

@@ -200,7 +200,7 @@ static Expected<RunnableModel> openArtifact(StringRef path, int threadCount, int
   const rt::Tokenizer *tok = r.artifact->tokenizer();
   if (!tok)
     return createStringError(path + ": the artifact carries no tokenizer");
-  if (gpu >= 0 || info.gpu) {
+  if (gpu >= 0 || !info.cpu) {
     if (gpu < 0)
       return createStringError(path + ": compiled for " + info.target +
                                ", an NVIDIA GPU: run it with --device cuda:0");

@@ -29,7 +29,8 @@ struct CompileOptions {
 mlir::LogicalResult checkCodegenLegality(mlir::ModuleOp module);
 
 /// Fails, saying why, unless `target` names a target compileModel can
-/// generate code for: a CPU target, or a GPU one (sm_80, sm_90).
+/// generate code for: a CPU target, a GPU one (sm_80, sm_90), or one of each
+/// separated by a comma (x86-64-v3,sm_90).
 llvm::Error checkCompileTarget(llvm::StringRef target);
 
 /// Packs the weights, generates and compiles the kernels and writes the
@@ -39,6 +40,10 @@ llvm::Error compileModel(LoadedModel &model, const CompileOptions &options);
 /// is found) and the weights in the GPU kernels' layouts (docs/gpu.md).
 llvm::Error compileGpuModel(LoadedModel &model, const CompileOptions &options,
                             const GpuTarget &target);
+/// compileModel for `--target=CPU,GPU`: one artifact whose two parts are the
+/// model compiled for each (artifact.proto, Part).
+llvm::Error compileTwoTargets(LoadedModel &model, const CompileOptions &options,
+                              llvm::StringRef cpuTarget, const GpuTarget &gpu);
 
 } // namespace lowbit
 

@@ -7,6 +7,10 @@
 //   weight section       packed weights, 4096-byte aligned, mapped read-only
 //                        and used in place
 //   code section         the generated kernels: an ELF shared object
+//                        (GPU targets: the PTX)
+//
+// An artifact for two targets holds one whole artifact per target in its
+// weight section and has an empty code section (artifact.proto, Part).
 //
 // Offsets are absolute. Shared by the compiler (writer) and the runtime
 // (reader); plain C++, no MLIR/LLVM.
@@ -25,7 +29,8 @@ inline constexpr char kArtifactMagic[8] = {'L', 'O', 'W', 'B', 'I', 'T', 'X', '\
 /// Bumped whenever the layout, the manifest's meaning or the kernel ABI
 /// changes; a runtime refuses newer artifacts.
 /// 2: the key cache is tiled by kKeyCacheTile positions.
-inline constexpr uint32_t kArtifactFormatVersion = 2;
+/// 3: an artifact may hold one artifact per target (Manifest.parts).
+inline constexpr uint32_t kArtifactFormatVersion = 3;
 inline constexpr uint64_t kArtifactAlignment = 4096;
 /// The key cache of a layer holds, for each block of kKeyCacheTile
 /// positions, the kv_width values of each position transposed: value d of

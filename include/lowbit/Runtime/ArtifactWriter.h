@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace lowbit {
 namespace rt {
@@ -27,7 +28,19 @@ struct ArtifactParts {
   /// The kernels: an ELF shared object.
   const void *code = nullptr;
   uint64_t codeSize = 0;
+  /// A weight section of whole artifacts, one per target (artifact.proto,
+  /// Part), each 4096-byte aligned at alignedPartOffsets(); used instead of
+  /// `weights` when not empty.
+  struct Piece {
+    const void *data;
+    uint64_t size;
+  };
+  std::vector<Piece> alignedParts;
 };
+
+/// Where pieces of these sizes start in a weight section that aligns each
+/// to 4096 bytes; the last entry is the section's size.
+std::vector<uint64_t> alignedPartOffsets(const std::vector<uint64_t> &sizes);
 
 /// Receives the artifact's bytes in order; returns false when a write failed.
 using ArtifactSink = std::function<bool(const void *data, uint64_t size)>;

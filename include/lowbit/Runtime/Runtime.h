@@ -29,8 +29,11 @@ namespace rt {
 /// What a caller needs to know about a loaded model.
 struct ModelInfo {
   std::string arch, target, source;
-  /// Compiled for an NVIDIA GPU (target sm_80, sm_90): run by GpuSession.
+  /// Holds code for an NVIDIA GPU (target sm_80, sm_90): run by GpuSession.
   bool gpu = false;
+  /// Holds code for a CPU: run by Session. An artifact compiled for two
+  /// targets (x86-64-v3,sm_90) has both.
+  bool cpu = false;
   int64_t vocabSize = 0;
   int64_t contextLength = 0;
   int64_t numLayers = 0;

@@ -26,7 +26,7 @@ typedef struct lowbit_model_info {
   int64_t eos_token_id; /* -1: none */
   int add_bos;          /* the tokenizer wants BOS before a prompt */
   uint64_t weight_bytes;
-  const char *target;   /* e.g. "x86-64-v3" */
+  const char *target;   /* e.g. "x86-64-v3"; "x86-64-v3,sm_90" for both */
 } lowbit_model_info;
 
 /* The reason the last failing call on this thread failed. */
@@ -43,7 +43,9 @@ void lowbit_model_get_info(const lowbit_model *model, lowbit_model_info *info);
  * may serve several sessions; a session serves one caller at a time. */
 int lowbit_session_create(lowbit_model *model, int64_t context_length,
                           int threads, lowbit_session **session);
-/* A session of a GPU artifact (lowbit-compile --target=sm_80|sm_90) on
+/* A session of a GPU artifact (lowbit-compile --target=sm_80|sm_90, or the
+ * GPU part of one compiled for x86-64-v3,sm_90; lowbit_session_create runs
+ * the CPU part) on
  * NVIDIA GPU `device` (cuda:N), its weights uploaded once: the same calls
  * below run it. The CUDA driver is opened here; without one, or for an
  * artifact this GPU cannot run, it fails naming the file. Defined in the
