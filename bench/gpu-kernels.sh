@@ -37,6 +37,9 @@ BATCHES=${BATCHES:-1,4,8,16,64}
   --attention=32x8x128 --context=4096 --add=4096 --embedding=128256x4096 \
   --embedding-f16=128256x4096 -o "$OUT_DIR"
 # A whole decode step of a w4g128 Llama-3-8B (batch 1): every kernel it runs.
+# The int8 tensor-core linears of prompt chunks, with their quantize kernels.
+"$BIN/lowbit-gpu-kernels" --target="$TARGET" --linear="$SHAPES" --batch=16,64 --int8-mma \
+  --mma-block-rows=16,32 -o "$OUT_DIR/int8-mma"
 "$BIN/lowbit-gpu-kernels" --target="$TARGET" --batch=1 \
   --linear=4096x4096,1024x4096,14336x4096,4096x14336,128256x4096 \
   --rms-norm=4096 --rms-norm-eps=1e-5 --swiglu=14336 --add=4096 --rope=32x128,8x128 \
@@ -44,7 +47,7 @@ BATCHES=${BATCHES:-1,4,8,16,64}
   -o "$OUT_DIR/decode-step"
 if command -v ptxas >/dev/null || [ -x /usr/local/cuda/bin/ptxas ]; then
   PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
-  for dir in "$OUT_DIR" "$OUT_DIR/decode-step"; do
+  for dir in "$OUT_DIR" "$OUT_DIR/int8-mma" "$OUT_DIR/decode-step"; do
     "$PTXAS" -arch="$TARGET" -v "$dir/kernels.ptx" -o "$dir/kernels.cubin" 2>"$dir/ptxas.txt"
     echo "ptxas report: $dir/ptxas.txt" >&2
   done

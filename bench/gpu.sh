@@ -3,7 +3,8 @@
 # lowbit-gpu-bench alone (bench/gpu: a C++17 compiler, cmake and ninja or make;
 # no MLIR/LLVM, no CUDA toolkit), then checks every kernel of KERNELS_DIR
 # against its CPU reference and times it: the linears, decode (q4g128) and
-# tensor-core (q4g128_mma), beside cuBLAS fp16 and a device-to-device copy;
+# tensor-core (q4g128_mma; from KERNELS_DIR/int8-mma, the int8 ones of
+# prompt chunks), beside cuBLAS fp16 and a device-to-device copy;
 # the others (rms_norm, swiglu, add, rope, attention, embedding) by the
 # bytes they move; then, from KERNELS_DIR/decode-step, a whole w4g128
 # Llama-3-8B decode step as a CUDA graph against the bandwidth bound; then,
@@ -64,6 +65,12 @@ rc=0
 "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR" --json "$out/gpu.json" "$@" 2>&1 |
   tee "$out/gpu.log" || rc=$?
 echo "gpu.sh: results in $out/gpu.json (log $out/gpu.log), exit status $rc"
+# The int8 tensor-core linears (prompt chunks of GPU artifacts), where generated.
+if [[ -f $KERNELS_DIR/int8-mma/kernels.tsv ]]; then
+  "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR/int8-mma" --json "$out/gpu-int8-mma.json" "$@" \
+    2>&1 | tee "$out/gpu-int8-mma.log" || rc=$?
+  echo "gpu.sh: int8 tensor-core linears in $out/gpu-int8-mma.json, exit status $rc"
+fi
 # The whole decode step (its kernels checked first), where it was generated.
 if [[ $rc -eq 0 && -f $KERNELS_DIR/decode-step/kernels.tsv ]]; then
   "$BUILD/lowbit-gpu-bench" "$KERNELS_DIR/decode-step" --json "$out/gpu-decode-step.json" "$@" \

@@ -342,9 +342,11 @@ auto ::lowbit::checkCompileTarget(llvm::StringRef target) -> llvm::Error {
       return llvm::createStringError("--target '" + target.str() +
                                      "': an artifact for two targets names one CPU target "
                                      "and one GPU target (x86-64-v3,sm_90)");
-    if (llvm::Error e = checkCompileTarget(two->first))
-      return e;
-    return checkCompileTarget(two->second);
+    for (llvm::StringRef half : {two->first, two->second})
+      if (llvm::Error e = checkCompileTarget(half))
+        return llvm::createStringError("--target '" + target.str() + "': " +
+                                       llvm::toString(std::move(e)));
+    return llvm::Error::success();
   }
   // GPU targets are named like sm_90.
   if (target.trim().starts_with("sm_")) {

@@ -48,9 +48,30 @@ using namespace ::lowbit;
 namespace pb = ::lowbit::artifact;
 
 namespace {
-/// Token counts the kernels are generated for: single-token decode, and
-/// chunks of a prompt (the largest batch the decode kernels take).
-constexpr int64_t kGpuBatches[] = {1, 8};
+/// Token counts the kernels are generated for: single-token decode, short
+/// prompts and remainders (the largest batch the decode kernels take), and
+/// prompt chunks of 64, whose integer linears run on int8 tensor cores.
+constexpr int64_t kGpuBatches[] = {1, 8, 64};
+
+/// A step's kernel at `batch` tokens and how many launches of it cover the
+/// batch (each on the next rows): the step's own kernel for that batch
+/// where there is one, else its decode kernel of kGpuMaxDecodeBatch tokens,
+/// launched batch / kGpuMaxDecodeBatch times (f16 and lut4 linears, and
+/// integer ones whose rows no tensor-core block divides).
+std::pair<GpuKernelSpec, int64_t> kernelAtBatch(GpuKernelSpec spec, int64_t batch) {
+  spec.batch = batch;
+  if (spec.op != GpuKernelOp::Linear || batch <= kGpuMaxDecodeBatch)
+    return {spec, 1};
+  if (spec.format != GpuWeightFormat::F16 && spec.format != GpuWeightFormat::Lut4)
+    for (int rows : {32, 16})
+      if (spec.n % rows == 0) {
+        spec.int8Mma = true;
+        spec.rowsPerWarp = rows;
+        return {spec, 1};
+      }
+  spec.batch = kGpuMaxDecodeBatch;
+  return {spec, batch / kGpuMaxDecodeBatch};
+}
 /// Attention kernels cut the cache into splits of this many positions.
 constexpr int64_t kAttentionSplit = 256;
 
@@ -544,11 +565,12 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
   // Every step's kernel at every batch, generated once each.
   std::vector<GpuKernelSpec> specs;
   std::vector<std::vector<size_t>> specOfStep(plan.stepSpecs.size());
+  std::vector<std::vector<int64_t>> repeatsOfStep(plan.stepSpecs.size());
   for (size_t s = 0; s < plan.stepSpecs.size(); ++s)
     for (int64_t batch : kGpuBatches) {
-      GpuKernelSpec spec = plan.stepSpecs[s];
-      spec.batch = batch;
+      auto [spec, repeats] = kernelAtBatch(plan.stepSpecs[s], batch);
       specOfStep[s].push_back(specs.size());
+      repeatsOfStep[s].push_back(repeats);
       specs.push_back(spec);
     }
   MLIRContext gpuContext;
@@ -586,6 +608,10 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
                                        std::to_string(s) + " (" + step->label() + ")");
       step->add_gpu_launches(uint32_t(it - launches->begin()));
     }
+    // Repeats only where a batch needs them.
+    if (llvm::any_of(repeatsOfStep[s], [](int64_t r) { return r > 1; }))
+      for (int64_t r : repeatsOfStep[s])
+        step->add_gpu_repeats(uint32_t(r));
     step->set_kernel(m.gpu_kernels(int(step->gpu_launches(0))).name());
   }
   for (int64_t batch : kGpuBatches)
@@ -618,9 +644,17 @@ auto ::lowbit::compileGpuModel(LoadedModel &model, const CompileOptions &options
     return e;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  llvm::errs() << llvm::format("lowbit-compile: %s: %d launches per batch, %d kernels, "
+  int64_t widest = 0, tensorCore = 0;
+  for (const std::vector<int64_t> &r : repeatsOfStep)
+    widest += r.back();
+  for (const pb::GpuKernel &k : m.gpu_kernels())
+    tensorCore += llvm::StringRef(k.name()).starts_with("gpu_linear_imma_");
+  llvm::errs() << llvm::format("lowbit-compile: %s: %d launches per batch (%lld at %lld "
+                               "tokens, %lld linears on tensor cores), %d kernels, "
                                "%.1f MiB of weights, %.1f KiB of PTX%s, %.1f s\n",
-                               target.chip.c_str(), m.steps_size(), m.gpu_kernels_size(),
+                               target.chip.c_str(), m.steps_size(), (long long)widest,
+                               (long long)kGpuBatches[std::size(kGpuBatches) - 1],
+                               (long long)tensorCore, m.gpu_kernels_size(),
                                plan.section.size() / 1048576.0, ptx->size() / 1024.0,
                                cubin->empty() ? "" : " and its cubin", seconds);
   return llvm::Error::success();

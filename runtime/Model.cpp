@@ -323,9 +323,15 @@ static Status checkGpuManifest(const FileErrors &fail, const artifact::Manifest 
       return fail("manifest: step " + std::to_string(s) + " has " +
                   std::to_string(step.gpu_launches_size()) + " launches for " +
                   std::to_string(m.gpu_batches_size()) + " batches");
+    if (step.gpu_repeats_size() != 0 && step.gpu_repeats_size() != m.gpu_batches_size())
+      return fail("manifest: step " + std::to_string(s) + " has " +
+                  std::to_string(step.gpu_repeats_size()) + " repeat counts for " +
+                  std::to_string(m.gpu_batches_size()) + " batches");
     for (int b = 0; b < step.gpu_launches_size(); ++b) {
       uint32_t k = step.gpu_launches(b);
-      if (k >= uint32_t(m.gpu_kernels_size()) || m.gpu_kernels(int(k)).batch() != m.gpu_batches(b))
+      uint64_t repeats = step.gpu_repeats_size() ? step.gpu_repeats(b) : 1;
+      if (k >= uint32_t(m.gpu_kernels_size()) || repeats == 0 ||
+          uint64_t(m.gpu_kernels(int(k)).batch()) * repeats != m.gpu_batches(b))
         return fail("manifest: step " + std::to_string(s) + " names GPU kernel " + str(k) +
                     ", which is not one of its " + std::to_string(m.gpu_kernels_size()) +
                     " kernels for a batch of " + str(m.gpu_batches(b)));

@@ -220,7 +220,10 @@ StatusOr<Manifest> parseManifest(const std::string &path, const std::string &tex
       return fail("fields 15 and 16 are not counts: '" + f[14] + "', '" + f[15] + "'");
     if (k.batch < 1)
       return fail(k.name + ": batch must be at least 1");
-    if (k.op == "linear") {
+    if (k.op == "linear_imma" && (k.n % 16 || k.batch % 8 || k.batch > 64))
+      return fail(k.name + ": int8 tensor-core linears need n a multiple of 16 and a batch of "
+                           "8 to 64, a multiple of 8");
+    if (k.op == "linear" || k.op == "linear_imma") {
       // A format this tool does not know fails that kernel alone (runLinear).
       if (k.format == "q4g128" && (k.n < 1 || k.k < 128 || k.k % 128))
         return fail(k.name + ": q4g128 needs n >= 1 and k a multiple of 128");
@@ -1169,6 +1172,7 @@ bool runLinear(const Kernels &ctx, const KernelLine &lin, const KernelLine *quan
   const CudaDevice &dev = ctx.dev;
   int64_t n = lin.n, k = lin.k, batch = lin.batch;
   j.str("name", lin.name)
+      .str("op", lin.op)
       .str("format", lin.format)
       .integer("n", n)
       .integer("k", k)
@@ -2188,7 +2192,7 @@ int main(int argc, char **argv) {
   top.str("target", manifest->target);
   std::vector<const KernelLine *> linears, rowKernels;
   for (const KernelLine &k : manifest->kernels)
-    if (k.op == "linear")
+    if (k.op == "linear" || k.op == "linear_imma") // imma: the decode linear's ABI
       linears.push_back(&k);
     else if (k.op != "quantize" && k.op != "attention_combine")
       rowKernels.push_back(&k);

@@ -106,6 +106,7 @@ GpuKernelLaunch emitGpuLinearF16(mlir::gpu::GPUModuleOp module, const GpuKernelS
 GpuKernelLaunch emitGpuQuantizeB32(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuQuantizeQ8K(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuMmaLinearQ4G128(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
+GpuKernelLaunch emitGpuInt8MmaLinear(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuRmsNorm(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuSwiglu(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
 GpuKernelLaunch emitGpuAdd(mlir::gpu::GPUModuleOp module, const GpuKernelSpec &spec);
@@ -132,8 +133,6 @@ inline constexpr int64_t kGpuMaxRowBatch = 64;
 /// and the weight in registers, at most 4 chunks of 4 values per thread.
 inline constexpr int64_t kGpuRmsNormMaxWidth = 1024 * 4 * 4;
 
-/// Linears over more than kGpuMaxDecodeBatch tokens run on tensor cores.
-inline constexpr int64_t kGpuMaxDecodeBatch = 8;
 /// Rows each block of a tensor-core linear owns (16, 32 or 64: one to four
 /// mma tiles, which every warp of the block computes over its share of the
 /// input width) and the number of those warps.

@@ -136,6 +136,10 @@ std::string gpuKernelName(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
+  if (s.int8Mma)
+    return llvm::formatv("gpu_linear_imma_{0}_{1}x{2}{3}_b{4}_r{5}", formatName(s), s.n, s.k,
+                         s.bias ? "_bias" : "", s.batch, gpuMmaBlockRows(s))
+        .str();
   if (s.batch > kGpuMaxDecodeBatch && s.format == GpuWeightFormat::Q4G128)
     return llvm::formatv("gpu_linear_mma_q4g128_{0}x{1}_b{2}_r{3}", s.n, s.k, s.batch,
                          gpuMmaBlockRows(s))
@@ -196,8 +200,9 @@ static std::string describe(const GpuKernelSpec &s) {
   case GpuKernelOp::Linear:
     break;
   }
-  return llvm::formatv("{0} linear {1}x{2}{3} × {4} tokens", formatName(s), s.n, s.k,
-                       s.bias ? " with a bias" : "", s.batch)
+  return llvm::formatv("{0} linear {1}x{2}{3} × {4} tokens{5}", formatName(s), s.n, s.k,
+                       s.bias ? " with a bias" : "", s.batch,
+                       s.int8Mma ? " (int8 tensor cores)" : "")
       .str();
 }
 
@@ -283,6 +288,8 @@ static GpuKernelLaunch emitKernel(gpu::GPUModuleOp module, const GpuKernelSpec &
   case GpuKernelOp::Linear:
     if (f16(s))
       return emitGpuLinearF16(module, s);
+    if (s.int8Mma)
+      return emitGpuInt8MmaLinear(module, s);
     return s.batch > kGpuMaxDecodeBatch ? emitGpuMmaLinearQ4G128(module, s)
                                         : emitGpuLinearInt(module, s);
   case GpuKernelOp::RmsNorm:
@@ -326,6 +333,33 @@ static std::optional<std::string> unsupportedF16Linear(const GpuKernelSpec &s) {
   return unsupportedRowsPerWarp(s);
 }
 
+static std::optional<std::string> unsupportedMmaTiles(const GpuKernelSpec &s) {
+  if (s.batch < 8 || s.batch > 64 || s.batch % 8)
+    return std::string("tensor-core batches are multiples of 8 up to 64 tokens");
+  int64_t rows = gpuMmaBlockRows(s);
+  if (rows != 16 && rows != 32 && rows != 64)
+    return std::string("tensor-core rows per block must be 16, 32 or 64");
+  if (s.n <= 0 || s.n % rows)
+    return llvm::formatv("the output rows must be a multiple of {0} (rows per block)", rows)
+        .str();
+  return std::nullopt;
+}
+
+// lut4's codes are nibble i = value i, not the other formats' byte j = (j,
+// 16 + j) that the A fragments are cut from, and go through a table.
+static std::optional<std::string> unsupportedInt8Mma(const GpuKernelSpec &s) {
+  if (s.format == GpuWeightFormat::Lut4)
+    return std::string("lut4 (NF4, FP4) has no int8 tensor-core kernel");
+  if (std::optional<std::string> why = unsupportedMmaTiles(s))
+    return why;
+  // Each lane keeps 4 f32 accumulators per 16 rows × 8 tokens: at most 64
+  // leave room for the fragments and scales (ptxas spills beyond).
+  if (gpuMmaBlockRows(s) * s.batch > 32 * 64)
+    return std::string("int8 tensor-core blocks hold at most 2048 rows × tokens (64 rows "
+                       "take at most 32 tokens)");
+  return std::nullopt;
+}
+
 // The shapes the kernels are written for; anything else is refused here
 // rather than producing a kernel that reads out of bounds.
 static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
@@ -340,28 +374,23 @@ static std::optional<std::string> unsupported(const GpuKernelSpec &s) {
                          gpuWeightFormatRowMultiple(s.format), formatName(s))
         .str();
   if (s.op == GpuKernelOp::Quantize) {
-    if (s.batch < 1 || s.batch > kGpuMaxDecodeBatch)
-      return std::string("batches of 1 to 8 tokens only (the decode kernels)");
+    if (s.batch < 1 || s.batch > kGpuMaxRowBatch)
+      return llvm::formatv("batches of 1 to {0} tokens only (as the linears)", kGpuMaxRowBatch)
+          .str();
     if (s.rounding == GpuActivationRounding::Q8_K && s.k % 256)
       return std::string("q8k rounds blocks of 256 values: the width must be a multiple of 256");
     return std::nullopt;
   }
+  if (s.int8Mma)
+    return unsupportedInt8Mma(s);
   if (s.batch > kGpuMaxDecodeBatch && s.format != GpuWeightFormat::Q4G128)
     return llvm::formatv("{0} linears take batches of 1 to {1} tokens (tensor cores: q4g128 only)",
                          formatName(s), kGpuMaxDecodeBatch)
         .str();
   if (s.batch > kGpuMaxDecodeBatch) {
     if (s.bias)
-      return std::string("tensor-core linears take no bias");
-    if (s.batch > 64 || s.batch % 8)
-      return std::string("tensor-core batches are multiples of 8 up to 64 tokens");
-    int64_t rows = gpuMmaBlockRows(s);
-    if (rows != 16 && rows != 32 && rows != 64)
-      return std::string("tensor-core rows per block must be 16, 32 or 64");
-    if (s.n <= 0 || s.n % rows)
-      return llvm::formatv("the output rows must be a multiple of {0} (rows per block)", rows)
-          .str();
-    return std::nullopt;
+      return std::string("f16 tensor-core linears take no bias (the int8 ones do)");
+    return unsupportedMmaTiles(s);
   }
   if (s.batch < 1)
     return std::string("a batch needs at least one token");
@@ -423,6 +452,8 @@ static std::pair<const char *, const char *> manifestOp(const GpuKernelSpec &s) 
   case GpuKernelOp::Linear:
     break;
   }
+  if (s.int8Mma)
+    return {"linear_imma", formatName(s).data()};
   if (s.batch > kGpuMaxDecodeBatch && s.format == GpuWeightFormat::Q4G128)
     return {"linear", "q4g128_mma"};
   return {"linear", formatName(s).data()};

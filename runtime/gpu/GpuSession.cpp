@@ -54,7 +54,8 @@ struct GpuSession::Impl {
   DeviceBuffer weights, tokens, positions;
   std::vector<DeviceBuffer> buffers, keyCaches, valueCaches;
   int64_t maxBatch = 1;
-  // launches[b][s]: step s at batch manifest.gpu_batches(b).
+  // launches[b]: the launches of every step at batch manifest.gpu_batches(b),
+  // in order (a step may repeat a smaller batch's kernel).
   std::vector<std::vector<Launch>> launches;
   std::vector<CudaGraph> graphs; // per batch, once captured
   std::vector<bool> captured;
@@ -204,43 +205,51 @@ StatusOr<std::unique_ptr<GpuSession>> GpuSession::create(const Model &model,
   s.launches.resize(size_t(manifest.gpu_batches_size()));
   for (int b = 0; b < manifest.gpu_batches_size(); ++b) {
     std::vector<Launch> &list = s.launches[size_t(b)];
-    list.resize(size_t(manifest.steps_size()));
     for (int i = 0; i < manifest.steps_size(); ++i) {
       const artifact::Step &step = manifest.steps(i);
       const artifact::GpuKernel &k = manifest.gpu_kernels(int(step.gpu_launches(b)));
-      Launch &l = list[size_t(i)];
-      l.function = functions[step.gpu_launches(b)];
-      for (int d = 0; d < 3; ++d) {
-        l.grid[d] = k.grid(d);
-        l.block[d] = k.block(d);
-      }
-      l.sharedBytes = k.shared_bytes();
-      for (const artifact::Arg &a : step.args()) {
-        CUdeviceptr p = 0;
-        switch (a.kind()) {
-        case artifact::Arg::BUFFER:
-          p = s.buffers[a.index()].ptr();
-          break;
-        case artifact::Arg::TENSOR:
-          p = s.weights.ptr() + manifest.tensors(int(a.index())).offset();
-          break;
-        case artifact::Arg::TOKENS:
-          p = s.tokens.ptr();
-          break;
-        case artifact::Arg::POSITIONS:
-          p = s.positions.ptr();
-          break;
-        case artifact::Arg::KEY_CACHE:
-          p = s.keyCaches[a.index()].ptr();
-          break;
-        case artifact::Arg::VALUE_CACHE:
-          p = s.valueCaches[a.index()].ptr();
-          break;
-        default:
-          return fail("step " + std::to_string(i) + " has an argument of unknown kind");
+      // A smaller batch's kernel repeated over the rows (artifact.proto).
+      const uint32_t repeats = step.gpu_repeats_size() ? step.gpu_repeats(b) : 1;
+      for (uint32_t r = 0; r < repeats; ++r) {
+        Launch &l = list.emplace_back();
+        l.function = functions[step.gpu_launches(b)];
+        for (int d = 0; d < 3; ++d) {
+          l.grid[d] = k.grid(d);
+          l.block[d] = k.block(d);
         }
-        l.args.push_back(p);
+        l.sharedBytes = k.shared_bytes();
+        const uint64_t firstRow = uint64_t(r) * k.batch();
+        for (const artifact::Arg &a : step.args()) {
+          CUdeviceptr p = 0;
+          switch (a.kind()) {
+          case artifact::Arg::BUFFER:
+            p = s.buffers[a.index()].ptr() + firstRow * manifest.buffers(int(a.index())).row_bytes();
+            break;
+          case artifact::Arg::TENSOR:
+            p = s.weights.ptr() + manifest.tensors(int(a.index())).offset();
+            break;
+          case artifact::Arg::TOKENS:
+            p = s.tokens.ptr() + firstRow * 4;
+            break;
+          case artifact::Arg::POSITIONS:
+            p = s.positions.ptr() + firstRow * 4;
+            break;
+          case artifact::Arg::KEY_CACHE:
+            p = s.keyCaches[a.index()].ptr();
+            break;
+          case artifact::Arg::VALUE_CACHE:
+            p = s.valueCaches[a.index()].ptr();
+            break;
+          default:
+            return fail("step " + std::to_string(i) + " has an argument of unknown kind");
+          }
+          l.args.push_back(p);
+        }
       }
+    }
+    // The parameter arrays point into each launch's arguments: taken once
+    // the list no longer grows.
+    for (Launch &l : list) {
       for (CUdeviceptr &p : l.args)
         l.params.push_back(&p);
       // A trailing null: the driver reads only the kernel's parameters, and

@@ -82,12 +82,18 @@ out=$("$B/lowbit-run" perplexity --device cuda:0 --file "$TEXT" "$T/float.mlir" 
 
 # 2b. The whole artifact on a driver stand-in (test/runtime/fake_cuda_driver.cpp)
 # that runs each launch as the kernel ABI of docs/gpu.md defines it, on the
-# CPU: the session (upload, buffers, graphs, batches of 8 then 1), the launch
+# CPU: the session (upload, buffers, graphs, batches of 64, 8, then 1), the launch
 # plan and the packed weights, against the CPU artifact of the same IR: P2
 # on two windows within ±0.02. Every launch's kernel must be in the PTX or
 # cubin, and every argument inside an allocation.
 FAKE=$LOWBIT_BUILD/test/runtime/lowbit_fake_cuda_driver.so
-steps=$(sed -n 's/.*sm_90: \([0-9]*\) launches per batch.*/\1/p' "$T/rtn-sm_90.log")
+# Launches of a batch of 64 (the linears whose kernel takes 8 tokens run 8
+# times) and the linears on int8 tensor cores, from the compile log.
+steps=$(sed -n 's/.*sm_90: [0-9]* launches per batch (\([0-9]*\) at 64 tokens.*/\1/p' "$T/rtn-sm_90.log")
+imma=$(sed -n 's/.*, \([0-9]*\) linears on tensor cores.*/\1/p' "$T/rtn-sm_90.log")
+[[ ${imma:-0} -gt 0 ]] && grep -q "gpu_linear_imma_q4g128_" "$T/rtn-sm_90.ptx" \
+  && ok "rtn: prompt chunks of 64 run $imma linear kernels on int8 tensor cores" \
+  || fail "rtn: no int8 tensor-core linear ($(grep -m1 'launches per batch' "$T/rtn-sm_90.log"))"
 p2() { "$B/lowbit-run" perplexity --json --protocol p2 --chunks "${CHUNKS:-2}" --file "$TEXT" "$@" 2>"$T/p2.err" \
        | python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["perplexity"])'; }
 for model in rtn float; do
@@ -103,11 +109,11 @@ for model in rtn float; do
     else
       fail "$model $sm on the emulating driver: P2 '$gpu' against the CPU artifact's '$cpu': $(tail -2 "$T/p2.err")"
     fi
-    # Two windows of 512 tokens run as 128 launches of 8 tokens.
+    # Two windows of 512 tokens run as 16 batches of 64 tokens.
     if [[ $model == rtn && $sm == sm_90 ]]; then
-      [[ -n $steps && $launches == $((128 * steps)) ]] \
-        && ok "p2, 2 windows: 128 batches of 8 × $steps launches" \
-        || fail "launch count $launches, expected 128 × $steps"
+      [[ -n $steps && $launches == $((16 * steps)) ]] \
+        && ok "p2, 2 windows: 16 batches of 64 × $steps launches" \
+        || fail "launch count $launches, expected 16 × $steps"
     fi
   done
 done

@@ -323,6 +323,19 @@ TEST(Loader, RejectsBadGpuManifests) {
   toy.manifest.mutable_steps(0)->set_gpu_launches(1, 0);
   expectLoadError(toy.write("gpu-batch"), "names GPU kernel 0, which is not one of its 6 "
                                           "kernels for a batch of 4");
+  // A step may run a smaller batch's kernel repeatedly: kernel batch ×
+  // repeats must make the batch.
+  toy = gpuToy();
+  toy.manifest.mutable_steps(1)->add_gpu_repeats(1);
+  expectLoadError(toy.write("gpu-repeat-count"), "step 1 has 1 repeat counts for 2 batches");
+  toy = gpuToy();
+  for (uint32_t r : {1u, 4u})
+    toy.manifest.mutable_steps(1)->add_gpu_repeats(r);
+  toy.manifest.mutable_steps(1)->set_gpu_launches(1, toy.manifest.steps(1).gpu_launches(0));
+  EXPECT_TRUE(loadToy(toy, "gpu-repeat")) << "4 launches of the batch-1 kernel for a batch of 4";
+  toy.manifest.mutable_steps(1)->set_gpu_repeats(1, 3);
+  expectLoadError(toy.write("gpu-repeat-bad"), "step 1 names GPU kernel 2, which is not one of "
+                                               "its 6 kernels for a batch of 4");
   toy = gpuToy();
   toy.manifest.set_gpu_context(300);
   expectLoadError(toy.write("gpu-context"), "gpu_context 300 is not a positive multiple of 256");

@@ -226,6 +226,11 @@ inline void quantize(const std::string &mode, const float *x, int64_t k, uint8_t
 inline bool emulateGpuKernel(const std::string &name, const uint64_t *args, int argc,
                              std::string &why) {
   std::vector<std::string> p = parts(name);
+  // The int8 tensor-core linears (gpu_linear_imma_F_...) compute what the
+  // decode linear of F does, over the same arguments: exact integer dot
+  // products, then the same scales and offsets.
+  if (p.size() > 3 && p[1] == "linear" && p[2] == "imma")
+    p.erase(p.begin() + 2);
   auto need = [&](int n) {
     if (argc == n)
       return true;

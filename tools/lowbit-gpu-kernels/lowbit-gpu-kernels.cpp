@@ -102,6 +102,11 @@ static cl::opt<bool> withBias("bias",
                               cl::desc("The --linear and --linear-f16 kernels add an f32 bias "
                                        "per output row (a fourth argument)"),
                               cl::init(false), cl::cat(category));
+static cl::opt<bool> int8Mma("int8-mma",
+                             cl::desc("The --linear kernels run on int8 tensor cores over the "
+                                      "decode kernels' weights and quantized activations (batches "
+                                      "a multiple of 8 up to 64; blocks of --mma-block-rows rows)"),
+                             cl::init(false), cl::cat(category));
 static cl::list<int> mmaBlockRows("mma-block-rows",
                                   cl::desc("Rows each block of a tensor-core linear owns (its "
                                            "warps split the width): 16, 32 or 64 (one kernel "
@@ -235,7 +240,20 @@ int main(int argc, char **argv) {
     if (!parseShape(shape, n, k))
       return fail("--linear '" + shape + "' is not NxK (e.g. 4096x14336)");
     for (int64_t batch : tokenCounts) {
-      // Tensor-core linears read f32 activations; decode ones int8.
+      // f16 tensor-core linears read f32 activations; the others int8.
+      if (int8Mma) {
+        GpuKernelSpec quantize{GpuKernelOp::Quantize, 0, k, batch, 0};
+        quantize.rounding = *rounding;
+        specs.push_back(quantize);
+        for (int rows : mmaVariants) {
+          GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
+          spec.format = *intFormat;
+          spec.bias = withBias;
+          spec.int8Mma = true;
+          specs.push_back(spec);
+        }
+        continue;
+      }
       if (batch > 8) {
         for (int rows : mmaVariants) {
           GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};

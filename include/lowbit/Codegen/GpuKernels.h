@@ -92,7 +92,7 @@ int64_t gpuWeightFormatRowMultiple(GpuWeightFormat format);
 /// int8 activations of a quantize kernel, each warp owning `rowsPerWarp`
 /// rows (0: the default for the batch), and for q4g128 above 8 tokens the
 /// tensor-core kernel, whose blocks own `rowsPerWarp` rows (16, 32 or 64;
-/// 0: 32); or f16 (1 to 8 tokens of f32 activations, no quantize kernel),
+/// 0: 32), or with `int8Mma` the int8 tensor-core kernel; or f16 (1 to 8 tokens of f32 activations, no quantize kernel),
 /// `rowsPerWarp` as q4g128's. Quantize: `batch` rows of `k` f32 activations
 /// to int8 blocks of 32, as `rounding` says. RmsNorm: `batch` rows of `k` values, epsilon
 /// `param`. Swiglu: `batch` rows of `k` gate and up values. Add: `batch`
@@ -121,7 +121,16 @@ struct GpuKernelSpec {
   /// Decode linears: add an f32 bias per output row (a fourth argument),
   /// as Qwen2's q/k/v projections have.
   bool bias = false;
+  /// Integer linears of 8 to 64 tokens (a multiple of 8) on int8 tensor
+  /// cores: the decode kernels' weights and quantized activations, blocks
+  /// of `rowsPerWarp` rows as the q4g128 tensor-core kernel's (any integer
+  /// format but lut4; a bias allowed).
+  bool int8Mma = false;
 };
+
+/// The most tokens the decode kernels (integer and f16 linears) take; more
+/// run on tensor cores.
+inline constexpr int64_t kGpuMaxDecodeBatch = 8;
 
 /// The symbol of the kernel a spec asks for: two specs of one name are one
 /// kernel.

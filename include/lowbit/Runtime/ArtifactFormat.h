@@ -29,7 +29,8 @@ inline constexpr char kArtifactMagic[8] = {'L', 'O', 'W', 'B', 'I', 'T', 'X', '\
 /// Bumped whenever the layout, the manifest's meaning or the kernel ABI
 /// changes; a runtime refuses newer artifacts.
 /// 2: the key cache is tiled by kKeyCacheTile positions.
-/// 3: an artifact may hold one artifact per target (Manifest.parts).
+/// 3: an artifact may hold one artifact per target (Manifest.parts); a GPU
+///    step may repeat a smaller batch's kernel (Step.gpu_repeats).
 inline constexpr uint32_t kArtifactFormatVersion = 3;
 inline constexpr uint64_t kArtifactAlignment = 4096;
 /// The key cache of a layer holds, for each block of kKeyCacheTile

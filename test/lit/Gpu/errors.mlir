@@ -63,7 +63,13 @@
 // RUN: not lowbit-gpu-kernels --target=sm_90 --format=lut4 --embedding=1000x512 --emit=ptx 2>&1 | FileCheck %s --check-prefix=LUT4-EMBEDDING
 // LUT4-EMBEDDING: error: no GPU kernel for the lut4 embedding of 1000x512 × 1 tokens: lut4 tables (NF4, FP4) have no embedding kernel: bitsandbytes keeps embeddings in float
 // RUN: not lowbit-gpu-kernels --target=sm_90 --linear=4096x4096 --batch=16 --bias --emit=ptx 2>&1 | FileCheck %s --check-prefix=MMA-BIAS
-// MMA-BIAS: error: no GPU kernel for the q4g128 linear 4096x4096 with a bias × 16 tokens: tensor-core linears take no bias
+// MMA-BIAS: error: no GPU kernel for the q4g128 linear 4096x4096 with a bias × 16 tokens: f16 tensor-core linears take no bias (the int8 ones do)
+// RUN: not lowbit-gpu-kernels --target=sm_90 --format=lut4 --linear=4096x4096 --batch=64 --int8-mma --emit=ptx 2>&1 | FileCheck %s --check-prefix=IMMA-LUT4
+// IMMA-LUT4: error: no GPU kernel for the lut4 linear 4096x4096 × 64 tokens (int8 tensor cores): lut4 (NF4, FP4) has no int8 tensor-core kernel
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear=4096x4096 --batch=64 --int8-mma --mma-block-rows=64 --emit=ptx 2>&1 | FileCheck %s --check-prefix=IMMA-TILE
+// IMMA-TILE: error: no GPU kernel for the q4g128 linear 4096x4096 × 64 tokens (int8 tensor cores): int8 tensor-core blocks hold at most 2048 rows × tokens (64 rows take at most 32 tokens)
+// RUN: not lowbit-gpu-kernels --target=sm_90 --linear=4096x4096 --batch=12 --int8-mma --emit=ptx 2>&1 | FileCheck %s --check-prefix=IMMA-BATCH
+// IMMA-BATCH: error: no GPU kernel for the q4g128 linear 4096x4096 × 12 tokens (int8 tensor cores): tensor-core batches are multiples of 8 up to 64 tokens
 // RUN: not lowbit-gpu-kernels --target=sm_90 --permute-columns=100 --emit=ptx 2>&1 | FileCheck %s --check-prefix=PERMUTE-WIDTH
 // PERMUTE-WIDTH: error: no GPU kernel for the column permutation of 100 values × 1 tokens: the width must be a positive multiple of 32
 

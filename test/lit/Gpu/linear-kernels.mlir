@@ -4,6 +4,8 @@
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --emit=nvvm | FileCheck %s --check-prefix=NVVM
 // RUN: lowbit-gpu-kernels --target=sm_80 --linear=256x512 --batch=1,4 --emit=ptx | FileCheck %s --check-prefix=PTX
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --batch=16 --mma-block-rows=32 --emit=gpu | FileCheck %s --check-prefix=MMA-GPU
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --batch=16 --int8-mma --mma-block-rows=32 --bias --emit=gpu | FileCheck %s --check-prefix=IMMA-GPU
+// RUN: lowbit-gpu-kernels --target=sm_80 --linear=256x512 --batch=64 --int8-mma --emit=ptx | FileCheck %s --check-prefix=IMMA-PTX
 // RUN: lowbit-gpu-kernels --target=sm_90 --linear=256x512 --batch=16 --mma-block-rows=32 --emit=ptx | FileCheck %s --check-prefix=MMA-PTX
 
 // GPU: module attributes {gpu.container_module}
@@ -59,3 +61,26 @@
 // MMA-PTX: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // MMA-PTX: bar.sync
 // MMA-PTX: ld.shared
+
+// The int8 tensor-core linear: the decode layout's code words (4-bit
+// formats: one word, masked to the low and high nibbles, per row and block),
+// the quantized activations' words, an s8 mma per half block, the scales and
+// offsets in f32, the warps' tiles summed in shared memory, then the bias.
+// IMMA-GPU: llvm.mlir.global internal @gpu_linear_imma_q4g128_256x512_bias_b16_r32_partials() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<4096 x f32>
+// IMMA-GPU: gpu.func @gpu_quantize_b32_512_b16(
+// IMMA-GPU: gpu.func @gpu_linear_imma_q4g128_256x512_bias_b16_r32(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// IMMA-GPU: llvm.load {{.*}} : !llvm.ptr<1> -> i32
+// IMMA-GPU: arith.andi {{.*}} : i32
+// IMMA-GPU: arith.shrui {{.*}} : i32
+// IMMA-GPU: llvm.load {{.*}} : !llvm.ptr<1> -> vector<2xf16>
+// IMMA-GPU: llvm.call_intrinsic "llvm.nvvm.mma.m16n8k16.row.col.s8"
+// IMMA-GPU: arith.sitofp {{.*}} : i32 to f32
+// IMMA-GPU: llvm.intr.fma
+// IMMA-GPU: gpu.barrier
+// IMMA-GPU: llvm.load {{.*}} : !llvm.ptr<1> -> f32
+// IMMA-GPU: arith.addf
+// IMMA-GPU: gpu.return
+// IMMA-PTX: .entry gpu_linear_imma_q4g128_256x512_b64_r32(
+// IMMA-PTX: mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32
+// IMMA-PTX: bar.sync
+// IMMA-PTX: ld.shared

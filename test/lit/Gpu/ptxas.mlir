@@ -19,6 +19,18 @@
 // RUN: %ptxas -arch=sm_90 -v %t/mma_sm_90/kernels.ptx -o %t/mma_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 255 12 | FileCheck %s --check-prefix=MMA
 // MMA: 12 kernels within 255 registers, no spills
 
+// The int8 tensor-core linears of GPU artifacts' prompt chunks (batches 16
+// and 64, blocks of 16 and 32 rows) with their quantize kernels, q4g128 and
+// q6k (a scale per half block): within the decode budget.
+// RUN: lowbit-gpu-kernels --target=sm_80 --linear=4096x4096,4096x14336 --batch=16,64 --int8-mma --mma-block-rows=16,32 -o %t/imma_sm_80 2>/dev/null
+// RUN: %ptxas -arch=sm_80 -v %t/imma_sm_80/kernels.ptx -o %t/imma_sm_80.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 12 | FileCheck %s --check-prefix=IMMA
+// RUN: lowbit-gpu-kernels --target=sm_90 --linear=4096x4096,4096x14336 --batch=16,64 --int8-mma --mma-block-rows=16,32 -o %t/imma_sm_90 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/imma_sm_90/kernels.ptx -o %t/imma_sm_90.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 12 | FileCheck %s --check-prefix=IMMA
+// RUN: lowbit-gpu-kernels --target=sm_90 --format=q6k --rounding=q8k --linear=4096x4096,14336x4096 --batch=64 --int8-mma -o %t/imma_q6k 2>/dev/null
+// RUN: %ptxas -arch=sm_90 -v %t/imma_q6k/kernels.ptx -o %t/imma_q6k.cubin 2>&1 | %python %S/Inputs/ptxas_budget.py 168 3 | FileCheck %s --check-prefix=IMMA-Q6K
+// IMMA: 12 kernels within 168 registers, no spills
+// IMMA-Q6K: 3 kernels within 168 registers, no spills
+
 // The row kernels hold little: within 64 registers, so that their largest
 // blocks (1024 threads) fit an SM's registers. rms_norm from a ragged row of
 // 160 values to 16384 values (1024 threads), batches 1 and 64.
