@@ -34,6 +34,35 @@ namespace lowbit {
 
 namespace {
 
+/// One block per gpuMmaBlockRows rows, of gpuMmaWarpsPerBlock warps; static
+/// shared memory only.
+GpuKernelLaunch mmaLaunch(const GpuKernelSpec &spec) {
+  const int64_t rows = gpuMmaBlockRows(spec);
+  GpuKernelLaunch launch;
+  launch.spec = spec;
+  launch.spec.rowsPerWarp = int(rows);
+  launch.name = gpuKernelName(spec);
+  launch.block = {gpuMmaWarpsPerBlock(spec) * kWarpSize, 1, 1};
+  launch.grid = {spec.n / rows, 1, 1};
+  return launch;
+}
+
+/// A thread of an mma kernel: its index in the block, its warp, and its
+/// lane's group g (lane / 4) and place t in it (lane % 4), which the mma
+/// fragments are laid out by.
+struct MmaLane {
+  Value tid, lane, warp, g, t;
+};
+MmaLane mmaLane(GpuEmitter &e) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value tid = e.threadIndex();
+  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
+  return {tid, lane, arith::ShRUIOp::create(b, loc, tid, e.i64c(5)),
+          arith::ShRUIOp::create(b, loc, lane, e.i64c(2)),
+          arith::AndIOp::create(b, loc, lane, e.i64c(3))};
+}
+
 /// The warps' partial tiles of a tensor-core linear, [warp][row][token] f32
 /// in static shared memory (at most 48 KiB: gpuMmaWarpsPerBlock).
 std::string declarePartials(gpu::GPUModuleOp module, const std::string &kernel, int64_t floats) {
@@ -65,11 +94,7 @@ void sumWarpTiles(GpuEmitter &e, const std::string &smemName, ValueRange acc,
   const int64_t warps = shape.warps, mTiles = shape.mTiles, batch = shape.batch;
   const int64_t tokenTiles = batch / 8, tileRows = mTiles * kGpuMmaTileRows;
   const int64_t tileValues = tileRows * batch;
-  Value tid = e.threadIndex();
-  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
-  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
-  Value g = arith::ShRUIOp::create(b, loc, lane, e.i64c(2));
-  Value t = arith::AndIOp::create(b, loc, lane, e.i64c(3));
+  auto [tid, lane, warp, g, t] = mmaLane(e);
   Type smemPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
   Value smem = LLVM::AddressOfOp::create(b, loc, smemPtr, smemName);
   auto smemAt = [&](Value index) {
@@ -112,14 +137,8 @@ GpuKernelLaunch emitGpuMmaLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelS
   const int64_t mTiles = gpuMmaBlockRows(spec) / kGpuMmaTileRows;
   const int64_t warps = gpuMmaWarpsPerBlock(spec);
   const int64_t tileRows = mTiles * kGpuMmaTileRows;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.spec.rowsPerWarp = int(tileRows);
-  launch.name = gpuKernelName(spec);
-  launch.block = {warps * kWarpSize, 1, 1};
-  launch.grid = {n / tileRows, 1, 1};
+  GpuKernelLaunch launch = mmaLaunch(spec);
   const int64_t tileValues = tileRows * batch;
-  launch.sharedBytes = 0; // static shared memory, declared in the module
 
   std::string smemName = declarePartials(module, launch.name, warps * tileValues);
 
@@ -137,11 +156,7 @@ GpuKernelLaunch emitGpuMmaLinearQ4G128(gpu::GPUModuleOp module, const GpuKernelS
   auto accType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {e.f32(), e.f32(), e.f32(), e.f32()});
 
-  Value tid = e.threadIndex();
-  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
-  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
-  Value g = arith::ShRUIOp::create(b, loc, lane, e.i64c(2));
-  Value t = arith::AndIOp::create(b, loc, lane, e.i64c(3));
+  auto [tid, lane, warp, g, t] = mmaLane(e);
   auto splatHalf = [&](Value pair, int which) {
     return LLVM::ShuffleVectorOp::create(b, loc, pair, pair,
                                          ArrayRef<int32_t>{which, which});
@@ -223,12 +238,7 @@ GpuKernelLaunch emitGpuInt8MmaLinear(gpu::GPUModuleOp module, const GpuKernelSpe
   const int64_t mTiles = gpuMmaBlockRows(spec) / kGpuMmaTileRows;
   const int64_t warps = gpuMmaWarpsPerBlock(spec);
   const int64_t tileRows = mTiles * kGpuMmaTileRows;
-  GpuKernelLaunch launch;
-  launch.spec = spec;
-  launch.spec.rowsPerWarp = int(tileRows);
-  launch.name = gpuKernelName(spec);
-  launch.block = {warps * kWarpSize, 1, 1};
-  launch.grid = {n / tileRows, 1, 1};
+  GpuKernelLaunch launch = mmaLaunch(spec);
   std::string smemName = declarePartials(module, launch.name, warps * tileRows * batch);
 
   GpuBlockLayout layout(spec.format, n, k);
@@ -244,11 +254,7 @@ GpuKernelLaunch emitGpuInt8MmaLinear(gpu::GPUModuleOp module, const GpuKernelSpe
   auto accType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), {e.i32(), e.i32(), e.i32(), e.i32()});
 
-  Value tid = e.threadIndex();
-  Value lane = arith::AndIOp::create(b, loc, tid, e.i64c(kWarpSize - 1));
-  Value warp = arith::ShRUIOp::create(b, loc, tid, e.i64c(5));
-  Value g = arith::ShRUIOp::create(b, loc, lane, e.i64c(2));
-  Value t = arith::AndIOp::create(b, loc, lane, e.i64c(3));
+  auto [tid, lane, warp, g, t] = mmaLane(e);
   Value t4 = e.mul(t, 4);
   Value nibbles = e.i32c(0x0F0F0F0F);
   Value tile = e.blockIndex();

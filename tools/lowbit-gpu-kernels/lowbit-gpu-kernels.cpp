@@ -240,36 +240,19 @@ int main(int argc, char **argv) {
     if (!parseShape(shape, n, k))
       return fail("--linear '" + shape + "' is not NxK (e.g. 4096x14336)");
     for (int64_t batch : tokenCounts) {
-      // f16 tensor-core linears read f32 activations; the others int8.
-      if (int8Mma) {
+      // Above 8 tokens the tensor-core kernels; the f16 one reads f32
+      // activations, the others int8 from a quantize kernel.
+      const bool tensorCores = int8Mma || batch > 8;
+      if (int8Mma || !tensorCores) {
         GpuKernelSpec quantize{GpuKernelOp::Quantize, 0, k, batch, 0};
         quantize.rounding = *rounding;
         specs.push_back(quantize);
-        for (int rows : mmaVariants) {
-          GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
-          spec.format = *intFormat;
-          spec.bias = withBias;
-          spec.int8Mma = true;
-          specs.push_back(spec);
-        }
-        continue;
       }
-      if (batch > 8) {
-        for (int rows : mmaVariants) {
-          GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
-          spec.format = *intFormat;
-          spec.bias = withBias;
-          specs.push_back(spec);
-        }
-        continue;
-      }
-      GpuKernelSpec quantize{GpuKernelOp::Quantize, 0, k, batch, 0};
-      quantize.rounding = *rounding;
-      specs.push_back(quantize);
-      for (int rows : variants) {
+      for (int rows : tensorCores ? mmaVariants : variants) {
         GpuKernelSpec spec{GpuKernelOp::Linear, n, k, batch, rows};
         spec.format = *intFormat;
         spec.bias = withBias;
+        spec.int8Mma = int8Mma;
         specs.push_back(spec);
       }
     }
